@@ -1,0 +1,63 @@
+# verstore - see README.md.
+#   make            build build/verstored
+#   make run        install what is missing, build, run nginx + verstored
+#   make test       build and run every test; last line "N passed, M failed"
+#   make test-asan  the same, built with -fsanitize=address,undefined
+
+BUILD	?= build
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wpointer-arith -Wformat=2
+ifdef WERROR
+WARN	+= -Werror
+endif
+ifdef SAN
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
+LDLIBS	 = -llmdb -lfcgi -lpthread
+
+STORE_SRC = store/store.c store/rec.c
+FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/json.c fcgi/hdr.c fcgi/key.c \
+	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/http.c fcgi/pool.c
+FCGI_SRC  = $(FCGI_LIB) fcgi/main.c
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+
+objs	= $(patsubst %.c,$(BUILD)/%.o,$(1))
+UNITS	= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run test test-asan unit clean deps
+
+all: $(BUILD)/verstored
+
+$(BUILD)/verstored: $(call objs,$(FCGI_SRC) $(STORE_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(call objs,$(FCGI_LIB) $(STORE_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+
+unit: $(UNITS)
+
+test: all unit
+	@python3 tests/run.py --build $(BUILD)
+
+test-asan:
+	$(MAKE) BUILD=build-asan SAN=1 test
+
+run: conf/run.sh
+	@sh conf/run.sh
+
+deps:
+	@sh conf/deps.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,623 @@
+/*
+ * api.c - routing and handlers for API.md sections 1-4 and 11.
+ * All error text of the HTTP contract is made here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "hdr.h"
+#include "json.h"
+#include "key.h"
+#include "log.h"
+
+#define STORAGE		"/api/storage/"
+#define ALLOW_KEY	"GET, HEAD, PUT, DELETE, OPTIONS"
+#define ALLOW_HEALTH	"GET, HEAD"
+
+/* A problem+json answer left open for extension members. */
+static void
+problem_open(struct http_resp *r, int status, const char *code,
+    const char *message)
+{
+	buf_reset(&r->body);
+	r->status = status;
+	r->content_type = "application/problem+json";
+	buf_puts(&r->body, "{\"status\":");
+	buf_u64(&r->body, (uint64_t)status);
+	buf_puts(&r->body, ",\"code\":");
+	buf_json_str(&r->body, code, strlen(code));
+	buf_puts(&r->body, ",\"error\":");
+	buf_json_str(&r->body, http_reason(status), strlen(http_reason(status)));
+	buf_puts(&r->body, ",\"message\":");
+	buf_json_str(&r->body, message, strlen(message));
+}
+
+static void
+problem_close(struct http_resp *r)
+{
+	buf_puts(&r->body, "}\n");
+}
+
+void
+api_problem(struct http_resp *r, int status, const char *code,
+    const char *message)
+{
+	problem_open(r, status, code, message);
+	problem_close(r);
+}
+
+static void
+head_etag(struct http_resp *r, const struct store_meta *m)
+{
+	char	 date[HDR_DATE_LEN];
+
+	buf_puts(&r->head, "ETag: \"");
+	buf_u64(&r->head, m->version);
+	buf_puts(&r->head, "\"\r\nLast-Modified: ");
+	hdr_http_date_fmt(m->lastmod_s, date);
+	buf_puts(&r->head, date);
+	buf_puts(&r->head, "\r\n");
+}
+
+static void
+json_ts(struct buf *b, int64_t us)
+{
+	char	 ts[HDR_TS_LEN];
+
+	hdr_ts_fmt(us, ts);
+	buf_add(b, "\"", 1);
+	buf_puts(b, ts);
+	buf_add(b, "\"", 1);
+}
+
+/* ,"key":..,"value":..,"version":..,"updated_at":..,"exists":.. */
+static void
+state_members(struct buf *b, const struct key *k, const struct store_meta *m,
+    const char *value, size_t vlen)
+{
+	int	 exists = m->version > 0 && !m->deleted;
+
+	buf_puts(b, ",\"key\":");
+	buf_json_str(b, k->s, k->n);
+	buf_puts(b, ",\"value\":");
+	if (exists && value != NULL)
+		buf_add(b, value, vlen);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"version\":");
+	buf_u64(b, m->version);
+	buf_puts(b, ",\"updated_at\":");
+	if (m->version > 0)
+		json_ts(b, m->updated_us);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, exists ? ",\"exists\":true" : ",\"exists\":false");
+}
+
+static void
+not_found(struct http_resp *r, const struct key *k,
+    const struct store_meta *m, enum store_err err)
+{
+	if (err == STORE_DELETED) {
+		problem_open(r, 404, "DELETED", "The key was deleted.");
+		buf_puts(&r->body, ",\"key\":");
+		buf_json_str(&r->body, k->s, k->n);
+		buf_puts(&r->body, ",\"version\":");
+		buf_u64(&r->body, m->version);
+		buf_puts(&r->body, ",\"updated_at\":");
+		json_ts(&r->body, m->updated_us);
+		problem_close(r);
+		return;
+	}
+	problem_open(r, 404, "NOT_FOUND", "No such key.");
+	buf_puts(&r->body, ",\"key\":");
+	buf_json_str(&r->body, k->s, k->n);
+	problem_close(r);
+}
+
+static void
+internal(struct http_resp *r, enum store_err err)
+{
+	log_error("store error %d", (int)err);
+	api_problem(r, 500, "INTERNAL",
+	    "The store failed; nothing of the request was written.");
+}
+
+/* Answers a write whose op failed. */
+static void
+write_failed(const struct api_ctx *ctx, struct http_resp *r,
+    const struct key *k, const struct store_op *op)
+{
+	int	 status;
+
+	switch (op->err) {
+	case STORE_PRECOND:
+		status = ctx->conf->precondition_failed_status;
+		problem_open(r, status, status == 409 ? "VERSION_CONFLICT" :
+		    "PRECONDITION_FAILED", "A precondition failed: the key "
+		    "is not in the state the request expected.");
+		break;
+	case STORE_CONFLICT:
+		problem_open(r, 409, "VERSION_CONFLICT", "The version in the "
+		    "request is not the key's current version.");
+		break;
+	case STORE_NOTFOUND:
+	case STORE_DELETED:
+		not_found(r, k, &op->meta, op->err);
+		return;
+	case STORE_REQUIRED:
+		api_problem(r, 428, "PRECONDITION_REQUIRED", "Writes to this "
+		    "key need If-Match, If-Unmodified-Since or a version.");
+		return;
+	case STORE_FULL:
+		api_problem(r, 507, "STORAGE_FULL", "The store is full "
+		    "(map_size); nothing was written.");
+		return;
+	case STORE_KEY_CLASH:
+		api_problem(r, 400, "INVALID_KEY", "A different 512-byte key "
+		    "with the same first 502 bytes is already stored.");
+		return;
+	default:
+		internal(r, op->err);
+		return;
+	}
+	state_members(&r->body, k, &op->meta, op->cur_value, op->cur_vlen);
+	problem_close(r);
+	if (op->meta.version > 0 && !op->meta.deleted)
+		head_etag(r, &op->meta);
+}
+
+static int
+bad_request(struct http_resp *r, const char *code, const char *msg)
+{
+	api_problem(r, 400, code, msg);
+	return -1;
+}
+
+/* Reads the header preconditions into c; -1 with resp set when malformed. */
+static int
+parse_conds(const struct http_req *q, struct store_cond *c, int forread,
+    struct http_resp *r)
+{
+	enum hdr_err	 e;
+
+	memset(c, 0, sizeof(*c));
+	if (q->if_match != NULL) {
+		e = hdr_etags(q->if_match, c->match, STORE_TAGS_MAX,
+		    &c->nmatch, &c->match_any);
+		if (e != HDR_OK)
+			return bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
+			    "If-Match lists too many entity tags." :
+			    "If-Match is malformed.");
+		c->flags |= STORE_IF_MATCH;
+	}
+	if (q->if_unmodified_since != NULL) {
+		if (hdr_http_date(q->if_unmodified_since,
+		    &c->unmodified_since) != HDR_OK)
+			return bad_request(r, "INVALID_REQUEST",
+			    "If-Unmodified-Since is not an HTTP-date.");
+		c->flags |= STORE_IF_UNMODIFIED;
+	}
+	if (q->if_none_match != NULL) {
+		e = hdr_etags(q->if_none_match, c->none, STORE_TAGS_MAX,
+		    &c->nnone, &c->none_any);
+		if (e != HDR_OK)
+			return bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
+			    "If-None-Match lists too many entity tags." :
+			    "If-None-Match is malformed.");
+		c->flags |= STORE_IF_NONE_MATCH;
+	}
+	if (forread && q->if_modified_since != NULL) {
+		if (hdr_http_date(q->if_modified_since,
+		    &c->modified_since) != HDR_OK)
+			return bad_request(r, "INVALID_REQUEST",
+			    "If-Modified-Since is not an HTTP-date.");
+		c->flags |= STORE_IF_MODIFIED;
+	}
+	return 0;
+}
+
+/* Finds name=value in the query string q; 1 when found. */
+static int
+query_param(const char *q, const char *name, const char **v, size_t *vn)
+{
+	size_t		 n = strlen(name);
+	const char	*p = q, *e;
+
+	if (q == NULL)
+		return 0;
+	while (*p != '\0') {
+		e = p + strcspn(p, "&");
+		if ((size_t)(e - p) >= n && strncmp(p, name, n) == 0 &&
+		    (p[n] == '=' || p + n == e)) {
+			*v = p[n] == '=' ? p + n + 1 : p + n;
+			*vn = (size_t)(e - *v);
+			return 1;
+		}
+		p = *e == '&' ? e + 1 : e;
+	}
+	return 0;
+}
+
+/* Reads ?version=N into c as a body token; -1 with resp set when bad. */
+static int
+query_version(const char *query, struct store_cond *c, struct http_resp *r)
+{
+	const char	*v;
+	size_t		 vn, i;
+	uint64_t	 x = 0;
+
+	if (!query_param(query, "version", &v, &vn))
+		return 0;
+	if (vn == 0 || vn > 16)
+		return bad_request(r, "INVALID_REQUEST",
+		    "version must be a non-negative integer.");
+	for (i = 0; i < vn; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return bad_request(r, "INVALID_REQUEST",
+			    "version must be a non-negative integer.");
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	c->flags |= STORE_TOKEN_VERSION;
+	c->token_version = x;
+	return 0;
+}
+
+static void
+h_health(const struct http_req *q, struct http_resp *r)
+{
+	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+		api_problem(r, 405, "METHOD_NOT_ALLOWED",
+		    "Use GET or HEAD here.");
+		buf_puts(&r->head, "Allow: " ALLOW_HEALTH "\r\n");
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->head_only = q->method[0] == 'H';
+	buf_puts(&r->head, "Cache-Control: no-store\r\n");
+	buf_puts(&r->body, "{\"status\":\"ok\"}\n");
+}
+
+static void
+h_get(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, const char *query)
+{
+	struct store_cond	 c;
+	struct store_meta	 m;
+	char			*value = NULL;
+	size_t			 vlen, n;
+	const char		*v;
+	enum store_err		 err;
+
+	if (query_param(query, "version", &v, &n) ||
+	    query_param(query, "history", &v, &n)) {
+		api_problem(r, 400, "INVALID_REQUEST",
+		    "version and history reads are not available.");
+		goto out;
+	}
+	if (parse_conds(q, &c, 1, r) == -1)
+		goto out;
+	err = store_get(ctx->st, k->s, k->n, &m, &value, &vlen);
+	if (err == STORE_NOTFOUND || err == STORE_DELETED) {
+		not_found(r, k, &m, err);
+		goto out;
+	}
+	if (err != STORE_OK) {
+		internal(r, err);
+		goto out;
+	}
+	err = store_cond_check(&c, &m, 1);
+	if (err == STORE_NOT_MODIFIED) {
+		r->status = 304;
+		head_etag(r, &m);
+		buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+		goto out;
+	}
+	if (err == STORE_PRECOND) {
+		struct store_op	 op;
+
+		memset(&op, 0, sizeof(op));
+		op.err = err;
+		op.meta = m;
+		op.cur_value = value;
+		op.cur_vlen = vlen;
+		write_failed(ctx, r, k, &op);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->head_only = q->method[0] == 'H';
+	head_etag(r, &m);
+	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+	buf_puts(&r->body, "{\"key\":");
+	buf_json_str(&r->body, k->s, k->n);
+	buf_puts(&r->body, ",\"value\":");
+	buf_add(&r->body, value, vlen);
+	buf_puts(&r->body, ",\"version\":");
+	buf_u64(&r->body, m.version);
+	buf_puts(&r->body, ",\"updated_at\":");
+	json_ts(&r->body, m.updated_us);
+	buf_puts(&r->body, ",\"created_at\":");
+	json_ts(&r->body, m.created_us);
+	buf_puts(&r->body, ",\"updated_by\":");
+	if (m.principal[0] != '\0')
+		buf_json_str(&r->body, m.principal, strlen(m.principal));
+	else
+		buf_puts(&r->body, "null");
+	buf_puts(&r->body, "}\n");
+out:
+	free(value);
+}
+
+/* Checks Content-Type and the body's size and JSON; -1 with resp set. */
+static int
+check_json_body(const struct http_req *q, struct http_resp *r)
+{
+	size_t		 pos;
+	enum json_err	 e;
+
+	if (!hdr_media(q->content_type, "application/json")) {
+		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+		    "Send the body as Content-Type: application/json.");
+		return -1;
+	}
+	switch (q->body_err) {
+	case HTTP_BODY_OK:
+		break;
+	case HTTP_BODY_TOO_LARGE:
+		api_problem(r, 413, "TOO_LARGE",
+		    "The body is larger than max_body.");
+		return -1;
+	default:
+		return bad_request(r, "INVALID_REQUEST",
+		    "Content-Length does not match the body.");
+	}
+	e = json_check(q->body, q->body_len, JSON_MAX_DEPTH, &pos);
+	if (e == JSON_EMPTY)
+		return bad_request(r, "INVALID_JSON", "The body is empty.");
+	if (e == JSON_DEPTH)
+		return bad_request(r, "INVALID_JSON",
+		    "The body is nested deeper than 64 levels.");
+	if (e != JSON_OK)
+		return bad_request(r, "INVALID_JSON", "The body is not JSON.");
+	return 0;
+}
+
+/* The members of a PUT body. */
+struct put_body {
+	struct json_span	 value;
+	int			 has_value;
+};
+
+static int
+parse_put_body(const struct http_req *q, struct put_body *pb,
+    struct store_cond *c, struct http_resp *r)
+{
+	struct json_span	 v;
+	char			 name[32], ts[40];
+	size_t			 it = 0, nlen;
+	int			 rc, seen_version = 0, seen_updated = 0;
+	long			 tn;
+
+	memset(pb, 0, sizeof(*pb));
+	while ((rc = json_member(q->body, q->body_len, &it, name,
+	    sizeof(name), &nlen, &v)) == 1) {
+		if (nlen == 5 && strcmp(name, "value") == 0) {
+			if (pb->has_value++)
+				return bad_request(r, "INVALID_REQUEST",
+				    "The body names value twice.");
+			pb->value = v;
+		} else if (nlen == 7 && strcmp(name, "version") == 0) {
+			if (seen_version++)
+				return bad_request(r, "INVALID_REQUEST",
+				    "The body names version twice.");
+			if (json_uint(v, &c->token_version) == -1)
+				return bad_request(r, "INVALID_REQUEST",
+				    "version must be a non-negative integer.");
+			c->flags |= STORE_TOKEN_VERSION;
+		} else if (nlen == 10 && strcmp(name, "updated_at") == 0) {
+			if (seen_updated++)
+				return bad_request(r, "INVALID_REQUEST",
+				    "The body names updated_at twice.");
+			tn = json_string(v, ts, sizeof(ts));
+			if (tn < 0 || hdr_ts(ts, (size_t)tn,
+			    &c->token_updated_us) != HDR_OK)
+				return bad_request(r, "INVALID_REQUEST",
+				    "updated_at must be an RFC 3339 UTC time.");
+			c->flags |= STORE_TOKEN_UPDATED;
+		} else
+			return bad_request(r, "INVALID_REQUEST", "The body may "
+			    "hold only value, version and updated_at.");
+	}
+	if (rc == -1)
+		return bad_request(r, "INVALID_REQUEST",
+		    "The body must be an object {\"value\": ...}.");
+	if (!pb->has_value)
+		return bad_request(r, "INVALID_REQUEST",
+		    "The body has no value member.");
+	return 0;
+}
+
+static void
+write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
+    const struct store_op *op)
+{
+	char	 loc[STORE_KEY_MAX * 3 + 1];
+
+	r->status = op->created ? 201 : 200;
+	head_etag(r, &op->meta);
+	if (op->created) {
+		key_encode(k->s, k->n, loc, sizeof(loc));
+		buf_puts(&r->head, "Location: " STORAGE);
+		buf_puts(&r->head, loc);
+		buf_puts(&r->head, "\r\n");
+	}
+	if (hdr_list_has(q->prefer, "return=minimal")) {
+		r->status = 204;
+		buf_puts(&r->head, "Preference-Applied: return=minimal\r\n");
+		return;
+	}
+	r->content_type = "application/json";
+	buf_puts(&r->body, "{\"key\":");
+	buf_json_str(&r->body, k->s, k->n);
+	buf_puts(&r->body, ",\"version\":");
+	buf_u64(&r->body, op->meta.version);
+	buf_puts(&r->body, ",\"updated_at\":");
+	json_ts(&r->body, op->meta.updated_us);
+	buf_puts(&r->body, "}\n");
+}
+
+static void
+h_put(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k)
+{
+	struct store_cond	 c;
+	struct store_op		 op;
+	struct put_body		 pb;
+	struct buf		 val = { 0 };
+
+	memset(&op, 0, sizeof(op));
+	if (check_json_body(q, r) == -1 || parse_conds(q, &c, 0, r) == -1 ||
+	    parse_put_body(q, &pb, &c, r) == -1)
+		goto out;
+	if (conf_requires(ctx->conf, k->s, k->n))
+		c.flags |= STORE_REQUIRE;
+	json_compact(&val, pb.value.p, pb.value.n);
+	if (val.oom) {
+		internal(r, STORE_NOMEM);
+		goto out;
+	}
+	op.kind = STORE_OP_PUT;
+	op.key = k->s;
+	op.klen = k->n;
+	op.value = val.p;
+	op.vlen = val.len;
+	op.cond = &c;
+	(void)store_apply(ctx->st, &op, 1);
+	if (op.err != STORE_OK)
+		write_failed(ctx, r, k, &op);
+	else
+		write_ok(r, q, k, &op);
+out:
+	free(op.cur_value);
+	buf_free(&val);
+}
+
+static void
+h_delete(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, const char *query)
+{
+	struct store_cond	 c;
+	struct store_op		 op;
+
+	memset(&op, 0, sizeof(op));
+	if (parse_conds(q, &c, 0, r) == -1 || query_version(query, &c, r) == -1)
+		goto out;
+	if (conf_requires(ctx->conf, k->s, k->n))
+		c.flags |= STORE_REQUIRE;
+	op.kind = STORE_OP_DELETE;
+	op.key = k->s;
+	op.klen = k->n;
+	op.cond = &c;
+	(void)store_apply(ctx->st, &op, 1);
+	if (op.err != STORE_OK) {
+		write_failed(ctx, r, k, &op);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	head_etag(r, &op.meta);
+	buf_puts(&r->body, "{\"key\":");
+	buf_json_str(&r->body, k->s, k->n);
+	buf_puts(&r->body, ",\"version\":");
+	buf_u64(&r->body, op.meta.version);
+	buf_puts(&r->body, ",\"deleted\":true}\n");
+out:
+	free(op.cur_value);
+}
+
+static const char *
+key_message(enum key_err e)
+{
+	switch (e) {
+	case KEY_ENCODING:
+		return "The key has malformed percent-encoding.";
+	case KEY_LENGTH:
+		return "A key has 1 to 512 bytes.";
+	case KEY_UTF8:
+		return "The key is not valid UTF-8.";
+	case KEY_CONTROL:
+		return "The key holds a control character.";
+	case KEY_SEGMENT:
+		return "The key has an empty, \".\" or \"..\" segment.";
+	default:
+		return "The key is invalid.";
+	}
+}
+
+static void
+storage(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const char *path, size_t plen, const char *query)
+{
+	struct key	 k;
+	enum key_err	 ke;
+	const char	*m = q->method;
+	int		 is_write;
+
+	if ((ke = key_parse(path, plen, &k)) != KEY_OK) {
+		api_problem(r, 400, "INVALID_KEY", key_message(ke));
+		return;
+	}
+	if (k.prefix) {
+		api_problem(r, 404, "NOT_FOUND", "Listing and creating under "
+		    "a prefix are not available.");
+		return;
+	}
+	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+	if (is_write && k.reserved) {
+		api_problem(r, 400, "INVALID_KEY",
+		    "Keys whose first segment starts with _ are reserved.");
+		return;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		h_get(ctx, q, r, &k, query);
+	else if (strcmp(m, "PUT") == 0)
+		h_put(ctx, q, r, &k);
+	else if (strcmp(m, "DELETE") == 0)
+		h_delete(ctx, q, r, &k, query);
+	else if (strcmp(m, "OPTIONS") == 0) {
+		r->status = 204;
+		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
+	} else {
+		api_problem(r, 405, "METHOD_NOT_ALLOWED",
+		    "This method is not allowed on a key.");
+		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
+	}
+}
+
+void
+api_handle(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r)
+{
+	const char	*uri = q->uri, *query;
+	size_t		 plen;
+
+	query = strchr(uri, '?');
+	plen = query != NULL ? (size_t)(query - uri) : strlen(uri);
+	if (query != NULL)
+		query++;
+	if (plen == 11 && strncmp(uri, "/api/health", 11) == 0)
+		h_health(q, r);
+	else if (plen >= sizeof(STORAGE) - 1 &&
+	    strncmp(uri, STORAGE, sizeof(STORAGE) - 1) == 0)
+		storage(ctx, q, r, uri + sizeof(STORAGE) - 1,
+		    plen - (sizeof(STORAGE) - 1), query);
+	else
+		api_problem(r, 404, "NOT_FOUND", "No such resource.");
+	if (r->body.oom || r->head.oom) {
+		http_resp_reset(r);
+		api_problem(r, 500, "INTERNAL", "Out of memory.");
+	}
+}

@@ -1,0 +1,62 @@
+/* rec.c - the on-disk record format; see rec.h. */
+#include <string.h>
+
+#include "rec.h"
+
+int
+rec_decode(const void *p, size_t n, struct rec *r)
+{
+	const unsigned char	*b = p;
+	uint16_t		 plen, fklen;
+
+	if (n < REC_HEAD || b[0] != REC_FORMAT)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	r->flags = b[1];
+	memcpy(&plen, b + 2, 2);
+	memcpy(&fklen, b + 4, 2);
+	memcpy(&r->version, b + 8, 8);
+	memcpy(&r->created_us, b + 16, 8);
+	memcpy(&r->updated_us, b + 24, 8);
+	memcpy(&r->lastmod_s, b + 32, 8);
+	if (!(r->flags & REC_FULLKEY))
+		fklen = 0;
+	if ((size_t)plen + fklen > n - REC_HEAD)
+		return -1;
+	r->principal = (const char *)b + REC_HEAD;
+	r->plen = plen;
+	r->fullkey = r->principal + plen;
+	r->fklen = fklen;
+	r->value = r->fullkey + fklen;
+	r->vlen = n - REC_HEAD - plen - fklen;
+	return 0;
+}
+
+size_t
+rec_size(const struct rec *r)
+{
+	return REC_HEAD + r->plen + r->fklen + r->vlen;
+}
+
+void
+rec_encode(const struct rec *r, void *out)
+{
+	unsigned char	*b = out;
+	uint16_t	 plen = (uint16_t)r->plen, fklen = (uint16_t)r->fklen;
+
+	memset(b, 0, REC_HEAD);
+	b[0] = REC_FORMAT;
+	b[1] = (unsigned char)r->flags;
+	memcpy(b + 2, &plen, 2);
+	memcpy(b + 4, &fklen, 2);
+	memcpy(b + 8, &r->version, 8);
+	memcpy(b + 16, &r->created_us, 8);
+	memcpy(b + 24, &r->updated_us, 8);
+	memcpy(b + 32, &r->lastmod_s, 8);
+	if (r->plen)
+		memcpy(b + REC_HEAD, r->principal, r->plen);
+	if (r->fklen)
+		memcpy(b + REC_HEAD + r->plen, r->fullkey, r->fklen);
+	if (r->vlen)
+		memcpy(b + REC_HEAD + r->plen + r->fklen, r->value, r->vlen);
+}

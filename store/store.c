@@ -1,0 +1,520 @@
+/*
+ * store.c - versioned records on LMDB; see store.h.
+ *
+ * One environment, two named databases: "records" maps a key to its
+ * current record (rec.h), "meta" holds the format number. LMDB keys are
+ * limited to 511 bytes (mdb_env_get_maxkeysize) while API keys may have
+ * 512: a key longer than the limit is stored under a slot made of its
+ * first SLOT_PREFIX bytes, 0xff (never in UTF-8) and a 64-bit hash of the
+ * whole key, and its record carries the full key. Two such keys sharing a
+ * slot is STORE_KEY_CLASH; they list after the shorter keys they share
+ * the prefix with.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <lmdb.h>
+
+#include "rec.h"
+#include "store.h"
+
+#define SLOT_PREFIX	502	/* + 0xff + 8 hash bytes = 511 */
+
+struct store {
+	MDB_env		*env;
+	MDB_dbi		 recs;
+	MDB_dbi		 meta;
+	size_t		 maxkey;
+	store_clock_fn	 clock;
+	void		*clock_arg;
+	store_log_fn	 log;
+};
+
+/* The LMDB key of an API key. */
+struct slot {
+	unsigned char	 b[511];
+	MDB_val		 v;
+	int		 hashed;
+};
+
+static void
+slog(const store *st, int level, const char *func, const char *fmt, ...)
+{
+	char	 msg[256];
+	va_list	 ap;
+
+	if (st->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->log(level, func, msg);
+}
+
+static int64_t
+real_clock(void *arg)
+{
+	struct timespec	 ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum store_err
+map_rc(const store *st, const char *func, const char *what, int rc)
+{
+	switch (rc) {
+	case 0:
+		return STORE_OK;
+	case MDB_MAP_FULL:
+		return STORE_FULL;
+	case ENOMEM:
+		slog(st, 0, func, "%s: out of memory", what);
+		return STORE_NOMEM;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		slog(st, 0, func, "%s: %s", what, mdb_strerror(rc));
+		return STORE_CORRUPT;
+	default:
+		slog(st, 0, func, "%s: %s", what, mdb_strerror(rc));
+		return STORE_IO;
+	}
+}
+
+static uint64_t
+fnv1a64(const char *s, size_t n)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void
+make_slot(const store *st, const char *key, size_t klen, struct slot *sl)
+{
+	uint64_t	 h;
+
+	if (klen <= st->maxkey) {
+		sl->v.mv_data = (void *)key;
+		sl->v.mv_size = klen;
+		sl->hashed = 0;
+		return;
+	}
+	h = fnv1a64(key, klen);
+	memcpy(sl->b, key, SLOT_PREFIX);
+	sl->b[SLOT_PREFIX] = 0xff;
+	memcpy(sl->b + SLOT_PREFIX + 1, &h, 8);
+	sl->v.mv_data = sl->b;
+	sl->v.mv_size = SLOT_PREFIX + 9;
+	sl->hashed = 1;
+}
+
+enum store_err
+store_open(const struct store_opts *o, store **out)
+{
+	store		*st = NULL;
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	uint32_t	 fmt = REC_FORMAT;
+	int		 rc, dead = 0;
+	enum store_err	 err = STORE_INVALID;
+
+	*out = NULL;
+	if (o->dir == NULL || o->map_size == 0)
+		goto out;
+	err = STORE_NOMEM;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		goto out;
+	st->clock = o->clock ? o->clock : real_clock;
+	st->clock_arg = o->clock_arg;
+	st->log = o->log;
+	err = STORE_IO;
+	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
+		slog(st, 0, __func__, "mkdir %s: %s", o->dir, strerror(errno));
+		goto out;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env,
+	    o->max_readers ? o->max_readers : 126)) != 0) {
+		err = map_rc(st, __func__, "mdb_env_create", rc);
+		goto out;
+	}
+	/* MDB_NOTLS: a reader slot belongs to its transaction, not thread. */
+	if ((rc = mdb_env_open(st->env, o->dir, MDB_NOTLS, 0600)) != 0) {
+		err = map_rc(st, __func__, o->dir, rc);
+		goto out;
+	}
+	st->maxkey = (size_t)mdb_env_get_maxkeysize(st->env);
+	if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
+		err = map_rc(st, __func__, "mdb_reader_check", rc);
+		goto out;
+	}
+	if (dead > 0)
+		slog(st, 1, __func__, "cleared %d stale reader slots", dead);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &st->recs)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0) {
+		err = map_rc(st, __func__, "open databases", rc);
+		goto out;
+	}
+	k.mv_data = "format";
+	k.mv_size = 6;
+	rc = mdb_get(txn, st->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		v.mv_data = &fmt;
+		v.mv_size = sizeof(fmt);
+		rc = mdb_put(txn, st->meta, &k, &v, 0);
+	} else if (rc == 0 && (v.mv_size != sizeof(fmt) ||
+	    memcmp(v.mv_data, &fmt, sizeof(fmt)) != 0)) {
+		slog(st, 0, __func__, "%s: unknown store format", o->dir);
+		err = STORE_CORRUPT;
+		goto out;
+	}
+	if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		err = map_rc(st, __func__, "format", rc);
+		goto out;
+	}
+	txn = NULL;
+	*out = st;
+	st = NULL;
+	err = STORE_OK;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(st);
+	return err;
+}
+
+void
+store_close(store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st);
+}
+
+static void
+meta_from_rec(const struct rec *r, struct store_meta *m)
+{
+	size_t	 n = r->plen > STORE_PRINCIPAL_MAX ? STORE_PRINCIPAL_MAX : r->plen;
+
+	m->version = r->version;
+	m->created_us = r->created_us;
+	m->updated_us = r->updated_us;
+	m->lastmod_s = r->lastmod_s;
+	m->deleted = (r->flags & REC_TOMBSTONE) != 0;
+	memcpy(m->principal, r->principal, n);
+	m->principal[n] = '\0';
+}
+
+/*
+ * Looks key up in txn. Returns STORE_OK with *r pointing into LMDB's
+ * memory (valid until the transaction ends), STORE_NOTFOUND, or an error.
+ */
+static enum store_err
+lookup(const store *st, MDB_txn *txn, const char *key, size_t klen,
+    struct slot *sl, struct rec *r)
+{
+	MDB_val		 v;
+	int		 rc;
+
+	make_slot(st, key, klen, sl);
+	rc = mdb_get(txn, st->recs, &sl->v, &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc != 0)
+		return map_rc(st, __func__, "mdb_get", rc);
+	if (rec_decode(v.mv_data, v.mv_size, r) == -1) {
+		slog(st, 0, __func__, "undecodable record (%zu bytes)",
+		    v.mv_size);
+		return STORE_CORRUPT;
+	}
+	if (sl->hashed && (r->fklen != klen ||
+	    memcmp(r->fullkey, key, klen) != 0))
+		return STORE_KEY_CLASH;
+	return STORE_OK;
+}
+
+enum store_err
+store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
+    char **value, size_t *vlen)
+{
+	MDB_txn		*txn = NULL;
+	struct slot	 sl;
+	struct rec	 r;
+	enum store_err	 err = STORE_INVALID;
+	int		 rc;
+
+	memset(meta, 0, sizeof(*meta));
+	*value = NULL;
+	*vlen = 0;
+	if (klen == 0 || klen > STORE_KEY_MAX)
+		goto out;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		err = map_rc(st, __func__, "mdb_txn_begin", rc);
+		goto out;
+	}
+	err = lookup(st, txn, key, klen, &sl, &r);
+	if (err == STORE_KEY_CLASH)
+		err = STORE_NOTFOUND;
+	if (err != STORE_OK)
+		goto out;
+	meta_from_rec(&r, meta);
+	if (meta->deleted) {
+		err = STORE_DELETED;
+		goto out;
+	}
+	if ((*value = malloc(r.vlen + 1)) == NULL) {
+		err = STORE_NOMEM;
+		goto out;
+	}
+	memcpy(*value, r.value, r.vlen);
+	(*value)[r.vlen] = '\0';
+	*vlen = r.vlen;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return err;
+}
+
+static int
+tag_matches(const struct store_tag *t, const struct store_meta *cur,
+    int strong)
+{
+	if (strong && t->weak)
+		return 0;
+	switch (t->kind) {
+	case STORE_TAG_VERSION:
+		return t->version == cur->version;
+	case STORE_TAG_UPDATED:
+		return t->updated_us == cur->updated_us;
+	default:
+		return 0;
+	}
+}
+
+static int
+any_matches(const struct store_tag *tags, size_t n,
+    const struct store_meta *cur, int strong)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (tag_matches(&tags[i], cur, strong))
+			return 1;
+	return 0;
+}
+
+enum store_err
+store_cond_check(const struct store_cond *c, const struct store_meta *cur,
+    int forread)
+{
+	const unsigned	 given = STORE_IF_MATCH | STORE_IF_UNMODIFIED |
+	    STORE_IF_NONE_MATCH | STORE_TOKEN_VERSION | STORE_TOKEN_UPDATED;
+	int		 exists = cur->version > 0 && !cur->deleted;
+	enum store_err	 gone = cur->version == 0 ? STORE_NOTFOUND :
+	    STORE_DELETED;
+
+	if (c == NULL)
+		return STORE_OK;
+	if ((c->flags & STORE_REQUIRE) && exists && !(c->flags & given))
+		return STORE_REQUIRED;
+	if (c->flags & STORE_IF_MATCH) {
+		if (!exists)
+			return gone;
+		if (!c->match_any && !any_matches(c->match, c->nmatch, cur, 1))
+			return STORE_PRECOND;
+	} else if ((c->flags & STORE_IF_UNMODIFIED) && exists &&
+	    cur->lastmod_s > c->unmodified_since)
+		return STORE_PRECOND;
+	if (c->flags & STORE_IF_NONE_MATCH) {
+		if (exists && (c->none_any ||
+		    any_matches(c->none, c->nnone, cur, 0)))
+			return forread ? STORE_NOT_MODIFIED : STORE_PRECOND;
+	} else if (forread && (c->flags & STORE_IF_MODIFIED) && exists &&
+	    cur->lastmod_s <= c->modified_since)
+		return STORE_NOT_MODIFIED;
+	if (c->flags & STORE_TOKEN_VERSION) {
+		if (c->token_version == 0) {
+			if (exists)
+				return STORE_CONFLICT;
+		} else if (!exists)
+			return gone;
+		else if (cur->version != c->token_version)
+			return STORE_CONFLICT;
+	}
+	if (c->flags & STORE_TOKEN_UPDATED) {
+		if (!exists)
+			return gone;
+		if (cur->updated_us != c->token_updated_us)
+			return STORE_CONFLICT;
+	}
+	return STORE_OK;
+}
+
+/* Applies one op in txn. LMDB errors leave txn unusable. */
+static enum store_err
+apply_one(store *st, MDB_txn *txn, struct store_op *op)
+{
+	struct slot	 sl;
+	struct rec	 cur, nr;
+	struct store_meta *m = &op->meta;
+	MDB_val		 v;
+	int64_t		 now, now_s;
+	enum store_err	 err;
+	int		 rc;
+
+	err = lookup(st, txn, op->key, op->klen, &sl, &cur);
+	if (err != STORE_OK && err != STORE_NOTFOUND)
+		goto out;
+	if (err == STORE_OK)
+		meta_from_rec(&cur, m);
+	if (op->kind == STORE_OP_DELETE && err == STORE_OK && m->deleted)
+		err = STORE_DELETED;
+	if (err != STORE_OK && op->kind == STORE_OP_DELETE)
+		goto out;
+	err = store_cond_check(op->cond, m, 0);
+	if (err == STORE_PRECOND || err == STORE_CONFLICT) {
+		if (m->version > 0 && !m->deleted) {
+			if ((op->cur_value = malloc(cur.vlen + 1)) == NULL) {
+				err = STORE_NOMEM;
+				goto out;
+			}
+			memcpy(op->cur_value, cur.value, cur.vlen);
+			op->cur_value[cur.vlen] = '\0';
+			op->cur_vlen = cur.vlen;
+		}
+	}
+	if (err != STORE_OK)
+		goto out;
+
+	memset(&nr, 0, sizeof(nr));
+	now = st->clock(st->clock_arg);
+	now_s = now >= 0 ? now / 1000000 : (now - 999999) / 1000000;
+	nr.version = m->version + 1;
+	nr.updated_us = m->version > 0 && m->updated_us >= now ?
+	    m->updated_us + 1 : now;
+	nr.lastmod_s = m->version > 0 && m->lastmod_s >= now_s ?
+	    m->lastmod_s + 1 : now_s;
+	op->created = m->version == 0 || m->deleted;
+	nr.created_us = op->created ? nr.updated_us : m->created_us;
+	if (op->principal != NULL) {
+		nr.principal = op->principal;
+		nr.plen = strnlen(op->principal, STORE_PRINCIPAL_MAX);
+	}
+	if (sl.hashed) {
+		nr.flags |= REC_FULLKEY;
+		nr.fullkey = op->key;
+		nr.fklen = op->klen;
+	}
+	if (op->kind == STORE_OP_DELETE) {
+		nr.flags |= REC_TOMBSTONE;
+		op->created = 0;
+	} else {
+		nr.value = op->value;
+		nr.vlen = op->vlen;
+	}
+	v.mv_size = rec_size(&nr);
+	v.mv_data = NULL;
+	if ((rc = mdb_put(txn, st->recs, &sl.v, &v, MDB_RESERVE)) != 0) {
+		err = map_rc(st, __func__, "mdb_put", rc);
+		goto out;
+	}
+	rec_encode(&nr, v.mv_data);
+	meta_from_rec(&nr, m);
+out:
+	return err;
+}
+
+static int
+is_lmdb_failure(enum store_err e)
+{
+	return e == STORE_FULL || e == STORE_IO || e == STORE_NOMEM ||
+	    e == STORE_CORRUPT;
+}
+
+enum store_err
+store_apply(store *st, struct store_op *ops, size_t n)
+{
+	MDB_txn		*txn = NULL, *child;
+	enum store_err	 err;
+	size_t		 i, nok = 0;
+	int		 rc;
+
+	for (i = 0; i < n; i++) {
+		memset(&ops[i].meta, 0, sizeof(ops[i].meta));
+		ops[i].err = STORE_INVALID;
+		ops[i].created = 0;
+		ops[i].cur_value = NULL;
+		ops[i].cur_vlen = 0;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+		err = map_rc(st, __func__, "mdb_txn_begin", rc);
+		txn = NULL;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct store_op *op = &ops[i];
+
+		if (op->klen == 0 || op->klen > STORE_KEY_MAX ||
+		    (op->kind != STORE_OP_PUT && op->kind != STORE_OP_DELETE))
+			continue;
+		if (n == 1) {
+			/* No neighbours to protect: no child transaction. */
+			op->err = apply_one(st, txn, op);
+			if (op->err == STORE_OK)
+				nok++;
+			continue;
+		}
+		if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
+			op->err = map_rc(st, __func__, "child txn", rc);
+			continue;
+		}
+		op->err = apply_one(st, child, op);
+		if (op->err != STORE_OK) {
+			mdb_txn_abort(child);
+			continue;
+		}
+		if ((rc = mdb_txn_commit(child)) != 0) {
+			op->err = map_rc(st, __func__, "child commit", rc);
+			continue;
+		}
+		nok++;
+	}
+	if (nok == 0) {
+		/* Nothing to write: spare the sync. */
+		mdb_txn_abort(txn);
+		return STORE_OK;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		return STORE_OK;
+	err = map_rc(st, __func__, "mdb_txn_commit", rc);
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	for (i = 0; i < n; i++)
+		if (ops[i].err == STORE_OK || ops[i].err == STORE_INVALID ||
+		    is_lmdb_failure(ops[i].err))
+			ops[i].err = err;
+	return err;
+}

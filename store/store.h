@@ -1,0 +1,166 @@
+/*
+ * store.h - verstore's storage layer: versioned JSON records on LMDB.
+ *
+ * This header is the store's whole interface. Everything LMDB stays behind
+ * it. A process opens one store (after fork, never before) and shares it
+ * between its threads; every call below is thread-safe.
+ *
+ * Ownership: pointers passed in are borrowed for the duration of the call.
+ * Pointers handed out are stated per function; none points into LMDB's
+ * memory, so nothing outlives the transaction that produced it.
+ *
+ * Every function returns an enum store_err, STORE_OK (0) on success.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_NOTFOUND,		/* the key never existed */
+	STORE_DELETED,		/* the key's latest version is a tombstone */
+	STORE_PRECOND,		/* If-Match / If-Unmodified-Since failed */
+	STORE_NOT_MODIFIED,	/* If-None-Match / If-Modified-Since matched */
+	STORE_CONFLICT,		/* the body token differs from the current one */
+	STORE_REQUIRED,		/* a precondition is required and none given */
+	STORE_FULL,		/* the map is full; nothing was written */
+	STORE_KEY_CLASH,	/* a 512-byte key shares its slot (see store.c) */
+	STORE_INVALID,		/* bad argument (empty or oversized key, ...) */
+	STORE_NOMEM,
+	STORE_IO,		/* LMDB or the OS failed; logged */
+	STORE_CORRUPT,		/* a stored record does not decode; logged */
+};
+
+#define STORE_KEY_MAX		512	/* bytes */
+#define STORE_PRINCIPAL_MAX	255	/* bytes */
+#define STORE_TAGS_MAX		32	/* entity tags in one If-(None-)Match */
+
+/* The state of one key. */
+struct store_meta {
+	uint64_t	version;	/* 0: the key never existed */
+	int64_t		created_us;	/* µs since the epoch, UTC */
+	int64_t		updated_us;	/* strictly increasing per key */
+	int64_t		lastmod_s;	/* Last-Modified; strictly increasing */
+	int		deleted;	/* the version is a tombstone */
+	char		principal[STORE_PRINCIPAL_MAX + 1]; /* "" = none */
+};
+
+/* One entity tag of an If-Match / If-None-Match list. */
+enum store_tag_kind {
+	STORE_TAG_VERSION,	/* "7", or a bare 7 */
+	STORE_TAG_UPDATED,	/* a bare updated_at timestamp */
+	STORE_TAG_OTHER,	/* well-formed but never ours: never matches */
+};
+struct store_tag {
+	enum store_tag_kind	kind;
+	int			weak;
+	uint64_t		version;
+	int64_t			updated_us;
+};
+
+/*
+ * Preconditions of one request, evaluated by the store against the
+ * current state inside the transaction (API.md section 4).
+ */
+#define STORE_IF_MATCH		0x001	/* tags[0..nmatch) or any */
+#define STORE_IF_UNMODIFIED	0x002	/* unmodified_since */
+#define STORE_IF_NONE_MATCH	0x004	/* ntags[0..nnone) or any */
+#define STORE_IF_MODIFIED	0x008	/* modified_since; reads only */
+#define STORE_TOKEN_VERSION	0x010	/* token_version (0: must not exist) */
+#define STORE_TOKEN_UPDATED	0x020	/* token_updated_us */
+#define STORE_REQUIRE		0x100	/* 428 when the key exists, none given */
+struct store_cond {
+	unsigned		flags;
+	int			match_any;	/* If-Match: * */
+	size_t			nmatch;
+	struct store_tag	match[STORE_TAGS_MAX];
+	int			none_any;	/* If-None-Match: * */
+	size_t			nnone;
+	struct store_tag	none[STORE_TAGS_MAX];
+	int64_t			unmodified_since;	/* seconds */
+	int64_t			modified_since;		/* seconds */
+	uint64_t		token_version;
+	int64_t			token_updated_us;
+};
+
+/*
+ * Evaluates cond for a read (forread = 1: If-Modified-Since counts, a
+ * failed If-None-Match is STORE_NOT_MODIFIED) or a write (forread = 0: a
+ * failed If-None-Match is STORE_PRECOND). cur is the key's state
+ * (version 0 when it never existed). Pure; no transaction.
+ */
+enum store_err	store_cond_check(const struct store_cond *cond,
+		    const struct store_meta *cur, int forread);
+
+/* Reads the clock: µs since the epoch. Injectable for tests. */
+typedef int64_t	(*store_clock_fn)(void *arg);
+/* Receives the store's log lines (level: 0 error, 1 warn, 2 info). */
+typedef void	(*store_log_fn)(int level, const char *func, const char *msg);
+
+struct store_opts {
+	const char	*dir;		/* created (one level) when missing */
+	size_t		 map_size;	/* bytes; the store never grows past it */
+	unsigned	 max_readers;	/* concurrent read transactions */
+	store_clock_fn	 clock;		/* NULL: the system's real-time clock */
+	void		*clock_arg;
+	store_log_fn	 log;		/* NULL: silent */
+};
+
+/*
+ * Opens (creating when needed) the store in opts->dir and clears reader
+ * slots left by dead processes. *out is owned by the caller and released
+ * with store_close(). Call once per process, after fork().
+ */
+enum store_err	store_open(const struct store_opts *opts, store **out);
+/* Closes the store; NULL-safe. No other call may be running. */
+void		store_close(store *);
+
+/*
+ * Reads key[0..klen). On STORE_OK *meta is filled and *value points to a
+ * malloc'ed copy of the JSON text (length *vlen, NUL-terminated) that the
+ * caller frees with free(). On STORE_DELETED *meta describes the
+ * tombstone and *value is NULL. On STORE_NOTFOUND *meta is zeroed.
+ */
+enum store_err	store_get(store *, const char *key, size_t klen,
+		    struct store_meta *meta, char **value, size_t *vlen);
+
+/* A write: one key, its preconditions, and (after apply) its outcome. */
+enum store_op_kind {
+	STORE_OP_PUT = 1,
+	STORE_OP_DELETE,
+};
+struct store_op {
+	/* in: borrowed until store_apply() returns */
+	enum store_op_kind	 kind;
+	const char		*key;
+	size_t			 klen;
+	const char		*value;		/* PUT: the JSON text */
+	size_t			 vlen;
+	const char		*principal;	/* NUL-terminated, or NULL */
+	const struct store_cond	*cond;		/* NULL: unconditional */
+	/* out */
+	enum store_err		 err;		/* this op's outcome */
+	int			 created;	/* PUT made a live key anew */
+	struct store_meta	 meta;		/* after the write; else current */
+	char			*cur_value;	/* see store_apply() */
+	size_t			 cur_vlen;
+};
+
+/*
+ * Applies ops[0..n) in order in one write transaction, each against the
+ * state left by the ones before it, and commits once (synced). Each op's
+ * err says its own outcome: a failed precondition or a full map on one op
+ * writes nothing of that op and leaves the others alone.
+ * On STORE_PRECOND, STORE_CONFLICT and STORE_NOT_MODIFIED, op->meta holds
+ * the current state and op->cur_value a malloc'ed copy of the current
+ * value (NULL when there is none) that the caller frees with free().
+ * Returns STORE_OK when the transaction committed; otherwise nothing of
+ * the batch was written and the ops that had succeeded carry the error.
+ */
+enum store_err	store_apply(store *, struct store_op *ops, size_t n);
+
+#endif

@@ -1,0 +1,318 @@
+"""Starts real verstored + real nginx on a free loopback port for the
+integration tests, and talks to them over HTTP and straight FastCGI."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-case names
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def h(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers} {self.body[:300]!r}>"
+
+
+class Server:
+    """nginx in front of verstored, each a child process of the test."""
+
+    def __init__(self, workers=2, threads=8, conf=""):
+        self.dir = tempfile.mkdtemp(prefix="verstore-it-")
+        os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "verstored.sock")
+        self.data = os.path.join(self.dir, "data")
+        self.conf_path = os.path.join(self.dir, "verstore.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(f"data_dir {self.data}\nsocket {self.sock}\n"
+                    f"socket_mode 0666\nworkers {workers}\n"
+                    f"threads {threads}\nshutdown_timeout 5\n{conf}\n")
+        self.vs = None
+        self.ng = None
+        self.vs_log = os.path.join(self.dir, "verstored.log")
+
+    # -- processes ----------------------------------------------------------
+    def start(self):
+        self.start_verstored()
+        self.start_nginx()
+        self.wait_healthy()
+
+    def start_verstored(self):
+        self.vs = subprocess.Popen(
+            [os.path.join(BUILD, "verstored"), "-c", self.conf_path],
+            stdout=subprocess.DEVNULL, stderr=open(self.vs_log, "a"),
+            start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.vs.poll() is not None or time.monotonic() > deadline:
+                self.dump_logs()
+                raise RuntimeError("verstored did not start")
+            time.sleep(0.02)
+
+    def start_nginx(self):
+        state = os.path.join(self.dir, "nginx")
+        os.makedirs(os.path.join(state, "tmp"), exist_ok=True)
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!doctype html><title>app</title>\n")
+        conf = subprocess.run(
+            ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
+             str(self.port), state, self.sock, www],
+            check=True, capture_output=True, text=True).stdout
+        path = os.path.join(state, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.ng = subprocess.Popen([NGINX, "-p", state, "-c", path],
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+
+    def wait_healthy(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/api/health").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.dump_logs()
+        raise RuntimeError("not healthy")
+
+    def stop_verstored(self, sig=signal.SIGTERM, timeout=15):
+        if self.vs is None:
+            return None
+        if self.vs.poll() is None:
+            self.vs.send_signal(sig)
+        try:
+            rc = self.vs.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.vs.pid, signal.SIGKILL)
+            rc = self.vs.wait()
+        self.vs = None
+        return rc
+
+    def kill_all_verstored(self):
+        """kill -9 the master and every worker at once."""
+        pids = [self.vs.pid] + self.worker_pids()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.vs.wait()
+        self.vs = None
+        deadline = time.monotonic() + 5
+        while any(os.path.exists(f"/proc/{p}") and not is_zombie(p)
+                  for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_verstored()
+        if self.ng is not None:
+            self.ng.terminate()
+            try:
+                self.ng.wait(10)
+            except subprocess.TimeoutExpired:
+                self.ng.kill()
+                self.ng.wait()
+            self.ng = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def worker_pids(self):
+        if self.vs is None:
+            return []
+        try:
+            with open(f"/proc/{self.vs.pid}/task/{self.vs.pid}/children") as f:
+                return sorted(int(x) for x in f.read().split())
+        except FileNotFoundError:
+            return []
+
+    def wait_workers(self, n, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == n:
+                return pids
+            time.sleep(0.05)
+        raise AssertionError(f"expected {n} workers, have {self.worker_pids()}")
+
+    def log(self):
+        try:
+            with open(self.vs_log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def dump_logs(self):
+        print("---- verstored log (tail) ----")
+        print("\n".join(self.log().splitlines()[-30:]))
+
+    # -- HTTP -----------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            if isinstance(body, (dict, list)) or body is None and False:
+                body = json.dumps(body)
+            if isinstance(body, str):
+                body = body.encode()
+            if body is not None and "Content-Type" not in h:
+                h["Content-Type"] = "application/json"
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
+                        data)
+        finally:
+            c.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def put(self, key, value, headers=None, **extra):
+        body = {"value": value}
+        body.update(extra)
+        return self.request("PUT", "/api/storage/" + key, json.dumps(body),
+                            headers)
+
+    def delete(self, key, headers=None, query=""):
+        return self.request("DELETE", "/api/storage/" + key + query,
+                            headers=headers)
+
+    def raw(self, data, timeout=10):
+        """Sends bytes as they are; returns what came back."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+        finally:
+            s.close()
+
+
+def is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+# -- a minimal FastCGI client, to send verstored what nginx never would ------
+FCGI_BEGIN, FCGI_END, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT = 1, 3, 4, 5, 6
+
+
+def _rec(kind, content, req_id=1):
+    pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBx", 1, kind, req_id, len(content), pad) + \
+        content + b"\0" * pad
+
+
+def _nv_len(n):
+    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+
+
+def fcgi_params(params):
+    out = b""
+    for k, v in params.items():
+        k = k if isinstance(k, bytes) else k.encode()
+        v = v if isinstance(v, bytes) else v.encode()
+        out += _nv_len(len(k)) + _nv_len(len(v)) + k + v
+    return out
+
+
+def fcgi_connect(sock_path, params, timeout=10):
+    """Opens a connection and sends BEGIN_REQUEST and the params."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    data = _rec(FCGI_BEGIN, struct.pack(">HB5x", 1, 0))
+    p = fcgi_params(params)
+    for i in range(0, len(p), 65535):
+        data += _rec(FCGI_PARAMS, p[i:i + 65535])
+    data += _rec(FCGI_PARAMS, b"")
+    s.sendall(data)
+    return s
+
+
+def fcgi_send_stdin(s, body, end=True):
+    data = b""
+    for i in range(0, len(body), 65535):
+        data += _rec(FCGI_STDIN, body[i:i + 65535])
+    if end:
+        data += _rec(FCGI_STDIN, b"")
+    s.sendall(data)
+
+
+def fcgi_read(s):
+    """Reads records until END_REQUEST; returns (headers dict, body)."""
+    buf, out = b"", b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 8:
+            _, kind, _, clen, pad = struct.unpack(">BBHHBx", buf[:8])
+            if len(buf) < 8 + clen + pad:
+                break
+            content = buf[8:8 + clen]
+            buf = buf[8 + clen + pad:]
+            if kind == FCGI_STDOUT:
+                out += content
+            elif kind == FCGI_END:
+                s.close()
+                return parse_cgi(out)
+    s.close()
+    return parse_cgi(out)
+
+
+def parse_cgi(out):
+    head, _, body = out.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    return headers, body
+
+
+def fcgi_request(sock_path, params, body=b""):
+    s = fcgi_connect(sock_path, params)
+    fcgi_send_stdin(s, body)
+    return fcgi_read(s)

@@ -1,0 +1,396 @@
+/* Unit tests of store/: versions, timestamps, preconditions, tombstones,
+ * long keys and a full map, against a real LMDB in a temporary directory
+ * with an injected clock. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../store/store.h"
+#include "t.h"
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static char tmpl[64];
+
+static store *
+open_store(size_t map_size)
+{
+	struct store_opts	 o;
+	store			*st = NULL;
+
+	strcpy(tmpl, "/tmp/verstore-unit-XXXXXX");
+	if (mkdtemp(tmpl) == NULL)
+		abort();
+	memset(&o, 0, sizeof(o));
+	o.dir = tmpl;
+	o.map_size = map_size;
+	o.clock = fake_clock;
+	if (store_open(&o, &st) != STORE_OK)
+		abort();
+	return st;
+}
+
+static void
+close_store(store *st)
+{
+	char	 cmd[128];
+
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	if (system(cmd) != 0)
+		abort();
+}
+
+static enum store_err
+put(store *st, const char *k, const char *v, const struct store_cond *c,
+    struct store_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = STORE_OP_PUT;
+	op->key = k;
+	op->klen = strlen(k);
+	op->value = v;
+	op->vlen = strlen(v);
+	op->cond = c;
+	(void)store_apply(st, op, 1);
+	return op->err;
+}
+
+static enum store_err
+del(store *st, const char *k, const struct store_cond *c, struct store_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->kind = STORE_OP_DELETE;
+	op->key = k;
+	op->klen = strlen(k);
+	op->cond = c;
+	(void)store_apply(st, op, 1);
+	return op->err;
+}
+
+static void
+test_put_get_versions(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n;
+
+	fake_now = 1000000000000000LL;
+	CHECK(store_get(st, "a", 1, &m, &v, &n) == STORE_NOTFOUND);
+	CHECK(m.version == 0 && v == NULL);
+	CHECK(put(st, "a", "1", NULL, &op) == STORE_OK);
+	CHECK(op.created && op.meta.version == 1);
+	CHECK(op.meta.created_us == fake_now && op.meta.updated_us == fake_now);
+	fake_now += 5000000;
+	CHECK(put(st, "a", "[2]", NULL, &op) == STORE_OK);
+	CHECK(!op.created && op.meta.version == 2);
+	CHECK(op.meta.created_us == 1000000000000000LL);
+	CHECK(store_get(st, "a", 1, &m, &v, &n) == STORE_OK);
+	CHECK(m.version == 2 && n == 3 && strcmp(v, "[2]") == 0);
+	free(v);
+	close_store(st);
+}
+
+static void
+test_delete_recreate(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n;
+	int			 i;
+
+	fake_now = 2000000000000000LL;
+	for (i = 0; i < 5; i++)
+		CHECK(put(st, "k", "true", NULL, &op) == STORE_OK);
+	CHECK(op.meta.version == 5);
+	CHECK(del(st, "k", NULL, &op) == STORE_OK);
+	CHECK(op.meta.version == 6 && op.meta.deleted);
+	CHECK(store_get(st, "k", 1, &m, &v, &n) == STORE_DELETED);
+	CHECK(m.version == 6 && m.deleted && v == NULL);
+	CHECK(del(st, "k", NULL, &op) == STORE_DELETED);
+	CHECK(op.meta.version == 6);
+	CHECK(del(st, "nope", NULL, &op) == STORE_NOTFOUND);
+	fake_now += 10;
+	CHECK(put(st, "k", "false", NULL, &op) == STORE_OK);
+	CHECK(op.created && op.meta.version == 7);
+	CHECK(op.meta.created_us == op.meta.updated_us);
+	close_store(st);
+}
+
+static void
+test_clock_steps_back(void)
+{
+	store		*st = open_store(1 << 20);
+	struct store_op	 op;
+	int64_t		 u1, l1;
+
+	fake_now = 3000000000500000LL;	/* .5 s into a second */
+	CHECK(put(st, "c", "1", NULL, &op) == STORE_OK);
+	u1 = op.meta.updated_us;
+	l1 = op.meta.lastmod_s;
+	CHECK(l1 == 3000000000);
+	fake_now -= 60 * 1000000LL;	/* the clock steps back a minute */
+	CHECK(put(st, "c", "2", NULL, &op) == STORE_OK);
+	CHECK(op.meta.updated_us == u1 + 1);
+	CHECK(op.meta.lastmod_s == l1 + 1);
+	/* same second again: Last-Modified still moves on */
+	fake_now = 3000000000600000LL;
+	CHECK(put(st, "c", "3", NULL, &op) == STORE_OK);
+	CHECK(op.meta.updated_us == 3000000000600000LL);
+	CHECK(op.meta.lastmod_s == l1 + 2);
+	/* after a delete and re-create, too */
+	CHECK(del(st, "c", NULL, &op) == STORE_OK);
+	CHECK(op.meta.lastmod_s == l1 + 3);
+	fake_now = 1;
+	CHECK(put(st, "c", "4", NULL, &op) == STORE_OK);
+	CHECK(op.meta.updated_us > 3000000000600000LL);
+	CHECK(op.meta.lastmod_s == l1 + 4 && op.meta.version == 5);
+	close_store(st);
+}
+
+static void
+test_if_match(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_cond	 c;
+
+	fake_now = 4000000000000000LL;
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_IF_MATCH;
+	c.nmatch = 1;
+	c.match[0].kind = STORE_TAG_VERSION;
+	c.match[0].version = 1;
+	CHECK(put(st, "m", "1", &c, &op) == STORE_NOTFOUND);
+	CHECK(put(st, "m", "1", NULL, &op) == STORE_OK);
+	CHECK(put(st, "m", "2", &c, &op) == STORE_OK);	/* v1 -> v2 */
+	CHECK(put(st, "m", "3", &c, &op) == STORE_PRECOND);	/* stale */
+	CHECK(op.meta.version == 2 && op.cur_value != NULL);
+	CHECK(op.cur_value && strcmp(op.cur_value, "2") == 0);
+	free(op.cur_value);
+	c.match[0].weak = 1;
+	c.match[0].version = 2;
+	CHECK(put(st, "m", "3", &c, &op) == STORE_PRECOND);	/* weak never */
+	free(op.cur_value);
+	c.match[0].weak = 0;
+	c.match[0].kind = STORE_TAG_UPDATED;
+	c.match[0].updated_us = op.meta.updated_us;
+	CHECK(put(st, "m", "3", &c, &op) == STORE_OK);
+	c.match_any = 1;
+	CHECK(put(st, "m", "4", &c, &op) == STORE_OK);
+	CHECK(del(st, "m", NULL, &op) == STORE_OK);
+	CHECK(put(st, "m", "5", &c, &op) == STORE_DELETED);	/* If-Match: * */
+	close_store(st);
+}
+
+static void
+test_tokens_and_none_match(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_cond	 c;
+
+	fake_now = 5000000000000000LL;
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_TOKEN_VERSION;
+	c.token_version = 0;	/* must not exist */
+	CHECK(put(st, "t", "1", &c, &op) == STORE_OK);
+	CHECK(put(st, "t", "1", &c, &op) == STORE_CONFLICT);
+	free(op.cur_value);
+	c.token_version = 1;
+	CHECK(put(st, "t", "2", &c, &op) == STORE_OK);
+	CHECK(put(st, "t", "3", &c, &op) == STORE_CONFLICT);
+	CHECK(op.meta.version == 2);
+	free(op.cur_value);
+	c.token_version = 5;
+	CHECK(put(st, "u", "1", &c, &op) == STORE_NOTFOUND);
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_IF_NONE_MATCH;
+	c.none_any = 1;
+	CHECK(put(st, "t", "4", &c, &op) == STORE_PRECOND);
+	free(op.cur_value);
+	CHECK(del(st, "t", NULL, &op) == STORE_OK);
+	CHECK(put(st, "t", "4", &c, &op) == STORE_OK);	/* tombstone: free */
+	CHECK(op.created && op.meta.version == 4);
+	close_store(st);
+}
+
+static void
+test_unmodified_since_and_require(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_cond	 c;
+
+	fake_now = 6000000000000000LL;
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_IF_UNMODIFIED;
+	c.unmodified_since = 6000000000 - 1;
+	CHECK(put(st, "s", "1", &c, &op) == STORE_OK);	/* missing: ignored */
+	CHECK(put(st, "s", "2", &c, &op) == STORE_PRECOND);
+	free(op.cur_value);
+	c.unmodified_since = 6000000000;
+	CHECK(put(st, "s", "2", &c, &op) == STORE_OK);
+	/* same second: Last-Modified is now +1, so the same date is stale */
+	CHECK(put(st, "s", "3", &c, &op) == STORE_PRECOND);
+	free(op.cur_value);
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_REQUIRE;
+	CHECK(put(st, "r", "1", &c, &op) == STORE_OK);	/* new key: fine */
+	CHECK(put(st, "r", "2", &c, &op) == STORE_REQUIRED);
+	CHECK(del(st, "r", &c, &op) == STORE_REQUIRED);
+	c.flags |= STORE_TOKEN_VERSION;
+	c.token_version = 1;
+	CHECK(put(st, "r", "2", &c, &op) == STORE_OK);
+	close_store(st);
+}
+
+static void
+test_read_conditions(void)
+{
+	struct store_cond	 c;
+	struct store_meta	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.version = 3;
+	m.lastmod_s = 100;
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_IF_NONE_MATCH;
+	c.nnone = 1;
+	c.none[0].kind = STORE_TAG_VERSION;
+	c.none[0].weak = 1;
+	c.none[0].version = 3;
+	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
+	CHECK(store_cond_check(&c, &m, 0) == STORE_PRECOND);
+	c.none[0].version = 2;
+	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
+	c.flags = STORE_IF_MODIFIED;
+	c.modified_since = 100;
+	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
+	CHECK(store_cond_check(&c, &m, 0) == STORE_OK);
+	c.modified_since = 99;
+	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
+	/* If-None-Match wins over If-Modified-Since */
+	c.flags = STORE_IF_MODIFIED | STORE_IF_NONE_MATCH;
+	c.modified_since = 100;
+	c.none[0].version = 2;
+	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
+}
+
+static void
+test_long_keys(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	struct store_meta	 m;
+	char			 k1[513], k2[513], *v;
+	size_t			 n;
+
+	fake_now = 7000000000000000LL;
+	memset(k1, 'a', 512);
+	k1[512] = '\0';
+	memcpy(k2, k1, sizeof(k1));
+	k2[511] = 'b';
+	CHECK(put(st, k1, "1", NULL, &op) == STORE_OK);
+	CHECK(put(st, k2, "2", NULL, &op) == STORE_OK);
+	CHECK(store_get(st, k1, 512, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "1") == 0);
+	free(v);
+	CHECK(store_get(st, k2, 512, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "2") == 0);
+	free(v);
+	CHECK(store_get(st, k1, 511, &m, &v, &n) == STORE_NOTFOUND);
+	CHECK(store_get(st, k1, 513, &m, &v, &n) == STORE_INVALID);
+	close_store(st);
+}
+
+static void
+test_map_full(void)
+{
+	store			*st = open_store(1 << 20);	/* 1 MiB */
+	struct store_op		 op;
+	struct store_meta	 m;
+	char			*big, *v, key[32];
+	size_t			 n;
+	int			 i, full = 0;
+
+	fake_now = 8000000000000000LL;
+	big = malloc(100001);
+	memset(big, '1', 100000);
+	big[100000] = '\0';
+	CHECK(put(st, "keep", "42", NULL, &op) == STORE_OK);
+	for (i = 0; i < 40 && !full; i++) {
+		snprintf(key, sizeof(key), "big/%d", i);
+		if (put(st, key, big, NULL, &op) == STORE_FULL)
+			full = 1;
+		else
+			CHECK(op.err == STORE_OK);
+	}
+	CHECK(full);
+	CHECK(store_get(st, key, strlen(key), &m, &v, &n) == STORE_NOTFOUND);
+	/* a full map still serves reads and small writes that fit */
+	CHECK(store_get(st, "keep", 4, &m, &v, &n) == STORE_OK);
+	free(v);
+	CHECK(del(st, "big/0", NULL, &op) == STORE_OK);
+	free(big);
+	close_store(st);
+}
+
+static void
+test_batch_isolation(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 ops[3];
+	struct store_cond	 c;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n;
+
+	fake_now = 9000000000000000LL;
+	memset(ops, 0, sizeof(ops));
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_TOKEN_VERSION;
+	c.token_version = 7;	/* stale: fails */
+	ops[0] = (struct store_op){ .kind = STORE_OP_PUT, .key = "x",
+	    .klen = 1, .value = "1", .vlen = 1 };
+	ops[1] = (struct store_op){ .kind = STORE_OP_PUT, .key = "x",
+	    .klen = 1, .value = "2", .vlen = 1, .cond = &c };
+	ops[2] = (struct store_op){ .kind = STORE_OP_PUT, .key = "x",
+	    .klen = 1, .value = "3", .vlen = 1 };
+	CHECK(store_apply(st, ops, 3) == STORE_OK);
+	CHECK(ops[0].err == STORE_OK && ops[0].meta.version == 1);
+	CHECK(ops[1].err == STORE_CONFLICT && ops[1].meta.version == 1);
+	CHECK(ops[2].err == STORE_OK && ops[2].meta.version == 2);
+	free(ops[1].cur_value);
+	CHECK(store_get(st, "x", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "3") == 0 && m.version == 2);
+	free(v);
+	close_store(st);
+}
+
+int
+main(void)
+{
+	RUN(test_put_get_versions);
+	RUN(test_delete_recreate);
+	RUN(test_clock_steps_back);
+	RUN(test_if_match);
+	RUN(test_tokens_and_none_match);
+	RUN(test_unmodified_since_and_require);
+	RUN(test_read_conditions);
+	RUN(test_long_keys);
+	RUN(test_map_full);
+	RUN(test_batch_isolation);
+	return T_EXIT();
+}
