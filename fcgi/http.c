@@ -71,26 +71,25 @@ param(FCGX_Request *fr, const char *name)
 }
 
 /*
- * Reads the body into s->in: exactly CONTENT_LENGTH bytes, or, without
- * one, to the end of the stream; never more than max_body.
+ * Reads the body into s->in: exactly CONTENT_LENGTH bytes, never more than
+ * max_body. Without CONTENT_LENGTH there is no body (RFC 3875 4.1.2);
+ * nginx sets it for chunked requests once it has buffered the body.
  */
 static enum http_body_err
 read_body(FCGX_Request *fr, struct http_scratch *s, size_t max_body)
 {
 	const char	*cl = param(fr, "CONTENT_LENGTH");
 	uint64_t	 want = 0;
-	int		 known = 0, n;
 	size_t		 chunk;
+	int		 n;
 
 	buf_reset(&s->in);
-	if (cl != NULL && cl[0] != '\0') {
-		if (hdr_uint(cl, &want) != HDR_OK)
-			return HTTP_BODY_BAD_LENGTH;
-		if (want > max_body)
-			return HTTP_BODY_TOO_LARGE;
-		known = 1;
-	} else
-		want = (uint64_t)max_body + 1;
+	if (cl == NULL || cl[0] == '\0')
+		return HTTP_BODY_OK;
+	if (hdr_uint(cl, &want) != HDR_OK)
+		return HTTP_BODY_BAD_LENGTH;
+	if (want > max_body)
+		return HTTP_BODY_TOO_LARGE;
 	while (s->in.len < want) {
 		chunk = want - s->in.len;
 		if (chunk > 65536)
@@ -104,11 +103,7 @@ read_body(FCGX_Request *fr, struct http_scratch *s, size_t max_body)
 	}
 	if (s->in.cap > 0)
 		s->in.p[s->in.len] = '\0';
-	if (!known && s->in.len > max_body)
-		return HTTP_BODY_TOO_LARGE;
-	if (known && s->in.len != want)
-		return HTTP_BODY_SHORT;
-	return HTTP_BODY_OK;
+	return s->in.len == want ? HTTP_BODY_OK : HTTP_BODY_SHORT;
 }
 
 /* Reads and drops what is left of the body, within a bound. */

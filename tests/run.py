@@ -90,8 +90,9 @@ def run_integration(build, pattern, counts):
                         shared.dump_logs()
                 sys.stdout.flush()
         finally:
-            if shared is not None:
-                shared.stop()
+            if shared is not None and shared.stop():
+                counts["failed"] += 1
+                print(f"FAIL {modname} (sanitizer report in verstored's log)")
 
 
 def main():

@@ -136,8 +136,20 @@ class Server:
                   for p in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
 
+    SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                 "runtime error:", "ThreadSanitizer")
+
+    def sanitizer_reports(self):
+        """Lines of the verstored log where a sanitizer spoke."""
+        return [ln for ln in self.log().splitlines()
+                if any(w in ln for w in self.SANITIZER)]
+
     def stop(self):
+        """Stops both; returns the sanitizer reports seen in the log."""
         self.stop_verstored()
+        reports = self.sanitizer_reports()
+        if reports:
+            self.dump_logs()
         if self.ng is not None:
             self.ng.terminate()
             try:
@@ -147,6 +159,7 @@ class Server:
                 self.ng.wait()
             self.ng = None
         shutil.rmtree(self.dir, ignore_errors=True)
+        return reports
 
     def worker_pids(self):
         if self.vs is None:
@@ -157,11 +170,12 @@ class Server:
         except FileNotFoundError:
             return []
 
-    def wait_workers(self, n, timeout=10):
+    def wait_workers(self, n, timeout=10, gone=()):
+        """Waits for n live workers, none of them in gone."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = self.worker_pids()
-            if len(pids) == n:
+            pids = [p for p in self.worker_pids() if not is_zombie(p)]
+            if len(pids) == n and not set(pids) & set(gone):
                 return pids
             time.sleep(0.05)
         raise AssertionError(f"expected {n} workers, have {self.worker_pids()}")
@@ -175,7 +189,7 @@ class Server:
 
     def dump_logs(self):
         print("---- verstored log (tail) ----")
-        print("\n".join(self.log().splitlines()[-30:]))
+        print("\n".join(self.log().splitlines()[-60:]))
 
     # -- HTTP -----------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=30):
@@ -199,22 +213,24 @@ class Server:
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)
 
-    def put(self, key, value, headers=None, **extra):
+    def put(self, key, value, headers=None, timeout=30, **extra):
+        """PUT {"value": value, **extra} (extra: version, updated_at)."""
         body = {"value": value}
         body.update(extra)
         return self.request("PUT", "/api/storage/" + key, json.dumps(body),
-                            headers)
+                            headers, timeout=timeout)
 
     def delete(self, key, headers=None, query=""):
         return self.request("DELETE", "/api/storage/" + key + query,
                             headers=headers)
 
     def raw(self, data, timeout=10):
-        """Sends bytes as they are; returns what came back."""
+        """Sends bytes as they are (ending a request with Connection: close:
+        a half-closed socket is a client abort to nginx); returns what came
+        back."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         try:
             s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
             out = b""
             while True:
                 chunk = s.recv(65536)
@@ -316,3 +332,48 @@ def fcgi_request(sock_path, params, body=b""):
     s = fcgi_connect(sock_path, params)
     fcgi_send_stdin(s, body)
     return fcgi_read(s)
+
+
+class running:
+    """with running(**kw) as srv: a server of the test's own, stopped at the
+    end; a sanitizer report in its log fails the test."""
+
+    def __init__(self, **kw):
+        self.srv = Server(**kw)
+
+    def __enter__(self):
+        try:
+            self.srv.start()
+        except Exception:
+            self.srv.stop()
+            raise
+        return self.srv
+
+    def __exit__(self, kind, value, tb):
+        reports = self.srv.stop()
+        if reports and kind is None:
+            raise AssertionError("sanitizer report: " + reports[0])
+        return False
+
+
+def run_threads(n, fn):
+    """Runs fn(i) in n threads at once; returns their results in order and
+    re-raises the first exception."""
+    import threading
+    results = [None] * n
+    errors = []
+
+    def body(i):
+        try:
+            results[i] = fn(i)
+        except BaseException as e:      # noqa: BLE001 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    return results

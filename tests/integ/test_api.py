@@ -167,6 +167,16 @@ def test_body_tokens(srv):
     assert srv.get("/api/storage/t/tok").json["version"] == 5
 
 
+def test_chunked_body(srv):
+    body = b'{"value": "chunked"}'
+    out = srv.raw(b"PUT /api/storage/t/chunked HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                  b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 201"), out
+    assert srv.get("/api/storage/t/chunked").json["value"] == "chunked"
+
+
 def test_prefer_minimal(srv):
     r = srv.put("t/min", 1, {"Prefer": "return=minimal"})
     assert r.status == 204 and r.body == b"" and r.h("etag") == '"1"'

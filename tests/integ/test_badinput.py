@@ -1,0 +1,174 @@
+"""Bytes that no client should send: each gets a 4xx problem+json (or is
+refused by nginx), changes nothing, and no worker crashes or hangs: the
+worker pids are the same before and after."""
+import json
+import os
+import random
+import socket
+
+import harness
+
+SERVER = {"workers": 2, "threads": 4}
+RNG = random.Random(20261122)
+
+
+def problem(status, body):
+    assert 400 <= status < 500, (status, body[:200])
+    p = json.loads(body)
+    assert p["status"] == status and p["code"], p
+    return p
+
+
+def test_random_bodies(srv):
+    before = srv.worker_pids()
+    srv.put("bad/victim", "intact")
+    for i in range(60):
+        body = bytes(RNG.randrange(256) for _ in range(RNG.randrange(1, 4096)))
+        ct = RNG.choice(["application/json", "text/plain", None,
+                         "application/json; charset=utf-8"])
+        h = {"Content-Type": ct} if ct else {"Content-Type": ""}
+        r = srv.request("PUT", "/api/storage/bad/victim", body, h)
+        problem(r.status, r.body)
+    r = srv.get("/api/storage/bad/victim")
+    assert r.json["value"] == "intact" and r.json["version"] == 1
+    assert srv.worker_pids() == before
+
+
+def raw_request(srv, head_lines, body=b""):
+    data = b"\r\n".join(head_lines) + b"\r\n\r\n" + body
+    out = srv.raw(data)
+    status_line, _, rest = out.partition(b"\r\n")
+    status = int(status_line.split()[1])
+    body = rest.partition(b"\r\n\r\n")[2]
+    return status, body
+
+
+def test_random_header_values(srv):
+    before = srv.worker_pids()
+    srv.put("bad/hdr", "intact")
+    names = [b"If-Match", b"If-None-Match", b"If-Modified-Since",
+             b"If-Unmodified-Since", b"Prefer", b"Content-Type"]
+    for i in range(80):
+        # any byte but CR, LF and NUL (nginx refuses those in headers itself)
+        value = bytes(RNG.choice([b for b in range(1, 256) if b not in (10, 13)])
+                      for _ in range(RNG.randrange(1, 3000)))
+        name = RNG.choice(names)
+        lines = [b"PUT /api/storage/bad/hdr HTTP/1.1", b"Host: x",
+                 name + b": " + value, b"Content-Length: 12",
+                 b"Connection: close"]
+        if name != b"Content-Type":
+            lines.insert(2, b"Content-Type: application/json")
+        status, body = raw_request(srv, lines, b'{"value": 2}')
+        if status >= 300:
+            problem(status, body)
+        else:
+            # Prefer noise and If-Modified-Since (read-only: ignored on PUT)
+            assert status == 200 and name in (b"Prefer", b"If-Modified-Since"), \
+                (status, name, value[:80])
+            srv.put("bad/hdr", "intact")
+    assert srv.worker_pids() == before
+
+
+def test_nginx_refusals_are_problems(srv):
+    status, body = raw_request(srv, [
+        b"PUT /api/storage/x HTTP/1.1", b"Host: x",
+        b"Content-Type: application/json", b"Content-Length: abc"])
+    assert problem(status, body)["code"] == "INVALID_REQUEST"
+    status, body = raw_request(srv, [b"GET /api/storage/a%zz HTTP/1.1",
+                                     b"Host: x", b"Connection: close"])
+    assert problem(status, body)["code"] == "INVALID_KEY"
+    status, body = raw_request(srv, [b"GET /api/storage/a%00b HTTP/1.1",
+                                     b"Host: x", b"Connection: close"])
+    assert problem(status, body)["code"] == "INVALID_KEY"
+
+
+def base_params(srv, **kw):
+    p = {"REQUEST_METHOD": "PUT", "REQUEST_URI": "/api/storage/bad/fcgi",
+         "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "12"}
+    p.update(kw)
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def test_fastcgi_content_length_garbage(srv):
+    before = srv.worker_pids()
+    for cl in ("abc", "-1", "1e3", " 12", "12 ", "+12", "0x10",
+               "99999999999999999999999", "18446744073709551616", ""):
+        h, body = harness.fcgi_request(srv.sock, base_params(srv, CONTENT_LENGTH=cl),
+                                       b'{"value": 1}')
+        status = int(h["status"].split()[0])
+        problem(status, body)       # "": no body (RFC 3875) -> INVALID_JSON
+    assert srv.get("/api/storage/bad/fcgi").status == 404
+    assert srv.worker_pids() == before
+
+
+def test_fastcgi_length_mismatch(srv):
+    before = srv.worker_pids()
+    # says 100, sends 12: refused, nothing written
+    h, body = harness.fcgi_request(srv.sock, base_params(srv, CONTENT_LENGTH="100"),
+                                   b'{"value": 1}')
+    problem(int(h["status"].split()[0]), body)
+    # says 5, sends 12: only 5 bytes are the body -> not JSON
+    h, body = harness.fcgi_request(srv.sock, base_params(srv, CONTENT_LENGTH="5"),
+                                   b'{"value": 1}')
+    problem(int(h["status"].split()[0]), body)
+    assert srv.get("/api/storage/bad/fcgi").status == 404
+    assert srv.worker_pids() == before
+
+
+def test_fastcgi_missing_and_odd_params(srv):
+    before = srv.worker_pids()
+    cases = [
+        base_params(srv, REQUEST_METHOD=None),
+        base_params(srv, REQUEST_URI=None),
+        base_params(srv, REQUEST_URI=""),
+        base_params(srv, REQUEST_URI="/api/storage/\x01\x02"),
+        base_params(srv, REQUEST_URI="/api/storage/" + "x" * 60000),
+        base_params(srv, REQUEST_URI=b"/api/storage/\xff\xfe"),
+        base_params(srv, REQUEST_METHOD="P" * 5000),
+        base_params(srv, HTTP_IF_MATCH="\"" * 10000),
+        base_params(srv, HTTP_IF_UNMODIFIED_SINCE="\x00" * 50),
+    ]
+    for params in cases:
+        h, body = harness.fcgi_request(srv.sock, params, b'{"value": 1}')
+        problem(int(h["status"].split()[0]), body)
+    # A NUL inside a param ends it (libfcgi hands out C strings): nginx never
+    # sends one, and it must not crash anything.
+    h, body = harness.fcgi_request(
+        srv.sock, base_params(srv, REQUEST_URI="/api/storage/nul\x00/../x"),
+        b'{"value": 1}')
+    assert int(h["status"].split()[0]) < 500
+    assert srv.worker_pids() == before
+
+
+def test_fastcgi_random_stdin_and_truncation(srv):
+    before = srv.worker_pids()
+    for i in range(30):
+        n = RNG.randrange(0, 5000)
+        body = bytes(RNG.randrange(256) for _ in range(n))
+        h, out = harness.fcgi_request(
+            srv.sock, base_params(srv, CONTENT_LENGTH=str(n)), body)
+        problem(int(h["status"].split()[0]), out)
+    # connections dropped at every stage of a request
+    for cut in range(0, 60, 7):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(srv.sock)
+        blob = (harness._rec(harness.FCGI_BEGIN, b"\0\1\0\0\0\0\0\0") +
+                harness._rec(harness.FCGI_PARAMS, harness.fcgi_params(
+                    base_params(srv))))
+        s.sendall(blob[:cut])
+        s.close()
+    # random bytes instead of FastCGI records
+    for i in range(10):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(srv.sock)
+        s.sendall(os.urandom(RNG.randrange(1, 2000)))
+        s.close()
+    assert srv.get("/api/health").status == 200
+    assert srv.worker_pids() == before
+
+
+def test_all_threads_still_serve(srv):
+    """After all of the above, every thread of every worker still answers:
+    more concurrent requests than threads all complete."""
+    rs = harness.run_threads(24, lambda i: srv.put(f"bad/after/{i}", i))
+    assert all(r.status == 201 for r in rs), [r.status for r in rs]
