@@ -49,10 +49,12 @@ test: all unit
 	@python3 tests/run.py --build $(BUILD)
 
 test-asan:
-	$(MAKE) BUILD=build-asan SAN=1 test
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" test
 
 run: conf/run.sh
-	@sh conf/run.sh
+	@bash conf/run.sh
 
 deps:
 	@sh conf/deps.sh

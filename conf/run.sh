@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make run: installs what is missing, builds, and runs nginx + verstored in
+# the foreground on 127.0.0.1:$PORT (default 8080) with data in $DATA
+# (default ./var). Ctrl-C stops both.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+PORT=${PORT:-8080}
+DATA=${DATA:-$here/var}
+case "$DATA" in /*) ;; *) DATA="$here/$DATA" ;; esac
+
+sh conf/deps.sh
+make -s all
+
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+mkdir -p "$DATA/nginx/tmp"
+# nginx's workers may run as another user (nobody, as root): let them in.
+chmod 755 "$DATA" "$DATA/nginx"
+www="$here/client"
+if [ ! -d "$www" ]; then
+	www="$DATA/www"
+	mkdir -p "$www"
+	[ -f "$www/index.html" ] || cat > "$www/index.html" <<'HTML'
+<!doctype html>
+<meta charset="utf-8">
+<title>verstore</title>
+<p>verstore is running. The API is under <a href="/api/health">/api/</a>.
+HTML
+fi
+
+# The documented defaults, then what this local run changes.
+{
+	cat conf/verstore.conf
+	echo
+	echo "# make run"
+	echo "data_dir $DATA/data"
+	echo "socket $DATA/verstored.sock"
+	echo "socket_mode 0666"
+} > "$DATA/verstore.conf"
+sh conf/nginx-local.sh "$PORT" "$DATA/nginx" "$DATA/verstored.sock" "$www" \
+	stderr > "$DATA/nginx/nginx.conf"
+"$nginx" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf"
+
+vpid= npid=
+stop() {
+	trap - INT TERM EXIT
+	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null || true
+	[ -n "$vpid" ] && kill -TERM "$vpid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	echo "verstore stopped."
+}
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
+
+"$here/build/verstored" -c "$DATA/verstore.conf" &
+vpid=$!
+for _ in $(seq 100); do
+	[ -S "$DATA/verstored.sock" ] && break
+	kill -0 "$vpid" 2>/dev/null || exit 1
+	sleep 0.05
+done
+"$nginx" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" &
+npid=$!
+echo "verstore on http://127.0.0.1:$PORT/ (API under /api/, data in $DATA); Ctrl-C stops."
+# Run until Ctrl-C (the trap runs as soon as wait is interrupted), or until
+# either process ends.
+wait -n "$vpid" "$npid" || true
+echo "a process ended; stopping." >&2
+exit 1
