@@ -313,9 +313,11 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 	}
 	log_debug("worker ready, %u threads", w.nslots);
 	rc = worker_wait_and_drain(&w);
-	if (rc == 0)
-		store_close(w.ctx.st);	/* threads still running: do not */
+	if (rc != 0)
+		return rc;	/* threads still running: free nothing */
+	store_close(w.ctx.st);
 out:
+	free(w.slots);
 	return rc;
 }
 
