@@ -495,7 +495,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.value = val.p;
 	op.vlen = val.len;
 	op.cond = &c;
-	(void)store_apply(ctx->st, &op, 1);
+	(void)store_write(ctx->st, &op);
 	if (op.err != STORE_OK)
 		write_failed(ctx, r, k, &op);
 	else
@@ -521,7 +521,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	op.key = k->s;
 	op.klen = k->n;
 	op.cond = &c;
-	(void)store_apply(ctx->st, &op, 1);
+	(void)store_write(ctx->st, &op);
 	if (op.err != STORE_OK) {
 		write_failed(ctx, r, k, &op);
 		goto out;

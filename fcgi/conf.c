@@ -23,6 +23,7 @@ conf_defaults(struct conf *c)
 	c->precondition_failed_status = 412;
 	c->log_level = LOG_INFO;
 	c->shutdown_timeout = 10;
+	c->batch_max = 64;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -154,6 +155,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 				return CONF_OK;
 			}
 		return CONF_VALUE;
+	}
+	if (strcmp(name, "batch_max") == 0) {
+		if (parse_uint(v, 1, STORE_BATCH_MAX, 10, &u) == -1)
+			return CONF_VALUE;
+		c->batch_max = u;
+		return CONF_OK;
 	}
 	if (strcmp(name, "shutdown_timeout") == 0) {
 		if (parse_uint(v, 1, 3600, 10, &u) == -1)

@@ -29,6 +29,7 @@ struct conf {
 	char		require[CONF_PREFIXES_MAX][STORE_KEY_MAX + 1];
 	int		log_level;		/* enum log_level */
 	unsigned	shutdown_timeout;	/* seconds */
+	unsigned	batch_max;		/* writes per group commit */
 };
 
 enum conf_err {

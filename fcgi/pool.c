@@ -198,6 +198,7 @@ request_thread(void *arg)
 		FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);
+	store_thread_end(w->ctx.st);
 out:
 	http_scratch_free(s);
 	free(s);
@@ -292,6 +293,7 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 	so.map_size = c->map_size;
 	so.max_readers = nreaders < 126 ? 126 : nreaders;
 	so.log = log_store;
+	so.batch_max = c->batch_max;
 	if (store_open(&so, &w.ctx.st) != STORE_OK) {
 		log_error("cannot open the store in %s", c->data_dir);
 		goto out;

@@ -11,6 +11,7 @@
  * the prefix with.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,13 @@ struct store {
 	store_clock_fn	 clock;
 	void		*clock_arg;
 	store_log_fn	 log;
+	/* group commit (store_write) */
+	pthread_mutex_t	 qlock;
+	struct store_waiter *qhead;
+	struct store_waiter *qtail;
+	size_t		 batch_max;
+	uint64_t	 batches;
+	uint64_t	 batched_ops;
 };
 
 /* The LMDB key of an API key. */
@@ -138,6 +146,9 @@ store_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
+	pthread_mutex_init(&st->qlock, NULL);
+	st->batch_max = o->batch_max == 0 ? STORE_BATCH_MAX :
+	    o->batch_max > STORE_BATCH_MAX ? STORE_BATCH_MAX : o->batch_max;
 	st->clock = o->clock ? o->clock : real_clock;
 	st->clock_arg = o->clock_arg;
 	st->log = o->log;
@@ -206,8 +217,10 @@ store_close(store *st)
 {
 	if (st == NULL)
 		return;
+	store_thread_end(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	pthread_mutex_destroy(&st->qlock);
 	free(st);
 }
 
@@ -253,6 +266,57 @@ lookup(const store *st, MDB_txn *txn, const char *key, size_t klen,
 	return STORE_OK;
 }
 
+/*
+ * Each thread keeps one read transaction between reads: reset, it holds a
+ * reader slot but no snapshot, and renewing it skips the reader table's
+ * lock that mdb_txn_begin takes.
+ */
+static _Thread_local struct {
+	store	*st;
+	MDB_txn	*txn;
+} rtls;
+
+static int
+read_begin(store *st, MDB_txn **txn)
+{
+	int	 rc;
+
+	if (rtls.st == st && rtls.txn != NULL) {
+		if ((rc = mdb_txn_renew(rtls.txn)) == 0) {
+			*txn = rtls.txn;
+			return 0;
+		}
+		mdb_txn_abort(rtls.txn);
+		rtls.txn = NULL;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)) != 0)
+		return rc;
+	if (rtls.txn == NULL) {
+		rtls.st = st;
+		rtls.txn = *txn;
+	}
+	return 0;
+}
+
+static void
+read_end(MDB_txn *txn)
+{
+	if (txn == rtls.txn)
+		mdb_txn_reset(txn);
+	else
+		mdb_txn_abort(txn);
+}
+
+void
+store_thread_end(store *st)
+{
+	if (rtls.st == st && rtls.txn != NULL) {
+		mdb_txn_abort(rtls.txn);
+		rtls.txn = NULL;
+		rtls.st = NULL;
+	}
+}
+
 enum store_err
 store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
     char **value, size_t *vlen)
@@ -268,7 +332,8 @@ store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
 	*vlen = 0;
 	if (klen == 0 || klen > STORE_KEY_MAX)
 		goto out;
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+	if ((rc = read_begin(st, &txn)) != 0) {
+		txn = NULL;
 		err = map_rc(st, __func__, "mdb_txn_begin", rc);
 		goto out;
 	}
@@ -291,7 +356,7 @@ store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
 	*vlen = r.vlen;
 out:
 	if (txn != NULL)
-		mdb_txn_abort(txn);
+		read_end(txn);
 	return err;
 }
 
@@ -451,70 +516,217 @@ is_lmdb_failure(enum store_err e)
 	    e == STORE_CORRUPT;
 }
 
-enum store_err
-store_apply(store *st, struct store_op *ops, size_t n)
+static int
+op_valid(const struct store_op *op)
 {
-	MDB_txn		*txn = NULL, *child;
+	return op->klen > 0 && op->klen <= STORE_KEY_MAX &&
+	    (op->kind == STORE_OP_PUT || op->kind == STORE_OP_DELETE);
+}
+
+static void
+reset_outcome(struct store_op *op)
+{
+	free(op->cur_value);
+	memset(&op->meta, 0, sizeof(op->meta));
+	op->err = STORE_INVALID;
+	op->created = 0;
+	op->cur_value = NULL;
+	op->cur_vlen = 0;
+}
+
+/* Commits txn; on failure the ops that had succeeded carry the error. */
+static enum store_err
+commit(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
+{
+	enum store_err	 err;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		return STORE_OK;
+	err = map_rc(st, __func__, "mdb_txn_commit", rc);
+	for (i = 0; i < n; i++)
+		if (ops[i]->err == STORE_OK)
+			ops[i]->err = err;
+	return err;
+}
+
+/*
+ * The slow path: each op in a child transaction, so that an op that LMDB
+ * refuses (a full map) leaves its neighbours alone.
+ */
+static enum store_err
+apply_isolated(store *st, struct store_op **ops, size_t n)
+{
+	MDB_txn		*txn, *child;
 	enum store_err	 err;
 	size_t		 i, nok = 0;
 	int		 rc;
 
-	for (i = 0; i < n; i++) {
-		memset(&ops[i].meta, 0, sizeof(ops[i].meta));
-		ops[i].err = STORE_INVALID;
-		ops[i].created = 0;
-		ops[i].cur_value = NULL;
-		ops[i].cur_vlen = 0;
-	}
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
 		err = map_rc(st, __func__, "mdb_txn_begin", rc);
-		txn = NULL;
-		goto fail;
+		for (i = 0; i < n; i++)
+			ops[i]->err = err;
+		return err;
 	}
 	for (i = 0; i < n; i++) {
-		struct store_op *op = &ops[i];
-
-		if (op->klen == 0 || op->klen > STORE_KEY_MAX ||
-		    (op->kind != STORE_OP_PUT && op->kind != STORE_OP_DELETE))
+		if (!op_valid(ops[i]))
 			continue;
-		if (n == 1) {
-			/* No neighbours to protect: no child transaction. */
-			op->err = apply_one(st, txn, op);
-			if (op->err == STORE_OK)
-				nok++;
-			continue;
-		}
 		if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
-			op->err = map_rc(st, __func__, "child txn", rc);
+			ops[i]->err = map_rc(st, __func__, "child txn", rc);
 			continue;
 		}
-		op->err = apply_one(st, child, op);
-		if (op->err != STORE_OK) {
+		ops[i]->err = apply_one(st, child, ops[i]);
+		if (ops[i]->err != STORE_OK) {
 			mdb_txn_abort(child);
 			continue;
 		}
 		if ((rc = mdb_txn_commit(child)) != 0) {
-			op->err = map_rc(st, __func__, "child commit", rc);
+			ops[i]->err = map_rc(st, __func__, "child commit", rc);
 			continue;
 		}
 		nok++;
 	}
 	if (nok == 0) {
-		/* Nothing to write: spare the sync. */
 		mdb_txn_abort(txn);
 		return STORE_OK;
 	}
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc == 0)
-		return STORE_OK;
-	err = map_rc(st, __func__, "mdb_txn_commit", rc);
-fail:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
+	return commit(st, txn, ops, n);
+}
+
+/*
+ * Applies ops in one flat transaction. When LMDB fails inside it (a full
+ * map, say), the transaction is unusable: abort and start over on the
+ * slow path, so only the op that cannot be written fails.
+ */
+static enum store_err
+apply_batch(store *st, struct store_op **ops, size_t n)
+{
+	MDB_txn		*txn;
+	enum store_err	 err;
+	size_t		 i, nok = 0;
+	int		 rc;
+
 	for (i = 0; i < n; i++)
-		if (ops[i].err == STORE_OK || ops[i].err == STORE_INVALID ||
-		    is_lmdb_failure(ops[i].err))
-			ops[i].err = err;
+		reset_outcome(ops[i]);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+		err = map_rc(st, __func__, "mdb_txn_begin", rc);
+		for (i = 0; i < n; i++)
+			ops[i]->err = err;
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		if (!op_valid(ops[i]))
+			continue;
+		ops[i]->err = apply_one(st, txn, ops[i]);
+		if (ops[i]->err == STORE_OK)
+			nok++;
+		else if (is_lmdb_failure(ops[i]->err))
+			break;
+	}
+	if (i < n && n > 1) {
+		mdb_txn_abort(txn);
+		for (i = 0; i < n; i++)
+			reset_outcome(ops[i]);
+		return apply_isolated(st, ops, n);
+	}
+	if (i < n || nok == 0) {
+		/* A lone op failed, or nothing to write: spare the sync. */
+		mdb_txn_abort(txn);
+		return STORE_OK;
+	}
+	return commit(st, txn, ops, n);
+}
+
+enum store_err
+store_apply(store *st, struct store_op *ops, size_t n)
+{
+	struct store_op	*one[1], **pp = one;
+	enum store_err	 err;
+	size_t		 i;
+
+	if (n > 1 && (pp = calloc(n, sizeof(*pp))) == NULL) {
+		for (i = 0; i < n; i++)
+			ops[i].err = STORE_NOMEM;
+		return STORE_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		ops[i].cur_value = NULL;
+		pp[i] = &ops[i];
+	}
+	err = apply_batch(st, pp, n);
+	if (pp != one)
+		free(pp);
 	return err;
+}
+
+/*
+ * Group commit. Writers queue up; the one at the head leads: it takes up
+ * to batch_max queued ops (itself first), applies them in one transaction
+ * and commits once, then wakes each with its own outcome and hands the
+ * lead to the next in line. A lone writer leads at once: nobody waits for
+ * company. Each waiter lives on its writer's stack until marked done.
+ */
+struct store_waiter {
+	struct store_op		*op;
+	int			 done;
+	pthread_cond_t		 cv;
+	struct store_waiter	*next;
+};
+
+enum store_err
+store_write(store *st, struct store_op *op)
+{
+	struct store_waiter	 w, *x, *batch[STORE_BATCH_MAX];
+	struct store_op		*ops[STORE_BATCH_MAX];
+	size_t			 n = 0, i;
+
+	memset(&w, 0, sizeof(w));
+	w.op = op;
+	op->cur_value = NULL;
+	pthread_cond_init(&w.cv, NULL);
+	pthread_mutex_lock(&st->qlock);
+	if (st->qtail != NULL)
+		st->qtail->next = &w;
+	else
+		st->qhead = &w;
+	st->qtail = &w;
+	while (!w.done && st->qhead != &w)
+		pthread_cond_wait(&w.cv, &st->qlock);
+	if (w.done)
+		goto out;
+	for (x = st->qhead; x != NULL && n < st->batch_max; x = x->next) {
+		batch[n] = x;
+		ops[n++] = x->op;
+	}
+	pthread_mutex_unlock(&st->qlock);
+
+	(void)apply_batch(st, ops, n);
+
+	pthread_mutex_lock(&st->qlock);
+	st->batches++;
+	st->batched_ops += n;
+	for (i = 0; i < n; i++) {
+		st->qhead = batch[i]->next;
+		batch[i]->done = 1;
+		if (batch[i] != &w)
+			pthread_cond_signal(&batch[i]->cv);
+	}
+	if (st->qhead == NULL)
+		st->qtail = NULL;
+	else
+		pthread_cond_signal(&st->qhead->cv);
+out:
+	pthread_mutex_unlock(&st->qlock);
+	pthread_cond_destroy(&w.cv);
+	return op->err;
+}
+
+void
+store_stats(store *st, struct store_stats *out)
+{
+	pthread_mutex_lock(&st->qlock);
+	out->batches = st->batches;
+	out->batched_ops = st->batched_ops;
+	pthread_mutex_unlock(&st->qlock);
 }

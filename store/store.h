@@ -38,6 +38,7 @@ enum store_err {
 #define STORE_KEY_MAX		512	/* bytes */
 #define STORE_PRINCIPAL_MAX	255	/* bytes */
 #define STORE_TAGS_MAX		32	/* entity tags in one If-(None-)Match */
+#define STORE_BATCH_MAX		256	/* ops in one group commit, at most */
 
 /* The state of one key. */
 struct store_meta {
@@ -108,6 +109,7 @@ struct store_opts {
 	store_clock_fn	 clock;		/* NULL: the system's real-time clock */
 	void		*clock_arg;
 	store_log_fn	 log;		/* NULL: silent */
+	size_t		 batch_max;	/* group commit bound; 0: STORE_BATCH_MAX */
 };
 
 /*
@@ -116,8 +118,13 @@ struct store_opts {
  * with store_close(). Call once per process, after fork().
  */
 enum store_err	store_open(const struct store_opts *opts, store **out);
-/* Closes the store; NULL-safe. No other call may be running. */
+/*
+ * Closes the store; NULL-safe. No other call may be running, and every
+ * other thread that read from it must have called store_thread_end().
+ */
 void		store_close(store *);
+/* Releases what the calling thread keeps for reading (a reader slot). */
+void		store_thread_end(store *);
 
 /*
  * Reads key[0..klen). On STORE_OK *meta is filled and *value points to a
@@ -162,5 +169,22 @@ struct store_op {
  * the batch was written and the ops that had succeeded carry the error.
  */
 enum store_err	store_apply(store *, struct store_op *ops, size_t n);
+
+/*
+ * Applies op through this process's group commit: concurrent writers'
+ * ops are applied in arrival order, each against the state the ones
+ * before it left, in one transaction of at most batch_max ops with one
+ * synced commit; a lone write is not delayed. Blocks until op's outcome
+ * is known (after the commit) and returns op->err; op->meta and
+ * op->cur_value are as for store_apply().
+ */
+enum store_err	store_write(store *, struct store_op *op);
+
+/* Group commit counters, since store_open(). */
+struct store_stats {
+	uint64_t	batches;	/* write transactions made by store_write */
+	uint64_t	batched_ops;	/* ops they carried */
+};
+void		store_stats(store *, struct store_stats *);
 
 #endif

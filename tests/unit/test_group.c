@@ -1,0 +1,314 @@
+/*
+ * Group commit (store_write): many threads of one process racing mixed
+ * conditional writes over a few keys, checked against a serial model;
+ * batches really form; a write that cannot be stored leaves its batch-mates'
+ * results intact.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../store/store.h"
+#include "t.h"
+
+static char		 dir[64];
+static atomic_llong	 clock_us = 1700000000000000LL;
+static atomic_int	 hold_first;	/* the first clock read sleeps */
+
+static int64_t
+test_clock(void *arg)
+{
+	(void)arg;
+	if (atomic_exchange(&hold_first, 0))
+		usleep(300 * 1000);	/* the leader holds its txn open */
+	return atomic_fetch_add(&clock_us, 7);
+}
+
+static store *
+open_store(size_t map_size)
+{
+	struct store_opts	 o;
+	store			*st = NULL;
+
+	strcpy(dir, "/tmp/verstore-group-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.map_size = map_size;
+	o.clock = test_clock;
+	if (store_open(&o, &st) != STORE_OK)
+		abort();
+	return st;
+}
+
+static void
+close_store(store *st)
+{
+	char	 cmd[128];
+
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		abort();
+}
+
+/* ---- the serial model -------------------------------------------------- */
+
+#define NTHREADS	12
+#define NOPS		250
+#define NKEYS		4
+
+enum kind { K_PUT, K_IFMATCH, K_TOKEN, K_CREATE, K_DELETE };
+
+struct rec {
+	int		 key;
+	enum kind	 kind;
+	uint64_t	 base;		/* version the condition names */
+	enum store_err	 err;
+	uint64_t	 version;	/* new version, or current on failure */
+	int		 deleted;
+	char		 value[32];
+};
+
+static store		*gst;
+static struct rec	 recs[NTHREADS][NOPS];
+static const char *const keys[NKEYS] = { "k0", "k1", "k2", "k3" };
+
+static void *
+racer(void *arg)
+{
+	int		 t = (int)(intptr_t)arg, i;
+	unsigned	 seed = (unsigned)t * 7919u + 1;
+	uint64_t	 seen[NKEYS] = { 0 };
+	struct store_cond c;
+	struct store_op	 op;
+
+	for (i = 0; i < NOPS; i++) {
+		struct rec *r = &recs[t][i];
+
+		r->key = rand_r(&seed) % NKEYS;
+		r->kind = (enum kind)(rand_r(&seed) % 5);
+		r->base = seen[r->key];
+		snprintf(r->value, sizeof(r->value), "\"t%d-%d\"", t, i);
+		memset(&c, 0, sizeof(c));
+		memset(&op, 0, sizeof(op));
+		op.kind = r->kind == K_DELETE ? STORE_OP_DELETE : STORE_OP_PUT;
+		op.key = keys[r->key];
+		op.klen = 2;
+		op.value = r->value;
+		op.vlen = strlen(r->value);
+		switch (r->kind) {
+		case K_IFMATCH:
+			c.flags = STORE_IF_MATCH;
+			c.nmatch = 1;
+			c.match[0].kind = STORE_TAG_VERSION;
+			c.match[0].version = r->base;
+			op.cond = &c;
+			break;
+		case K_TOKEN:
+		case K_DELETE:
+			c.flags = STORE_TOKEN_VERSION;
+			c.token_version = r->base;
+			op.cond = &c;
+			break;
+		case K_CREATE:
+			c.flags = STORE_TOKEN_VERSION;
+			c.token_version = 0;
+			op.cond = &c;
+			r->base = 0;
+			break;
+		default:
+			break;
+		}
+		r->err = store_write(gst, &op);
+		r->version = op.meta.version;
+		r->deleted = op.meta.deleted;
+		free(op.cur_value);
+		if (op.meta.version > seen[r->key])
+			seen[r->key] = op.meta.version;
+	}
+	return NULL;
+}
+
+static void
+test_serial_model(void)
+{
+	pthread_t		 th[NTHREADS];
+	struct rec		*byver[NKEYS][NTHREADS * NOPS + 2];
+	struct store_meta	 m;
+	struct store_stats	 ss;
+	char			*v;
+	size_t			 n;
+	int			 t, i, k, bad = 0;
+	uint64_t		 maxv[NKEYS] = { 0 }, ver;
+
+	gst = open_store(64 << 20);
+	memset(byver, 0, sizeof(byver));
+	for (t = 0; t < NTHREADS; t++)
+		pthread_create(&th[t], NULL, racer, (void *)(intptr_t)t);
+	for (t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+
+	for (t = 0; t < NTHREADS; t++)
+		for (i = 0; i < NOPS; i++) {
+			struct rec *r = &recs[t][i];
+
+			if (r->err != STORE_OK) {
+				/* a refused condition named a stale state */
+				if (r->err == STORE_PRECOND ||
+				    r->err == STORE_CONFLICT) {
+					if (r->kind == K_CREATE)
+						bad += r->version == 0 ||
+						    r->deleted;
+					else
+						bad += r->version == r->base;
+				} else if (r->err != STORE_NOTFOUND &&
+				    r->err != STORE_DELETED)
+					bad++;
+				continue;
+			}
+			/* each version of a key is made exactly once */
+			if (r->version > NTHREADS * NOPS ||
+			    byver[r->key][r->version] != NULL) {
+				bad++;
+				continue;
+			}
+			byver[r->key][r->version] = r;
+			if (r->version > maxv[r->key])
+				maxv[r->key] = r->version;
+			/* a successful CAS saw the version it claimed */
+			if (r->kind == K_IFMATCH || r->kind == K_TOKEN ||
+			    r->kind == K_DELETE)
+				bad += r->version != r->base + 1;
+		}
+	CHECK(bad == 0);
+	for (k = 0; k < NKEYS; k++) {
+		/* versions 1..max with no gap: a serial history */
+		for (ver = 1; ver <= maxv[k]; ver++)
+			CHECK(byver[k][ver] != NULL);
+		/* creates only on an absent key, replayed in version order */
+		for (ver = 1; ver <= maxv[k]; ver++) {
+			struct rec *r = byver[k][ver];
+
+			if (r != NULL && r->kind == K_CREATE && ver > 1)
+				CHECK(byver[k][ver - 1] != NULL &&
+				    byver[k][ver - 1]->kind == K_DELETE);
+		}
+		/* the final state is the last write's */
+		if (maxv[k] == 0)
+			continue;
+		if (byver[k][maxv[k]]->kind == K_DELETE) {
+			CHECK(store_get(gst, keys[k], 2, &m, &v, &n) ==
+			    STORE_DELETED);
+			CHECK(m.version == maxv[k]);
+		} else {
+			CHECK(store_get(gst, keys[k], 2, &m, &v, &n) == STORE_OK);
+			CHECK(m.version == maxv[k]);
+			CHECK(v && strcmp(v, byver[k][maxv[k]]->value) == 0);
+			free(v);
+		}
+	}
+	store_stats(gst, &ss);
+	printf("# %llu write transactions for %llu writes\n",
+	    (unsigned long long)ss.batches, (unsigned long long)ss.batched_ops);
+	CHECK(ss.batched_ops == NTHREADS * NOPS);
+	close_store(gst);
+}
+
+/* ---- batches form, and a failing op spares its batch-mates --------------- */
+
+struct job {
+	const char	*key;
+	const char	*value;
+	size_t		 vlen;
+	struct store_op	 op;
+};
+
+static void *
+writer(void *arg)
+{
+	struct job	*j = arg;
+
+	memset(&j->op, 0, sizeof(j->op));
+	j->op.kind = STORE_OP_PUT;
+	j->op.key = j->key;
+	j->op.klen = strlen(j->key);
+	j->op.value = j->value;
+	j->op.vlen = j->vlen;
+	(void)store_write(gst, &j->op);
+	return NULL;
+}
+
+static void
+test_batch_forms_and_isolates(void)
+{
+	struct job		 lead = { "lead", "1", 1, { 0 } }, jobs[9];
+	pthread_t		 lt, th[9];
+	struct store_stats	 ss;
+	struct store_meta	 m;
+	char			*big, *v, names[9][8];
+	size_t			 n;
+	int			 i;
+
+	gst = open_store(1 << 20);		/* 1 MiB: "huge" cannot fit */
+	big = malloc(2 << 20);
+	memset(big, '7', 2 << 20);
+	atomic_store(&hold_first, 1);
+	pthread_create(&lt, NULL, writer, &lead);
+	usleep(50 * 1000);		/* the leader is inside its txn now */
+	for (i = 0; i < 9; i++) {
+		snprintf(names[i], sizeof(names[i]), "m%d", i);
+		jobs[i].key = names[i];
+		jobs[i].value = i == 4 ? big : "2";
+		jobs[i].vlen = i == 4 ? (size_t)2 << 20 : 1;
+		pthread_create(&th[i], NULL, writer, &jobs[i]);
+	}
+	pthread_join(lt, NULL);
+	for (i = 0; i < 9; i++)
+		pthread_join(th[i], NULL);
+	store_stats(gst, &ss);
+	/* one txn for the leader, one for the nine that queued behind it */
+	CHECK(ss.batches == 2 && ss.batched_ops == 10);
+	CHECK(lead.op.err == STORE_OK);
+	for (i = 0; i < 9; i++) {
+		if (i == 4) {
+			CHECK(jobs[i].op.err == STORE_FULL);
+			CHECK(store_get(gst, "m4", 2, &m, &v, &n) == STORE_NOTFOUND);
+			continue;
+		}
+		CHECK(jobs[i].op.err == STORE_OK && jobs[i].op.meta.version == 1);
+		CHECK(store_get(gst, names[i], 2, &m, &v, &n) == STORE_OK);
+		free(v);
+	}
+	free(big);
+	close_store(gst);
+}
+
+static void
+test_lone_write_not_delayed(void)
+{
+	struct job		 j = { "solo", "1", 1, { 0 } };
+	struct store_stats	 ss;
+	int			 i;
+
+	gst = open_store(1 << 20);
+	for (i = 0; i < 20; i++)
+		writer(&j);
+	store_stats(gst, &ss);
+	CHECK(ss.batches == 20 && ss.batched_ops == 20);
+	CHECK(j.op.err == STORE_OK && j.op.meta.version == 20);
+	close_store(gst);
+}
+
+int
+main(void)
+{
+	RUN(test_serial_model);
+	RUN(test_batch_forms_and_isolates);
+	RUN(test_lone_write_not_delayed);
+	return T_EXIT();
+}
