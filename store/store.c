@@ -534,6 +534,22 @@ reset_outcome(struct store_op *op)
 	op->cur_vlen = 0;
 }
 
+/* Begins a write transaction; when it cannot, every op carries why. */
+static enum store_err
+begin_write(store *st, MDB_txn **txn, struct store_op **ops, size_t n)
+{
+	enum store_err	 err;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, txn)) == 0)
+		return STORE_OK;
+	err = map_rc(st, __func__, "mdb_txn_begin", rc);
+	for (i = 0; i < n; i++)
+		ops[i]->err = err;
+	return err;
+}
+
 /* Commits txn; on failure the ops that had succeeded carry the error. */
 static enum store_err
 commit(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
@@ -563,12 +579,8 @@ apply_isolated(store *st, struct store_op **ops, size_t n)
 	size_t		 i, nok = 0;
 	int		 rc;
 
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
-		err = map_rc(st, __func__, "mdb_txn_begin", rc);
-		for (i = 0; i < n; i++)
-			ops[i]->err = err;
+	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
 		return err;
-	}
 	for (i = 0; i < n; i++) {
 		if (!op_valid(ops[i]))
 			continue;
@@ -605,16 +617,11 @@ apply_batch(store *st, struct store_op **ops, size_t n)
 	MDB_txn		*txn;
 	enum store_err	 err;
 	size_t		 i, nok = 0;
-	int		 rc;
 
 	for (i = 0; i < n; i++)
 		reset_outcome(ops[i]);
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
-		err = map_rc(st, __func__, "mdb_txn_begin", rc);
-		for (i = 0; i < n; i++)
-			ops[i]->err = err;
+	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
 		return err;
-	}
 	for (i = 0; i < n; i++) {
 		if (!op_valid(ops[i]))
 			continue;

@@ -13,8 +13,8 @@
 
 #include "../../store/store.h"
 #include "t.h"
+#include "tstore.h"
 
-static char		 dir[64];
 static atomic_llong	 clock_us = 1700000000000000LL;
 static atomic_int	 hold_first;	/* the first clock read sleeps */
 
@@ -30,31 +30,10 @@ test_clock(void *arg)
 static store *
 open_store(size_t map_size)
 {
-	struct store_opts	 o;
-	store			*st = NULL;
-
-	strcpy(dir, "/tmp/verstore-group-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.map_size = map_size;
-	o.clock = test_clock;
-	if (store_open(&o, &st) != STORE_OK)
-		abort();
-	return st;
+	return tstore_open(map_size, test_clock);
 }
 
-static void
-close_store(store *st)
-{
-	char	 cmd[128];
-
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		abort();
-}
+#define close_store tstore_close
 
 /* ---- the serial model -------------------------------------------------- */
 

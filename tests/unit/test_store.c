@@ -7,6 +7,7 @@
 
 #include "../../store/store.h"
 #include "t.h"
+#include "tstore.h"
 
 static int64_t fake_now;
 
@@ -17,36 +18,13 @@ fake_clock(void *arg)
 	return fake_now;
 }
 
-static char tmpl[64];
-
 static store *
 open_store(size_t map_size)
 {
-	struct store_opts	 o;
-	store			*st = NULL;
-
-	strcpy(tmpl, "/tmp/verstore-unit-XXXXXX");
-	if (mkdtemp(tmpl) == NULL)
-		abort();
-	memset(&o, 0, sizeof(o));
-	o.dir = tmpl;
-	o.map_size = map_size;
-	o.clock = fake_clock;
-	if (store_open(&o, &st) != STORE_OK)
-		abort();
-	return st;
+	return tstore_open(map_size, fake_clock);
 }
 
-static void
-close_store(store *st)
-{
-	char	 cmd[128];
-
-	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
-	if (system(cmd) != 0)
-		abort();
-}
+#define close_store tstore_close
 
 static enum store_err
 put(store *st, const char *k, const char *v, const struct store_cond *c,
