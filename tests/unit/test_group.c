@@ -72,6 +72,8 @@ racer(void *arg)
 		r->key = rand_r(&seed) % NKEYS;
 		r->kind = (enum kind)(rand_r(&seed) % 5);
 		r->base = seen[r->key];
+		if (r->kind == K_TOKEN && r->base == 0)
+			r->kind = K_CREATE;	/* version 0: must not exist */
 		snprintf(r->value, sizeof(r->value), "\"t%d-%d\"", t, i);
 		memset(&c, 0, sizeof(c));
 		memset(&op, 0, sizeof(op));
@@ -140,19 +142,30 @@ test_serial_model(void)
 				/* a refused condition named a stale state */
 				if (r->err == STORE_PRECOND ||
 				    r->err == STORE_CONFLICT) {
-					if (r->kind == K_CREATE)
-						bad += r->version == 0 ||
-						    r->deleted;
-					else
-						bad += r->version == r->base;
+					if (r->kind == K_CREATE ?
+					    r->version == 0 || r->deleted :
+					    r->version == r->base) {
+						fprintf(stderr, "  refused but "
+						    "current: t%d op%d kind %d "
+						    "base %llu got %llu del %d\n",
+						    t, i, r->kind,
+						    (unsigned long long)r->base,
+						    (unsigned long long)r->version,
+						    r->deleted);
+						bad++;
+					}
 				} else if (r->err != STORE_NOTFOUND &&
-				    r->err != STORE_DELETED)
+				    r->err != STORE_DELETED) {
+					fprintf(stderr, "  err %d\n", r->err);
 					bad++;
+				}
 				continue;
 			}
 			/* each version of a key is made exactly once */
 			if (r->version > NTHREADS * NOPS ||
 			    byver[r->key][r->version] != NULL) {
+				fprintf(stderr, "  version %llu twice\n",
+				    (unsigned long long)r->version);
 				bad++;
 				continue;
 			}
@@ -162,7 +175,13 @@ test_serial_model(void)
 			/* a successful CAS saw the version it claimed */
 			if (r->kind == K_IFMATCH || r->kind == K_TOKEN ||
 			    r->kind == K_DELETE)
-				bad += r->version != r->base + 1;
+				if (r->version != r->base + 1) {
+					fprintf(stderr, "  CAS kind %d base %llu "
+					    "made %llu\n", r->kind,
+					    (unsigned long long)r->base,
+					    (unsigned long long)r->version);
+					bad++;
+				}
 		}
 	CHECK(bad == 0);
 	for (k = 0; k < NKEYS; k++) {
