@@ -257,6 +257,7 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 {
 	struct worker		 w;
 	struct store_opts	 so;
+	struct store_stats	 ss;
 	struct sigaction	 sa;
 	sigset_t		 set;
 	unsigned		 i, nreaders;
@@ -317,6 +318,9 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 	rc = worker_wait_and_drain(&w);
 	if (rc != 0)
 		return rc;	/* threads still running: free nothing */
+	store_stats(w.ctx.st, &ss);
+	log_info("%llu writes in %llu write transactions",
+	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches);
 	store_close(w.ctx.st);
 out:
 	free(w.slots);

@@ -607,21 +607,16 @@ apply_isolated(store *st, struct store_op **ops, size_t n)
 }
 
 /*
- * Applies ops in one flat transaction. When LMDB fails inside it (a full
- * map, say), the transaction is unusable: abort and start over on the
- * slow path, so only the op that cannot be written fails.
+ * Applies ops in txn, a write transaction just begun, and commits it. When
+ * LMDB fails inside it (a full map, say), the transaction is unusable:
+ * abort and start over on the slow path, so only the op that cannot be
+ * written fails.
  */
 static enum store_err
-apply_batch(store *st, struct store_op **ops, size_t n)
+apply_in(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
 {
-	MDB_txn		*txn;
-	enum store_err	 err;
 	size_t		 i, nok = 0;
 
-	for (i = 0; i < n; i++)
-		reset_outcome(ops[i]);
-	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
-		return err;
 	for (i = 0; i < n; i++) {
 		if (!op_valid(ops[i]))
 			continue;
@@ -643,6 +638,20 @@ apply_batch(store *st, struct store_op **ops, size_t n)
 		return STORE_OK;
 	}
 	return commit(st, txn, ops, n);
+}
+
+static enum store_err
+apply_batch(store *st, struct store_op **ops, size_t n)
+{
+	MDB_txn		*txn;
+	enum store_err	 err;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		reset_outcome(ops[i]);
+	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
+		return err;
+	return apply_in(st, txn, ops, n);
 }
 
 enum store_err
@@ -668,11 +677,13 @@ store_apply(store *st, struct store_op *ops, size_t n)
 }
 
 /*
- * Group commit. Writers queue up; the one at the head leads: it takes up
- * to batch_max queued ops (itself first), applies them in one transaction
- * and commits once, then wakes each with its own outcome and hands the
- * lead to the next in line. A lone writer leads at once: nobody waits for
- * company. Each waiter lives on its writer's stack until marked done.
+ * Group commit. Writers queue up; the one at the head leads: it begins a
+ * write transaction (waiting, if need be, for another process to finish
+ * its own), then takes up to batch_max queued ops (itself first, and all
+ * who arrived while it waited), applies them and commits once, then wakes
+ * each with its own outcome and hands the lead to the next in line. A lone
+ * writer leads at once: nobody waits for company. Each waiter lives on its
+ * writer's stack until marked done.
  */
 struct store_waiter {
 	struct store_op		*op;
@@ -686,7 +697,9 @@ store_write(store *st, struct store_op *op)
 {
 	struct store_waiter	 w, *x, *batch[STORE_BATCH_MAX];
 	struct store_op		*ops[STORE_BATCH_MAX];
+	MDB_txn			*txn = NULL;
 	size_t			 n = 0, i;
+	int			 rc;
 
 	memset(&w, 0, sizeof(w));
 	w.op = op;
@@ -702,13 +715,23 @@ store_write(store *st, struct store_op *op)
 		pthread_cond_wait(&w.cv, &st->qlock);
 	if (w.done)
 		goto out;
+	pthread_mutex_unlock(&st->qlock);
+	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	pthread_mutex_lock(&st->qlock);
 	for (x = st->qhead; x != NULL && n < st->batch_max; x = x->next) {
 		batch[n] = x;
 		ops[n++] = x->op;
+		reset_outcome(x->op);
 	}
 	pthread_mutex_unlock(&st->qlock);
 
-	(void)apply_batch(st, ops, n);
+	if (rc != 0) {
+		enum store_err err = map_rc(st, __func__, "mdb_txn_begin", rc);
+
+		for (i = 0; i < n; i++)
+			ops[i]->err = err;
+	} else
+		(void)apply_in(st, txn, ops, n);
 
 	pthread_mutex_lock(&st->qlock);
 	st->batches++;
