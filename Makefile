@@ -28,7 +28,7 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 objs	= $(patsubst %.c,$(BUILD)/%.o,$(1))
 UNITS	= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run test test-asan unit clean deps
+.PHONY: all run test test-asan unit clean deps bench bench-scale
 
 all: $(BUILD)/verstored
 
@@ -58,6 +58,23 @@ run: conf/run.sh
 
 deps:
 	@sh conf/deps.sh
+
+$(BUILD)/bench/lmdb_commit: tests/bench/lmdb_commit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -llmdb
+
+$(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Needs wrk (and etcd-server for the peer rows): conf/deps.sh installs them.
+bench: all $(BUILD)/bench/lmdb_commit
+	@sh conf/deps.sh wrk
+	@python3 tests/bench/run.py
+
+bench-scale: all $(BUILD)/bench/load
+	@sh conf/deps.sh wrk
+	@python3 tests/bench/scale.py
 
 clean:
 	rm -rf build build-asan

@@ -44,7 +44,8 @@ class Resp:
 class Server:
     """nginx in front of verstored, each a child process of the test."""
 
-    def __init__(self, workers=2, threads=8, conf=""):
+    def __init__(self, workers=2, threads=8, conf="", nginx_extra="",
+                 nginx_workers=1):
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
         self.port = free_port()
@@ -58,6 +59,8 @@ class Server:
         self.vs = None
         self.ng = None
         self.vs_log = os.path.join(self.dir, "verstored.log")
+        self.nginx_extra = nginx_extra      # http-level text, e.g. a server
+        self.nginx_workers = nginx_workers
 
     # -- processes ----------------------------------------------------------
     def start(self):
@@ -87,7 +90,10 @@ class Server:
         conf = subprocess.run(
             ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
              str(self.port), state, self.sock, www],
-            check=True, capture_output=True, text=True).stdout
+            check=True, capture_output=True, text=True,
+            env=dict(os.environ, NGINX_WORKERS=str(self.nginx_workers))).stdout
+        if self.nginx_extra:
+            conf = conf.rstrip().rstrip("}") + self.nginx_extra + "\n}\n"
         path = os.path.join(state, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)

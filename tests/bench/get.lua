@@ -1,0 +1,9 @@
+-- GET of 1 KiB values over 100 hot keys (bench/hot/1..100).
+local N = 100
+function init(args)
+  idx = math.random(N)
+end
+function request()
+  idx = idx % N + 1
+  return wrk.format("GET", "/api/storage/bench/hot/" .. idx)
+end

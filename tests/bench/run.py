@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""make bench: verstore against the ceiling of its own path and against
+etcd, measured in one run on this machine, printed as one table.
+
+Starts its own nginx + verstored (and etcd 3.4 on loopback when
+installed), loads the keys each load needs, and drives them with wrk.
+BENCH_SECONDS sets each run's length (default 8)."""
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
+import harness  # noqa: E402
+
+SECS = int(os.environ.get("BENCH_SECONDS", "8"))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+
+
+def lat_ms(s):
+    m = re.match(r"([\d.]+)(us|ms|s)$", s)
+    v = float(m.group(1))
+    return {"us": v / 1000, "ms": v, "s": v * 1000}[m.group(2)]
+
+
+def wrk(url, conns, script=None, threads=2, secs=SECS, args=()):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--latency",
+           "--timeout", "10s"]
+    if script:
+        cmd += ["-s", os.path.join(HERE, script)]
+    cmd.append(url)
+    if args:
+        cmd += ["--", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=secs + 60,
+                         env=dict(os.environ, BENCH_DIR=HERE)).stdout
+    r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+         "p50": lat_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+         "p99": lat_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+         "errors": 0, "secs": secs}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    r["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", out)
+    if m:
+        r["errors"] = sum(int(x) for x in re.findall(r"\d+", m.group(1)))
+    m = re.search(r"RESULT ok=(\d+) conflict=(\d+) other=(\d+)", out)
+    if m:
+        r["ok"], r["conflict"], r["other"] = map(int, m.groups())
+    return r
+
+
+def load(srv, keys, value):
+    """PUTs keys concurrently; every one must land."""
+    chunks = [keys[i::16] for i in range(16)]
+
+    def one(i):
+        for k in chunks[i]:
+            r = srv.put(k, value)
+            assert r.status in (200, 201), r
+    harness.run_threads(16, one)
+
+
+class Etcd:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="verstore-bench-etcd-")
+        self.port = harness.free_port()
+        peer = harness.free_port()
+        self.p = subprocess.Popen(
+            ["etcd", "--name", "bench", "--data-dir", self.dir,
+             "--listen-client-urls", f"http://127.0.0.1:{self.port}",
+             "--advertise-client-urls", f"http://127.0.0.1:{self.port}",
+             "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-cluster", f"bench=http://127.0.0.1:{peer}",
+             "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import http.client
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("POST", "/v3/kv/range", '{"key":"Zm9v"}')
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("etcd did not start")
+
+    def version(self):
+        return subprocess.run(["etcd", "--version"], capture_output=True,
+                              text=True).stdout.split("\n")[0]
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def lmdb_commit_rate():
+    d = tempfile.mkdtemp(prefix="verstore-bench-lmdb-")
+    try:
+        out = subprocess.run([os.path.join(BUILD, "bench", "lmdb_commit"), d,
+                              str(min(SECS, 5))], capture_output=True,
+                             text=True, check=True).stdout.split()
+        return {"rps": float(out[0]), "p50": float(out[1]),
+                "p99": float(out[2])}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ncpu = os.cpu_count()
+    ret_port = harness.free_port()
+    extra = (f"\n    server {{\n        listen 127.0.0.1:{ret_port};\n"
+             f"        location / {{ default_type application/json; "
+             f"return 200 '{{\"ok\":true}}\\n'; }}\n    }}")
+    harness.BUILD = BUILD
+    srv = harness.Server(workers=ncpu, threads=16, nginx_extra=extra)
+    etcd = None
+    rows = {}
+    try:
+        srv.start()
+        base = f"http://127.0.0.1:{srv.port}"
+        kib = "x" * (1024 - 14)
+        load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib)
+        for s in ("cas", "cas32"):
+            load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
+                       for i in range(1, 1001)], kib)
+        srv.put("bench/one", {"by": 0})
+        print(f"verstore bench: {SECS} s per run, wrk -t2, "
+              f"{ncpu} workers x 16 threads, nginx 1 worker", flush=True)
+
+        def run(name, *a, **kw):
+            print(f"  {name} ...", flush=True)
+            rows[name] = wrk(*a, **kw)
+
+        run("nginx return 200", f"http://127.0.0.1:{ret_port}/", 32)
+        run("GET /api/health", base + "/api/health", 32)
+        run("GET 1 KiB, 100 hot keys", base, 32, "get.lua")
+        run("PUT 1 KiB, new keys, c64", base, 64, "put.lua")
+        run("PUT If-Match, own keys, c64", base, 64, "cas.lua")
+        run("PUT If-Match, own keys, c32", base, 32, "cas.lua",
+            args=["cas32"])
+        run("CAS one key, c32", base, 32, "onekey.lua")
+        print("  LMDB 1 put per synced commit ...", flush=True)
+        rows["LMDB 1 put/commit"] = lmdb_commit_rate()
+        if shutil.which("etcd"):
+            etcd = Etcd()
+            eb = f"http://127.0.0.1:{etcd.port}"
+            run("etcd txn CAS, c64", eb, 64, "etcd_cas.lua")
+            run("etcd range (point read), c32", eb, 32, "etcd_get.lua")
+    finally:
+        if etcd is not None:
+            etcd.stop()
+        srv.stop()
+
+    report(rows, ncpu)
+
+
+def report(rows, ncpu):
+    def r(name, key="rps"):
+        return rows.get(name, {}).get(key)
+
+    print()
+    print(f"Machine: {ncpu} cores, {cpu_name()}, Linux {platform.release()}; "
+          f"one run, {SECS} s each")
+    print()
+    print("| load | req/s | p50 ms | p99 ms | notes |")
+    print("|---|---:|---:|---:|---|")
+    for name, v in rows.items():
+        notes = []
+        if "ok" in v:
+            secs = v.get("secs", SECS)
+            notes.append(f"{v['ok'] / secs:,.0f} ok/s, "
+                         f"{v['conflict'] / secs:,.0f} conflicts/s")
+            if v["other"]:
+                notes.append(f"{v['other']} other")
+        elif v.get("non2xx"):
+            notes.append(f"{v['non2xx']} non-2xx")
+        if v.get("errors"):
+            notes.append(f"{v['errors']} socket errors")
+        if name.startswith("LMDB"):
+            notes.append("commits/s; latency per commit")
+        print(f"| {name} | {v['rps']:,.0f} | {v['p50']:.2f} | {v['p99']:.2f} "
+              f"| {'; '.join(notes)} |")
+
+    health = r("GET /api/health")
+    get = r("GET 1 KiB, 100 hot keys")
+    cas64 = rows["PUT If-Match, own keys, c64"]
+    cas_ok = cas64.get("ok", 0) / cas64.get("secs", SECS)
+    lmdb = r("LMDB 1 put/commit")
+    targets = [
+        ("GET 1 KiB / health", get / health, 0.8),
+        ("conditional PUT c64 (2xx/s) / LMDB 1-put commits/s",
+         cas_ok / lmdb, 3.0),
+    ]
+    if "etcd txn CAS, c64" in rows:
+        ecas = rows["etcd txn CAS, c64"]
+        ecas_ok = ecas.get("ok", 0) / ecas.get("secs", SECS)
+        targets.append(("GET 1 KiB / etcd point read",
+                        get / r("etcd range (point read), c32"), 2.5))
+        targets.append(("conditional PUT c64 / etcd CAS c64 (successes/s)",
+                        cas_ok / ecas_ok, 3.0))
+    print()
+    print("| ratio | measured | target |")
+    print("|---|---:|---|")
+    for name, val, goal in targets:
+        print(f"| {name} | {val:.2f}x | >= {goal}x {'met' if val >= goal else 'MISSED'} |")
+    p99 = r("PUT If-Match, own keys, c32", "p99")
+    print(f"| p99 of conditional PUT at c32 | {p99:.2f} ms | < 10 ms "
+          f"{'met' if p99 < 10 else 'MISSED'} |")
+    if "etcd txn CAS, c64" not in rows:
+        print("\n(etcd not installed: apt-get install etcd-server for the peer rows)")
+
+
+if __name__ == "__main__":
+    main()
