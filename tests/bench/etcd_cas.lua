@@ -3,15 +3,11 @@
 -- each key's mod_revision (the answer carries it, on success or failure).
 package.path = package.path .. ";" .. os.getenv("BENCH_DIR") .. "/?.lua"
 require "b64"
+require "tally"
 local NKEYS = 1000
-local threads, counter = {}, 1
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
 function init(args)
-  keys, rev, idx, ok, conflict, other = {}, {}, 0, 0, 0, 0
+  tally_init()
+  keys, rev, idx = {}, {}, 0
   val = b64(string.rep("v", 1023))
   for i = 1, NKEYS do
     keys[i] = b64(string.format("t%d-key%05d", tid, i))
@@ -29,21 +25,14 @@ function request()
     val .. '","prev_kv":true}}],"failure":[{"request_range":{"key":"' .. k .. '"}}]}')
 end
 function response(status, headers, body)
-  if status ~= 200 then other = other + 1; return end
-  if body:find('"succeeded":true', 1, true) then
-    ok = ok + 1
+  local won = body:find('"succeeded":true', 1, true)
+  tally(status, status == 200 and not won)
+  if status ~= 200 then return end
+  if won then
     local k = body:match('"prev_kv":{"key":"([^"]+)"')
     if k then rev[k] = body:match('"revision":"(%d+)"') end
   else
-    conflict = conflict + 1
     local k, mr = body:match('"kvs":%[{"key":"([^"]+)".-"mod_revision":"(%d+)"')
     if k then rev[k] = mr end
   end
-end
-function done(summary, latency, requests)
-  local o, c, x = 0, 0, 0
-  for _, t in ipairs(threads) do
-    o = o + t:get("ok"); c = c + t:get("conflict"); x = x + t:get("other")
-  end
-  io.write(string.format("RESULT ok=%d conflict=%d other=%d\n", o, c, x))
 end

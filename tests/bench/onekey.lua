@@ -1,14 +1,11 @@
 -- Read-CAS-retry on ONE key: every request is a compare-and-swap with the
 -- version this thread saw last; a 412 carries the current version, which
 -- is the read for the retry. Counts successful swaps and conflicts.
-local threads, counter = {}, 1
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
+package.path = package.path .. ";" .. os.getenv("BENCH_DIR") .. "/?.lua"
+require "tally"
 function init(args)
-  ver, ok, conflict, other = 1, 0, 0, 0
+  tally_init()
+  ver = 1
   wrk.method = "PUT"
   wrk.headers["Content-Type"] = "application/json"
 end
@@ -19,14 +16,5 @@ end
 function response(status, headers, body)
   local v = body:match('"version":(%d+)')
   if v and tonumber(v) > ver then ver = tonumber(v) end
-  if status == 200 then ok = ok + 1
-  elseif status == 412 then conflict = conflict + 1
-  else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local o, c, x = 0, 0, 0
-  for _, t in ipairs(threads) do
-    o = o + t:get("ok"); c = c + t:get("conflict"); x = x + t:get("other")
-  end
-  io.write(string.format("RESULT ok=%d conflict=%d other=%d\n", o, c, x))
+  tally(status)
 end
