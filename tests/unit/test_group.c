@@ -248,7 +248,7 @@ test_batch_forms_and_isolates(void)
 	pthread_t		 lt, th[9];
 	struct store_stats	 ss;
 	struct store_meta	 m;
-	char			*big, *v, names[9][8];
+	char			*big, *v, names[9][16];
 	size_t			 n;
 	int			 i;
 
