@@ -10,9 +10,10 @@
 #include "json.h"
 #include "key.h"
 #include "log.h"
+#include "patch.h"
 
 #define STORAGE		"/api/storage/"
-#define ALLOW_KEY	"GET, HEAD, PUT, DELETE, OPTIONS"
+#define ALLOW_KEY	"GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS"
 #define ALLOW_HEALTH	"GET, HEAD"
 
 /* A problem+json answer left open for extension members. */
@@ -141,6 +142,17 @@ write_failed(const struct api_ctx *ctx, struct http_resp *r,
 	case STORE_CONFLICT:
 		problem_open(r, 409, "VERSION_CONFLICT", "The version in the "
 		    "request is not the key's current version.");
+		break;
+	case STORE_UPDATE_FAILED:
+		if (op->update_err == PATCH_NOMEM) {
+			internal(r, STORE_NOMEM);
+			return;
+		}
+		problem_open(r, 409, "PATCH_CONFLICT",
+		    op->update_err == PATCH_TOO_DEEP ? "The result would nest "
+		    "deeper than 64 levels." : "The change does not apply to "
+		    "the current value (a failed test, a missing path, or no "
+		    "array there).");
 		break;
 	case STORE_NOTFOUND:
 	case STORE_DELETED:
@@ -351,18 +363,13 @@ out:
 	free(value);
 }
 
-/* Checks Content-Type and the body's size and JSON; -1 with resp set. */
+/* Checks the body's size and JSON; -1 with resp set. */
 static int
-check_json_body(const struct http_req *q, struct http_resp *r)
+check_body(const struct http_req *q, struct http_resp *r)
 {
 	size_t		 pos;
 	enum json_err	 e;
 
-	if (!hdr_media(q->content_type, "application/json")) {
-		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE",
-		    "Send the body as Content-Type: application/json.");
-		return -1;
-	}
 	switch (q->body_err) {
 	case HTTP_BODY_OK:
 		break;
@@ -383,6 +390,18 @@ check_json_body(const struct http_req *q, struct http_resp *r)
 	if (e != JSON_OK)
 		return bad_request(r, "INVALID_JSON", "The body is not JSON.");
 	return 0;
+}
+
+/* Checks Content-Type: application/json and the body; -1 with resp set. */
+static int
+check_json_body(const struct http_req *q, struct http_resp *r)
+{
+	if (!hdr_media(q->content_type, "application/json")) {
+		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+		    "Send the body as Content-Type: application/json.");
+		return -1;
+	}
+	return check_body(q, r);
 }
 
 /* The members of a PUT body. */
@@ -442,7 +461,7 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 
 static void
 write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
-    const struct store_op *op)
+    const struct store_op *op, long index)
 {
 	char	 loc[STORE_KEY_MAX * 3 + 1];
 
@@ -466,6 +485,10 @@ write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
 	buf_u64(&r->body, op->meta.version);
 	buf_puts(&r->body, ",\"updated_at\":");
 	json_ts(&r->body, op->meta.updated_us);
+	if (index >= 0) {
+		buf_puts(&r->body, ",\"index\":");
+		buf_u64(&r->body, (uint64_t)index);
+	}
 	buf_puts(&r->body, "}\n");
 }
 
@@ -499,7 +522,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	if (op.err != STORE_OK)
 		write_failed(ctx, r, k, &op);
 	else
-		write_ok(r, q, k, &op);
+		write_ok(r, q, k, &op, -1);
 out:
 	free(op.cur_value);
 	buf_free(&val);
@@ -536,6 +559,129 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	buf_puts(&r->body, ",\"deleted\":true}\n");
 out:
 	free(op.cur_value);
+}
+
+/* A patch applied by the store inside its write transaction. */
+struct patch_job {
+	const struct patch	*p;
+	const char		*principal;
+	long			 index;
+};
+
+static int
+patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
+    char **out, size_t *outlen)
+{
+	struct patch_job	*j = arg;
+	struct patch_ctx	 ctx = { now_us, j->principal };
+
+	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen,
+	    &j->index);
+}
+
+/* Applies p to key k (after the preconditions) and answers. */
+static void
+write_patch(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, const struct patch *p,
+    struct store_cond *c, int with_index)
+{
+	struct store_op		 op;
+	struct patch_job	 job = { p, NULL, -1 };
+
+	memset(&op, 0, sizeof(op));
+	if (conf_requires(ctx->conf, k->s, k->n))
+		c->flags |= STORE_REQUIRE;
+	op.kind = STORE_OP_UPDATE;
+	op.key = k->s;
+	op.klen = k->n;
+	op.cond = c;
+	op.update = patch_cb;
+	op.update_arg = &job;
+	(void)store_write(ctx->st, &op);
+	if (op.err != STORE_OK)
+		write_failed(ctx, r, k, &op);
+	else
+		write_ok(r, q, k, &op, with_index ? job.index : -1);
+	free(op.cur_value);
+}
+
+static void
+h_patch(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, const char *query)
+{
+	struct store_cond	 c;
+	struct patch		*p = NULL;
+	enum patch_err		 pe;
+	int			 merge;
+
+	merge = hdr_media(q->content_type, "application/merge-patch+json");
+	if (!merge && !hdr_media(q->content_type,
+	    "application/json-patch+json")) {
+		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE", "PATCH takes "
+		    "application/merge-patch+json or application/json-patch+json.");
+		goto out;
+	}
+	if (check_body(q, r) == -1 || parse_conds(q, &c, 0, r) == -1 ||
+	    query_version(query, &c, r) == -1)
+		goto out;
+	pe = merge ? patch_merge(q->body, q->body_len, &p) :
+	    patch_json(q->body, q->body_len, &p);
+	if (pe == PATCH_NOMEM) {
+		internal(r, STORE_NOMEM);
+		goto out;
+	}
+	if (pe != PATCH_OK) {
+		api_problem(r, 400, "INVALID_PATCH", "The JSON patch is "
+		    "malformed: an array of at most 128 operations, each with a "
+		    "known op, valid JSON pointers and the members it needs.");
+		goto out;
+	}
+	write_patch(ctx, q, r, k, p, &c, 0);
+out:
+	patch_free(p);
+}
+
+static void
+h_append(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, const char *query)
+{
+	struct store_cond	 c;
+	struct patch		*p = NULL;
+	char			 ptr[1024];
+	const char		*v;
+	size_t			 vn;
+	int			 stamp = 0;
+	enum patch_err		 pe;
+
+	if (!query_param(query, "append", &v, &vn)) {
+		api_problem(r, 400, "INVALID_REQUEST", "POST to a key appends "
+		    "to an array: name it with ?append=<JSON pointer>.");
+		goto out;
+	}
+	if (key_decode(v, vn, ptr, sizeof(ptr)) < 0 ||
+	    !patch_pointer_valid(ptr, strlen(ptr))) {
+		api_problem(r, 400, "INVALID_PATCH",
+		    "append must be a JSON pointer (\"\" or /a/b, ~0 ~1 escapes).");
+		goto out;
+	}
+	if (query_param(query, "stamp", &v, &vn))
+		stamp = vn == 1 && v[0] == '1';
+	if (check_json_body(q, r) == -1 || parse_conds(q, &c, 0, r) == -1 ||
+	    query_version(query, &c, r) == -1)
+		goto out;
+	pe = patch_append(ptr, q->body, q->body_len, stamp, &p);
+	if (pe == PATCH_NOMEM) {
+		internal(r, STORE_NOMEM);
+		goto out;
+	}
+	if (pe != PATCH_OK) {
+		api_problem(r, 400, "INVALID_REQUEST",
+		    "stamp=1 needs an object to stamp.");
+		goto out;
+	}
+	write_patch(ctx, q, r, k, p, &c, 1);
+out:
+	patch_free(p);
 }
 
 static const char *
@@ -575,7 +721,8 @@ storage(const struct api_ctx *ctx, const struct http_req *q,
 		    "a prefix are not available.");
 		return;
 	}
-	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
+	    strcmp(m, "PATCH") == 0 || strcmp(m, "POST") == 0;
 	if (is_write && k.reserved) {
 		api_problem(r, 400, "INVALID_KEY",
 		    "Keys whose first segment starts with _ are reserved.");
@@ -587,6 +734,10 @@ storage(const struct api_ctx *ctx, const struct http_req *q,
 		h_put(ctx, q, r, &k);
 	else if (strcmp(m, "DELETE") == 0)
 		h_delete(ctx, q, r, &k, query);
+	else if (strcmp(m, "PATCH") == 0)
+		h_patch(ctx, q, r, &k, query);
+	else if (strcmp(m, "POST") == 0)
+		h_append(ctx, q, r, &k, query);
 	else if (strcmp(m, "OPTIONS") == 0) {
 		r->status = 204;
 		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");

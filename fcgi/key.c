@@ -33,30 +33,48 @@ check_segments(const char *s, size_t n)
 	return KEY_OK;
 }
 
+long
+key_decode(const char *raw, size_t n, char *out, size_t outsz)
+{
+	size_t	 i, o = 0;
+	int	 hi, lo;
+	char	 c;
+
+	for (i = 0; i < n; i++) {
+		c = raw[i];
+		if (c == '%') {
+			if (i + 2 >= n || (hi = hexv(raw[i + 1])) < 0 ||
+			    (lo = hexv(raw[i + 2])) < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = c;
+	}
+	if (outsz > 0)
+		out[o] = '\0';
+	return (long)o;
+}
+
 enum key_err
 key_parse(const char *raw, size_t n, struct key *k)
 {
-	size_t		 i, o = 0;
-	int		 hi, lo;
+	size_t		 i, o;
+	long		 len;
 	unsigned char	 c;
 
 	memset(k, 0, sizeof(*k));
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)raw[i];
-		if (c == '%') {
-			if (i + 2 >= n)
+	/* a key longer than STORE_KEY_MAX does not fit k->s */
+	if ((len = key_decode(raw, n, k->s, sizeof(k->s))) < 0) {
+		for (i = 0; i < n; i++)
+			if (raw[i] == '%' && (i + 2 >= n || hexv(raw[i + 1]) < 0 ||
+			    hexv(raw[i + 2]) < 0))
 				return KEY_ENCODING;
-			if ((hi = hexv(raw[i + 1])) < 0 ||
-			    (lo = hexv(raw[i + 2])) < 0)
-				return KEY_ENCODING;
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (o == STORE_KEY_MAX)
-			return KEY_LENGTH;
-		k->s[o++] = (char)c;
+		return KEY_LENGTH;
 	}
-	k->s[o] = '\0';
+	o = (size_t)len;
 	if (!utf8_valid(k->s, o))
 		return KEY_UTF8;
 	for (i = 0; i < o; i++) {

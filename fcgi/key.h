@@ -32,6 +32,11 @@ struct key {
  */
 enum key_err	key_parse(const char *raw, size_t n, struct key *k);
 /*
+ * Percent-decodes raw[0..n) once into out (NUL-terminated). Returns the
+ * length, or -1 on a malformed escape or when it does not fit outsz.
+ */
+long		key_decode(const char *raw, size_t n, char *out, size_t outsz);
+/*
  * Writes s[0..n) percent-encoded for a URI path into out (NUL-terminated,
  * cut to fit outsz); returns the length written.
  */

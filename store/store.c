@@ -442,6 +442,7 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	struct slot	 sl;
 	struct rec	 cur, nr;
 	struct store_meta *m = &op->meta;
+	char		*upd = NULL;
 	MDB_val		 v;
 	int64_t		 now, now_s;
 	enum store_err	 err;
@@ -452,24 +453,12 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	if (err == STORE_OK)
 		meta_from_rec(&cur, m);
-	if (op->kind == STORE_OP_DELETE && err == STORE_OK && m->deleted)
+	if (op->kind != STORE_OP_PUT && err == STORE_OK && m->deleted)
 		err = STORE_DELETED;
-	if (err != STORE_OK && op->kind == STORE_OP_DELETE)
-		goto out;
-	err = store_cond_check(op->cond, m, 0);
-	if (err == STORE_PRECOND || err == STORE_CONFLICT) {
-		if (m->version > 0 && !m->deleted) {
-			if ((op->cur_value = malloc(cur.vlen + 1)) == NULL) {
-				err = STORE_NOMEM;
-				goto out;
-			}
-			memcpy(op->cur_value, cur.value, cur.vlen);
-			op->cur_value[cur.vlen] = '\0';
-			op->cur_vlen = cur.vlen;
-		}
-	}
-	if (err != STORE_OK)
-		goto out;
+	if (err != STORE_OK && op->kind != STORE_OP_PUT)
+		goto out;	/* delete and update need a live key */
+	if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
+		goto fail;
 
 	memset(&nr, 0, sizeof(nr));
 	now = st->clock(st->clock_arg);
@@ -493,6 +482,13 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	if (op->kind == STORE_OP_DELETE) {
 		nr.flags |= REC_TOMBSTONE;
 		op->created = 0;
+	} else if (op->kind == STORE_OP_UPDATE) {
+		if ((op->update_err = op->update(op->update_arg, cur.value,
+		    cur.vlen, nr.updated_us, &upd, &nr.vlen)) != 0) {
+			err = STORE_UPDATE_FAILED;
+			goto fail;
+		}
+		nr.value = upd;
 	} else {
 		nr.value = op->value;
 		nr.vlen = op->vlen;
@@ -505,7 +501,21 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	}
 	rec_encode(&nr, v.mv_data);
 	meta_from_rec(&nr, m);
+	goto out;
+fail:
+	/* a refused write answers with the current value */
+	if ((err == STORE_PRECOND || err == STORE_CONFLICT ||
+	    err == STORE_UPDATE_FAILED) && m->version > 0 && !m->deleted) {
+		if ((op->cur_value = malloc(cur.vlen + 1)) == NULL) {
+			err = STORE_NOMEM;
+			goto out;
+		}
+		memcpy(op->cur_value, cur.value, cur.vlen);
+		op->cur_value[cur.vlen] = '\0';
+		op->cur_vlen = cur.vlen;
+	}
 out:
+	free(upd);
 	return err;
 }
 
@@ -520,7 +530,8 @@ static int
 op_valid(const struct store_op *op)
 {
 	return op->klen > 0 && op->klen <= STORE_KEY_MAX &&
-	    (op->kind == STORE_OP_PUT || op->kind == STORE_OP_DELETE);
+	    (op->kind == STORE_OP_PUT || op->kind == STORE_OP_DELETE ||
+	    (op->kind == STORE_OP_UPDATE && op->update != NULL));
 }
 
 static void
@@ -532,6 +543,7 @@ reset_outcome(struct store_op *op)
 	op->created = 0;
 	op->cur_value = NULL;
 	op->cur_vlen = 0;
+	op->update_err = 0;
 }
 
 /* Begins a write transaction; when it cannot, every op carries why. */

@@ -29,6 +29,7 @@ enum store_err {
 	STORE_REQUIRED,		/* a precondition is required and none given */
 	STORE_FULL,		/* the map is full; nothing was written */
 	STORE_KEY_CLASH,	/* a 512-byte key shares its slot (see store.c) */
+	STORE_UPDATE_FAILED,	/* an update's callback refused; see update_err */
 	STORE_INVALID,		/* bad argument (empty or oversized key, ...) */
 	STORE_NOMEM,
 	STORE_IO,		/* LMDB or the OS failed; logged */
@@ -135,10 +136,23 @@ void		store_thread_end(store *);
 enum store_err	store_get(store *, const char *key, size_t klen,
 		    struct store_meta *meta, char **value, size_t *vlen);
 
+/*
+ * An update computes a key's new value from its current one, inside the
+ * write transaction. cur[0..curlen) is the current value, valid only
+ * during the call; now_us is the time the new version will carry. It
+ * returns 0 with *out a malloc'ed new value of *outlen bytes, which the
+ * store frees, or its own nonzero error code, which the store reports as
+ * STORE_UPDATE_FAILED with op->update_err set to it. It may be called
+ * more than once for one op (a batch re-run after an LMDB failure).
+ */
+typedef int	(*store_update_fn)(void *arg, const char *cur, size_t curlen,
+		    int64_t now_us, char **out, size_t *outlen);
+
 /* A write: one key, its preconditions, and (after apply) its outcome. */
 enum store_op_kind {
 	STORE_OP_PUT = 1,
 	STORE_OP_DELETE,
+	STORE_OP_UPDATE,	/* the key must exist; update computes the value */
 };
 struct store_op {
 	/* in: borrowed until store_apply() returns */
@@ -149,12 +163,15 @@ struct store_op {
 	size_t			 vlen;
 	const char		*principal;	/* NUL-terminated, or NULL */
 	const struct store_cond	*cond;		/* NULL: unconditional */
+	store_update_fn		 update;	/* UPDATE */
+	void			*update_arg;
 	/* out */
 	enum store_err		 err;		/* this op's outcome */
 	int			 created;	/* PUT made a live key anew */
 	struct store_meta	 meta;		/* after the write; else current */
 	char			*cur_value;	/* see store_apply() */
 	size_t			 cur_vlen;
+	int			 update_err;	/* STORE_UPDATE_FAILED: why */
 };
 
 /*
@@ -162,7 +179,7 @@ struct store_op {
  * state left by the ones before it, and commits once (synced). Each op's
  * err says its own outcome: a failed precondition or a full map on one op
  * writes nothing of that op and leaves the others alone.
- * On STORE_PRECOND, STORE_CONFLICT and STORE_NOT_MODIFIED, op->meta holds
+ * On STORE_PRECOND, STORE_CONFLICT and STORE_UPDATE_FAILED, op->meta holds
  * the current state and op->cur_value a malloc'ed copy of the current
  * value (NULL when there is none) that the caller frees with free().
  * Returns STORE_OK when the transaction committed; otherwise nothing of
