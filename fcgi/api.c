@@ -15,6 +15,7 @@
 #define STORAGE		"/api/storage/"
 #define ALLOW_KEY	"GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS"
 #define ALLOW_HEALTH	"GET, HEAD"
+#define ALLOW_PREFIX	"GET, HEAD"
 
 /* A problem+json answer left open for extension members. */
 static void
@@ -684,6 +685,92 @@ out:
 	patch_free(p);
 }
 
+/* Reads ?name=N into *out when present; -1 with resp set when bad. */
+static int
+query_uint(const char *query, const char *name, uint64_t min, uint64_t max,
+    uint64_t *out, struct http_resp *r)
+{
+	const char	*v;
+	size_t		 vn, i;
+	uint64_t	 x = 0;
+
+	if (!query_param(query, name, &v, &vn))
+		return 0;
+	for (i = 0; i < vn && i < 10; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (vn == 0 || i != vn || x < min || x > max) {
+		buf_reset(&r->body);
+		problem_open(r, 400, "INVALID_REQUEST", "A query parameter is "
+		    "out of range.");
+		buf_puts(&r->body, ",\"parameter\":");
+		buf_json_str(&r->body, name, strlen(name));
+		problem_close(r);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static void
+h_list(const struct api_ctx *ctx, struct http_resp *r, const struct key *k,
+    const char *query)
+{
+	struct store_list	 l;
+	char			 after[STORE_KEY_MAX + 1];
+	const char		*v;
+	size_t			 vn, i;
+	long			 alen = 0;
+	uint64_t		 limit = 100;
+	int			 values = 0;
+	enum store_err		 err;
+
+	memset(&l, 0, sizeof(l));
+	if (query_uint(query, "limit", 1, 1000, &limit, r) == -1)
+		goto out;
+	if (query_param(query, "after", &v, &vn) &&
+	    (alen = key_decode(v, vn, after, sizeof(after))) < 0) {
+		api_problem(r, 400, "INVALID_REQUEST",
+		    "after must be a percent-encoded key.");
+		goto out;
+	}
+	if (query_param(query, "values", &v, &vn))
+		values = vn == 1 && v[0] == '1';
+	err = store_list(ctx->st, k->s, k->n, after, (size_t)alen,
+	    (size_t)limit, values, &l);
+	if (err != STORE_OK) {
+		internal(r, err);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+	buf_puts(&r->body, "{\"items\":[");
+	for (i = 0; i < l.n; i++) {
+		buf_puts(&r->body, i ? ",{\"key\":" : "{\"key\":");
+		buf_json_str(&r->body, l.items[i].key, l.items[i].klen);
+		buf_puts(&r->body, ",\"version\":");
+		buf_u64(&r->body, l.items[i].meta.version);
+		buf_puts(&r->body, ",\"updated_at\":");
+		json_ts(&r->body, l.items[i].meta.updated_us);
+		if (values) {
+			buf_puts(&r->body, ",\"value\":");
+			buf_add(&r->body, l.items[i].value, l.items[i].vlen);
+		}
+		buf_puts(&r->body, "}");
+	}
+	buf_puts(&r->body, "],\"next\":");
+	if (l.more && l.n > 0)
+		buf_json_str(&r->body, l.items[l.n - 1].key, l.items[l.n - 1].klen);
+	else
+		buf_puts(&r->body, "null");
+	buf_puts(&r->body, "}\n");
+out:
+	store_list_free(&l);
+}
+
 static const char *
 key_message(enum key_err e)
 {
@@ -717,8 +804,14 @@ storage(const struct api_ctx *ctx, const struct http_req *q,
 		return;
 	}
 	if (k.prefix) {
-		api_problem(r, 404, "NOT_FOUND", "Listing and creating under "
-		    "a prefix are not available.");
+		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+			h_list(ctx, r, &k, query);
+			r->head_only = m[0] == 'H';
+		} else {
+			api_problem(r, 405, "METHOD_NOT_ALLOWED",
+			    "A prefix can be listed (GET).");
+			buf_puts(&r->head, "Allow: " ALLOW_PREFIX "\r\n");
+		}
 		return;
 	}
 	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||

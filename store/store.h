@@ -148,6 +148,35 @@ enum store_err	store_get(store *, const char *key, size_t klen,
 typedef int	(*store_update_fn)(void *arg, const char *cur, size_t curlen,
 		    int64_t now_us, char **out, size_t *outlen);
 
+/* One live key of a listing. */
+struct store_item {
+	char			*key;		/* NUL-terminated */
+	size_t			 klen;
+	struct store_meta	 meta;
+	char			*value;		/* with values, else NULL */
+	size_t			 vlen;
+};
+
+struct store_list {
+	struct store_item	*items;
+	size_t			 n;
+	int			 more;		/* live keys remain after these */
+};
+
+#define STORE_LIST_VALUES_MAX	((size_t)16 << 20)	/* bytes of values */
+
+/*
+ * Lists the live keys that start with prefix[0..plen) and sort after
+ * after[0..alen) (alen 0: from the start), in byte order, at most limit
+ * of them, with their values when with_values (stopping early, with
+ * more set, past STORE_LIST_VALUES_MAX bytes of values). All of it is read
+ * in one snapshot. *out's memory is the caller's: store_list_free().
+ */
+enum store_err	store_list(store *, const char *prefix, size_t plen,
+		    const char *after, size_t alen, size_t limit,
+		    int with_values, struct store_list *out);
+void		store_list_free(struct store_list *);	/* NULL-safe */
+
 /* A write: one key, its preconditions, and (after apply) its outcome. */
 enum store_op_kind {
 	STORE_OP_PUT = 1,
