@@ -11,11 +11,12 @@
 #include "key.h"
 #include "log.h"
 #include "patch.h"
+#include "slug.h"
 
 #define STORAGE		"/api/storage/"
 #define ALLOW_KEY	"GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS"
 #define ALLOW_HEALTH	"GET, HEAD"
-#define ALLOW_PREFIX	"GET, HEAD"
+#define ALLOW_PREFIX	"GET, HEAD, POST"
 
 /* A problem+json answer left open for extension members. */
 static void
@@ -293,6 +294,30 @@ h_health(const struct http_req *q, struct http_resp *r)
 	buf_puts(&r->body, "{\"status\":\"ok\"}\n");
 }
 
+/* The body of a read (API.md 3.1): {"key", "value", "version", ...}. */
+static void
+envelope(struct http_resp *r, const char *key, size_t klen,
+    const struct store_meta *m, const char *value, size_t vlen)
+{
+	r->content_type = "application/json";
+	buf_puts(&r->body, "{\"key\":");
+	buf_json_str(&r->body, key, klen);
+	buf_puts(&r->body, ",\"value\":");
+	buf_add(&r->body, value, vlen);
+	buf_puts(&r->body, ",\"version\":");
+	buf_u64(&r->body, m->version);
+	buf_puts(&r->body, ",\"updated_at\":");
+	json_ts(&r->body, m->updated_us);
+	buf_puts(&r->body, ",\"created_at\":");
+	json_ts(&r->body, m->created_us);
+	buf_puts(&r->body, ",\"updated_by\":");
+	if (m->principal[0] != '\0')
+		buf_json_str(&r->body, m->principal, strlen(m->principal));
+	else
+		buf_puts(&r->body, "null");
+	buf_puts(&r->body, "}\n");
+}
+
 static void
 h_get(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *k, const char *query)
@@ -340,26 +365,10 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	r->status = 200;
-	r->content_type = "application/json";
 	r->head_only = q->method[0] == 'H';
 	head_etag(r, &m);
 	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, k->s, k->n);
-	buf_puts(&r->body, ",\"value\":");
-	buf_add(&r->body, value, vlen);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, m.version);
-	buf_puts(&r->body, ",\"updated_at\":");
-	json_ts(&r->body, m.updated_us);
-	buf_puts(&r->body, ",\"created_at\":");
-	json_ts(&r->body, m.created_us);
-	buf_puts(&r->body, ",\"updated_by\":");
-	if (m.principal[0] != '\0')
-		buf_json_str(&r->body, m.principal, strlen(m.principal));
-	else
-		buf_puts(&r->body, "null");
-	buf_puts(&r->body, "}\n");
+	envelope(r, k->s, k->n, &m, value, vlen);
 out:
 	free(value);
 }
@@ -771,6 +780,91 @@ out:
 	store_list_free(&l);
 }
 
+static void
+h_create(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *prefix)
+{
+	struct json_span	 v, value = { NULL, 0 };
+	struct store_op		 op;
+	struct buf		 val = { 0 };
+	char			 name[16], *text = NULL, slug[SLUG_MAX + 1];
+	char			 loc[STORE_KEY_MAX * 3 + 1];
+	size_t			 it = 0, nlen, slen = 0;
+	long			 tn;
+	int			 rc, has_slug = 0;
+
+	memset(&op, 0, sizeof(op));
+	if (check_json_body(q, r) == -1)
+		goto out;
+	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
+	    &nlen, &v)) == 1) {
+		if (nlen == 5 && strcmp(name, "value") == 0 && value.p == NULL)
+			value = v;
+		else if (nlen == 4 && strcmp(name, "slug") == 0 && !has_slug) {
+			if (v.p[0] != '"') {
+				bad_request(r, "INVALID_REQUEST",
+				    "slug must be a string.");
+				goto out;
+			}
+			/* unescaped text is never longer than its JSON */
+			if ((text = malloc(v.n)) == NULL ||
+			    (tn = json_string(v, text, v.n)) < 0) {
+				internal(r, STORE_NOMEM);
+				goto out;
+			}
+			slen = slug_fold(text, (size_t)tn, slug);
+			has_slug = 1;
+		} else {
+			bad_request(r, "INVALID_REQUEST", "The body may hold only "
+			    "value and slug, once each.");
+			goto out;
+		}
+	}
+	if (rc == -1 || value.p == NULL) {
+		bad_request(r, "INVALID_REQUEST",
+		    "The body must be an object {\"value\": ...}.");
+		goto out;
+	}
+	json_compact(&val, value.p, value.n);
+	if (val.oom) {
+		internal(r, STORE_NOMEM);
+		goto out;
+	}
+	op.kind = STORE_OP_CREATE;
+	op.key = prefix->s;
+	op.klen = prefix->n;
+	op.slug = has_slug ? slug : NULL;
+	op.slug_len = slen;
+	op.value = val.p;
+	op.vlen = val.len;
+	(void)store_write(ctx->st, &op);
+	if (op.err == STORE_INVALID) {
+		api_problem(r, 400, "INVALID_KEY", "The prefix and the name "
+		    "would make a key longer than 512 bytes.");
+		goto out;
+	}
+	if (op.err != STORE_OK) {
+		struct key nk;
+
+		memset(&nk, 0, sizeof(nk));
+		memcpy(nk.s, op.new_key, op.new_klen);
+		nk.n = op.new_klen;
+		write_failed(ctx, r, &nk, &op);
+		goto out;
+	}
+	r->status = 201;
+	head_etag(r, &op.meta);
+	key_encode(op.new_key, op.new_klen, loc, sizeof(loc));
+	buf_puts(&r->head, "Location: " STORAGE);
+	buf_puts(&r->head, loc);
+	buf_puts(&r->head, "\r\n");
+	envelope(r, op.new_key, op.new_klen, &op.meta, val.p, val.len);
+out:
+	free(text);
+	free(op.cur_value);
+	buf_free(&val);
+}
+
 static const char *
 key_message(enum key_err e)
 {
@@ -807,9 +901,14 @@ storage(const struct api_ctx *ctx, const struct http_req *q,
 		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
 			h_list(ctx, r, &k, query);
 			r->head_only = m[0] == 'H';
-		} else {
+		} else if (strcmp(m, "POST") == 0 && !k.reserved)
+			h_create(ctx, q, r, &k);
+		else if (strcmp(m, "POST") == 0)
+			api_problem(r, 400, "INVALID_KEY", "Keys whose first "
+			    "segment starts with _ are reserved.");
+		else {
 			api_problem(r, 405, "METHOD_NOT_ALLOWED",
-			    "A prefix can be listed (GET).");
+			    "A prefix can be listed (GET) or created under (POST).");
 			buf_puts(&r->head, "Allow: " ALLOW_PREFIX "\r\n");
 		}
 		return;

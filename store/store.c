@@ -576,6 +576,80 @@ store_cond_check(const struct store_cond *c, const struct store_meta *cur,
 	return STORE_OK;
 }
 
+/* The next time-ordered id: above both the clock and the last one. */
+static enum store_err
+next_id(store *st, MDB_txn *txn, uint64_t *id)
+{
+	MDB_val		 k, v;
+	uint64_t	 last = 0, now;
+	int		 rc;
+
+	k.mv_data = "last_id";
+	k.mv_size = 7;
+	rc = mdb_get(txn, st->meta, &k, &v);
+	if (rc == 0 && v.mv_size == sizeof(last))
+		memcpy(&last, v.mv_data, sizeof(last));
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_rc(st, __func__, "mdb_get", rc);
+	now = (uint64_t)st->clock(st->clock_arg) << 8;
+	*id = now > last ? now : last + 1;
+	v.mv_data = id;
+	v.mv_size = sizeof(*id);
+	if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
+		return map_rc(st, __func__, "mdb_put", rc);
+	return STORE_OK;
+}
+
+/*
+ * Names a CREATE op's new key (API.md 3.6): the prefix plus the first
+ * free of slug, slug-2, ... or a fresh id. Returns STORE_NOTFOUND, or
+ * STORE_OK with *r the tombstone that the new key replaces.
+ */
+static enum store_err
+pick_new_key(store *st, MDB_txn *txn, struct store_op *op, struct slot *sl,
+    struct rec *r)
+{
+	static const char hex[] = "0123456789abcdef";
+	enum store_err	 err;
+	uint64_t	 id, i;
+	size_t		 n;
+	int		 k, sfx;
+	char		 num[24];
+
+	if (op->klen > STORE_KEY_MAX)
+		return STORE_INVALID;
+	memcpy(op->new_key, op->key, op->klen);
+	for (i = 1; i <= 1000000; i++) {
+		n = op->klen;
+		if (op->slug != NULL && op->slug_len > 0) {
+			sfx = i > 1 ? snprintf(num, sizeof(num), "-%llu",
+			    (unsigned long long)i) : 0;
+			if (n + op->slug_len + (size_t)sfx > STORE_KEY_MAX)
+				return STORE_INVALID;
+			memcpy(op->new_key + n, op->slug, op->slug_len);
+			memcpy(op->new_key + n + op->slug_len, num, (size_t)sfx);
+			n += op->slug_len + (size_t)sfx;
+		} else {
+			if (n + 16 > STORE_KEY_MAX)
+				return STORE_INVALID;
+			if ((err = next_id(st, txn, &id)) != STORE_OK)
+				return err;
+			for (k = 15; k >= 0; k--, id >>= 4)
+				op->new_key[n + (size_t)k] = hex[id & 15];
+			n += 16;
+		}
+		op->new_key[n] = '\0';
+		op->new_klen = n;
+		err = lookup(st, txn, op->new_key, n, sl, r);
+		if (err == STORE_NOTFOUND ||
+		    (err == STORE_OK && (r->flags & REC_TOMBSTONE)))
+			return err;
+		if (err != STORE_OK && err != STORE_KEY_CLASH)
+			return err;
+	}
+	return STORE_INVALID;
+}
+
 /* Applies one op in txn. LMDB errors leave txn unusable. */
 static enum store_err
 apply_one(store *st, MDB_txn *txn, struct store_op *op)
@@ -583,20 +657,31 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	struct slot	 sl;
 	struct rec	 cur, nr;
 	struct store_meta *m = &op->meta;
+	const char	*key = op->key;
+	size_t		 klen = op->klen;
 	char		*upd = NULL;
 	MDB_val		 v;
 	int64_t		 now, now_s;
 	enum store_err	 err;
 	int		 rc;
 
-	err = lookup(st, txn, op->key, op->klen, &sl, &cur);
+	if (op->kind == STORE_OP_CREATE) {
+		if ((err = pick_new_key(st, txn, op, &sl, &cur)) != STORE_OK &&
+		    err != STORE_NOTFOUND)
+			goto out;
+		key = op->new_key;
+		klen = op->new_klen;
+	} else
+		err = lookup(st, txn, key, klen, &sl, &cur);
 	if (err != STORE_OK && err != STORE_NOTFOUND)
 		goto out;
 	if (err == STORE_OK)
 		meta_from_rec(&cur, m);
-	if (op->kind != STORE_OP_PUT && err == STORE_OK && m->deleted)
+	if ((op->kind == STORE_OP_DELETE || op->kind == STORE_OP_UPDATE) &&
+	    err == STORE_OK && m->deleted)
 		err = STORE_DELETED;
-	if (err != STORE_OK && op->kind != STORE_OP_PUT)
+	if (err != STORE_OK &&
+	    (op->kind == STORE_OP_DELETE || op->kind == STORE_OP_UPDATE))
 		goto out;	/* delete and update need a live key */
 	if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 		goto fail;
@@ -617,8 +702,8 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	}
 	if (sl.hashed) {
 		nr.flags |= REC_FULLKEY;
-		nr.fullkey = op->key;
-		nr.fklen = op->klen;
+		nr.fullkey = key;
+		nr.fklen = klen;
 	}
 	if (op->kind == STORE_OP_DELETE) {
 		nr.flags |= REC_TOMBSTONE;
@@ -670,6 +755,8 @@ is_lmdb_failure(enum store_err e)
 static int
 op_valid(const struct store_op *op)
 {
+	if (op->kind == STORE_OP_CREATE)
+		return op->klen <= STORE_KEY_MAX;
 	return op->klen > 0 && op->klen <= STORE_KEY_MAX &&
 	    (op->kind == STORE_OP_PUT || op->kind == STORE_OP_DELETE ||
 	    (op->kind == STORE_OP_UPDATE && op->update != NULL));

@@ -182,6 +182,7 @@ enum store_op_kind {
 	STORE_OP_PUT = 1,
 	STORE_OP_DELETE,
 	STORE_OP_UPDATE,	/* the key must exist; update computes the value */
+	STORE_OP_CREATE,	/* a new key under the prefix key (see below) */
 };
 struct store_op {
 	/* in: borrowed until store_apply() returns */
@@ -194,7 +195,17 @@ struct store_op {
 	const struct store_cond	*cond;		/* NULL: unconditional */
 	store_update_fn		 update;	/* UPDATE */
 	void			*update_arg;
+	/*
+	 * CREATE: key is a prefix (ending in '/', or empty); the new key is
+	 * the prefix plus the first free of slug, slug-2, slug-3, ... (a
+	 * tombstone is free), or without a slug a 16-hex-digit id that grows
+	 * with time. It goes to new_key.
+	 */
+	const char		*slug;
+	size_t			 slug_len;
 	/* out */
+	char			 new_key[STORE_KEY_MAX + 1];
+	size_t			 new_klen;
 	enum store_err		 err;		/* this op's outcome */
 	int			 created;	/* PUT made a live key anew */
 	struct store_meta	 meta;		/* after the write; else current */
