@@ -379,6 +379,32 @@ json_member(const char *s, size_t n, size_t *it, char *name, size_t namesz,
 	return 1;
 }
 
+int
+json_element(const char *s, size_t n, size_t *it, struct json_span *val)
+{
+	size_t	 i = *it, start;
+
+	if (i == 0) {
+		i = skip_ws(s, n, 0);
+		if (i >= n || s[i] != '[')
+			return -1;
+		i++;
+	}
+	i = skip_ws(s, n, i);
+	if (i < n && s[i] == ',')
+		i = skip_ws(s, n, i + 1);
+	if (i >= n || s[i] == ']') {
+		*it = n;
+		return 0;
+	}
+	start = i;
+	i = skip_value(s, n, i);
+	val->p = s + start;
+	val->n = i - start;
+	*it = i;
+	return 1;
+}
+
 void
 json_compact(struct buf *b, const char *s, size_t n)
 {

@@ -47,6 +47,13 @@ struct json_span {
 int	json_member(const char *s, size_t n, size_t *it,
 	    char *name, size_t namesz, size_t *namelen, struct json_span *val);
 
+/*
+ * Walks the elements of the array that s[0..n) holds (checked text), as
+ * json_member() walks members: 1 with *val set, 0 after the last, -1 when
+ * s is not an array.
+ */
+int	json_element(const char *s, size_t n, size_t *it, struct json_span *val);
+
 /* Appends s[0..n) (valid JSON) to b without insignificant white space. */
 void	json_compact(struct buf *b, const char *s, size_t n);
 

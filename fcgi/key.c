@@ -58,12 +58,13 @@ key_decode(const char *raw, size_t n, char *out, size_t outsz)
 	return (long)o;
 }
 
+static enum key_err	check(struct key *, size_t);
+
 enum key_err
 key_parse(const char *raw, size_t n, struct key *k)
 {
-	size_t		 i, o;
+	size_t		 i;
 	long		 len;
-	unsigned char	 c;
 
 	memset(k, 0, sizeof(*k));
 	/* a key longer than STORE_KEY_MAX does not fit k->s */
@@ -74,7 +75,27 @@ key_parse(const char *raw, size_t n, struct key *k)
 				return KEY_ENCODING;
 		return KEY_LENGTH;
 	}
-	o = (size_t)len;
+	return check(k, (size_t)len);
+}
+
+enum key_err
+key_check(const char *s, size_t n, struct key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (n > STORE_KEY_MAX)
+		return KEY_LENGTH;
+	memcpy(k->s, s, n);
+	k->s[n] = '\0';
+	return check(k, n);
+}
+
+/* Validates the decoded key k->s[0..o). */
+static enum key_err
+check(struct key *k, size_t o)
+{
+	size_t		 i;
+	unsigned char	 c;
+
 	if (!utf8_valid(k->s, o))
 		return KEY_UTF8;
 	for (i = 0; i < o; i++) {

@@ -31,6 +31,8 @@ struct key {
  * prefix.
  */
 enum key_err	key_parse(const char *raw, size_t n, struct key *k);
+/* Validates the key s[0..n) as it is (no percent-decoding) into *k. */
+enum key_err	key_check(const char *s, size_t n, struct key *k);
 /*
  * Percent-decodes raw[0..n) once into out (NUL-terminated). Returns the
  * length, or -1 on a malformed escape or when it does not fit outsz.

@@ -650,6 +650,18 @@ pick_new_key(store *st, MDB_txn *txn, struct store_op *op, struct slot *sl,
 	return STORE_INVALID;
 }
 
+/* Copies r's value (in LMDB's memory) into op->cur_value. */
+static enum store_err
+copy_value(struct store_op *op, const struct rec *r)
+{
+	if ((op->cur_value = malloc(r->vlen + 1)) == NULL)
+		return STORE_NOMEM;
+	memcpy(op->cur_value, r->value, r->vlen);
+	op->cur_value[r->vlen] = '\0';
+	op->cur_vlen = r->vlen;
+	return STORE_OK;
+}
+
 /* Applies one op in txn. LMDB errors leave txn unusable. */
 static enum store_err
 apply_one(store *st, MDB_txn *txn, struct store_op *op)
@@ -677,6 +689,17 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	if (err == STORE_OK)
 		meta_from_rec(&cur, m);
+	if (op->kind == STORE_OP_GET) {
+		/* a missing key reads as version 0, no value */
+		err = err == STORE_OK && !m->deleted ? copy_value(op, &cur) :
+		    STORE_OK;
+		goto out;
+	}
+	if (op->kind == STORE_OP_CHECK) {
+		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
+			goto fail;
+		goto out;
+	}
 	if ((op->kind == STORE_OP_DELETE || op->kind == STORE_OP_UPDATE) &&
 	    err == STORE_OK && m->deleted)
 		err = STORE_DELETED;
@@ -731,15 +754,9 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 fail:
 	/* a refused write answers with the current value */
 	if ((err == STORE_PRECOND || err == STORE_CONFLICT ||
-	    err == STORE_UPDATE_FAILED) && m->version > 0 && !m->deleted) {
-		if ((op->cur_value = malloc(cur.vlen + 1)) == NULL) {
-			err = STORE_NOMEM;
-			goto out;
-		}
-		memcpy(op->cur_value, cur.value, cur.vlen);
-		op->cur_value[cur.vlen] = '\0';
-		op->cur_vlen = cur.vlen;
-	}
+	    err == STORE_UPDATE_FAILED) && m->version > 0 && !m->deleted &&
+	    copy_value(op, &cur) != STORE_OK)
+		err = STORE_NOMEM;
 out:
 	free(upd);
 	return err;
@@ -755,11 +772,21 @@ is_lmdb_failure(enum store_err e)
 static int
 op_valid(const struct store_op *op)
 {
-	if (op->kind == STORE_OP_CREATE)
+	switch (op->kind) {
+	case STORE_OP_CREATE:
 		return op->klen <= STORE_KEY_MAX;
-	return op->klen > 0 && op->klen <= STORE_KEY_MAX &&
-	    (op->kind == STORE_OP_PUT || op->kind == STORE_OP_DELETE ||
-	    (op->kind == STORE_OP_UPDATE && op->update != NULL));
+	case STORE_OP_UPDATE:
+		if (op->update == NULL)
+			return 0;
+		/* FALLTHROUGH */
+	case STORE_OP_PUT:
+	case STORE_OP_DELETE:
+	case STORE_OP_CHECK:
+	case STORE_OP_GET:
+		return op->klen > 0 && op->klen <= STORE_KEY_MAX;
+	default:
+		return 0;
+	}
 }
 
 static void
@@ -774,25 +801,75 @@ reset_outcome(struct store_op *op)
 	op->update_err = 0;
 }
 
-/* Begins a write transaction; when it cannot, every op carries why. */
-static enum store_err
-begin_write(store *st, MDB_txn **txn, struct store_op **ops, size_t n)
+/* One writer's ops: a single op, or a transaction's, all or nothing. */
+struct unit {
+	struct store_op	*ops;
+	size_t		 n;
+	int		 atomic;
+	int		 ok;		/* applied (not yet committed) */
+	size_t		 failed;	/* atomic: the op that failed */
+};
+
+static void
+unit_reset(struct unit *u)
 {
-	enum store_err	 err;
+	size_t	 i;
+
+	for (i = 0; i < u->n; i++)
+		reset_outcome(&u->ops[i]);
+	u->ok = 0;
+	u->failed = 0;
+}
+
+/* The whole unit failed for want of a transaction or a commit. */
+static void
+unit_fail(struct unit *u, enum store_err err)
+{
+	size_t	 i;
+
+	u->ok = 0;
+	u->failed = 0;
+	for (i = 0; i < u->n; i++)
+		if (u->ops[i].err == STORE_OK || u->ops[i].err == STORE_INVALID)
+			u->ops[i].err = err;
+}
+
+/* Applies a unit's ops in a child of txn: all of them, or none. */
+static void
+apply_child(store *st, MDB_txn *txn, struct unit *u)
+{
+	MDB_txn		*child;
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, txn)) == 0)
-		return STORE_OK;
-	err = map_rc(st, __func__, "mdb_txn_begin", rc);
-	for (i = 0; i < n; i++)
-		ops[i]->err = err;
-	return err;
+	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
+		unit_fail(u, map_rc(st, __func__, "child txn", rc));
+		return;
+	}
+	for (i = 0; i < u->n; i++) {
+		if (!op_valid(&u->ops[i])) {
+			u->ops[i].err = STORE_INVALID;
+			break;
+		}
+		if ((u->ops[i].err = apply_one(st, child, &u->ops[i])) !=
+		    STORE_OK)
+			break;
+	}
+	if (i < u->n) {
+		mdb_txn_abort(child);
+		u->failed = i;
+		return;
+	}
+	if ((rc = mdb_txn_commit(child)) != 0) {
+		unit_fail(u, map_rc(st, __func__, "child commit", rc));
+		return;
+	}
+	u->ok = 1;
 }
 
-/* Commits txn; on failure the ops that had succeeded carry the error. */
+/* Commits txn; on failure the units that had succeeded carry the error. */
 static enum store_err
-commit(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
+commit(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 {
 	enum store_err	 err;
 	size_t		 i;
@@ -801,149 +878,142 @@ commit(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
 	if ((rc = mdb_txn_commit(txn)) == 0)
 		return STORE_OK;
 	err = map_rc(st, __func__, "mdb_txn_commit", rc);
-	for (i = 0; i < n; i++)
-		if (ops[i]->err == STORE_OK)
-			ops[i]->err = err;
+	for (i = 0; i < nu; i++)
+		if (units[i].ok)
+			unit_fail(&units[i], err);
+	return err;
+}
+
+static enum store_err
+begin_write(store *st, MDB_txn **txn, struct unit *units, size_t nu)
+{
+	enum store_err	 err;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, txn)) == 0)
+		return STORE_OK;
+	err = map_rc(st, __func__, "mdb_txn_begin", rc);
+	for (i = 0; i < nu; i++)
+		unit_fail(&units[i], err);
 	return err;
 }
 
 /*
- * The slow path: each op in a child transaction, so that an op that LMDB
+ * The slow path: every unit in a child transaction, so that one that LMDB
  * refuses (a full map) leaves its neighbours alone.
  */
 static enum store_err
-apply_isolated(store *st, struct store_op **ops, size_t n)
+apply_isolated(store *st, struct unit *units, size_t nu)
 {
-	MDB_txn		*txn, *child;
+	MDB_txn		*txn;
 	enum store_err	 err;
 	size_t		 i, nok = 0;
-	int		 rc;
 
-	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
+	if ((err = begin_write(st, &txn, units, nu)) != STORE_OK)
 		return err;
-	for (i = 0; i < n; i++) {
-		if (!op_valid(ops[i]))
-			continue;
-		if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
-			ops[i]->err = map_rc(st, __func__, "child txn", rc);
-			continue;
-		}
-		ops[i]->err = apply_one(st, child, ops[i]);
-		if (ops[i]->err != STORE_OK) {
-			mdb_txn_abort(child);
-			continue;
-		}
-		if ((rc = mdb_txn_commit(child)) != 0) {
-			ops[i]->err = map_rc(st, __func__, "child commit", rc);
-			continue;
-		}
-		nok++;
+	for (i = 0; i < nu; i++) {
+		apply_child(st, txn, &units[i]);
+		nok += units[i].ok;
 	}
 	if (nok == 0) {
 		mdb_txn_abort(txn);
 		return STORE_OK;
 	}
-	return commit(st, txn, ops, n);
+	return commit(st, txn, units, nu);
 }
 
 /*
- * Applies ops in txn, a write transaction just begun, and commits it. When
- * LMDB fails inside it (a full map, say), the transaction is unusable:
- * abort and start over on the slow path, so only the op that cannot be
- * written fails.
+ * Applies units in txn, a write transaction just begun, and commits it. A
+ * single op goes straight into txn; a transaction's ops into a child, so
+ * that its failure undoes only itself. When LMDB fails a single op, txn
+ * is unusable: abort and start over on the slow path.
  */
 static enum store_err
-apply_in(store *st, MDB_txn *txn, struct store_op **ops, size_t n)
+apply_units(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 {
+	struct store_op	*op;
 	size_t		 i, nok = 0;
 
-	for (i = 0; i < n; i++) {
-		if (!op_valid(ops[i]))
-			continue;
-		ops[i]->err = apply_one(st, txn, ops[i]);
-		if (ops[i]->err == STORE_OK)
-			nok++;
-		else if (is_lmdb_failure(ops[i]->err))
-			break;
+	for (i = 0; i < nu; i++) {
+		if (units[i].atomic)
+			apply_child(st, txn, &units[i]);
+		else {
+			op = &units[i].ops[0];
+			op->err = op_valid(op) ? apply_one(st, txn, op) :
+			    STORE_INVALID;
+			units[i].ok = op->err == STORE_OK;
+			if (is_lmdb_failure(op->err))
+				break;
+		}
+		nok += units[i].ok;
 	}
-	if (i < n && n > 1) {
+	if (i < nu && nu > 1) {
 		mdb_txn_abort(txn);
-		for (i = 0; i < n; i++)
-			reset_outcome(ops[i]);
-		return apply_isolated(st, ops, n);
+		for (i = 0; i < nu; i++)
+			unit_reset(&units[i]);
+		return apply_isolated(st, units, nu);
 	}
-	if (i < n || nok == 0) {
+	if (i < nu || nok == 0) {
 		/* A lone op failed, or nothing to write: spare the sync. */
 		mdb_txn_abort(txn);
 		return STORE_OK;
 	}
-	return commit(st, txn, ops, n);
-}
-
-static enum store_err
-apply_batch(store *st, struct store_op **ops, size_t n)
-{
-	MDB_txn		*txn;
-	enum store_err	 err;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		reset_outcome(ops[i]);
-	if ((err = begin_write(st, &txn, ops, n)) != STORE_OK)
-		return err;
-	return apply_in(st, txn, ops, n);
+	return commit(st, txn, units, nu);
 }
 
 enum store_err
 store_apply(store *st, struct store_op *ops, size_t n)
 {
-	struct store_op	*one[1], **pp = one;
+	struct unit	 one[1], *units = one;
+	MDB_txn		*txn;
 	enum store_err	 err;
 	size_t		 i;
 
-	if (n > 1 && (pp = calloc(n, sizeof(*pp))) == NULL) {
+	if (n > 1 && (units = calloc(n, sizeof(*units))) == NULL) {
 		for (i = 0; i < n; i++)
 			ops[i].err = STORE_NOMEM;
 		return STORE_NOMEM;
 	}
 	for (i = 0; i < n; i++) {
 		ops[i].cur_value = NULL;
-		pp[i] = &ops[i];
+		units[i] = (struct unit){ &ops[i], 1, 0, 0, 0 };
+		unit_reset(&units[i]);
 	}
-	err = apply_batch(st, pp, n);
-	if (pp != one)
-		free(pp);
+	if ((err = begin_write(st, &txn, units, n)) == STORE_OK)
+		err = apply_units(st, txn, units, n);
+	if (units != one)
+		free(units);
 	return err;
 }
 
 /*
  * Group commit. Writers queue up; the one at the head leads: it begins a
  * write transaction (waiting, if need be, for another process to finish
- * its own), then takes up to batch_max queued ops (itself first, and all
- * who arrived while it waited), applies them and commits once, then wakes
- * each with its own outcome and hands the lead to the next in line. A lone
- * writer leads at once: nobody waits for company. Each waiter lives on its
- * writer's stack until marked done.
+ * its own), then takes queued units up to batch_max ops (itself first,
+ * and all who arrived while it waited), applies them and commits once,
+ * then wakes each with its own outcome and hands the lead to the next in
+ * line. A lone writer leads at once: nobody waits for company. Each waiter
+ * lives on its writer's stack until marked done.
  */
 struct store_waiter {
-	struct store_op		*op;
+	struct unit		*u;
 	int			 done;
 	pthread_cond_t		 cv;
 	struct store_waiter	*next;
 };
 
-enum store_err
-store_write(store *st, struct store_op *op)
+static void
+group_commit(store *st, struct unit *u)
 {
 	struct store_waiter	 w, *x, *batch[STORE_BATCH_MAX];
-	struct store_op		*ops[STORE_BATCH_MAX];
+	struct unit		 units[STORE_BATCH_MAX];
 	MDB_txn			*txn = NULL;
-	size_t			 n = 0, i;
+	size_t			 n = 0, nops = 0, i;
 	int			 rc;
 
 	memset(&w, 0, sizeof(w));
-	w.op = op;
-	op->cur_value = NULL;
+	w.u = u;
 	pthread_cond_init(&w.cv, NULL);
 	pthread_mutex_lock(&st->qlock);
 	if (st->qtail != NULL)
@@ -958,10 +1028,13 @@ store_write(store *st, struct store_op *op)
 	pthread_mutex_unlock(&st->qlock);
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	pthread_mutex_lock(&st->qlock);
-	for (x = st->qhead; x != NULL && n < st->batch_max; x = x->next) {
+	for (x = st->qhead; x != NULL && n < STORE_BATCH_MAX; x = x->next) {
+		if (n > 0 && nops + x->u->n > st->batch_max)
+			break;
 		batch[n] = x;
-		ops[n++] = x->op;
-		reset_outcome(x->op);
+		units[n] = *x->u;
+		unit_reset(&units[n]);
+		nops += units[n++].n;
 	}
 	pthread_mutex_unlock(&st->qlock);
 
@@ -969,14 +1042,15 @@ store_write(store *st, struct store_op *op)
 		enum store_err err = map_rc(st, __func__, "mdb_txn_begin", rc);
 
 		for (i = 0; i < n; i++)
-			ops[i]->err = err;
+			unit_fail(&units[i], err);
 	} else
-		(void)apply_in(st, txn, ops, n);
+		(void)apply_units(st, txn, units, n);
 
 	pthread_mutex_lock(&st->qlock);
 	st->batches++;
-	st->batched_ops += n;
+	st->batched_ops += nops;
 	for (i = 0; i < n; i++) {
+		*batch[i]->u = units[i];
 		st->qhead = batch[i]->next;
 		batch[i]->done = 1;
 		if (batch[i] != &w)
@@ -989,7 +1063,34 @@ store_write(store *st, struct store_op *op)
 out:
 	pthread_mutex_unlock(&st->qlock);
 	pthread_cond_destroy(&w.cv);
+}
+
+enum store_err
+store_write(store *st, struct store_op *op)
+{
+	struct unit	 u = { op, 1, 0, 0, 0 };
+
+	op->cur_value = NULL;
+	group_commit(st, &u);
 	return op->err;
+}
+
+enum store_err
+store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
+{
+	struct unit	 u = { ops, n, 1, 0, 0 };
+	size_t		 i;
+
+	*failed = 0;
+	if (n == 0 || n > STORE_BATCH_MAX)
+		return STORE_INVALID;
+	for (i = 0; i < n; i++)
+		ops[i].cur_value = NULL;
+	group_commit(st, &u);
+	if (u.ok)
+		return STORE_OK;
+	*failed = u.failed;
+	return ops[u.failed].err;
 }
 
 void

@@ -183,6 +183,9 @@ enum store_op_kind {
 	STORE_OP_DELETE,
 	STORE_OP_UPDATE,	/* the key must exist; update computes the value */
 	STORE_OP_CREATE,	/* a new key under the prefix key (see below) */
+	STORE_OP_CHECK,		/* cond only: nothing is written */
+	STORE_OP_GET,		/* reads into meta and cur_value; missing: OK,
+				   version 0 (store_write_all only) */
 };
 struct store_op {
 	/* in: borrowed until store_apply() returns */
@@ -236,6 +239,16 @@ enum store_err	store_apply(store *, struct store_op *ops, size_t n);
  * op->cur_value are as for store_apply().
  */
 enum store_err	store_write(store *, struct store_op *op);
+
+/*
+ * Applies ops[0..n) (at most STORE_BATCH_MAX) all or nothing, in order,
+ * each against the state the ones before it left, through group commit.
+ * Returns STORE_OK when all applied and committed; otherwise nothing was
+ * written, *failed is the index of the op that failed and its err (and
+ * meta, cur_value) say why. Every op's cur_value is the caller's to free.
+ */
+enum store_err	store_write_all(store *, struct store_op *ops, size_t n,
+		    size_t *failed);
 
 /* Group commit counters, since store_open(). */
 struct store_stats {

@@ -357,6 +357,66 @@ test_batch_isolation(void)
 	close_store(st);
 }
 
+static struct store_op
+mkop(enum store_op_kind kind, const char *key, const char *value,
+    const struct store_cond *c)
+{
+	struct store_op	 op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	op.key = key;
+	op.klen = strlen(key);
+	op.value = value;
+	op.vlen = value ? strlen(value) : 0;
+	op.cond = c;
+	return op;
+}
+
+static void
+test_write_all(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 ops[4];
+	struct store_cond	 absent, stale;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n, failed = 99, i;
+
+	fake_now = 9100000000000000LL;
+	memset(&absent, 0, sizeof(absent));
+	absent.flags = STORE_TOKEN_VERSION;	/* version 0: must not exist */
+	stale = absent;
+	stale.token_version = 7;
+	ops[0] = mkop(STORE_OP_PUT, "a", "1", NULL);
+	ops[1] = mkop(STORE_OP_GET, "a", NULL, NULL);	/* sees ops[0] */
+	ops[2] = mkop(STORE_OP_CHECK, "b", NULL, &absent);
+	ops[3] = mkop(STORE_OP_PUT, "b", "2", NULL);
+	CHECK(store_write_all(st, ops, 4, &failed) == STORE_OK);
+	CHECK(ops[1].cur_value && strcmp(ops[1].cur_value, "1") == 0);
+	CHECK(ops[1].meta.version == 1 && ops[3].meta.version == 1);
+	for (i = 0; i < 4; i++)
+		free(ops[i].cur_value);
+	/* the second op fails: the first is undone, nothing is written */
+	ops[0] = mkop(STORE_OP_PUT, "a", "changed", NULL);
+	ops[1] = mkop(STORE_OP_CHECK, "b", NULL, &stale);
+	ops[2] = mkop(STORE_OP_DELETE, "b", NULL, NULL);
+	CHECK(store_write_all(st, ops, 3, &failed) == STORE_CONFLICT);
+	CHECK(failed == 1 && ops[1].meta.version == 1);
+	for (i = 0; i < 3; i++)
+		free(ops[i].cur_value);
+	CHECK(store_get(st, "a", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "1") == 0 && m.version == 1);
+	free(v);
+	CHECK(store_get(st, "b", 1, &m, &v, &n) == STORE_OK && m.version == 1);
+	free(v);
+	/* a missing key reads as version 0 */
+	ops[0] = mkop(STORE_OP_GET, "nope", NULL, NULL);
+	CHECK(store_write_all(st, ops, 1, &failed) == STORE_OK);
+	CHECK(ops[0].meta.version == 0 && ops[0].cur_value == NULL);
+	close_store(st);
+}
+
 int
 main(void)
 {
@@ -370,5 +430,6 @@ main(void)
 	RUN(test_long_keys);
 	RUN(test_map_full);
 	RUN(test_batch_isolation);
+	RUN(test_write_all);
 	return T_EXIT();
 }
