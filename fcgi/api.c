@@ -573,6 +573,177 @@ out:
 	free(op.cur_value);
 }
 
+/* ---- idempotent retries (API.md 8) -------------------------------------- */
+
+/* An answer rendered from a store outcome: now, or inside the store's
+ * transaction to be kept for a retry. */
+struct finish {
+	void	(*fn)(struct finish *, struct http_resp *);
+};
+
+struct idem_req {
+	struct store_idem	 id;
+	char			 key[256];
+	int			 used;
+};
+
+static uint64_t
+mix64(uint64_t h, const void *p, size_t n, uint64_t prime)
+{
+	const unsigned char	*b = p;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= prime;
+	}
+	return h;
+}
+
+/* Two 64-bit FNV-1a-style hashes of method, path and body. */
+static void
+fingerprint(const struct http_req *q, uint64_t fp[2])
+{
+	const char	*parts[3] = { q->method, q->uri, q->body };
+	size_t		 lens[3] = { strlen(q->method) + 1, strlen(q->uri) + 1,
+			    q->body_len };
+	int		 i;
+
+	fp[0] = 0xcbf29ce484222325ULL;
+	fp[1] = 0x84222325cbf29ce4ULL;
+	for (i = 0; i < 3; i++) {
+		fp[0] = mix64(fp[0], parts[i], lens[i], 0x100000001b3ULL);
+		fp[1] = mix64(fp[1], parts[i], lens[i], 0x9e3779b97f4a7c15ULL);
+	}
+}
+
+/* Serialises an answer: status, content type, header lines, body. */
+static int
+render_cb(void *arg, char **out, size_t *outlen, int *status)
+{
+	struct finish	*f = arg;
+	struct http_resp tmp;
+	struct buf	 b = { 0 };
+	const char	*ct;
+	uint32_t	 u;
+	int		 oom;
+
+	memset(&tmp, 0, sizeof(tmp));
+	http_resp_reset(&tmp);
+	f->fn(f, &tmp);
+	ct = tmp.content_type ? tmp.content_type : "";
+	u = (uint32_t)tmp.status;
+	buf_add(&b, &u, 4);
+	u = (uint32_t)strlen(ct);
+	buf_add(&b, &u, 4);
+	buf_add(&b, ct, strlen(ct));
+	u = (uint32_t)tmp.head.len;
+	buf_add(&b, &u, 4);
+	buf_add(&b, tmp.head.p, tmp.head.len);
+	buf_add(&b, tmp.body.p, tmp.body.len);
+	*status = tmp.status;
+	oom = b.oom || tmp.head.oom || tmp.body.oom;
+	http_resp_free(&tmp);
+	if (oom) {
+		buf_free(&b);
+		return -1;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	return 0;
+}
+
+/* Answers from a serialised answer; -1 when it does not parse. */
+static int
+replay(struct http_resp *r, const char *p, size_t n)
+{
+	uint32_t	 status, ctlen, hlen;
+
+	if (n < 12)
+		return -1;
+	memcpy(&status, p, 4);
+	memcpy(&ctlen, p + 4, 4);
+	if (ctlen > n - 12)
+		return -1;
+	memcpy(&hlen, p + 8 + ctlen, 4);
+	if (hlen > n - 12 - ctlen)
+		return -1;
+	r->status = (int)status;
+	r->content_type = NULL;
+	if (ctlen == 16 && memcmp(p + 8, "application/json", 16) == 0)
+		r->content_type = "application/json";
+	else if (ctlen == 24 && memcmp(p + 8, "application/problem+json", 24) == 0)
+		r->content_type = "application/problem+json";
+	buf_add(&r->head, p + 12 + ctlen, hlen);
+	buf_puts(&r->head, "Idempotent-Replayed: true\r\n");
+	buf_add(&r->body, p + 12 + ctlen + hlen, n - 12 - ctlen - hlen);
+	return 0;
+}
+
+/*
+ * Reads Idempotency-Key (a bare key, or the same as a quoted string) for
+ * POST and PATCH: 0 when there is none, 1 when ir is set up to render
+ * with f, -1 with resp set when it is malformed.
+ */
+static int
+idem_begin(const struct api_ctx *ctx, const struct http_req *q,
+    struct idem_req *ir, struct finish *f, struct http_resp *r)
+{
+	const char	*h = q->idempotency_key;
+	size_t		 n, i, o = 0;
+	int		 quoted;
+	unsigned char	 c;
+
+	memset(ir, 0, sizeof(*ir));
+	if (h == NULL || (strcmp(q->method, "POST") != 0 &&
+	    strcmp(q->method, "PATCH") != 0))
+		return 0;
+	n = strlen(h);
+	quoted = n >= 2 && h[0] == '"' && h[n - 1] == '"';
+	for (i = (size_t)quoted; i < n - (size_t)quoted; i++) {
+		c = (unsigned char)h[i];
+		if (quoted && c == '\\' && i + 1 < n - 1 &&
+		    (h[i + 1] == '"' || h[i + 1] == '\\'))
+			c = (unsigned char)h[++i];
+		else if (quoted ? (c < 0x20 || c > 0x7e || c == '"' ||
+		    c == '\\') : (c < 0x21 || c > 0x7e))
+			goto bad;
+		if (o == sizeof(ir->key) - 1)
+			goto bad;
+		ir->key[o++] = (char)c;
+	}
+	if (o == 0)
+		goto bad;
+	ir->key[o] = '\0';
+	ir->id.key = ir->key;
+	ir->id.klen = o;
+	fingerprint(q, ir->id.fp);
+	ir->id.ttl_us = (int64_t)ctx->conf->idempotency_ttl * 1000000;
+	ir->id.render = render_cb;
+	ir->id.render_arg = f;
+	ir->used = 1;
+	return 1;
+bad:
+	return bad_request(r, "INVALID_REQUEST", "Idempotency-Key is 1 to 255 "
+	    "visible ASCII characters, bare or as a quoted string.");
+}
+
+/* Answers after the store call: a replay, a reused key, or f afresh. */
+static void
+idem_end(struct idem_req *ir, struct finish *f, struct http_resp *r)
+{
+	if (!ir->used || ir->id.outcome == STORE_IDEM_NEW)
+		f->fn(f, r);
+	else if (ir->id.outcome == STORE_IDEM_MISMATCH)
+		api_problem(r, 422, "IDEMPOTENCY_KEY_REUSED", "This "
+		    "Idempotency-Key was used for another request (method, path "
+		    "or body).");
+	else if (replay(r, ir->id.response, ir->id.resplen) == -1)
+		internal(r, STORE_CORRUPT);
+	free(ir->id.response);
+	ir->id.response = NULL;
+}
+
 /* A patch applied by the store inside its write transaction. */
 struct patch_job {
 	const struct patch	*p;
@@ -591,6 +762,28 @@ patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
 	    &j->index);
 }
 
+struct patch_finish {
+	struct finish		 f;
+	const struct api_ctx	*ctx;
+	const struct http_req	*q;
+	const struct key	*k;
+	struct store_op		*op;
+	struct patch_job	*job;
+	int			 with_index;
+};
+
+static void
+patch_finish(struct finish *f, struct http_resp *r)
+{
+	struct patch_finish	*pf = (struct patch_finish *)f;
+
+	if (pf->op->err != STORE_OK)
+		write_failed(pf->ctx, r, pf->k, pf->op);
+	else
+		write_ok(r, pf->q, pf->k, pf->op, pf->with_index ?
+		    pf->job->index : -1);
+}
+
 /* Applies p to key k (after the preconditions) and answers. */
 static void
 write_patch(const struct api_ctx *ctx, const struct http_req *q,
@@ -599,8 +792,13 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_op		 op;
 	struct patch_job	 job = { p, NULL, -1 };
+	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
+				    with_index };
+	struct idem_req		 ir;
 
 	memset(&op, 0, sizeof(op));
+	if (idem_begin(ctx, q, &ir, &pf.f, r) == -1)
+		return;
 	if (conf_requires(ctx->conf, k->s, k->n))
 		c->flags |= STORE_REQUIRE;
 	op.kind = STORE_OP_UPDATE;
@@ -609,11 +807,9 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 	op.cond = c;
 	op.update = patch_cb;
 	op.update_arg = &job;
+	op.idem = ir.used ? &ir.id : NULL;
 	(void)store_write(ctx->st, &op);
-	if (op.err != STORE_OK)
-		write_failed(ctx, r, k, &op);
-	else
-		write_ok(r, q, k, &op, with_index ? job.index : -1);
+	idem_end(&ir, &pf.f, r);
 	free(op.cur_value);
 }
 
@@ -782,15 +978,54 @@ out:
 	store_list_free(&l);
 }
 
+struct create_finish {
+	struct finish		 f;
+	const struct api_ctx	*ctx;
+	struct store_op		*op;
+	const struct buf	*val;
+};
+
+static void
+create_finish(struct finish *f, struct http_resp *r)
+{
+	struct create_finish	*cf = (struct create_finish *)f;
+	struct store_op		*op = cf->op;
+	char			 loc[STORE_KEY_MAX * 3 + 1];
+	struct key		 nk;
+
+	if (op->err == STORE_INVALID) {
+		api_problem(r, 400, "INVALID_KEY", "The prefix and the name "
+		    "would make a key longer than 512 bytes.");
+		return;
+	}
+	if (op->err != STORE_OK) {
+		memset(&nk, 0, sizeof(nk));
+		memcpy(nk.s, op->new_key, op->new_klen);
+		nk.n = op->new_klen;
+		write_failed(cf->ctx, r, &nk, op);
+		return;
+	}
+	r->status = 201;
+	head_etag(r, &op->meta);
+	key_encode(op->new_key, op->new_klen, loc, sizeof(loc));
+	buf_puts(&r->head, "Location: " STORAGE);
+	buf_puts(&r->head, loc);
+	buf_puts(&r->head, "\r\n");
+	envelope(r, op->new_key, op->new_klen, &op->meta, cf->val->p,
+	    cf->val->len);
+}
+
 static void
 h_create(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *prefix)
 {
+	struct create_finish	 cf = { { create_finish }, NULL, NULL, NULL };
+	struct idem_req		 ir;
+
 	struct json_span	 v, value = { NULL, 0 };
 	struct store_op		 op;
 	struct buf		 val = { 0 };
 	char			 name[16], *text = NULL, slug[SLUG_MAX + 1];
-	char			 loc[STORE_KEY_MAX * 3 + 1];
 	size_t			 it = 0, nlen, slen = 0;
 	long			 tn;
 	int			 rc, has_slug = 0;
@@ -839,28 +1074,14 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 	op.slug_len = slen;
 	op.value = val.p;
 	op.vlen = val.len;
+	cf.ctx = ctx;
+	cf.op = &op;
+	cf.val = &val;
+	if (idem_begin(ctx, q, &ir, &cf.f, r) == -1)
+		goto out;
+	op.idem = ir.used ? &ir.id : NULL;
 	(void)store_write(ctx->st, &op);
-	if (op.err == STORE_INVALID) {
-		api_problem(r, 400, "INVALID_KEY", "The prefix and the name "
-		    "would make a key longer than 512 bytes.");
-		goto out;
-	}
-	if (op.err != STORE_OK) {
-		struct key nk;
-
-		memset(&nk, 0, sizeof(nk));
-		memcpy(nk.s, op.new_key, op.new_klen);
-		nk.n = op.new_klen;
-		write_failed(ctx, r, &nk, &op);
-		goto out;
-	}
-	r->status = 201;
-	head_etag(r, &op.meta);
-	key_encode(op.new_key, op.new_klen, loc, sizeof(loc));
-	buf_puts(&r->head, "Location: " STORAGE);
-	buf_puts(&r->head, loc);
-	buf_puts(&r->head, "\r\n");
-	envelope(r, op.new_key, op.new_klen, &op.meta, val.p, val.len);
+	idem_end(&ir, &cf.f, r);
 out:
 	free(text);
 	free(op.cur_value);
@@ -1028,10 +1249,46 @@ txn_result(struct buf *b, const struct txn_op *t, const struct store_op *op)
 	buf_puts(b, "}");
 }
 
+struct txn_finish {
+	struct finish		 f;
+	const struct api_ctx	*ctx;
+	struct txn_op		*t;
+	struct store_op		*ops;
+	size_t			 n;
+};
+
+static void
+txn_finish(struct finish *f, struct http_resp *r)
+{
+	struct txn_finish	*tf = (struct txn_finish *)f;
+	size_t			 i;
+
+	/* the first op that did not succeed failed the transaction */
+	for (i = 0; i < tf->n; i++) {
+		if (tf->ops[i].err == STORE_OK)
+			continue;
+		write_failed(tf->ctx, r, &tf->t[i].k, &tf->ops[i]);
+		problem_add_u64(r, "op_index", i);
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	buf_puts(&r->body, "{\"results\":[");
+	for (i = 0; i < tf->n; i++) {
+		if (i > 0)
+			buf_puts(&r->body, ",");
+		txn_result(&r->body, &tf->t[i], &tf->ops[i]);
+	}
+	buf_puts(&r->body, "]}\n");
+}
+
 static void
 h_txn(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r)
 {
+	struct txn_finish	 tf = { { txn_finish }, NULL, NULL, NULL, 0 };
+	struct idem_req		 ir;
+
 	struct txn_op		*t = NULL;
 	struct store_op		*ops = NULL;
 	struct json_span	 v, list = { NULL, 0 };
@@ -1098,20 +1355,15 @@ h_txn(const struct api_ctx *ctx, const struct http_req *q,
 			break;
 		}
 	}
-	if (store_write_all(ctx->st, ops, n, &failed) != STORE_OK) {
-		write_failed(ctx, r, &t[failed].k, &ops[failed]);
-		problem_add_u64(r, "op_index", failed);
+	tf.ctx = ctx;
+	tf.t = t;
+	tf.ops = ops;
+	tf.n = n;
+	if (idem_begin(ctx, q, &ir, &tf.f, r) == -1)
 		goto out;
-	}
-	r->status = 200;
-	r->content_type = "application/json";
-	buf_puts(&r->body, "{\"results\":[");
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			buf_puts(&r->body, ",");
-		txn_result(&r->body, &t[i], &ops[i]);
-	}
-	buf_puts(&r->body, "]}\n");
+	ops[0].idem = ir.used ? &ir.id : NULL;
+	(void)store_write_all(ctx->st, ops, n, &failed);
+	idem_end(&ir, &tf.f, r);
 out:
 	for (i = 0; t != NULL && i < n; i++) {
 		buf_free(&t[i].val);

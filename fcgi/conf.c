@@ -24,6 +24,7 @@ conf_defaults(struct conf *c)
 	c->log_level = LOG_INFO;
 	c->shutdown_timeout = 10;
 	c->batch_max = 64;
+	c->idempotency_ttl = 86400;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -160,6 +161,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		if (parse_uint(v, 1, STORE_BATCH_MAX, 10, &u) == -1)
 			return CONF_VALUE;
 		c->batch_max = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "idempotency_ttl") == 0) {
+		if (parse_uint(v, 1, 30 * 86400, 10, &u) == -1)
+			return CONF_VALUE;
+		c->idempotency_ttl = u;
 		return CONF_OK;
 	}
 	if (strcmp(name, "shutdown_timeout") == 0) {

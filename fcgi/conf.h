@@ -30,6 +30,7 @@ struct conf {
 	int		log_level;		/* enum log_level */
 	unsigned	shutdown_timeout;	/* seconds */
 	unsigned	batch_max;		/* writes per group commit */
+	unsigned	idempotency_ttl;	/* seconds */
 };
 
 enum conf_err {

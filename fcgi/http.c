@@ -166,6 +166,7 @@ http_serve(FCGX_Request *fr, const struct api_ctx *ctx,
 	q.if_modified_since = param(fr, "HTTP_IF_MODIFIED_SINCE");
 	q.if_unmodified_since = param(fr, "HTTP_IF_UNMODIFIED_SINCE");
 	q.prefer = param(fr, "HTTP_PREFER");
+	q.idempotency_key = param(fr, "HTTP_IDEMPOTENCY_KEY");
 	q.body_err = read_body(fr, s, ctx->conf->max_body);
 	q.body = s->in.len > 0 ? s->in.p : "";
 	q.body_len = s->in.len;

@@ -26,6 +26,7 @@ struct http_req {
 	const char		*if_modified_since;
 	const char		*if_unmodified_since;
 	const char		*prefer;
+	const char		*idempotency_key;
 	const char		*body;		/* body_len bytes + NUL */
 	size_t			 body_len;
 	enum http_body_err	 body_err;

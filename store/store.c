@@ -30,6 +30,8 @@ struct store {
 	MDB_env		*env;
 	MDB_dbi		 recs;
 	MDB_dbi		 meta;
+	MDB_dbi		 idem;		/* principal NUL key -> record */
+	MDB_dbi		 idem_exp;	/* expiry (be64) principal NUL key */
 	size_t		 maxkey;
 	store_clock_fn	 clock;
 	void		*clock_arg;
@@ -179,7 +181,10 @@ store_open(const struct store_opts *o, store **out)
 		slog(st, 1, __func__, "cleared %d stale reader slots", dead);
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &st->recs)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0) {
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "idem_exp", MDB_CREATE,
+	    &st->idem_exp)) != 0) {
 		err = map_rc(st, __func__, "open databases", rc);
 		goto out;
 	}
@@ -807,6 +812,7 @@ struct unit {
 	size_t		 n;
 	int		 atomic;
 	int		 ok;		/* applied (not yet committed) */
+	int		 wrote;		/* something to commit */
 	size_t		 failed;	/* atomic: the op that failed */
 };
 
@@ -818,6 +824,7 @@ unit_reset(struct unit *u)
 	for (i = 0; i < u->n; i++)
 		reset_outcome(&u->ops[i]);
 	u->ok = 0;
+	u->wrote = 0;
 	u->failed = 0;
 }
 
@@ -828,6 +835,7 @@ unit_fail(struct unit *u, enum store_err err)
 	size_t	 i;
 
 	u->ok = 0;
+	u->wrote = 0;
 	u->failed = 0;
 	for (i = 0; i < u->n; i++)
 		if (u->ops[i].err == STORE_OK || u->ops[i].err == STORE_INVALID)
@@ -864,7 +872,7 @@ apply_child(store *st, MDB_txn *txn, struct unit *u)
 		unit_fail(u, map_rc(st, __func__, "child commit", rc));
 		return;
 	}
-	u->ok = 1;
+	u->ok = u->wrote = 1;
 }
 
 /* Commits txn; on failure the units that had succeeded carry the error. */
@@ -879,7 +887,7 @@ commit(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 		return STORE_OK;
 	err = map_rc(st, __func__, "mdb_txn_commit", rc);
 	for (i = 0; i < nu; i++)
-		if (units[i].ok)
+		if (units[i].wrote)
 			unit_fail(&units[i], err);
 	return err;
 }
@@ -900,6 +908,201 @@ begin_write(store *st, MDB_txn **txn, struct unit *units, size_t nu)
 }
 
 /*
+ * Idempotency records. idem: principal NUL key -> expires_us (8), fp
+ * (16), the answer as rendered. idem_exp: expires_us (big-endian) then
+ * the same name -> nothing, so expired records are found oldest first.
+ */
+#define IDEM_HEAD	24
+#define IDEM_PURGE	8	/* expired records dropped per new one */
+
+static size_t
+idem_name(const struct store_idem *id, char *buf, size_t bufsz)
+{
+	size_t	 plen = id->principal ? strnlen(id->principal,
+		    STORE_PRINCIPAL_MAX) : 0;
+
+	if (plen + 1 + id->klen > bufsz)
+		return 0;
+	memcpy(buf, id->principal ? id->principal : "", plen);
+	buf[plen] = '\0';
+	memcpy(buf + plen + 1, id->key, id->klen);
+	return plen + 1 + id->klen;
+}
+
+static void
+be64(unsigned char *out, uint64_t v)
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (unsigned char)(v & 0xff);
+}
+
+/* Drops up to IDEM_PURGE records that expired before now. */
+static enum store_err
+idem_purge(store *st, MDB_txn *txn, int64_t now)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v, name;
+	unsigned char	 t[8];
+	int		 rc, i;
+
+	be64(t, (uint64_t)now);
+	if ((rc = mdb_cursor_open(txn, st->idem_exp, &c)) != 0)
+		return map_rc(st, __func__, "mdb_cursor_open", rc);
+	for (i = 0; i < IDEM_PURGE; i++) {
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) != 0 ||
+		    k.mv_size < 8 || memcmp(k.mv_data, t, 8) >= 0)
+			break;
+		name.mv_data = (char *)k.mv_data + 8;
+		name.mv_size = k.mv_size - 8;
+		if ((rc = mdb_del(txn, st->idem, &name, NULL)) != 0 &&
+		    rc != MDB_NOTFOUND)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK :
+	    map_rc(st, __func__, "purge", rc);
+}
+
+/* Looks the request up: STORE_OK with the outcome set, or an error. */
+static enum store_err
+idem_lookup(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
+{
+	char		 buf[STORE_PRINCIPAL_MAX + 1 + 256];
+	MDB_val		 k, v;
+	int64_t		 exp;
+	int		 rc;
+
+	id->outcome = STORE_IDEM_NEW;
+	if ((k.mv_size = idem_name(id, buf, sizeof(buf))) == 0)
+		return STORE_INVALID;
+	k.mv_data = buf;
+	if ((rc = mdb_get(txn, st->idem, &k, &v)) == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return map_rc(st, __func__, "mdb_get", rc);
+	if (v.mv_size < IDEM_HEAD)
+		return STORE_CORRUPT;
+	memcpy(&exp, v.mv_data, 8);
+	if (exp <= now)
+		return STORE_OK;	/* expired: as if never seen */
+	if (memcmp((char *)v.mv_data + 8, id->fp, 16) != 0) {
+		id->outcome = STORE_IDEM_MISMATCH;
+		return STORE_OK;
+	}
+	id->resplen = v.mv_size - IDEM_HEAD;
+	if ((id->response = malloc(id->resplen + 1)) == NULL)
+		return STORE_NOMEM;
+	memcpy(id->response, (char *)v.mv_data + IDEM_HEAD, id->resplen);
+	id->response[id->resplen] = '\0';
+	id->outcome = STORE_IDEM_REPLAYED;
+	return STORE_OK;
+}
+
+/* Stores the answer rendered for the request, replacing an expired one. */
+static enum store_err
+idem_store(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
+{
+	char		 buf[STORE_PRINCIPAL_MAX + 1 + 256];
+	unsigned char	 ebuf[8 + sizeof(buf)];
+	char		*out = NULL;
+	size_t		 outlen = 0, nlen;
+	int64_t		 exp = now + id->ttl_us;
+	int		 status = 500, rc;
+	MDB_val		 k, v;
+	enum store_err	 err = STORE_OK;
+
+	if (id->render(id->render_arg, &out, &outlen, &status) != 0) {
+		err = STORE_NOMEM;
+		goto out;
+	}
+	if (status >= 500)
+		goto out;
+	if ((err = idem_purge(st, txn, now)) != STORE_OK)
+		goto out;
+	nlen = idem_name(id, buf, sizeof(buf));
+	k.mv_data = buf;
+	k.mv_size = nlen;
+	v.mv_size = IDEM_HEAD + outlen;
+	if ((rc = mdb_put(txn, st->idem, &k, &v, MDB_RESERVE)) != 0) {
+		err = map_rc(st, __func__, "mdb_put", rc);
+		goto out;
+	}
+	memcpy(v.mv_data, &exp, 8);
+	memcpy((char *)v.mv_data + 8, id->fp, 16);
+	memcpy((char *)v.mv_data + IDEM_HEAD, out, outlen);
+	be64(ebuf, (uint64_t)exp);
+	memcpy(ebuf + 8, buf, nlen);
+	k.mv_data = ebuf;
+	k.mv_size = 8 + nlen;
+	v.mv_data = "";
+	v.mv_size = 0;
+	if ((rc = mdb_put(txn, st->idem_exp, &k, &v, 0)) != 0)
+		err = map_rc(st, __func__, "mdb_put", rc);
+out:
+	free(out);
+	return err;
+}
+
+/*
+ * An idempotent unit, in a child of txn: a known request is answered from
+ * its record and nothing is applied; a new one is applied (its own ops
+ * undone on failure, as always) and its answer stored beside it.
+ */
+static void
+apply_idem(store *st, MDB_txn *txn, struct unit *u)
+{
+	struct store_idem	*id = u->ops[0].idem;
+	struct store_op		*op = &u->ops[0];
+	MDB_txn			*child;
+	enum store_err		 err;
+	int64_t			 now = st->clock(st->clock_arg);
+	size_t			 i;
+	int			 rc;
+
+	free(id->response);
+	id->response = NULL;
+	id->resplen = 0;
+	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
+		unit_fail(u, map_rc(st, __func__, "child txn", rc));
+		return;
+	}
+	if ((err = idem_lookup(st, child, id, now)) != STORE_OK)
+		goto fail;
+	if (id->outcome != STORE_IDEM_NEW) {
+		mdb_txn_abort(child);
+		for (i = 0; i < u->n; i++)
+			u->ops[i].err = STORE_OK;
+		return;
+	}
+	if (u->atomic)
+		apply_child(st, child, u);
+	else {
+		op->err = op_valid(op) ? apply_one(st, child, op) :
+		    STORE_INVALID;
+		if (is_lmdb_failure(op->err)) {
+			err = op->err;
+			goto fail;
+		}
+		u->ok = op->err == STORE_OK;
+	}
+	if ((err = idem_store(st, child, id, now)) != STORE_OK)
+		goto fail;
+	if ((rc = mdb_txn_commit(child)) != 0) {
+		unit_fail(u, map_rc(st, __func__, "child commit", rc));
+		return;
+	}
+	u->wrote = 1;
+	return;
+fail:
+	mdb_txn_abort(child);
+	unit_fail(u, err);
+}
+
+/*
  * The slow path: every unit in a child transaction, so that one that LMDB
  * refuses (a full map) leaves its neighbours alone.
  */
@@ -913,8 +1116,11 @@ apply_isolated(store *st, struct unit *units, size_t nu)
 	if ((err = begin_write(st, &txn, units, nu)) != STORE_OK)
 		return err;
 	for (i = 0; i < nu; i++) {
-		apply_child(st, txn, &units[i]);
-		nok += units[i].ok;
+		if (units[i].ops[0].idem != NULL)
+			apply_idem(st, txn, &units[i]);
+		else
+			apply_child(st, txn, &units[i]);
+		nok += units[i].wrote;
 	}
 	if (nok == 0) {
 		mdb_txn_abort(txn);
@@ -936,17 +1142,19 @@ apply_units(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 	size_t		 i, nok = 0;
 
 	for (i = 0; i < nu; i++) {
-		if (units[i].atomic)
+		if (units[i].ops[0].idem != NULL)
+			apply_idem(st, txn, &units[i]);
+		else if (units[i].atomic)
 			apply_child(st, txn, &units[i]);
 		else {
 			op = &units[i].ops[0];
 			op->err = op_valid(op) ? apply_one(st, txn, op) :
 			    STORE_INVALID;
-			units[i].ok = op->err == STORE_OK;
+			units[i].ok = units[i].wrote = op->err == STORE_OK;
 			if (is_lmdb_failure(op->err))
 				break;
 		}
-		nok += units[i].ok;
+		nok += units[i].wrote;
 	}
 	if (i < nu && nu > 1) {
 		mdb_txn_abort(txn);
@@ -977,7 +1185,7 @@ store_apply(store *st, struct store_op *ops, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		ops[i].cur_value = NULL;
-		units[i] = (struct unit){ &ops[i], 1, 0, 0, 0 };
+		units[i] = (struct unit){ &ops[i], 1, 0, 0, 0, 0 };
 		unit_reset(&units[i]);
 	}
 	if ((err = begin_write(st, &txn, units, n)) == STORE_OK)
@@ -1068,7 +1276,7 @@ out:
 enum store_err
 store_write(store *st, struct store_op *op)
 {
-	struct unit	 u = { op, 1, 0, 0, 0 };
+	struct unit	 u = { op, 1, 0, 0, 0, 0 };
 
 	op->cur_value = NULL;
 	group_commit(st, &u);
@@ -1078,7 +1286,7 @@ store_write(store *st, struct store_op *op)
 enum store_err
 store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
 {
-	struct unit	 u = { ops, n, 1, 0, 0 };
+	struct unit	 u = { ops, n, 1, 0, 0, 0 };
 	size_t		 i;
 
 	*failed = 0;

@@ -137,6 +137,37 @@ enum store_err	store_get(store *, const char *key, size_t klen,
 		    struct store_meta *meta, char **value, size_t *vlen);
 
 /*
+ * An idempotent request (API.md 8): its answer is stored under principal
+ * and key, in the same transaction as its change, and a repeat with the
+ * same fingerprint gets that answer again with nothing applied.
+ */
+enum store_idem_outcome {
+	STORE_IDEM_NEW = 0,	/* applied now; render the answer as usual */
+	STORE_IDEM_REPLAYED,	/* response holds the first answer */
+	STORE_IDEM_MISMATCH,	/* the key was used for another request */
+};
+struct store_idem {
+	/* in */
+	const char	*principal;	/* NULL: none */
+	const char	*key;		/* 1 to 255 bytes */
+	size_t		 klen;
+	uint64_t	 fp[2];		/* the request's fingerprint */
+	int64_t		 ttl_us;
+	/*
+	 * Renders the answer to the ops' outcomes, inside the transaction:
+	 * 0 with *out (malloc'ed, the store frees it) and its HTTP status.
+	 * Answers with status 500 and above are not stored.
+	 */
+	int		(*render)(void *arg, char **out, size_t *outlen,
+			    int *status);
+	void		*render_arg;
+	/* out */
+	enum store_idem_outcome outcome;
+	char		*response;	/* REPLAYED: malloc'ed, caller frees */
+	size_t		 resplen;
+};
+
+/*
  * An update computes a key's new value from its current one, inside the
  * write transaction. cur[0..curlen) is the current value, valid only
  * during the call; now_us is the time the new version will carry. It
@@ -198,6 +229,8 @@ struct store_op {
 	const struct store_cond	*cond;		/* NULL: unconditional */
 	store_update_fn		 update;	/* UPDATE */
 	void			*update_arg;
+	/* idempotent (for store_write_all: on ops[0], for them all) */
+	struct store_idem	*idem;
 	/*
 	 * CREATE: key is a prefix (ending in '/', or empty); the new key is
 	 * the prefix plus the first free of slug, slug-2, slug-3, ... (a
