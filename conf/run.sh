@@ -50,7 +50,7 @@ stop() {
 	echo "verstore stopped."
 }
 trap stop EXIT
-trap 'stop; exit 0' INT TERM
+trap 'stop; exit 0' INT TERM HUP
 
 "$here/build/verstored" -c "$DATA/verstore.conf" &
 vpid=$!

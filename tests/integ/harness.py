@@ -16,6 +16,13 @@ BUILD = os.path.join(ROOT, "build")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
+def _die_with_parent():
+    """preexec_fn: SIGTERM this child when the test process dies, so that a
+    killed test run leaves no server behind."""
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -72,7 +79,7 @@ class Server:
         self.vs = subprocess.Popen(
             [os.path.join(BUILD, "verstored"), "-c", self.conf_path],
             stdout=subprocess.DEVNULL, stderr=open(self.vs_log, "a"),
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.sock):
             if self.vs.poll() is not None or time.monotonic() > deadline:
@@ -100,7 +107,8 @@ class Server:
         self.ng = subprocess.Popen([NGINX, "-p", state, "-c", path],
                                    stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+                                   start_new_session=True,
+                                   preexec_fn=_die_with_parent)
 
     def wait_healthy(self, timeout=10):
         deadline = time.monotonic() + timeout
