@@ -25,6 +25,7 @@ conf_defaults(struct conf *c)
 	c->shutdown_timeout = 10;
 	c->batch_max = 64;
 	c->idempotency_ttl = 86400;
+	c->bucket_max_items = 1000;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -161,6 +162,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		if (parse_uint(v, 1, STORE_BATCH_MAX, 10, &u) == -1)
 			return CONF_VALUE;
 		c->batch_max = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "bucket_max_items") == 0) {
+		if (parse_uint(v, 2, 1000000, 10, &u) == -1)
+			return CONF_VALUE;
+		c->bucket_max_items = u;
 		return CONF_OK;
 	}
 	if (strcmp(name, "idempotency_ttl") == 0) {

@@ -31,6 +31,7 @@ struct conf {
 	unsigned	shutdown_timeout;	/* seconds */
 	unsigned	batch_max;		/* writes per group commit */
 	unsigned	idempotency_ttl;	/* seconds */
+	unsigned	bucket_max_items;	/* activity buckets */
 };
 
 enum conf_err {

@@ -139,13 +139,15 @@ write_resp(FCGX_Request *fr, struct http_scratch *s)
 	}
 	buf_add(o, r->head.p, r->head.len);
 	buf_puts(o, "\r\n");
-	if (r->content_type != NULL && !r->head_only)
-		buf_add(o, r->body.p, r->body.len);
 	if (o->oom) {
 		log_error("out of memory writing a response");
 		return;
 	}
-	if (FCGX_PutStr(o->p, (int)o->len, fr->out) != (int)o->len)
+	/* the body goes out from where it was built, not copied again */
+	if (FCGX_PutStr(o->p, (int)o->len, fr->out) != (int)o->len ||
+	    (r->content_type != NULL && !r->head_only && r->body.len > 0 &&
+	    FCGX_PutStr(r->body.p, (int)r->body.len, fr->out) !=
+	    (int)r->body.len))
 		log_debug("client went away");
 }
 

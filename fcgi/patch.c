@@ -80,8 +80,8 @@ rawify(cJSON *node, const char *s, size_t n, size_t *pos)
 }
 
 /* Parses valid JSON text into a tree with exact numbers. */
-static cJSON *
-parse_exact(const char *text, size_t n)
+cJSON *
+patch_parse_exact(const char *text, size_t n)
 {
 	cJSON	*root;
 	size_t	 pos = 0;
@@ -507,7 +507,7 @@ patch_merge(const char *text, size_t n, struct patch **out)
 	cJSON	*doc;
 
 	*out = NULL;
-	if ((doc = parse_exact(text, n)) == NULL)
+	if ((doc = patch_parse_exact(text, n)) == NULL)
 		return PATCH_INVALID;
 	return (*out = patch_new(P_MERGE, doc)) ? PATCH_OK : PATCH_NOMEM;
 }
@@ -572,7 +572,7 @@ patch_json(const char *text, size_t n, struct patch **out)
 	int		 k = 0;
 
 	*out = NULL;
-	if ((doc = parse_exact(text, n)) == NULL)
+	if ((doc = patch_parse_exact(text, n)) == NULL)
 		return PATCH_INVALID;
 	if (!cJSON_IsArray(doc))
 		goto bad;
@@ -595,7 +595,7 @@ patch_append(const char *pointer, const char *text, size_t n, int stamp,
 	*out = NULL;
 	if (!patch_pointer_valid(pointer, strlen(pointer)))
 		return PATCH_INVALID;
-	if ((doc = parse_exact(text, n)) == NULL)
+	if ((doc = patch_parse_exact(text, n)) == NULL)
 		return PATCH_INVALID;
 	if (stamp && !cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
@@ -681,7 +681,7 @@ patch_apply(const struct patch *p, const char *cur, size_t n,
 
 	*out = NULL;
 	*outlen = 0;
-	if ((root = parse_exact(cur, n)) == NULL)
+	if ((root = patch_parse_exact(cur, n)) == NULL)
 		goto out;
 	switch (p->kind) {
 	case P_MERGE:

@@ -56,6 +56,13 @@ enum patch_err	patch_apply(const struct patch *p, const char *cur, size_t n,
 		    const struct patch_ctx *ctx, char **out, size_t *outlen,
 		    long *index);
 
+/*
+ * Parses valid JSON text into a cJSON tree whose numbers are raw nodes
+ * holding their exact text (for act.c); NULL when out of memory.
+ */
+struct cJSON;
+struct cJSON	*patch_parse_exact(const char *text, size_t n);
+
 /* Checks an RFC 6901 JSON pointer's syntax ("" or "/..." with ~0 ~1). */
 int		patch_pointer_valid(const char *s, size_t n);
 

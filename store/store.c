@@ -45,6 +45,8 @@ struct store {
 	uint64_t	 batched_ops;
 };
 
+static int	is_lmdb_failure(enum store_err);
+
 /* The LMDB key of an API key. */
 struct slot {
 	unsigned char	 b[511];
@@ -655,6 +657,84 @@ pick_new_key(store *st, MDB_txn *txn, struct store_op *op, struct slot *sl,
 	return STORE_INVALID;
 }
 
+struct store_io {
+	store		*st;
+	MDB_txn		*txn;
+	int		 writable;
+	const char	*principal;
+	enum store_err	 lmdb_err;	/* a write that LMDB refused */
+};
+
+enum store_err
+store_io_get(store_io *io, const char *key, size_t klen,
+    struct store_meta *meta, const char **value, size_t *vlen)
+{
+	struct slot	 sl;
+	struct rec	 r;
+	enum store_err	 err;
+
+	memset(meta, 0, sizeof(*meta));
+	*value = NULL;
+	*vlen = 0;
+	if (klen == 0 || klen > STORE_KEY_MAX)
+		return STORE_INVALID;
+	err = lookup(io->st, io->txn, key, klen, &sl, &r);
+	if (err == STORE_KEY_CLASH)
+		err = STORE_NOTFOUND;
+	if (err != STORE_OK)
+		return err;
+	meta_from_rec(&r, meta);
+	if (meta->deleted)
+		return STORE_DELETED;
+	*value = r.value;
+	*vlen = r.vlen;
+	return STORE_OK;
+}
+
+static enum store_err	apply_one(store *, MDB_txn *, struct store_op *);
+
+enum store_err
+store_io_put(store_io *io, const char *key, size_t klen, const char *value,
+    size_t vlen, struct store_meta *meta)
+{
+	struct store_op	 op;
+	enum store_err	 err;
+
+	if (!io->writable)
+		return STORE_INVALID;
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = key;
+	op.klen = klen;
+	op.value = value;
+	op.vlen = vlen;
+	op.principal = io->principal;
+	err = apply_one(io->st, io->txn, &op);
+	if (is_lmdb_failure(err))
+		io->lmdb_err = err;
+	if (meta != NULL)
+		*meta = op.meta;
+	return err;
+}
+
+enum store_err
+store_read(store *st, store_multi_fn fn, void *arg)
+{
+	struct store_io	 io;
+	MDB_txn		*txn;
+	enum store_err	 err;
+	int		 rc;
+
+	if ((rc = read_begin(st, &txn)) != 0)
+		return map_rc(st, __func__, "mdb_txn_begin", rc);
+	memset(&io, 0, sizeof(io));
+	io.st = st;
+	io.txn = txn;
+	err = fn(arg, &io) == 0 ? STORE_OK : STORE_UPDATE_FAILED;
+	read_end(txn);
+	return err;
+}
+
 /* Copies r's value (in LMDB's memory) into op->cur_value. */
 static enum store_err
 copy_value(struct store_op *op, const struct rec *r)
@@ -703,6 +783,22 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	if (op->kind == STORE_OP_CHECK) {
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 			goto fail;
+		goto out;
+	}
+	if (op->kind == STORE_OP_MULTI) {
+		struct store_io	 io = { st, txn, 1, op->principal, STORE_OK };
+
+		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
+			goto fail;
+		op->update_err = op->multi(op->multi_arg, &io);
+		if (io.lmdb_err != STORE_OK)
+			err = io.lmdb_err;
+		else if (op->update_err != 0) {
+			/* its state may have moved on: answer with the latest */
+			if (lookup(st, txn, key, klen, &sl, &cur) == STORE_OK)
+				meta_from_rec(&cur, m);
+			err = STORE_UPDATE_FAILED;
+		}
 		goto out;
 	}
 	if ((op->kind == STORE_OP_DELETE || op->kind == STORE_OP_UPDATE) &&
@@ -789,6 +885,9 @@ op_valid(const struct store_op *op)
 	case STORE_OP_CHECK:
 	case STORE_OP_GET:
 		return op->klen > 0 && op->klen <= STORE_KEY_MAX;
+	case STORE_OP_MULTI:
+		return op->multi != NULL && op->klen > 0 &&
+		    op->klen <= STORE_KEY_MAX;
 	default:
 		return 0;
 	}

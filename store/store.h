@@ -208,6 +208,34 @@ enum store_err	store_list(store *, const char *prefix, size_t plen,
 		    int with_values, struct store_list *out);
 void		store_list_free(struct store_list *);	/* NULL-safe */
 
+/*
+ * A view of one transaction, handed to a callback (store_read(), or a
+ * STORE_OP_MULTI write) and valid only during that call.
+ */
+typedef struct store_io store_io;
+
+/*
+ * Reads key in the callback's transaction, which sees the callback's own
+ * writes. *value points into the store's memory: valid until the next
+ * store_io_put() or the callback's return; never free it. Returns
+ * STORE_OK, STORE_NOTFOUND, STORE_DELETED (meta set, no value) or an error.
+ */
+enum store_err	store_io_get(store_io *, const char *key, size_t klen,
+		    struct store_meta *meta, const char **value, size_t *vlen);
+/* Writes a new version of key (a write callback only); *meta its state. */
+enum store_err	store_io_put(store_io *, const char *key, size_t klen,
+		    const char *value, size_t vlen, struct store_meta *meta);
+
+/*
+ * 0, or the callback's own nonzero error (STORE_UPDATE_FAILED). A write
+ * callback decides before it writes: one that fails must not have written
+ * anything. Like an update, it may be called more than once for one op.
+ */
+typedef int	(*store_multi_fn)(void *arg, store_io *io);
+
+/* Runs fn in one read snapshot (store_io_put is refused there). */
+enum store_err	store_read(store *, store_multi_fn fn, void *arg);
+
 /* A write: one key, its preconditions, and (after apply) its outcome. */
 enum store_op_kind {
 	STORE_OP_PUT = 1,
@@ -217,6 +245,8 @@ enum store_op_kind {
 	STORE_OP_CHECK,		/* cond only: nothing is written */
 	STORE_OP_GET,		/* reads into meta and cur_value; missing: OK,
 				   version 0 (store_write_all only) */
+	STORE_OP_MULTI,		/* multi reads and writes keys; cond is checked
+				   against key first (which may be missing) */
 };
 struct store_op {
 	/* in: borrowed until store_apply() returns */
@@ -229,6 +259,8 @@ struct store_op {
 	const struct store_cond	*cond;		/* NULL: unconditional */
 	store_update_fn		 update;	/* UPDATE */
 	void			*update_arg;
+	store_multi_fn		 multi;		/* MULTI */
+	void			*multi_arg;
 	/* idempotent (for store_write_all: on ops[0], for them all) */
 	struct store_idem	*idem;
 	/*

@@ -202,7 +202,7 @@ def test_invalid_keys(srv):
                 "a%1F", "a%7F", "a%FF", "%C3%28", "k" * 513, "a/%2E%2E/b"):
         p = check_problem(srv.put(bad, 1), 400, "INVALID_KEY")
         assert p["message"]
-    check_problem(srv.put("_act/x/0", []), 400, "INVALID_KEY")
+    check_problem(srv.put("_act/x/0", []), 422, "INVALID_ACTIVITY")   # no set
     check_problem(srv.delete("_sys"), 400, "INVALID_KEY")
     check_problem(srv.get("/api/storage/_reserved"), 404, "NOT_FOUND")
 
