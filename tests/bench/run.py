@@ -68,6 +68,17 @@ def load(srv, keys, value):
     harness.run_threads(16, one)
 
 
+def load_set(srv, name, n):
+    """Fills an activity set with n items, 2000 per POST."""
+    import json
+    for start in range(0, n, 2000):
+        items = [{"id": f"i{k}", "text": "an activity of the benchmark set"}
+                 for k in range(start, min(n, start + 2000))]
+        r = srv.request("POST", "/api/activities/" + name,
+                        json.dumps({"upsert": items}))
+        assert r.status == 200, r
+
+
 class Etcd:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="verstore-bench-etcd-")
@@ -146,6 +157,7 @@ def main():
             load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
                        for i in range(1, 1001)], kib)
         srv.put("bench/one", {"by": 0})
+        load_set(srv, "bench100k", 100000)
         print(f"verstore bench: {SECS} s per run, wrk -t2, "
               f"{ncpu} workers x 16 threads, nginx 1 worker", flush=True)
 
@@ -161,6 +173,8 @@ def main():
         run("PUT If-Match, own keys, c32", base, 32, "cas.lua",
             args=["cas32"])
         run("CAS one key, c32", base, 32, "onekey.lua")
+        run("GET set of 100k items, c4", base + "/api/activities/bench100k", 4)
+        run("POST 10 items to it, c32", base, 32, "act_post.lua")
         print("  LMDB 1 put per synced commit ...", flush=True)
         rows["LMDB 1 put/commit"] = lmdb_commit_rate()
         if shutil.which("etcd"):
@@ -200,6 +214,8 @@ def report(rows, ncpu):
             notes.append(f"{v['errors']} socket errors")
         if name.startswith("LMDB"):
             notes.append("commits/s; latency per commit")
+        if name.startswith("GET set"):
+            notes.append("each answer about 6 MB")
         print(f"| {name} | {v['rps']:,.0f} | {v['p50']:.2f} | {v['p99']:.2f} "
               f"| {'; '.join(notes)} |")
 
