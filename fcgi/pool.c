@@ -349,6 +349,7 @@ spawn(const struct conf *c, struct pool_listener *l, struct wslot *s,
     const sigset_t *oldmask)
 {
 	pid_t	 pid, master = getpid();
+	int	 rc;
 
 	if ((pid = fork()) == -1) {
 		log_error("fork: %s", strerror(errno));
@@ -361,7 +362,11 @@ spawn(const struct conf *c, struct pool_listener *l, struct wslot *s,
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		_exit(worker_main(c, l->fd, master));
+		rc = worker_main(c, l->fd, master);
+		/* a clean stop runs exit handlers (a leak checker's, say) */
+		if (rc == 0)
+			exit(0);
+		_exit(rc);
 	}
 	s->pid = pid;
 	s->started = now_ms();
