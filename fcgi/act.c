@@ -178,7 +178,8 @@ struct set {
 	uint64_t		*ver;		/* each bucket's version */
 	cJSON			**bk;		/* parsed buckets, when needed */
 	int			*dirty;
-	int			 resized;	/* B changed: write everything */
+	int			 write_all;	/* new, or B changed: every key */
+	int			 manifest_dirty;
 };
 
 static void
@@ -367,7 +368,7 @@ set_split(store_io *io, struct set *s, size_t max)
 		if ((s->ver = calloc(b2, sizeof(*s->ver))) == NULL ||
 		    (s->dirty = calloc(b2, sizeof(*s->dirty))) == NULL)
 			return ACT_NOMEM;
-		s->resized = 1;
+		s->write_all = 1;
 	}
 }
 
@@ -382,11 +383,18 @@ set_write(store_io *io, struct set *s)
 	size_t			 i, kl;
 	enum store_err		 e;
 
+	if (!s->exists)
+		s->write_all = 1;
 	for (i = 0; i < s->b; i++) {
-		if (!s->dirty[i] && !s->resized && s->exists)
+		if (!s->dirty[i] && !s->write_all)
 			continue;
-		if (s->bk[i] == NULL && (s->bk[i] = cJSON_CreateArray()) == NULL)
-			return ACT_NOMEM;
+		if (s->bk[i] == NULL) {
+			/* only a new set has buckets that were never read */
+			if (s->exists)
+				return ACT_CORRUPT;
+			if ((s->bk[i] = cJSON_CreateArray()) == NULL)
+				return ACT_NOMEM;
+		}
 		if ((text = cJSON_PrintUnformatted(s->bk[i])) == NULL)
 			return ACT_NOMEM;
 		kl = bucket_name(key, s->name, s->n, i);
@@ -396,7 +404,7 @@ set_write(store_io *io, struct set *s)
 			return ACT_STORE;
 		s->ver[i] = m.version;
 	}
-	if (s->exists && !s->resized)
+	if (!s->write_all && !s->manifest_dirty)
 		return ACT_OK;
 	buf_puts(&mf, "{\"bucket_count\":");
 	buf_u64(&mf, s->b);
@@ -564,7 +572,7 @@ act_put_key(store_io *io, const char *key, size_t klen, const char *value,
 				}
 			}
 		}
-		s.resized = 1;		/* (re)write the manifest */
+		s.manifest_dirty = 1;	/* the buckets stay as they are */
 		err = set_write(io, &s);
 		*meta = s.mmeta;
 		goto out;

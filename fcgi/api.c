@@ -1454,11 +1454,19 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	buf_puts(&r->head, "ETag: \"");
 	buf_u64(&r->head, a.etag);
 	buf_puts(&r->head, "\"\r\nCache-Control: no-cache\r\n");
-	if ((c.flags & STORE_IF_NONE_MATCH) &&
-	    store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED) {
+	/* a set has an ETag and no Last-Modified: dates do not apply */
+	c.flags &= ~(unsigned)(STORE_IF_MODIFIED | STORE_IF_UNMODIFIED);
+	switch (store_cond_check(&c, &m, 1)) {
+	case STORE_NOT_MODIFIED:
 		buf_reset(&r->body);
 		r->status = 304;
 		return;
+	case STORE_PRECOND:
+		buf_reset(&r->body);
+		act_failed(r, ACT_PRECOND);
+		return;
+	default:
+		break;
 	}
 	r->status = 200;
 	r->content_type = "application/json";

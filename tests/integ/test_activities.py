@@ -67,6 +67,9 @@ def test_conditional(srv):
     etag = g.h("etag")
     r = get_set(srv, "s2")
     assert srv.get("/api/activities/s2", {"If-None-Match": etag}).status == 304
+    assert srv.get("/api/activities/s2", {"If-Modified-Since":
+                   "Sun, 06 Nov 2044 08:49:37 GMT"}).status == 200
+    assert srv.get("/api/activities/s2", {"If-Match": '"1"'}).status == 412
     r = post(srv, "s2", {"upsert": [{"id": 2}]}, {"If-Match": etag})
     assert r.status == 200
     r = post(srv, "s2", {"upsert": [{"id": 3}]}, {"If-Match": etag})   # stale
@@ -226,8 +229,12 @@ def test_direct_writes_are_checked(srv):
     ok = srv.put("_act/dw/0", [{"id": k0[0], "direct": True}])
     assert ok.status == 200, ok
     assert {"id": k0[0], "direct": True} in get_set(srv, "dw").json["items"]
-    # the manifest as it is may be written back
+    # the manifest as it is may be written back; the buckets stay
+    before = sorted(map(str, (i["id"] for i in get_set(srv, "dw").json["items"])))
     assert srv.put("_act/dw/manifest", m).status == 200
+    after = get_set(srv, "dw").json
+    assert sorted(map(str, (i["id"] for i in after["items"]))) == before
+    assert after["buckets"][0]["version"] > 1
 
 
 def test_direct_write_over_the_limit_splits():
