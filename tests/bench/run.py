@@ -157,6 +157,7 @@ def main():
             load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
                        for i in range(1, 1001)], kib)
         srv.put("bench/one", {"by": 0})
+        srv.put("bench/merged", {})
         print(f"verstore bench: {SECS} s per run, wrk -t2, "
               f"{ncpu} workers x 16 threads, nginx 1 worker", flush=True)
 
@@ -172,6 +173,7 @@ def main():
         run("PUT If-Match, own keys, c32", base, 32, "cas.lua",
             args=["cas32"])
         run("CAS one key, c32", base, 32, "onekey.lua")
+        run("PATCH merge one key, c30", base, 30, "merge.lua")
         # loaded only now: its writeback would slow the syncs above
         print("  loading an activity set of 100k items ...", flush=True)
         load_set(srv, "bench100k", 100000)
