@@ -21,6 +21,7 @@ LDLIBS	 = -llmdb -lfcgi -lcjson -lpthread
 
 STORE_SRC = store/store.c store/rec.c
 FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/json.c fcgi/hdr.c fcgi/key.c fcgi/patch.c fcgi/slug.c fcgi/act.c \
+	    fcgi/idem.c fcgi/txn.c fcgi/sets.c \
 	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/http.c fcgi/pool.c
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
