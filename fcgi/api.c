@@ -421,8 +421,14 @@ api_check_json_body(const struct http_req *q, struct http_resp *r)
 	return check_body(q, r);
 }
 
-int
-api_parse_put_body(const struct http_req *q, struct api_put_body *pb,
+/* The members of a PUT body. */
+struct put_body {
+	struct json_span	 value;
+	int			 has_value;
+};
+
+static int
+parse_put_body(const struct http_req *q, struct put_body *pb,
     struct store_cond *c, struct http_resp *r)
 {
 	struct json_span	 v;
@@ -503,26 +509,38 @@ api_write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
 	buf_puts(&r->body, "}\n");
 }
 
+int
+api_read_put(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, struct store_cond *c,
+    struct buf *val)
+{
+	struct put_body	 pb;
+
+	if (api_check_json_body(q, r) == -1 ||
+	    api_parse_conds(q, c, 0, r) == -1 ||
+	    parse_put_body(q, &pb, c, r) == -1)
+		return -1;
+	if (conf_requires(ctx->conf, k->s, k->n))
+		c->flags |= STORE_REQUIRE;
+	json_compact(val, pb.value.p, pb.value.n);
+	if (val->oom) {
+		api_internal(r, STORE_NOMEM);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 h_put(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *k)
 {
 	struct store_cond	 c;
 	struct store_op		 op;
-	struct api_put_body		 pb;
 	struct buf		 val = { 0 };
 
 	memset(&op, 0, sizeof(op));
-	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
-	    api_parse_put_body(q, &pb, &c, r) == -1)
+	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
 		goto out;
-	if (conf_requires(ctx->conf, k->s, k->n))
-		c.flags |= STORE_REQUIRE;
-	json_compact(&val, pb.value.p, pb.value.n);
-	if (val.oom) {
-		api_internal(r, STORE_NOMEM);
-		goto out;
-	}
 	op.kind = STORE_OP_PUT;
 	op.key = k->s;
 	op.klen = k->n;

@@ -14,12 +14,6 @@
 #include "key.h"
 #include "patch.h"
 
-/* The members of a PUT body. */
-struct api_put_body {
-	struct json_span	 value;
-	int			 has_value;
-};
-
 /* A patch applied by the store inside its write transaction. */
 struct api_patch_job {
 	const struct patch	*p;
@@ -54,9 +48,14 @@ int	api_query_uint(const char *query, const char *name, uint64_t min,
 	    uint64_t max, uint64_t *out, struct http_resp *);
 /* Content-Type application/json and a valid body; -1 with resp set. */
 int	api_check_json_body(const struct http_req *, struct http_resp *);
-/* {"value", "version"?, "updated_at"?}; -1 with resp set. */
-int	api_parse_put_body(const struct http_req *, struct api_put_body *,
-	    struct store_cond *, struct http_resp *);
+/*
+ * Reads a PUT of key k: Content-Type, preconditions (with
+ * require_preconditions) and {"value", "version"?, "updated_at"?}, the
+ * value compacted into val; -1 with resp set.
+ */
+int	api_read_put(const struct api_ctx *, const struct http_req *,
+	    struct http_resp *, const struct key *, struct store_cond *,
+	    struct buf *val);
 const char *api_key_message(enum key_err);
 /* store_update_fn applying an api_patch_job. */
 int	api_patch_cb(void *arg, const char *cur, size_t curlen,

@@ -251,20 +251,13 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_cond	 c;
 	struct store_op		 op;
-	struct api_put_body		 pb;
 	struct buf		 val = { 0 };
 	struct act_put		 a = { k, NULL, 0, ctx->conf->bucket_max_items,
 				    { 0 } };
 
 	memset(&op, 0, sizeof(op));
-	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
-	    api_parse_put_body(q, &pb, &c, r) == -1)
+	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
 		goto out;
-	json_compact(&val, pb.value.p, pb.value.n);
-	if (val.oom) {
-		api_internal(r, STORE_NOMEM);
-		goto out;
-	}
 	a.value = val.p;
 	a.vlen = val.len;
 	op.kind = STORE_OP_MULTI;

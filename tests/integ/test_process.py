@@ -176,6 +176,13 @@ def test_require_preconditions():
     with running(workers=1, threads=4, conf="require_preconditions on") as srv:
         srv.put("x", 1)
         assert srv.put("x", 2).status == 428
+        # a set's bucket written through the storage API is a PUT like any
+        r = srv.request("POST", "/api/activities/s", '{"upsert": [{"id": 1}]}')
+        assert r.status == 200, r
+        b = srv.get("/api/storage/_act/s/0")
+        assert srv.put("_act/s/0", b.json["value"]).status == 428
+        assert srv.put("_act/s/0", b.json["value"],
+                       {"If-Match": b.h("etag")}).status == 200
 
 
 def test_map_full_is_507():
