@@ -181,7 +181,7 @@ class Server:
         try:
             with open(f"/proc/{self.vs.pid}/task/{self.vs.pid}/children") as f:
                 return sorted(int(x) for x in f.read().split())
-        except FileNotFoundError:
+        except OSError:
             return []
 
     def wait_workers(self, n, timeout=10, gone=()):
@@ -256,10 +256,12 @@ class Server:
 
 
 def is_zombie(pid):
+    """True for a zombie or a process already gone (reaped meanwhile: the
+    read itself may fail with ESRCH)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split(") ")[1].startswith("Z")
-    except FileNotFoundError:
+    except OSError:
         return True
 
 
