@@ -26,6 +26,10 @@ conf_defaults(struct conf *c)
 	c->batch_max = 64;
 	c->idempotency_ttl = 86400;
 	c->bucket_max_items = 1000;
+	c->bucket_count_max = 1024;
+	c->max_value = (size_t)16 << 20;
+	c->request_timeout = 30;
+	c->max_conns = 1024;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -168,6 +172,31 @@ conf_set(struct conf *c, const char *name, const char *v)
 		if (parse_uint(v, 2, 1000000, 10, &u) == -1)
 			return CONF_VALUE;
 		c->bucket_max_items = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "bucket_count_max") == 0) {
+		if (parse_uint(v, 1, 1 << 16, 10, &u) == -1 || (u & (u - 1)))
+			return CONF_VALUE;
+		c->bucket_count_max = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "max_value") == 0) {
+		if (parse_size(v, &z) == -1 || z < 1024 ||
+		    z > ((size_t)1 << 31))
+			return CONF_VALUE;
+		c->max_value = z;
+		return CONF_OK;
+	}
+	if (strcmp(name, "request_timeout") == 0) {
+		if (parse_uint(v, 1, 3600, 10, &u) == -1)
+			return CONF_VALUE;
+		c->request_timeout = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "max_conns") == 0) {
+		if (parse_uint(v, 16, 1 << 20, 10, &u) == -1)
+			return CONF_VALUE;
+		c->max_conns = u;
 		return CONF_OK;
 	}
 	if (strcmp(name, "idempotency_ttl") == 0) {

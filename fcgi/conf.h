@@ -32,6 +32,10 @@ struct conf {
 	unsigned	batch_max;		/* writes per group commit */
 	unsigned	idempotency_ttl;	/* seconds */
 	unsigned	bucket_max_items;	/* activity buckets */
+	unsigned	bucket_count_max;	/* buckets of one set */
+	size_t		max_value;		/* a stored value's bytes */
+	unsigned	request_timeout;	/* seconds to deliver a request */
+	unsigned	max_conns;		/* open connections per worker */
 };
 
 enum conf_err {
