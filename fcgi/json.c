@@ -1,4 +1,5 @@
 /* json.c - strict JSON scanner; see json.h. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -156,12 +157,163 @@ scan_literal(const char *s, size_t n, size_t *i, const char *lit)
 	return 0;
 }
 
+/* ---- member names: I-JSON's rule, by decoded text ---------------------- */
+
+/* Reads a checked string's decoded bytes one at a time. */
+struct dec {
+	const char	*s;
+	size_t		 n, i;		/* s[i] is the next unread byte */
+	char		 pend[4];	/* the rest of a decoded \u escape */
+	size_t		 np, pi;
+};
+
+static long	hex4(const char *, size_t, size_t);
+static size_t	put_utf8(char *, long);
+
+static void
+dec_init(struct dec *d, const char *s, size_t n)
+{
+	d->s = s;
+	d->n = n > 0 && s[n - 1] == '"' ? n - 1 : n;	/* the closing quote */
+	d->i = 1;
+	d->np = d->pi = 0;
+}
+
+/* The next decoded byte, or -1 at the end. */
+static int
+dec_next(struct dec *d)
+{
+	const char	*s = d->s;
+	long		 cp;
+	char		 c;
+
+	if (d->pi < d->np)
+		return (unsigned char)d->pend[d->pi++];
+	if (d->i >= d->n)
+		return -1;
+	if ((c = s[d->i++]) != '\\')
+		return (unsigned char)c;
+	switch ((c = s[d->i++])) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'u':
+		cp = hex4(s, d->n, d->i);
+		d->i += 4;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) +
+			    (hex4(s, d->n, d->i + 2) - 0xdc00);
+			d->i += 6;
+		}
+		d->np = put_utf8(d->pend, cp);
+		d->pi = 1;
+		return (unsigned char)d->pend[0];
+	default:
+		return (unsigned char)c;
+	}
+}
+
+int
+json_str_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	struct dec	 x, y;
+	int		 ca, cb;
+
+	if (memchr(a, '\\', an) == NULL && memchr(b, '\\', bn) == NULL) {
+		ca = memcmp(a + 1, b + 1, (an < bn ? an : bn) - 2);
+		return ca != 0 ? ca : (an > bn) - (an < bn);
+	}
+	dec_init(&x, a, an);
+	dec_init(&y, b, bn);
+	do {
+		ca = dec_next(&x);
+		cb = dec_next(&y);
+	} while (ca == cb && ca != -1);
+	return (ca > cb) - (ca < cb);
+}
+
+size_t
+json_decode(const char *s, size_t n, char *out)
+{
+	struct dec	 d;
+	size_t		 k = 0;
+	int		 c;
+
+	dec_init(&d, s, n);
+	while ((c = dec_next(&d)) != -1)
+		out[k++] = (char)c;
+	return k;
+}
+
+int
+json_name_is(const char *name, size_t namelen, const char *lit)
+{
+	return namelen == strlen(lit) && memcmp(name, lit, namelen) == 0;
+}
+
+/* The names of the objects open in json_check, innermost last. */
+struct names {
+	struct json_span	*v;
+	size_t			 n, cap;
+};
+
+static int
+names_push(struct names *nm, const char *p, size_t len)
+{
+	struct json_span	*v;
+	size_t			 cap;
+
+	if (nm->n == nm->cap) {
+		cap = nm->cap ? nm->cap * 2 : 64;
+		if ((v = realloc(nm->v, cap * sizeof(*v))) == NULL)
+			return -1;
+		nm->v = v;
+		nm->cap = cap;
+	}
+	nm->v[nm->n].p = p;
+	nm->v[nm->n++].n = len;
+	return 0;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct json_span	*x = a, *y = b;
+	int			 c = json_str_cmp(x->p, x->n, y->p, y->n);
+
+	/* equal names: the earlier one first, so the later one is reported */
+	return c != 0 ? c : (x->p > y->p) - (x->p < y->p);
+}
+
+/* Sorts the names from nm->v[from] on; the later of a duplicate, or NULL. */
+static const char *
+names_dup(struct names *nm, size_t from)
+{
+	struct json_span	*v = nm->v + from;
+	size_t			 k = nm->n - from, i;
+	const char		*dup = NULL;
+
+	if (k < 2)
+		return NULL;
+	qsort(v, k, sizeof(*v), span_cmp);
+	for (i = 1; i < k; i++)
+		if (json_str_cmp(v[i - 1].p, v[i - 1].n, v[i].p, v[i].n) == 0 &&
+		    (dup == NULL || v[i].p < dup))
+			dup = v[i].p;
+	return dup;
+}
+
 enum json_err
 json_check(const char *s, size_t n, int maxdepth, size_t *pos)
 {
 	char		 stack[JSON_MAX_DEPTH + 1];
+	size_t		 mark[JSON_MAX_DEPTH + 1];	/* first name of each */
+	struct names	 nm = { NULL, 0, 0 };
+	const char	*dup;
 	int		 depth = 0;
-	size_t		 i = 0;
+	size_t		 i = 0, at;
 	enum json_err	 rc = JSON_SYNTAX;
 
 	if (maxdepth > JSON_MAX_DEPTH)
@@ -182,6 +334,7 @@ value:
 			rc = JSON_DEPTH;
 			goto out;
 		}
+		mark[depth] = nm.n;
 		stack[depth++] = s[i++];
 		i = skip_ws(s, n, i);
 		if (i < n && s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
@@ -230,28 +383,41 @@ after:
 	}
 	if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
 		depth--;
+		if (stack[depth] == '{') {
+			if ((dup = names_dup(&nm, mark[depth])) != NULL) {
+				i = (size_t)(dup - s);
+				rc = JSON_DUPLICATE;
+				goto out;
+			}
+			nm.n = mark[depth];
+		}
 		i++;
 		goto after;
 	}
 	goto out;
 member:
 	i = skip_ws(s, n, i);
+	at = i;
 	if (i >= n || s[i] != '"' || scan_string(s, n, &i) == -1)
 		goto out;
+	if (names_push(&nm, s + at, i - at) == -1) {
+		rc = JSON_NOMEM;
+		goto out;
+	}
 	i = skip_ws(s, n, i);
 	if (i >= n || s[i] != ':')
 		goto out;
 	i++;
 	goto value;
 out:
+	free(nm.v);
 	if (pos != NULL)
 		*pos = i;
 	return rc;
 }
 
-/* Skips one value of checked text at s[i]; returns the index after it. */
-static size_t
-skip_value(const char *s, size_t n, size_t i)
+size_t
+json_skip(const char *s, size_t n, size_t i)
 {
 	int	 depth = 0;
 
@@ -372,7 +538,7 @@ json_member(const char *s, size_t n, size_t *it, char *name, size_t namesz,
 	i = skip_ws(s, n, i);
 	i = skip_ws(s, n, i + 1);	/* the ':' */
 	start = i;
-	i = skip_value(s, n, i);
+	i = json_skip(s, n, i);
 	val->p = s + start;
 	val->n = i - start;
 	*it = i;
@@ -398,7 +564,7 @@ json_element(const char *s, size_t n, size_t *it, struct json_span *val)
 		return 0;
 	}
 	start = i;
-	i = skip_value(s, n, i);
+	i = json_skip(s, n, i);
 	val->p = s + start;
 	val->n = i - start;
 	*it = i;

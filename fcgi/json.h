@@ -3,9 +3,9 @@
  *
  * verstore stores JSON values as the text the client sent (compacted), so
  * numbers keep every digit. This module validates that text (UTF-8,
- * grammar, nesting depth) and walks the members of a top-level object
- * without building a tree. Everything here is pure: no allocation but the
- * caller's struct buf.
+ * grammar, nesting depth, I-JSON's distinct member names) and walks the
+ * members of a top-level object without building a tree. Strings are
+ * decoded to (bytes, length), so "\u0000" is a byte like any other.
  */
 #ifndef JSON_H
 #define JSON_H
@@ -22,12 +22,16 @@ enum json_err {
 	JSON_EMPTY,		/* nothing but white space */
 	JSON_SYNTAX,		/* not JSON (incl. invalid UTF-8, bad escapes) */
 	JSON_DEPTH,		/* nested deeper than the limit */
+	JSON_DUPLICATE,		/* an object names one member twice */
+	JSON_NOMEM,
 };
 
 /*
  * Checks that s[0..n) is exactly one JSON text nested at most maxdepth
- * levels (an object or array counts one level). On error *pos, when not
- * NULL, is the byte offset where scanning stopped.
+ * levels (an object or array counts one level) whose objects name each
+ * member once, names compared by their decoded text (RFC 7493 2.3). On
+ * error *pos, when not NULL, is the byte offset where scanning stopped (for
+ * JSON_DUPLICATE, where the second of the two names starts).
  */
 enum json_err	json_check(const char *s, size_t n, int maxdepth, size_t *pos);
 
@@ -53,6 +57,27 @@ int	json_member(const char *s, size_t n, size_t *it,
  * s is not an array.
  */
 int	json_element(const char *s, size_t n, size_t *it, struct json_span *val);
+
+/*
+ * 1 when a name that json_member() stored (namelen bytes of the full name,
+ * cut to namesz) is exactly lit: the full name, "\u0000" and all.
+ */
+int	json_name_is(const char *name, size_t namelen, const char *lit);
+
+/* Skips the value of checked text at s[i]; returns the index after it. */
+size_t	json_skip(const char *s, size_t n, size_t i);
+
+/*
+ * Decodes the checked string at s[0..n) (quotes included) into out, which
+ * has room for n bytes; returns the decoded length (NULs included).
+ */
+size_t	json_decode(const char *s, size_t n, char *out);
+
+/*
+ * Compares the checked strings a[0..an) and b[0..bn) (quotes included) by
+ * their decoded bytes, as memcmp does.
+ */
+int	json_str_cmp(const char *a, size_t an, const char *b, size_t bn);
 
 /* Appends s[0..n) (valid JSON) to b without insignificant white space. */
 void	json_compact(struct buf *b, const char *s, size_t n);

@@ -222,7 +222,7 @@ def test_bad_bodies(srv):
                        ("[1]", "INVALID_REQUEST"), ("1", "INVALID_REQUEST"),
                        ("{}", "INVALID_REQUEST"),
                        ('{"value": 1, "extra": 2}', "INVALID_REQUEST"),
-                       ('{"value": 1, "value": 2}', "INVALID_REQUEST"),
+                       ('{"value": 1, "value": 2}', "INVALID_JSON"),   # I-JSON
                        ('{"value": 1, "version": -1}', "INVALID_REQUEST"),
                        ('{"value": 1, "version": "1"}', "INVALID_REQUEST"),
                        ('{"value": 1, "updated_at": "yesterday"}', "INVALID_REQUEST")):

@@ -65,9 +65,11 @@ def test_thirty_creates_same_slug(srv):
 
 def test_create_bad_input(srv):
     for body in ({"slug": "x"}, {"value": 1, "slug": 5}, {"value": 1, "x": 2},
-                 [1], '{"value": 1, "slug": "a", "slug": "b"}'):
+                 [1]):
         r = create(srv, "bad/", body)
         assert r.status == 400 and r.json["code"] == "INVALID_REQUEST", (body, r)
+    r = create(srv, "bad/", '{"value": 1, "slug": "a", "slug": "b"}')
+    assert r.status == 400 and r.json["code"] == "INVALID_JSON", r     # I-JSON
     r = srv.request("POST", "/api/storage/bad/", '{"value": 1}',
                     {"Content-Type": "text/plain"})
     assert r.status == 415
