@@ -7,7 +7,77 @@
 
 #include "act.h"
 #include "json.h"
-#include "patch.h"
+
+/* ---- cJSON trees whose numbers keep their text -------------------------- */
+
+/* Finds the next number token of valid JSON s at or after *pos. */
+static int
+next_number(const char *s, size_t n, size_t *pos, size_t *start, size_t *len)
+{
+	size_t	 i = *pos;
+
+	while (i < n) {
+		if (s[i] == '"') {
+			for (i++; i < n && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+			*start = i;
+			while (i < n && strchr("+-.eE0123456789", s[i]) != NULL)
+				i++;
+			*len = i - *start;
+			*pos = i;
+			return 0;
+		}
+		i++;
+	}
+	return -1;
+}
+
+/*
+ * Turns every number of the tree parsed from s into a raw node holding its
+ * text: a tree's values in pre-order are the text's values in order.
+ */
+static int
+rawify(cJSON *node, const char *s, size_t n, size_t *pos)
+{
+	size_t	 start, len;
+	char	*t;
+
+	for (; node != NULL; node = node->next) {
+		if (cJSON_IsNumber(node)) {
+			if (next_number(s, n, pos, &start, &len) == -1 ||
+			    (t = malloc(len + 1)) == NULL)
+				return -1;
+			memcpy(t, s + start, len);
+			t[len] = '\0';
+			node->type = cJSON_Raw;
+			node->valuestring = t;
+		} else if (node->child != NULL &&
+		    rawify(node->child, s, n, pos) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parses valid JSON text into a tree with exact numbers. */
+static cJSON *
+patch_parse_exact(const char *text, size_t n)
+{
+	cJSON	*root;
+	size_t	 pos = 0;
+
+	if ((root = cJSON_ParseWithLength(text, n)) == NULL)
+		return NULL;
+	if (rawify(root, text, n, &pos) == -1) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
 
 #define KEY_MAX	(5 + ACT_NAME_MAX + 1 + 20)	/* _act/S/manifest, _act/S/i */
 

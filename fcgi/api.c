@@ -133,6 +133,18 @@ api_internal(struct http_resp *r, enum store_err err)
 	    "The store failed; nothing of the request was written.");
 }
 
+/* 413 for a change that would grow a value past max_value. */
+static void
+too_large_value(const struct api_ctx *ctx, struct http_resp *r)
+{
+	char	 msg[160];
+
+	snprintf(msg, sizeof(msg), "The change would make the value larger "
+	    "than max_value (%zu bytes); nothing was written.",
+	    ctx->conf->max_value);
+	api_problem(r, 413, "TOO_LARGE", msg);
+}
+
 /* Answers a write whose op failed. */
 void
 api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
@@ -154,6 +166,10 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 	case STORE_UPDATE_FAILED:
 		if (op->update_err == PATCH_NOMEM) {
 			api_internal(r, STORE_NOMEM);
+			return;
+		}
+		if (op->update_err == PATCH_TOO_LARGE) {
+			too_large_value(ctx, r);
 			return;
 		}
 		api_problem_open(r, 409, "PATCH_CONFLICT",
@@ -384,6 +400,7 @@ out:
 static int
 check_body(const struct http_req *q, struct http_resp *r)
 {
+	char		 msg[128];
 	size_t		 pos;
 	enum json_err	 e;
 
@@ -399,14 +416,25 @@ check_body(const struct http_req *q, struct http_resp *r)
 		    "Content-Length does not match the body.");
 	}
 	e = json_check(q->body, q->body_len, JSON_MAX_DEPTH, &pos);
-	if (e == JSON_EMPTY)
+	switch (e) {
+	case JSON_OK:
+		return 0;
+	case JSON_EMPTY:
 		return api_bad_request(r, "INVALID_JSON", "The body is empty.");
-	if (e == JSON_DEPTH)
+	case JSON_DEPTH:
 		return api_bad_request(r, "INVALID_JSON",
 		    "The body is nested deeper than 64 levels.");
-	if (e != JSON_OK)
-		return api_bad_request(r, "INVALID_JSON", "The body is not JSON.");
-	return 0;
+	case JSON_NOMEM:
+		api_internal(r, STORE_NOMEM);
+		return -1;
+	default:
+		break;
+	}
+	snprintf(msg, sizeof(msg), e == JSON_DUPLICATE ? "The member name at "
+	    "byte %zu appears twice in one object; send each name once "
+	    "(I-JSON)." : "The body is not JSON: it breaks off at byte %zu.",
+	    pos);
+	return api_bad_request(r, "INVALID_JSON", msg);
 }
 
 /* Checks Content-Type: application/json and the body; -1 with resp set. */
@@ -440,12 +468,12 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 	memset(pb, 0, sizeof(*pb));
 	while ((rc = json_member(q->body, q->body_len, &it, name,
 	    sizeof(name), &nlen, &v)) == 1) {
-		if (nlen == 5 && strcmp(name, "value") == 0) {
+		if (json_name_is(name, nlen, "value")) {
 			if (pb->has_value++)
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "The body names value twice.");
 			pb->value = v;
-		} else if (nlen == 7 && strcmp(name, "version") == 0) {
+		} else if (json_name_is(name, nlen, "version")) {
 			if (seen_version++)
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "The body names version twice.");
@@ -453,7 +481,7 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "version must be a non-negative integer.");
 			c->flags |= STORE_TOKEN_VERSION;
-		} else if (nlen == 10 && strcmp(name, "updated_at") == 0) {
+		} else if (json_name_is(name, nlen, "updated_at")) {
 			if (seen_updated++)
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "The body names updated_at twice.");
@@ -595,7 +623,7 @@ api_patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
     char **out, size_t *outlen)
 {
 	struct api_patch_job	*j = arg;
-	struct patch_ctx	 ctx = { now_us, j->principal };
+	struct patch_ctx	 ctx = { now_us, j->principal, j->max_value };
 
 	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen,
 	    &j->index);
@@ -630,7 +658,7 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
     struct store_cond *c, int with_index)
 {
 	struct store_op		 op;
-	struct api_patch_job	 job = { p, NULL, -1 };
+	struct api_patch_job	 job = { p, NULL, ctx->conf->max_value, -1 };
 	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
 				    with_index };
 	struct idem_req		 ir;
@@ -697,6 +725,7 @@ h_append(const struct api_ctx *ctx, const struct http_req *q,
 	char			 ptr[1024];
 	const char		*v;
 	size_t			 vn;
+	long			 plen;
 	int			 stamp = 0;
 	enum patch_err		 pe;
 
@@ -705,10 +734,11 @@ h_append(const struct api_ctx *ctx, const struct http_req *q,
 		    "to an array: name it with ?append=<JSON pointer>.");
 		goto out;
 	}
-	if (key_decode(v, vn, ptr, sizeof(ptr)) < 0 ||
-	    !patch_pointer_valid(ptr, strlen(ptr))) {
+	if ((plen = key_decode(v, vn, ptr, sizeof(ptr))) < 0 ||
+	    !patch_pointer_valid(ptr, (size_t)plen)) {
 		api_problem(r, 400, "INVALID_PATCH",
-		    "append must be a JSON pointer (\"\" or /a/b, ~0 ~1 escapes).");
+		    "append must be a JSON pointer (\"\" or /a/b, ~0 ~1 escapes, "
+		    "at most 64 tokens).");
 		goto out;
 	}
 	if (api_query_param(query, "stamp", &v, &vn))
@@ -716,7 +746,7 @@ h_append(const struct api_ctx *ctx, const struct http_req *q,
 	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
 	    query_version(query, &c, r) == -1)
 		goto out;
-	pe = patch_append(ptr, q->body, q->body_len, stamp, &p);
+	pe = patch_append(ptr, (size_t)plen, q->body, q->body_len, stamp, &p);
 	if (pe == PATCH_NOMEM) {
 		api_internal(r, STORE_NOMEM);
 		goto out;
@@ -874,9 +904,9 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
 	    &nlen, &v)) == 1) {
-		if (nlen == 5 && strcmp(name, "value") == 0 && value.p == NULL)
+		if (json_name_is(name, nlen, "value") && value.p == NULL)
 			value = v;
-		else if (nlen == 4 && strcmp(name, "slug") == 0 && !has_slug) {
+		else if (json_name_is(name, nlen, "slug") && !has_slug) {
 			if (v.p[0] != '"') {
 				api_bad_request(r, "INVALID_REQUEST",
 				    "slug must be a string.");

@@ -18,6 +18,7 @@
 struct api_patch_job {
 	const struct patch	*p;
 	const char		*principal;
+	size_t			 max_value;
 	long			 index;
 };
 

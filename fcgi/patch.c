@@ -1,15 +1,21 @@
 /*
  * patch.c - RFC 7396 merge patch, RFC 6902 JSON patch and append, on
- * cJSON trees whose numbers are held as raw text; see patch.h.
+ * jtree documents; see patch.h.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "hdr.h"
 #include "json.h"
+#include "jtree.h"
 #include "patch.h"
+
+/*
+ * The memory one change may take, as a multiple of max_value: the current
+ * value's nodes, the copies a JSON patch makes, and the result.
+ */
+#define MEM_FACTOR	24
+#define MEM_MIN		((size_t)16 << 20)
 
 enum patch_kind {
 	P_MERGE,
@@ -17,184 +23,66 @@ enum patch_kind {
 	P_APPEND,
 };
 
+/* A JSON pointer's tokens, decoded (~0 ~1), as bytes. */
+struct tok {
+	char	*s;
+	size_t	 n;
+};
+
+struct ptr {
+	struct tok	*tok;
+	size_t		 n;
+};
+
+enum op_kind { OP_ADD, OP_REMOVE, OP_REPLACE, OP_MOVE, OP_COPY, OP_TEST };
+
+struct op {
+	enum op_kind	 kind;
+	struct ptr	 path, from;
+	struct jnode	*value;
+};
+
 struct patch {
 	enum patch_kind	 kind;
-	cJSON		*doc;		/* the patch, the ops, or the value */
-	char		*pointer;	/* append */
+	struct jtree	*t;		/* owns doc and everything parsed */
+	struct jnode	*doc;		/* the merge patch, or the value */
+	struct op	*ops;		/* a JSON patch */
+	size_t		 nops;
+	struct ptr	 pointer;	/* append */
 	int		 stamp;		/* append */
 };
 
-/* ---- exact numbers ------------------------------------------------------- */
-
-/* Finds the next number token of valid JSON s at or after *pos. */
-static int
-next_number(const char *s, size_t n, size_t *pos, size_t *start, size_t *len)
-{
-	size_t	 i = *pos;
-
-	while (i < n) {
-		if (s[i] == '"') {
-			for (i++; i < n && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-			i++;
-			continue;
-		}
-		if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
-			*start = i;
-			while (i < n && strchr("+-.eE0123456789", s[i]) != NULL)
-				i++;
-			*len = i - *start;
-			*pos = i;
-			return 0;
-		}
-		i++;
-	}
-	return -1;
-}
-
-/*
- * Turns every number of the tree parsed from s into a raw node holding its
- * text: a tree's values in pre-order are the text's values in order.
- */
-static int
-rawify(cJSON *node, const char *s, size_t n, size_t *pos)
-{
-	size_t	 start, len;
-	char	*t;
-
-	for (; node != NULL; node = node->next) {
-		if (cJSON_IsNumber(node)) {
-			if (next_number(s, n, pos, &start, &len) == -1 ||
-			    (t = malloc(len + 1)) == NULL)
-				return -1;
-			memcpy(t, s + start, len);
-			t[len] = '\0';
-			node->type = cJSON_Raw;
-			node->valuestring = t;
-		} else if (node->child != NULL &&
-		    rawify(node->child, s, n, pos) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* Parses valid JSON text into a tree with exact numbers. */
-cJSON *
-patch_parse_exact(const char *text, size_t n)
-{
-	cJSON	*root;
-	size_t	 pos = 0;
-
-	if ((root = cJSON_ParseWithLength(text, n)) == NULL)
-		return NULL;
-	if (rawify(root, text, n, &pos) == -1) {
-		cJSON_Delete(root);
-		return NULL;
-	}
-	return root;
-}
-
-static int
-is_integer_text(const char *s)
-{
-	return strpbrk(s, ".eE") == NULL;
-}
-
-static int
-number_equal(const char *a, const char *b)
-{
-	if (strcmp(a, b) == 0)
-		return 1;
-	if (is_integer_text(a) && is_integer_text(b)) {
-		/* exact: only -0 and 0 are the same integer spelled apart */
-		return (strcmp(a, "-0") == 0 || strcmp(a, "0") == 0) &&
-		    (strcmp(b, "-0") == 0 || strcmp(b, "0") == 0);
-	}
-	return strtod(a, NULL) == strtod(b, NULL);
-}
-
-/* RFC 6902 4.6: deep equality, members in any order, numbers by value. */
-static int
-equal(const cJSON *a, const cJSON *b)
-{
-	const cJSON	*x, *y;
-	int		 na = 0, nb = 0;
-
-	if ((a->type & 0xff) != (b->type & 0xff))
-		return 0;
-	switch (a->type & 0xff) {
-	case cJSON_Raw:
-		return number_equal(a->valuestring, b->valuestring);
-	case cJSON_String:
-		return strcmp(a->valuestring, b->valuestring) == 0;
-	case cJSON_Array:
-		for (x = a->child, y = b->child; x != NULL && y != NULL;
-		    x = x->next, y = y->next)
-			if (!equal(x, y))
-				return 0;
-		return x == NULL && y == NULL;
-	case cJSON_Object:
-		for (x = a->child; x != NULL; x = x->next)
-			na++;
-		for (y = b->child; y != NULL; y = y->next)
-			nb++;
-		if (na != nb)
-			return 0;
-		for (x = a->child; x != NULL; x = x->next) {
-			y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-			if (y == NULL || !equal(x, y))
-				return 0;
-		}
-		return 1;
-	default:		/* true, false, null */
-		return 1;
-	}
-}
-
 /* ---- JSON pointers (RFC 6901) --------------------------------------------- */
 
-struct ptr {
-	char	**tok;
-	size_t	  n;
-};
-
+/*
+ * A stored value nests at most 63 levels, so a pointer of more tokens
+ * than JSON_MAX_DEPTH can name nothing that may be kept; refusing it also
+ * bounds how deep a change can open a document up.
+ */
 int
 patch_pointer_valid(const char *s, size_t n)
 {
-	size_t	 i;
+	size_t	 i, k = 0;
 
 	if (n > 0 && s[0] != '/')
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (s[i] == '\0')
-			return 0;
 		if (s[i] == '~' && (i + 1 >= n || (s[i + 1] != '0' &&
 		    s[i + 1] != '1')))
+			return 0;
+		if (s[i] == '/' && ++k > JSON_MAX_DEPTH)
 			return 0;
 	}
 	return 1;
 }
 
-static void
-ptr_free(struct ptr *p)
-{
-	size_t	 i;
-
-	for (i = 0; i < p->n; i++)
-		free(p->tok[i]);
-	free(p->tok);
-	p->tok = NULL;
-	p->n = 0;
-}
-
-/* Splits a valid pointer into unescaped tokens; -1 when out of memory. */
+/* Splits the valid pointer s[0..n) into decoded tokens in t's memory. */
 static int
-ptr_parse(const char *s, struct ptr *p)
+ptr_parse(const char *s, size_t n, struct ptr *p)
 {
-	size_t		 n = strlen(s), i, k = 0, o;
-	const char	*seg, *end;
-	char		*t;
+	const char	*seg, *end, *stop = s + n;
+	size_t		 k = 0, i, o;
+	char		*d;
 
 	p->tok = NULL;
 	p->n = 0;
@@ -206,521 +94,540 @@ ptr_parse(const char *s, struct ptr *p)
 		return -1;
 	seg = s + 1;
 	while (p->n < k) {
-		if ((end = strchr(seg, '/')) == NULL)
-			end = s + n;
-		if ((t = malloc((size_t)(end - seg) + 1)) == NULL) {
-			ptr_free(p);
+		if ((end = memchr(seg, '/', (size_t)(stop - seg))) == NULL)
+			end = stop;
+		if ((d = malloc((size_t)(end - seg) + 1)) == NULL)
 			return -1;
-		}
 		for (o = 0; seg < end; seg++) {
 			if (*seg == '~') {
-				t[o++] = seg[1] == '1' ? '/' : '~';
+				d[o++] = seg[1] == '1' ? '/' : '~';
 				seg++;
 			} else
-				t[o++] = *seg;
+				d[o++] = *seg;
 		}
-		t[o] = '\0';
-		p->tok[p->n++] = t;
+		d[o] = '\0';
+		p->tok[p->n].s = d;
+		p->tok[p->n++].n = o;
 		seg = end + 1;
 	}
 	return 0;
 }
 
+static void
+ptr_free(struct ptr *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->tok[i].s);
+	free(p->tok);
+	p->tok = NULL;
+	p->n = 0;
+}
+
 /* An array index token: digits, no leading zero; -1 otherwise. */
 static long
-arr_index(const char *t)
+arr_index(const struct tok *t)
 {
 	long	 v = 0;
 	size_t	 i;
 
-	if (t[0] == '\0' || (t[0] == '0' && t[1] != '\0'))
+	if (t->n == 0 || t->n > 9 || (t->s[0] == '0' && t->n > 1))
 		return -1;
-	for (i = 0; t[i] != '\0'; i++) {
-		if (t[i] < '0' || t[i] > '9' || i >= 9)
+	for (i = 0; i < t->n; i++) {
+		if (t->s[i] < '0' || t->s[i] > '9')
 			return -1;
-		v = v * 10 + (t[i] - '0');
+		v = v * 10 + (t->s[i] - '0');
 	}
 	return v;
 }
 
-/* The child of node named by token t, or NULL. */
-static cJSON *
-child(cJSON *node, const char *t)
+/* The child of x named by token k, or NULL. */
+static struct jnode *
+child(struct jtree *t, struct jnode *x, const struct tok *k)
 {
 	long	 i;
 
-	if (cJSON_IsObject(node))
-		return cJSON_GetObjectItemCaseSensitive(node, t);
-	if (cJSON_IsArray(node) && (i = arr_index(t)) >= 0 &&
-	    i < cJSON_GetArraySize(node))
-		return cJSON_GetArrayItem(node, (int)i);
+	if (jtree_type(x) == JTREE_OBJECT)
+		return jtree_get(t, x, k->s, k->n);
+	if (jtree_type(x) == JTREE_ARRAY && (i = arr_index(k)) >= 0)
+		return jtree_at(t, x, (size_t)i);
 	return NULL;
 }
 
 /* The node at the first k tokens of p, or NULL. */
-static cJSON *
-ptr_get(cJSON *root, const struct ptr *p, size_t k)
+static struct jnode *
+ptr_get(struct jtree *t, struct jnode *root, const struct ptr *p, size_t k)
 {
 	size_t	 i;
 
 	for (i = 0; i < k && root != NULL; i++)
-		root = child(root, p->tok[i]);
+		root = child(t, root, &p->tok[i]);
 	return root;
 }
 
-/* ---- RFC 6902 operations on a tree ---------------------------------------- */
+/* ---- results -------------------------------------------------------------- */
 
-/*
- * Inserts v before element i of arr (0 <= i < size). Debian's cJSON 1.7.15
- * refuses cJSON_InsertItemInArray past index 0, so this links it by hand,
- * keeping cJSON's invariants: the head's prev is the last element, every
- * other prev the element before.
- */
-static void
-array_insert(cJSON *arr, int i, cJSON *v)
+static enum patch_err
+tree_err(struct jtree *t)
 {
-	cJSON	*at = cJSON_GetArrayItem(arr, i);
-
-	v->next = at;
-	v->prev = at->prev;
-	if (at == arr->child)
-		arr->child = v;
-	else
-		at->prev->next = v;
-	at->prev = v;
+	switch (jtree_error(t)) {
+	case JTREE_OK:		return PATCH_OK;
+	case JTREE_TOO_LARGE:	return PATCH_TOO_LARGE;
+	default:		return PATCH_NOMEM;
+	}
 }
 
-/* Adds v (owned) at p. */
+/* A failed jtree call's error, or def when the tree has none. */
 static enum patch_err
-op_add(cJSON **root, const struct ptr *p, cJSON *v)
+fail(struct jtree *t, enum patch_err def)
 {
-	cJSON		*parent;
-	const char	*last;
-	long		 i;
+	enum patch_err	 e = tree_err(t);
+
+	return e != PATCH_OK ? e : def;
+}
+
+/* ---- RFC 6902 operations ---------------------------------------------------- */
+
+/* Adds the free node v at p. */
+static enum patch_err
+op_add(struct jtree *t, struct jnode **root, const struct ptr *p,
+    struct jnode *v)
+{
+	struct jnode		*parent;
+	const struct tok	*last;
+	long			 i;
 
 	if (p->n == 0) {
-		cJSON_Delete(*root);
-		*root = v;
+		*root = v;	/* its size is checked before it is written */
 		return PATCH_OK;
 	}
-	parent = ptr_get(*root, p, p->n - 1);
-	last = p->tok[p->n - 1];
-	if (cJSON_IsObject(parent)) {
-		if (cJSON_GetObjectItemCaseSensitive(parent, last) != NULL)
-			cJSON_ReplaceItemInObjectCaseSensitive(parent, last, v);
-		else
-			cJSON_AddItemToObject(parent, last, v);
-		return PATCH_OK;
-	}
-	if (cJSON_IsArray(parent)) {
-		if (strcmp(last, "-") == 0) {
-			cJSON_AddItemToArray(parent, v);
-			return PATCH_OK;
-		}
-		i = arr_index(last);
-		if (i >= 0 && i < cJSON_GetArraySize(parent)) {
-			array_insert(parent, (int)i, v);
-			return PATCH_OK;
-		}
-		if (i >= 0 && i == cJSON_GetArraySize(parent)) {
-			cJSON_AddItemToArray(parent, v);
-			return PATCH_OK;
-		}
-	}
-	cJSON_Delete(v);
-	return PATCH_CONFLICT;
+	if ((parent = ptr_get(t, *root, p, p->n - 1)) == NULL)
+		return fail(t, PATCH_CONFLICT);
+	last = &p->tok[p->n - 1];
+	if (jtree_type(parent) == JTREE_OBJECT)
+		return jtree_set(t, parent, last->s, last->n, v) == JTREE_OK ?
+		    PATCH_OK : fail(t, PATCH_NOMEM);
+	if (jtree_type(parent) != JTREE_ARRAY)
+		return PATCH_CONFLICT;
+	if (last->n == 1 && last->s[0] == '-')
+		i = (long)jtree_count(t, parent);
+	else if ((i = arr_index(last)) < 0 ||
+	    (size_t)i > jtree_count(t, parent))
+		return fail(t, PATCH_CONFLICT);
+	return jtree_insert(t, parent, (size_t)i, v) == JTREE_OK ? PATCH_OK :
+	    fail(t, PATCH_NOMEM);
 }
 
-/* Detaches the node at p (not the root); NULL when missing. */
-static cJSON *
-op_detach(cJSON *root, const struct ptr *p)
+/* Would adding n more bytes pass max? Checked before a copy is made. */
+static int
+too_large(const struct jnode *root, size_t n, size_t max)
 {
-	cJSON		*parent;
-	const char	*last;
-	long		 i;
-
-	if (p->n == 0)
-		return NULL;
-	parent = ptr_get(root, p, p->n - 1);
-	last = p->tok[p->n - 1];
-	if (cJSON_IsObject(parent))
-		return cJSON_DetachItemFromObjectCaseSensitive(parent, last);
-	if (cJSON_IsArray(parent) && (i = arr_index(last)) >= 0 &&
-	    i < cJSON_GetArraySize(parent))
-		return cJSON_DetachItemFromArray(parent, (int)i);
-	return NULL;
-}
-
-static const char *
-str_member(const cJSON *op, const char *name)
-{
-	const cJSON	*m = cJSON_GetObjectItemCaseSensitive(op, name);
-
-	return cJSON_IsString(m) ? m->valuestring : NULL;
+	return jtree_size(root) > max || n > max - jtree_size(root);
 }
 
 static enum patch_err
-apply_op(cJSON **root, const cJSON *op)
+apply_op(struct jtree *t, struct jnode **root, const struct op *op,
+    size_t max)
 {
-	const char	*name = str_member(op, "op");
-	const cJSON	*value = cJSON_GetObjectItemCaseSensitive(op, "value");
-	struct ptr	 path = { 0 }, from = { 0 };
-	cJSON		*v = NULL, *t;
-	enum patch_err	 err = PATCH_NOMEM;
+	struct jnode	*x, *v;
 
-	if (ptr_parse(str_member(op, "path"), &path) == -1)
-		goto out;
-	if (str_member(op, "from") != NULL &&
-	    ptr_parse(str_member(op, "from"), &from) == -1)
-		goto out;
-	err = PATCH_CONFLICT;
-	if (strcmp(name, "add") == 0) {
-		if ((v = cJSON_Duplicate(value, 1)) == NULL)
-			err = PATCH_NOMEM;
-		else
-			err = op_add(root, &path, v);
-	} else if (strcmp(name, "remove") == 0) {
-		if ((t = op_detach(*root, &path)) != NULL) {
-			cJSON_Delete(t);
-			err = PATCH_OK;
+	switch (op->kind) {
+	case OP_ADD:
+		if ((v = jtree_copy(t, op->value)) == NULL)
+			return fail(t, PATCH_NOMEM);
+		return op_add(t, root, &op->path, v);
+	case OP_REMOVE:
+		if (op->path.n == 0 ||
+		    (x = ptr_get(t, *root, &op->path, op->path.n)) == NULL)
+			return fail(t, PATCH_CONFLICT);
+		jtree_remove(t, x);
+		return PATCH_OK;
+	case OP_REPLACE:
+		if ((x = ptr_get(t, *root, &op->path, op->path.n)) == NULL)
+			return fail(t, PATCH_CONFLICT);
+		if ((v = jtree_copy(t, op->value)) == NULL)
+			return fail(t, PATCH_NOMEM);
+		if (op->path.n == 0) {
+			*root = v;
+			return PATCH_OK;
 		}
-	} else if (strcmp(name, "replace") == 0) {
-		if (ptr_get(*root, &path, path.n) == NULL)
-			goto out;
-		if ((v = cJSON_Duplicate(value, 1)) == NULL) {
-			err = PATCH_NOMEM;
-			goto out;
-		}
-		/* an array element is replaced where it stands (add inserts) */
-		t = path.n > 0 ? ptr_get(*root, &path, path.n - 1) : NULL;
-		if (cJSON_IsArray(t)) {
-			cJSON_ReplaceItemInArray(t,
-			    (int)arr_index(path.tok[path.n - 1]), v);
-			err = PATCH_OK;
-		} else
-			err = op_add(root, &path, v);
-	} else if (strcmp(name, "move") == 0) {
-		if (strcmp(str_member(op, "from"), str_member(op, "path")) == 0) {
-			err = ptr_get(*root, &from, from.n) ? PATCH_OK :
-			    PATCH_CONFLICT;
-			goto out;
-		}
-		if ((v = op_detach(*root, &from)) != NULL)
-			err = op_add(root, &path, v);
-	} else if (strcmp(name, "copy") == 0) {
-		if ((t = ptr_get(*root, &from, from.n)) == NULL)
-			goto out;
-		if ((v = cJSON_Duplicate(t, 1)) == NULL)
-			err = PATCH_NOMEM;
-		else
-			err = op_add(root, &path, v);
-	} else {	/* test */
-		t = ptr_get(*root, &path, path.n);
-		err = t != NULL && equal(t, value) ? PATCH_OK : PATCH_CONFLICT;
+		return jtree_replace(t, x, v) == JTREE_OK ? PATCH_OK :
+		    fail(t, PATCH_NOMEM);
+	case OP_MOVE:
+		if ((x = ptr_get(t, *root, &op->from, op->from.n)) == NULL)
+			return fail(t, PATCH_CONFLICT);
+		if (op->from.n == op->path.n && ptr_get(t, *root, &op->path,
+		    op->path.n) == x)
+			return PATCH_OK;	/* onto itself */
+		jtree_remove(t, x);
+		return op_add(t, root, &op->path, x);
+	case OP_COPY:
+		if ((x = ptr_get(t, *root, &op->from, op->from.n)) == NULL)
+			return fail(t, PATCH_CONFLICT);
+		if (too_large(*root, jtree_size(x), max))
+			return PATCH_TOO_LARGE;
+		if ((v = jtree_copy(t, x)) == NULL)
+			return fail(t, PATCH_NOMEM);
+		return op_add(t, root, &op->path, v);
+	case OP_TEST:
+	default:
+		x = ptr_get(t, *root, &op->path, op->path.n);
+		if (x == NULL)
+			return fail(t, PATCH_CONFLICT);
+		return jtree_equal(t, x, op->value) ? PATCH_OK :
+		    fail(t, PATCH_CONFLICT);
 	}
-out:
-	ptr_free(&path);
-	ptr_free(&from);
-	return err;
 }
 
-/* ---- RFC 7396 ------------------------------------------------------------- */
+/* ---- RFC 7396 --------------------------------------------------------------- */
 
-static cJSON *merge_new(const cJSON *patch);
+static struct jnode	*merge_new(struct jtree *, struct jnode *);
 
 /* Merges the object patch into the object target, in place. */
 static int
-merge_members(cJSON *target, const cJSON *patch)
+merge_members(struct jtree *t, struct jnode *target, struct jnode *patch)
 {
-	const cJSON	*m;
-	cJSON		*old, *nv;
+	struct jnode	*m, *old, *nv;
+	const char	*name;
+	size_t		 i, n, len;
 
-	for (m = patch->child; m != NULL; m = m->next) {
-		old = cJSON_GetObjectItemCaseSensitive(target, m->string);
-		if (cJSON_IsNull(m)) {
+	n = jtree_count(t, patch);
+	for (i = 0; i < n; i++) {
+		if ((m = jtree_at(t, patch, i)) == NULL)
+			return -1;
+		name = jtree_name(t, m, &len);
+		old = jtree_get(t, target, name, len);
+		if (jtree_error(t) != JTREE_OK)
+			return -1;
+		if (jtree_type(m) == JTREE_NULL) {
 			if (old != NULL)
-				cJSON_DeleteItemFromObjectCaseSensitive(target,
-				    m->string);
+				jtree_remove(t, old);
 			continue;
 		}
-		if (old != NULL && cJSON_IsObject(old) && cJSON_IsObject(m)) {
-			if (merge_members(old, m) == -1)
+		if (old != NULL && jtree_type(old) == JTREE_OBJECT &&
+		    jtree_type(m) == JTREE_OBJECT) {
+			if (merge_members(t, old, m) == -1)
 				return -1;
 			continue;
 		}
-		if ((nv = merge_new(m)) == NULL)
+		if ((nv = merge_new(t, m)) == NULL ||
+		    jtree_set(t, target, name, len, nv) != JTREE_OK)
 			return -1;
-		if (old != NULL)
-			cJSON_ReplaceItemViaPointer(target, old, nv);
-		else
-			cJSON_AddItemToObject(target, m->string, nv);
 	}
-	return 0;
+	return jtree_error(t) == JTREE_OK ? 0 : -1;
 }
 
 /* The result of merging patch into nothing. */
-static cJSON *
-merge_new(const cJSON *patch)
+static struct jnode *
+merge_new(struct jtree *t, struct jnode *patch)
 {
-	cJSON	*o;
+	struct jnode	*o;
 
-	if (!cJSON_IsObject(patch))
-		return cJSON_Duplicate(patch, 1);
-	if ((o = cJSON_CreateObject()) == NULL)
+	if (jtree_type(patch) != JTREE_OBJECT)
+		return jtree_copy(t, patch);
+	if ((o = jtree_new_object(t)) == NULL || merge_members(t, o, patch) == -1)
 		return NULL;
-	if (merge_members(o, patch) == -1) {
-		cJSON_Delete(o);
-		return NULL;
-	}
 	return o;
 }
 
 /* ---- parsing -------------------------------------------------------------- */
 
-static struct patch *
-patch_new(enum patch_kind kind, cJSON *doc)
+static enum patch_err
+patch_new(enum patch_kind kind, const char *text, size_t n, struct patch **out)
 {
 	struct patch	*p;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		cJSON_Delete(doc);
-		return NULL;
-	}
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return PATCH_NOMEM;
 	p->kind = kind;
-	p->doc = doc;
-	return p;
+	/* the body was checked against max_body already: no size limit */
+	if ((p->t = jtree_new((size_t)-1 / 2, MEM_MIN + n * MEM_FACTOR)) ==
+	    NULL || (p->doc = jtree_parse(p->t, text, n)) == NULL) {
+		patch_free(p);
+		return PATCH_NOMEM;
+	}
+	*out = p;
+	return PATCH_OK;
 }
 
 void
 patch_free(struct patch *p)
 {
+	size_t	 i;
+
 	if (p == NULL)
 		return;
-	cJSON_Delete(p->doc);
-	free(p->pointer);
+	for (i = 0; i < p->nops; i++) {
+		ptr_free(&p->ops[i].path);
+		ptr_free(&p->ops[i].from);
+	}
+	free(p->ops);
+	ptr_free(&p->pointer);
+	jtree_free(p->t);
 	free(p);
+}
+
+/* Expands every object of a merge patch now, so applying reads only. */
+static int
+expand_objects(struct jtree *t, struct jnode *x, int depth)
+{
+	size_t	 i, n;
+
+	if (jtree_type(x) != JTREE_OBJECT || depth > JSON_MAX_DEPTH)
+		return 0;
+	n = jtree_count(t, x);
+	for (i = 0; i < n; i++)
+		if (expand_objects(t, jtree_at(t, x, i), depth + 1) == -1)
+			return -1;
+	return jtree_error(t) == JTREE_OK ? 0 : -1;
 }
 
 enum patch_err
 patch_merge(const char *text, size_t n, struct patch **out)
 {
-	cJSON	*doc;
+	enum patch_err	 e;
 
-	*out = NULL;
-	if ((doc = patch_parse_exact(text, n)) == NULL)
-		return PATCH_INVALID;
-	return (*out = patch_new(P_MERGE, doc)) ? PATCH_OK : PATCH_NOMEM;
+	if ((e = patch_new(P_MERGE, text, n, out)) != PATCH_OK)
+		return e;
+	if (expand_objects((*out)->t, (*out)->doc, 0) == -1) {
+		patch_free(*out);
+		*out = NULL;
+		return PATCH_NOMEM;
+	}
+	return PATCH_OK;
 }
 
-static int
-count_members(const cJSON *o, const char *name)
+/* A member of op that is a string: its decoded bytes, or NULL. */
+static const char *
+str_member(struct jtree *t, struct jnode *op, const char *name, size_t *len)
 {
-	const cJSON	*m;
-	int		 k = 0;
+	struct jnode	*m = jtree_get(t, op, name, strlen(name));
 
-	for (m = o->child; m != NULL; m = m->next)
-		k += strcmp(m->string, name) == 0;
-	return k;
+	if (m == NULL || jtree_type(m) != JTREE_STRING)
+		return NULL;
+	return jtree_string(t, m, len);
 }
 
+/* A pointer member of op, parsed into p; -1 when absent or malformed. */
 static int
-is_pointer(const char *s)
+ptr_member(struct jtree *t, struct jnode *op, const char *name, struct ptr *p)
 {
-	return s != NULL && patch_pointer_valid(s, strlen(s));
+	const char	*s;
+	size_t		 n;
+
+	if ((s = str_member(t, op, name, &n)) == NULL ||
+	    !patch_pointer_valid(s, n))
+		return -1;
+	return ptr_parse(s, n, p);
 }
 
-/* RFC 6902 section 4: the shape of one operation. */
+/* Is a a proper prefix of b (move's from must not be)? */
 static int
-op_valid(const cJSON *op)
+ptr_prefix(const struct ptr *a, const struct ptr *b)
+{
+	size_t	 i;
+
+	if (a->n >= b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (a->tok[i].n != b->tok[i].n ||
+		    memcmp(a->tok[i].s, b->tok[i].s, a->tok[i].n) != 0)
+			return 0;
+	return 1;
+}
+
+/* RFC 6902 section 4: one operation, parsed; -1 when malformed. */
+static int
+op_parse(struct jtree *t, struct jnode *x, struct op *op)
 {
 	static const char *const names[] = { "add", "remove", "replace", "move",
 	    "copy", "test" };
-	const char	*name, *path, *from;
-	size_t		 i, len;
+	const char	*name;
+	size_t		 i, n;
 
-	if (!cJSON_IsObject(op) || count_members(op, "op") != 1 ||
-	    count_members(op, "path") != 1 || count_members(op, "from") > 1 ||
-	    count_members(op, "value") > 1)
-		return 0;
-	if ((name = str_member(op, "op")) == NULL ||
-	    !is_pointer(path = str_member(op, "path")))
-		return 0;
+	if (jtree_type(x) != JTREE_OBJECT ||
+	    (name = str_member(t, x, "op", &n)) == NULL)
+		return -1;
 	for (i = 0; i < 6; i++)
-		if (strcmp(name, names[i]) == 0)
+		if (n == strlen(names[i]) && memcmp(name, names[i], n) == 0)
 			break;
-	if (i == 6)
-		return 0;
-	if ((i == 0 || i == 2 || i == 5) &&
-	    cJSON_GetObjectItemCaseSensitive(op, "value") == NULL)
-		return 0;
-	if (i == 3 || i == 4) {
-		if (!is_pointer(from = str_member(op, "from")))
-			return 0;
-		/* move: from must not be a proper prefix of path */
-		len = strlen(from);
-		if (i == 3 && strncmp(path, from, len) == 0 && path[len] == '/')
-			return 0;
+	if (i == 6 || ptr_member(t, x, "path", &op->path) == -1)
+		return -1;
+	op->kind = (enum op_kind)i;
+	op->value = jtree_get(t, x, "value", 5);
+	if ((op->kind == OP_ADD || op->kind == OP_REPLACE ||
+	    op->kind == OP_TEST) && op->value == NULL)
+		return -1;
+	if (op->kind == OP_MOVE || op->kind == OP_COPY) {
+		if (ptr_member(t, x, "from", &op->from) == -1)
+			return -1;
+		if (op->kind == OP_MOVE && ptr_prefix(&op->from, &op->path))
+			return -1;
 	}
-	return 1;
+	return jtree_error(t) == JTREE_OK ? 0 : -1;
 }
 
 enum patch_err
 patch_json(const char *text, size_t n, struct patch **out)
 {
-	cJSON		*doc;
-	const cJSON	*op;
-	int		 k = 0;
+	struct patch	*p;
+	enum patch_err	 e;
+	size_t		 i, k;
 
-	*out = NULL;
-	if ((doc = patch_parse_exact(text, n)) == NULL)
-		return PATCH_INVALID;
-	if (!cJSON_IsArray(doc))
+	if ((e = patch_new(P_JSON, text, n, out)) != PATCH_OK)
+		return e;
+	p = *out;
+	e = PATCH_INVALID;
+	if (jtree_type(p->doc) != JTREE_ARRAY ||
+	    (k = jtree_count(p->t, p->doc)) > PATCH_OPS_MAX)
 		goto bad;
-	for (op = doc->child; op != NULL; op = op->next)
-		if (++k > PATCH_OPS_MAX || !op_valid(op))
+	if (k > 0 && (p->ops = calloc(k, sizeof(*p->ops))) == NULL) {
+		e = PATCH_NOMEM;
+		goto bad;
+	}
+	for (i = 0; i < k; i++, p->nops++)
+		if (op_parse(p->t, jtree_at(p->t, p->doc, i), &p->ops[i]) == -1) {
+			p->nops++;
+			e = fail(p->t, PATCH_INVALID);
 			goto bad;
-	return (*out = patch_new(P_JSON, doc)) ? PATCH_OK : PATCH_NOMEM;
+		}
+	return PATCH_OK;
 bad:
-	cJSON_Delete(doc);
-	return PATCH_INVALID;
+	patch_free(p);
+	*out = NULL;
+	return e;
 }
 
 enum patch_err
-patch_append(const char *pointer, const char *text, size_t n, int stamp,
-    struct patch **out)
+patch_append(const char *pointer, size_t plen, const char *text, size_t n,
+    int stamp, struct patch **out)
 {
-	cJSON		*doc;
-	struct patch	*p;
+	enum patch_err	 e;
 
 	*out = NULL;
-	if (!patch_pointer_valid(pointer, strlen(pointer)))
+	if (!patch_pointer_valid(pointer, plen))
 		return PATCH_INVALID;
-	if ((doc = patch_parse_exact(text, n)) == NULL)
-		return PATCH_INVALID;
-	if (stamp && !cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		return PATCH_INVALID;
+	if ((e = patch_new(P_APPEND, text, n, out)) != PATCH_OK)
+		return e;
+	(*out)->stamp = stamp;
+	if (stamp && jtree_type((*out)->doc) != JTREE_OBJECT)
+		e = PATCH_INVALID;
+	else if (ptr_parse(pointer, plen, &(*out)->pointer) == -1)
+		e = PATCH_NOMEM;
+	if (e != PATCH_OK) {
+		patch_free(*out);
+		*out = NULL;
 	}
-	if ((p = patch_new(P_APPEND, doc)) == NULL)
-		return PATCH_NOMEM;
-	if ((p->pointer = strdup(pointer)) == NULL) {
-		patch_free(p);
-		return PATCH_NOMEM;
-	}
-	p->stamp = stamp;
-	*out = p;
-	return PATCH_OK;
+	return e;
 }
 
 /* ---- applying ------------------------------------------------------------- */
 
-static int
-set_member(cJSON *o, const char *name, cJSON *v)
-{
-	if (v == NULL)
-		return -1;
-	cJSON_DeleteItemFromObjectCaseSensitive(o, name);
-	cJSON_AddItemToObject(o, name, v);
-	return 0;
-}
-
 static enum patch_err
-apply_append(const struct patch *p, cJSON **root,
+apply_append(struct jtree *t, const struct patch *p, struct jnode **root,
     const struct patch_ctx *ctx, long *index)
 {
-	struct ptr	 path = { 0 };
-	cJSON		*v, *parent, *target, *arr;
-	char		 ts[HDR_TS_LEN];
-	enum patch_err	 err = PATCH_NOMEM;
+	const struct ptr	*path = &p->pointer;
+	struct jnode		*v, *target, *parent, *arr, *by;
+	char			 ts[HDR_TS_LEN];
 
-	if ((v = cJSON_Duplicate(p->doc, 1)) == NULL)
-		goto out;
+	if ((v = jtree_copy(t, p->doc)) == NULL)
+		return fail(t, PATCH_NOMEM);
 	if (p->stamp) {
 		hdr_ts_fmt(ctx->now_us, ts);
-		if (set_member(v, "at", cJSON_CreateString(ts)) == -1 ||
-		    set_member(v, "by", ctx->principal != NULL ?
-		    cJSON_CreateString(ctx->principal) : cJSON_CreateNull()) == -1)
-			goto out;
+		by = ctx->principal != NULL ? jtree_new_string(t,
+		    ctx->principal, strlen(ctx->principal)) : jtree_new_null(t);
+		if (by == NULL || jtree_set(t, v, "at", 2,
+		    jtree_new_string(t, ts, strlen(ts))) != JTREE_OK ||
+		    jtree_set(t, v, "by", 2, by) != JTREE_OK)
+			return fail(t, PATCH_NOMEM);
 	}
-	if (ptr_parse(p->pointer, &path) == -1)
-		goto out;
-	err = PATCH_CONFLICT;
-	target = ptr_get(*root, &path, path.n);
-	if (target == NULL && path.n > 0) {
+	target = ptr_get(t, *root, path, path->n);
+	if (target == NULL && path->n > 0) {
 		/* a missing member of an object becomes the array */
-		parent = ptr_get(*root, &path, path.n - 1);
-		if (!cJSON_IsObject(parent))
-			goto out;
-		if ((arr = cJSON_CreateArray()) == NULL) {
-			err = PATCH_NOMEM;
-			goto out;
-		}
-		cJSON_AddItemToObject(parent, path.tok[path.n - 1], arr);
+		parent = ptr_get(t, *root, path, path->n - 1);
+		if (parent == NULL || jtree_type(parent) != JTREE_OBJECT)
+			return fail(t, PATCH_CONFLICT);
+		if ((arr = jtree_new_array(t)) == NULL ||
+		    jtree_set(t, parent, path->tok[path->n - 1].s,
+		    path->tok[path->n - 1].n, arr) != JTREE_OK)
+			return fail(t, PATCH_NOMEM);
 		target = arr;
 	}
-	if (!cJSON_IsArray(target))
-		goto out;
-	*index = cJSON_GetArraySize(target);
-	cJSON_AddItemToArray(target, v);
-	v = NULL;
-	err = PATCH_OK;
-out:
-	cJSON_Delete(v);
-	ptr_free(&path);
-	return err;
+	if (target == NULL || jtree_type(target) != JTREE_ARRAY)
+		return fail(t, PATCH_CONFLICT);
+	*index = (long)jtree_count(t, target);
+	return jtree_insert(t, target, (size_t)*index, v) == JTREE_OK ?
+	    PATCH_OK : fail(t, PATCH_NOMEM);
 }
 
 enum patch_err
 patch_apply(const struct patch *p, const char *cur, size_t n,
     const struct patch_ctx *ctx, char **out, size_t *outlen, long *index)
 {
-	cJSON		*root = NULL, *nv;
-	const cJSON	*op;
-	char		*text = NULL;
+	struct jtree	*t;
+	struct jnode	*root, *nv;
+	size_t		 i, mem;
 	enum patch_err	 err = PATCH_NOMEM;
 
 	*out = NULL;
 	*outlen = 0;
-	if ((root = patch_parse_exact(cur, n)) == NULL)
+	mem = ctx->max_value > ((size_t)-1 - MEM_MIN) / MEM_FACTOR ?
+	    (size_t)-1 : MEM_MIN + ctx->max_value * MEM_FACTOR;
+	if ((t = jtree_new(ctx->max_value, mem)) == NULL)
+		return PATCH_NOMEM;
+	/* the stored value is compact text that outlives this call */
+	if ((root = jtree_wrap(t, cur, n)) == NULL)
 		goto out;
 	switch (p->kind) {
 	case P_MERGE:
-		if (cJSON_IsObject(p->doc) && cJSON_IsObject(root)) {
-			if (merge_members(root, p->doc) == -1)
+		if (jtree_type(p->doc) == JTREE_OBJECT &&
+		    jtree_type(root) == JTREE_OBJECT) {
+			if (merge_members(t, root, p->doc) == -1) {
+				err = fail(t, PATCH_NOMEM);
 				goto out;
+			}
 		} else {
-			if ((nv = merge_new(p->doc)) == NULL)
+			if ((nv = merge_new(t, p->doc)) == NULL) {
+				err = fail(t, PATCH_NOMEM);
 				goto out;
-			cJSON_Delete(root);
+			}
 			root = nv;
 		}
 		break;
 	case P_JSON:
-		for (op = p->doc->child; op != NULL; op = op->next)
-			if ((err = apply_op(&root, op)) != PATCH_OK)
+		for (i = 0; i < p->nops; i++)
+			if ((err = apply_op(t, &root, &p->ops[i],
+			    ctx->max_value)) != PATCH_OK)
 				goto out;
 		break;
 	case P_APPEND:
-		if ((err = apply_append(p, &root, ctx, index)) != PATCH_OK)
+		if ((err = apply_append(t, p, &root, ctx, index)) != PATCH_OK)
 			goto out;
 		break;
 	}
-	err = PATCH_NOMEM;
-	if ((text = cJSON_PrintUnformatted(root)) == NULL)
+	if (jtree_size(root) > ctx->max_value) {
+		err = PATCH_TOO_LARGE;
 		goto out;
-	*outlen = strlen(text);
+	}
+	if (jtree_write(t, root, out, outlen) != JTREE_OK) {
+		err = fail(t, PATCH_NOMEM);
+		goto out;
+	}
 	/* a stored value nests at most 63 levels: {"value": ...} is 64 */
-	if (json_check(text, *outlen, JSON_MAX_DEPTH - 1, NULL) != JSON_OK) {
+	if (json_check(*out, *outlen, JSON_MAX_DEPTH - 1, NULL) != JSON_OK) {
 		err = PATCH_TOO_DEEP;
 		goto out;
 	}
-	*out = text;
-	text = NULL;
 	err = PATCH_OK;
 out:
-	if (err != PATCH_OK)
+	if (err != PATCH_OK) {
+		free(*out);
+		*out = NULL;
 		*outlen = 0;
-	free(text);
-	cJSON_Delete(root);
+	}
+	jtree_free(t);
 	return err;
 }

@@ -1,14 +1,15 @@
 /*
  * patch.h - changes computed on the server from the current value: RFC
  * 7396 merge patch, RFC 6902 JSON patch, and append to an array (API.md
- * 3.4, 3.5). The only module that uses cJSON.
+ * 3.4, 3.5), on jtree.h's documents.
  *
  * A patch is parsed and checked before any transaction (a malformed one
  * is PATCH_INVALID) and applied to the current value inside the store's
  * write transaction (a failed test, a missing path or a non-array to
- * append to is PATCH_CONFLICT). Numbers keep the exact text they were
- * sent with: values pass through cJSON with every number held as raw
- * text, so patching one member never rewrites the digits of another.
+ * append to is PATCH_CONFLICT). Strings and numbers keep the exact text
+ * they were sent with, so patching one member never rewrites another, and
+ * names compare by their decoded bytes ("\u0000" included). A value that
+ * would grow past max_value stops growing there: PATCH_TOO_LARGE.
  */
 #ifndef PATCH_H
 #define PATCH_H
@@ -22,29 +23,35 @@ enum patch_err {
 	PATCH_CONFLICT,		/* it cannot apply to the current value */
 	PATCH_TOO_DEEP,		/* the result would nest deeper than allowed */
 	PATCH_NOMEM,
+	PATCH_TOO_LARGE,	/* the result would pass max_value */
 };
 
 #define PATCH_OPS_MAX	128	/* operations in one JSON patch */
 
 struct patch;
 
-/* Parses a merge patch: any JSON text (already checked by json_check). */
+/*
+ * Parsing takes JSON text that json_check() passed and copies what it
+ * keeps: the text need not outlive the patch.
+ */
+/* Parses a merge patch: any JSON text. */
 enum patch_err	patch_merge(const char *text, size_t n, struct patch **out);
 /* Parses a JSON patch: an array of 0 to PATCH_OPS_MAX operations. */
 enum patch_err	patch_json(const char *text, size_t n, struct patch **out);
 /*
- * An append of the JSON value text[0..n) to the array at pointer ("" for
- * the value itself). With stamp, value must be an object; its "at" and
- * "by" are set when applied.
+ * An append of the JSON value text[0..n) to the array at the JSON pointer
+ * pointer[0..plen) ("" for the value itself). With stamp, value must be
+ * an object; its "at" and "by" are set when applied.
  */
-enum patch_err	patch_append(const char *pointer, const char *text, size_t n,
-		    int stamp, struct patch **out);
+enum patch_err	patch_append(const char *pointer, size_t plen,
+		    const char *text, size_t n, int stamp, struct patch **out);
 void		patch_free(struct patch *);	/* NULL-safe */
 
 /* What the server adds when it applies a patch. */
 struct patch_ctx {
 	int64_t		 now_us;	/* the write's time: an append's "at" */
 	const char	*principal;	/* its "by"; NULL: null */
+	size_t		 max_value;	/* the longest result, in bytes */
 };
 
 /*
@@ -57,13 +64,9 @@ enum patch_err	patch_apply(const struct patch *p, const char *cur, size_t n,
 		    long *index);
 
 /*
- * Parses valid JSON text into a cJSON tree whose numbers are raw nodes
- * holding their exact text (for act.c); NULL when out of memory.
+ * Checks an RFC 6901 JSON pointer's syntax ("" or "/..." with ~0 ~1), of
+ * at most JSON_MAX_DEPTH tokens.
  */
-struct cJSON;
-struct cJSON	*patch_parse_exact(const char *text, size_t n);
-
-/* Checks an RFC 6901 JSON pointer's syntax ("" or "/..." with ~0 ~1). */
 int		patch_pointer_valid(const char *s, size_t n);
 
 #endif

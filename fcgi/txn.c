@@ -43,7 +43,7 @@ parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
 	struct json_span	 v, merge = { NULL, 0 }, jp = { NULL, 0 };
 	char			 name[16], word[8], key[STORE_KEY_MAX + 1];
 	size_t			 it = 0, nlen, i;
-	long			 kn = -1;
+	long			 kn = -1, wn;
 	int			 rc, has_op = 0, has_version = 0;
 	enum key_err		 ke;
 	enum patch_err		 pe;
@@ -52,31 +52,32 @@ parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
 		return api_bad_request(r, "INVALID_REQUEST", "An op is an object.");
 	while ((rc = json_member(sp.p, sp.n, &it, name, sizeof(name), &nlen,
 	    &v)) == 1) {
-		if (strcmp(name, "op") == 0 && !has_op++) {
-			if (json_string(v, word, sizeof(word)) < 0)
+		if (json_name_is(name, nlen, "op") && !has_op++) {
+			if ((wn = json_string(v, word, sizeof(word))) < 0)
 				goto unknown;
 			for (i = 0; i < 5; i++)
-				if (strcmp(word, txn_kinds[i]) == 0)
+				if (json_name_is(word, (size_t)wn, txn_kinds[i]))
 					break;
 			if (i == 5)
 				goto unknown;
 			t->kind = (enum txn_kind)i;
-		} else if (strcmp(name, "key") == 0 && kn < 0) {
+		} else if (json_name_is(name, nlen, "key") && kn < 0) {
 			if ((kn = json_string(v, key, sizeof(key))) < 0) {
 				api_problem(r, 400, "INVALID_KEY",
 				    "key must be a string of 1 to 512 bytes.");
 				return -1;
 			}
-		} else if (strcmp(name, "value") == 0 && t->value.p == NULL)
+		} else if (json_name_is(name, nlen, "value") &&
+		    t->value.p == NULL)
 			t->value = v;
-		else if (strcmp(name, "version") == 0 && !has_version++) {
+		else if (json_name_is(name, nlen, "version") && !has_version++) {
 			if (json_uint(v, &t->c.token_version) == -1)
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "version must be a non-negative integer.");
 			t->c.flags |= STORE_TOKEN_VERSION;
-		} else if (strcmp(name, "merge") == 0 && merge.p == NULL)
+		} else if (json_name_is(name, nlen, "merge") && merge.p == NULL)
 			merge = v;
-		else if (strcmp(name, "json_patch") == 0 && jp.p == NULL)
+		else if (json_name_is(name, nlen, "json_patch") && jp.p == NULL)
 			jp = v;
 		else
 			return api_bad_request(r, "INVALID_REQUEST", "An op holds op, "
@@ -223,7 +224,8 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		return;
 	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
 	    &nlen, &v)) == 1) {
-		if (strcmp(name, "ops") != 0 || list.p != NULL || v.p[0] != '[')
+		if (!json_name_is(name, nlen, "ops") || list.p != NULL ||
+		    v.p[0] != '[')
 			break;
 		list = v;
 	}
@@ -268,6 +270,7 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		case T_PATCH:
 			op->kind = STORE_OP_UPDATE;
 			t[i].job.p = t[i].p;
+			t[i].job.max_value = ctx->conf->max_value;
 			op->update = api_patch_cb;
 			op->update_arg = &t[i].job;
 			break;

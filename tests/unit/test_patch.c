@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
+#include "../../fcgi/json.h"
+#include "../../fcgi/jtree.h"
 #include "../../fcgi/patch.h"
 #include "t.h"
 
@@ -12,11 +12,18 @@
 static int
 same_json(const char *a, const char *b)
 {
-	cJSON	*x = cJSON_Parse(a), *y = cJSON_Parse(b);
-	int	 eq = x != NULL && y != NULL && cJSON_Compare(x, y, 1);
+	struct jtree	*t = jtree_new(1 << 20, 1 << 24);
+	struct jnode	*x, *y;
+	int		 eq = 0;
 
-	cJSON_Delete(x);
-	cJSON_Delete(y);
+	if (t == NULL || json_check(a, strlen(a), 64, NULL) != JSON_OK ||
+	    json_check(b, strlen(b), 64, NULL) != JSON_OK)
+		goto out;
+	x = jtree_parse(t, a, strlen(a));
+	y = jtree_parse(t, b, strlen(b));
+	eq = x != NULL && y != NULL && jtree_equal(t, x, y);
+out:
+	jtree_free(t);
 	return eq;
 }
 
@@ -24,12 +31,15 @@ static enum patch_err
 run(int json_patch, const char *doc, const char *patch, char **out)
 {
 	struct patch		*p = NULL;
-	struct patch_ctx	 ctx = { 0, NULL };
+	struct patch_ctx	 ctx = { 0, NULL, 1 << 20 };
 	enum patch_err		 e;
 	size_t			 n;
 	long			 idx;
 
 	*out = NULL;
+	/* as the API does: the body passes json_check (I-JSON) first */
+	if (json_check(patch, strlen(patch), JSON_MAX_DEPTH, NULL) != JSON_OK)
+		return PATCH_INVALID;
 	e = json_patch ? patch_json(patch, strlen(patch), &p) :
 	    patch_merge(patch, strlen(patch), &p);
 	if (e != PATCH_OK)
@@ -232,13 +242,13 @@ static void
 test_append(void)
 {
 	struct patch		*p;
-	struct patch_ctx	 ctx = { 1795373910123456LL, "alice" };
+	struct patch_ctx	 ctx = { 1795373910123456LL, "alice", 1 << 20 };
 	char			*out;
 	size_t			 n;
 	long			 idx = -1;
 
-	CHECK(patch_append("/comments", "{\"text\":\"hi\",\"by\":\"mallory\"}",
-	    30, 1, &p) == PATCH_OK);
+	CHECK(patch_append("/comments", 9, "{\"text\":\"hi\",\"by\":\"mallory\"}",
+	    28, 1, &p) == PATCH_OK);
 	CHECK(patch_apply(p, "{\"title\":\"t\"}", 13, &ctx, &out, &n, &idx) ==
 	    PATCH_OK);
 	CHECK(idx == 0);
@@ -252,14 +262,14 @@ test_append(void)
 	    PATCH_CONFLICT);
 	CHECK(patch_apply(p, "[]", 2, &ctx, &out, &n, &idx) == PATCH_CONFLICT);
 	patch_free(p);
-	CHECK(patch_append("", "7", 1, 0, &p) == PATCH_OK);
+	CHECK(patch_append("", 0, "7", 1, 0, &p) == PATCH_OK);
 	CHECK(patch_apply(p, "[5,6]", 5, &ctx, &out, &n, &idx) == PATCH_OK);
 	CHECK(idx == 2 && out && strcmp(out, "[5,6,7]") == 0);
 	free(out);
 	CHECK(patch_apply(p, "{}", 2, &ctx, &out, &n, &idx) == PATCH_CONFLICT);
 	patch_free(p);
-	CHECK(patch_append("/a~2", "1", 1, 0, &p) == PATCH_INVALID);
-	CHECK(patch_append("/a", "1", 1, 1, &p) == PATCH_INVALID);	/* stamp */
+	CHECK(patch_append("/a~2", 4, "1", 1, 0, &p) == PATCH_INVALID);
+	CHECK(patch_append("/a", 2, "1", 1, 1, &p) == PATCH_INVALID);	/* stamp */
 }
 
 /* {"a":{"a":...inner...}} with depth objects around inner */
@@ -293,6 +303,24 @@ test_depth_limit(void)
 	CHECK(run(0, doc, nest(62, "\"x\":[[]]"), &out) == PATCH_TOO_DEEP);
 }
 
+/* Pointers of more than 64 tokens name nothing a value may hold. */
+static void
+test_pointer_tokens(void)
+{
+	char	 ptr[65 * 2 + 1], patch[256];
+	char	*out;
+	int	 i;
+
+	for (i = 0; i < 65; i++)
+		memcpy(ptr + 2 * i, "/a", 2);
+	ptr[130] = '\0';
+	CHECK(patch_pointer_valid(ptr, 128));
+	CHECK(!patch_pointer_valid(ptr, 130));
+	snprintf(patch, sizeof(patch), "[{\"op\":\"add\",\"path\":\"%s\","
+	    "\"value\":1}]", ptr);
+	CHECK(run(1, "{}", patch, &out) == PATCH_INVALID);
+}
+
 int
 main(void)
 {
@@ -303,5 +331,6 @@ main(void)
 	RUN(test_exact_numbers);
 	RUN(test_append);
 	RUN(test_depth_limit);
+	RUN(test_pointer_tokens);
 	return T_EXIT();
 }
