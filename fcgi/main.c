@@ -1,14 +1,18 @@
 /*
  * main.c - verstored: the versioned JSON store's FastCGI server.
  *
- *   verstored [-c file]       run (in the foreground; log on stderr)
- *   verstored -t [-c file]    check the configuration and exit
+ *   verstored [-c file]              run (in the foreground; log on stderr)
+ *   verstored -t [-c file]           check the configuration and exit
+ *   verstored backup [-c file] DIR   write a hot copy of the store to DIR
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../store/store.h"
 #include "conf.h"
 #include "log.h"
 #include "pool.h"
@@ -18,7 +22,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: verstored [-t] [-c file]\n");
+	fprintf(stderr, "usage: verstored [-t] [-c file]\n"
+	    "       verstored backup [-c file] dir\n");
 	exit(2);
 }
 
@@ -35,16 +40,109 @@ conf_message(enum conf_err e)
 	}
 }
 
+/* Loads path over the defaults; NULL (said on stderr) when it is bad. */
+static struct conf *
+load_conf(const char *path, int test)
+{
+	struct conf		*c;
+	struct conf_error	 e;
+
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		perror("verstored");
+		return NULL;
+	}
+	conf_defaults(c);
+	if (conf_load(c, path, &e) == CONF_OK)
+		return c;
+	if (e.code == CONF_OPEN)
+		fprintf(stderr, "verstored: %s: %s\n", path, strerror(e.sys));
+	else
+		fprintf(stderr, "verstored: %s:%d: %s: %s\n", path, e.line,
+		    e.name, conf_message(e.code));
+	if (test)
+		fprintf(stderr, "verstored: configuration file %s test "
+		    "failed\n", path);
+	free(c);
+	return NULL;
+}
+
+/*
+ * verstored backup [-c file] DIR: a consistent, compacted copy of the
+ * store that the configuration names, made while it serves. DIR must
+ * exist and hold no store yet.
+ */
+static int
+cmd_backup(int argc, char *argv[])
+{
+	struct conf		*c = NULL;
+	struct store_opts	 so;
+	struct stat		 sb;
+	store			*st = NULL;
+	const char		*path = DEFAULT_CONF;
+	char			 file[PATH_MAX + 16];
+	int			 ch, rc = 1;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c')
+			usage();
+		path = optarg;
+	}
+	if (optind != argc - 1)
+		usage();
+	if ((c = load_conf(path, 0)) == NULL)
+		goto out;
+	snprintf(file, sizeof(file), "%s/data.mdb", c->data_dir);
+	if (stat(file, &sb) == -1) {
+		fprintf(stderr, "verstored: backup: no store in %s: %s\n",
+		    c->data_dir, strerror(errno));
+		goto out;
+	}
+	if (stat(argv[optind], &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "verstored: backup: %s is not a directory; "
+		    "make an empty one first\n", argv[optind]);
+		goto out;
+	}
+	snprintf(file, sizeof(file), "%s/data.mdb", argv[optind]);
+	if (stat(file, &sb) == 0) {
+		fprintf(stderr, "verstored: backup: %s already holds a store; "
+		    "choose an empty directory\n", argv[optind]);
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.dir = c->data_dir;
+	so.map_size = c->map_size;
+	so.log = log_store;
+	if (store_open(&so, &st) != STORE_OK) {
+		fprintf(stderr, "verstored: backup: cannot open the store in "
+		    "%s\n", c->data_dir);
+		goto out;
+	}
+	if (store_backup(st, argv[optind]) != STORE_OK) {
+		fprintf(stderr, "verstored: backup: the copy into %s failed\n",
+		    argv[optind]);
+		goto out;
+	}
+	fprintf(stderr, "verstored: backup of %s written to %s\n",
+	    c->data_dir, file);
+	rc = 0;
+out:
+	store_close(st);
+	free(c);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct conf		*c;
-	struct conf_error	 e;
 	struct pool_listener	 l;
 	const char		*path = DEFAULT_CONF;
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return cmd_backup(argc - 1, argv + 1);
 	while ((ch = getopt(argc, argv, "c:t")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -59,24 +157,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	if ((c = malloc(sizeof(*c))) == NULL) {
-		perror("verstored");
+	if ((c = load_conf(path, test)) == NULL)
 		return 1;
-	}
-	conf_defaults(c);
-	if (conf_load(c, path, &e) != CONF_OK) {
-		if (e.code == CONF_OPEN)
-			fprintf(stderr, "verstored: %s: %s\n", path,
-			    strerror(e.sys));
-		else
-			fprintf(stderr, "verstored: %s:%d: %s: %s\n", path,
-			    e.line, e.name, conf_message(e.code));
-		if (test)
-			fprintf(stderr, "verstored: configuration file %s "
-			    "test failed\n", path);
-		free(c);
-		return 1;
-	}
 	if (test) {
 		fprintf(stderr, "verstored: configuration file %s test is "
 		    "successful\n", path);

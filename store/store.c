@@ -1400,6 +1400,13 @@ store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
 	return ops[u.failed].err;
 }
 
+enum store_err
+store_backup(store *st, const char *dir)
+{
+	return map_rc(st, __func__, dir, mdb_env_copy2(st->env, dir,
+	    MDB_CP_COMPACT));
+}
+
 void
 store_stats(store *st, struct store_stats *out)
 {

@@ -315,6 +315,15 @@ enum store_err	store_write(store *, struct store_op *op);
 enum store_err	store_write_all(store *, struct store_op *ops, size_t n,
 		    size_t *failed);
 
+/*
+ * Writes a consistent copy of the whole store into the directory dir,
+ * which must exist and must not hold one already, compacted (free pages
+ * left out). It reads one snapshot: writers, in this process or others,
+ * go on meanwhile, and the copy holds every write committed before it
+ * began. The copy is a store that store_open() opens as it is.
+ */
+enum store_err	store_backup(store *, const char *dir);
+
 /* Group commit counters, since store_open(). */
 struct store_stats {
 	uint64_t	batches;	/* write transactions made by store_write */
