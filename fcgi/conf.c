@@ -154,6 +154,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		}
 		return CONF_OK;
 	}
+	if (strcmp(name, "durability") == 0) {
+		if (strcmp(v, "strict") != 0 && strcmp(v, "relaxed") != 0)
+			return CONF_VALUE;
+		c->durability_relaxed = v[0] == 'r';
+		return CONF_OK;
+	}
 	if (strcmp(name, "log_level") == 0) {
 		for (i = 0; i < 4; i++)
 			if (strcmp(v, levels[i]) == 0) {

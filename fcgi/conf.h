@@ -36,6 +36,7 @@ struct conf {
 	size_t		max_value;		/* a stored value's bytes */
 	unsigned	request_timeout;	/* seconds to deliver a request */
 	unsigned	max_conns;		/* open connections per worker */
+	int		durability_relaxed;	/* commits not synced */
 };
 
 enum conf_err {

@@ -303,6 +303,7 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 	so.max_readers = nreaders < 126 ? 126 : nreaders;
 	so.log = log_store;
 	so.batch_max = c->batch_max;
+	so.relaxed = c->durability_relaxed;
 	if (store_open(&so, &w.ctx.st) != STORE_OK) {
 		log_error("cannot open the store in %s", c->data_dir);
 		goto out;

@@ -169,8 +169,13 @@ store_open(const struct store_opts *o, store **out)
 		err = map_rc(st, __func__, "mdb_env_create", rc);
 		goto out;
 	}
-	/* MDB_NOTLS: a reader slot belongs to its transaction, not thread. */
-	if ((rc = mdb_env_open(st->env, o->dir, MDB_NOTLS, 0600)) != 0) {
+	/*
+	 * MDB_NOTLS: a reader slot belongs to its transaction, not thread.
+	 * MDB_NOSYNC: a commit is written to the file (the page cache) but
+	 * not synced; the kernel writes it back later.
+	 */
+	if ((rc = mdb_env_open(st->env, o->dir, MDB_NOTLS |
+	    (o->relaxed ? MDB_NOSYNC : 0), 0600)) != 0) {
 		err = map_rc(st, __func__, o->dir, rc);
 		goto out;
 	}

@@ -111,6 +111,9 @@ struct store_opts {
 	void		*clock_arg;
 	store_log_fn	 log;		/* NULL: silent */
 	size_t		 batch_max;	/* group commit bound; 0: STORE_BATCH_MAX */
+	int		 relaxed;	/* commits not synced to disk: a crash
+					   of the machine may lose the last
+					   writes, a crash of the process not */
 };
 
 /*

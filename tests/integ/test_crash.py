@@ -1,6 +1,7 @@
 """kill -9 under write load: the pool keeps answering after a worker is
 killed, and after the master and every worker are killed at once, every
-write that got a 2xx is there after restart."""
+write that got a 2xx is there after restart; with durability relaxed too,
+since a crash of the process (not of the machine) loses nothing."""
 import os
 import signal
 import threading
@@ -10,7 +11,15 @@ from harness import running
 
 
 def test_kill9_worker_then_all():
-    with running(workers=2, threads=8) as srv:
+    kill9_worker_then_all("")
+
+
+def test_kill9_relaxed_durability():
+    kill9_worker_then_all("durability relaxed")
+
+
+def kill9_worker_then_all(conf):
+    with running(workers=2, threads=8, conf=conf) as srv:
         acked = {}                  # key -> (version, value) last acknowledged
         ok_times = []
         lock = threading.Lock()
