@@ -145,11 +145,36 @@ too_large_value(const struct api_ctx *ctx, struct http_resp *r)
 	api_problem(r, 413, "TOO_LARGE", msg);
 }
 
+/* The sentence for a patch that does not apply to the current value. */
+static void
+patch_conflict_msg(const struct store_op *op, char *msg, size_t sz)
+{
+	const struct api_patch_job	*j = op->update == api_patch_cb ?
+					    op->update_arg : NULL;
+	char				 what[96];
+
+	if (op->update_err == PATCH_TOO_DEEP) {
+		snprintf(msg, sz, "The result would nest deeper than 64 "
+		    "levels; nothing was written.");
+		return;
+	}
+	if (j != NULL && j->res.op >= 0) {
+		patch_op_describe(j->p, (size_t)j->res.op, what, sizeof(what));
+		snprintf(msg, sz, "JSON patch operation %ld (%s) does not "
+		    "apply to the current value: its test failed or its path "
+		    "is missing; nothing was written.", j->res.op, what);
+		return;
+	}
+	snprintf(msg, sz, "The change does not apply to the current value (a "
+	    "missing path, or no array there); nothing was written.");
+}
+
 /* Answers a write whose op failed. */
 void
 api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
     const struct key *k, const struct store_op *op)
 {
+	char	 msg[256];
 	int	 status;
 
 	switch (op->err) {
@@ -172,11 +197,8 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 			too_large_value(ctx, r);
 			return;
 		}
-		api_problem_open(r, 409, "PATCH_CONFLICT",
-		    op->update_err == PATCH_TOO_DEEP ? "The result would nest "
-		    "deeper than 64 levels." : "The change does not apply to "
-		    "the current value (a failed test, a missing path, or no "
-		    "array there).");
+		patch_conflict_msg(op, msg, sizeof(msg));
+		api_problem_open(r, 409, "PATCH_CONFLICT", msg);
 		break;
 	case STORE_NOTFOUND:
 	case STORE_DELETED:
@@ -225,14 +247,18 @@ api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
 		if (e != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
 			    "If-Match lists too many entity tags." :
-			    "If-Match is malformed.");
+			    "If-Match is malformed: send the quoted version "
+			    "from the ETag (If-Match: \"7\"), a list of them, "
+			    "or *.");
 		c->flags |= STORE_IF_MATCH;
 	}
 	if (q->if_unmodified_since != NULL) {
 		if (hdr_http_date(q->if_unmodified_since,
 		    &c->unmodified_since) != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST",
-			    "If-Unmodified-Since is not an HTTP-date.");
+			    "If-Unmodified-Since is not an HTTP-date such as "
+			    "the Last-Modified header's (Sun, 22 Nov 2026 "
+			    "18:58:30 GMT).");
 		c->flags |= STORE_IF_UNMODIFIED;
 	}
 	if (q->if_none_match != NULL) {
@@ -241,14 +267,17 @@ api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
 		if (e != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
 			    "If-None-Match lists too many entity tags." :
-			    "If-None-Match is malformed.");
+			    "If-None-Match is malformed: send quoted versions "
+			    "(If-None-Match: \"7\") or *.");
 		c->flags |= STORE_IF_NONE_MATCH;
 	}
 	if (forread && q->if_modified_since != NULL) {
 		if (hdr_http_date(q->if_modified_since,
 		    &c->modified_since) != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST",
-			    "If-Modified-Since is not an HTTP-date.");
+			    "If-Modified-Since is not an HTTP-date such as the "
+			    "Last-Modified header's (Sun, 22 Nov 2026 18:58:30 "
+			    "GMT).");
 		c->flags |= STORE_IF_MODIFIED;
 	}
 	return 0;
@@ -437,6 +466,29 @@ check_body(const struct http_req *q, struct http_resp *r)
 	return api_bad_request(r, "INVALID_JSON", msg);
 }
 
+/*
+ * A member name (namelen bytes, cut at namesz) for a message: printable
+ * ASCII, anything else as '?', cut with "..." to fit out[0..outsz).
+ */
+void
+api_name_text(const char *name, size_t namelen, size_t namesz, char *out,
+    size_t outsz)
+{
+	size_t		 i, n = namelen < namesz ? namelen : namesz - 1, o = 0;
+	unsigned char	 c;
+
+	for (i = 0; i < n && o + 4 < outsz; i++) {
+		c = (unsigned char)name[i];
+		out[o++] = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ?
+		    (char)c : '?';
+	}
+	if (i < namelen && o + 3 < outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
 /* Checks Content-Type: application/json and the body; -1 with resp set. */
 int
 api_check_json_body(const struct http_req *q, struct http_resp *r)
@@ -460,7 +512,7 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
     struct store_cond *c, struct http_resp *r)
 {
 	struct json_span	 v;
-	char			 name[32], ts[40];
+	char			 name[32], ts[40], what[40], msg[200];
 	size_t			 it = 0, nlen;
 	int			 rc, seen_version = 0, seen_updated = 0;
 	long			 tn;
@@ -491,9 +543,15 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 				return api_bad_request(r, "INVALID_REQUEST",
 				    "updated_at must be an RFC 3339 UTC time.");
 			c->flags |= STORE_TOKEN_UPDATED;
-		} else
-			return api_bad_request(r, "INVALID_REQUEST", "The body may "
-			    "hold only value, version and updated_at.");
+		} else {
+			api_name_text(name, nlen, sizeof(name), what,
+			    sizeof(what));
+			snprintf(msg, sizeof(msg), "unknown member \"%s\": the "
+			    "body holds value, and may hold version or "
+			    "updated_at; wrap the document as {\"value\": ...}.",
+			    what);
+			return api_bad_request(r, "INVALID_REQUEST", msg);
+		}
 	}
 	if (rc == -1)
 		return api_bad_request(r, "INVALID_REQUEST",
@@ -625,8 +683,7 @@ api_patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
 	struct api_patch_job	*j = arg;
 	struct patch_ctx	 ctx = { now_us, j->principal, j->max_value };
 
-	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen,
-	    &j->index);
+	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen, &j->res);
 }
 
 struct patch_finish {
@@ -648,7 +705,7 @@ patch_finish(struct idem_finish *f, struct http_resp *r)
 		api_write_failed(pf->ctx, r, pf->k, pf->op);
 	else
 		api_write_ok(r, pf->q, pf->k, pf->op, pf->with_index ?
-		    pf->job->index : -1);
+		    pf->job->res.index : -1);
 }
 
 /* Applies p to key k (after the preconditions) and answers. */
@@ -658,7 +715,8 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
     struct store_cond *c, int with_index)
 {
 	struct store_op		 op;
-	struct api_patch_job	 job = { p, NULL, ctx->conf->max_value, -1 };
+	struct api_patch_job	 job = { p, NULL, ctx->conf->max_value,
+				    { -1, -1 } };
 	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
 				    with_index };
 	struct idem_req		 ir;

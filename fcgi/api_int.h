@@ -19,7 +19,7 @@ struct api_patch_job {
 	const struct patch	*p;
 	const char		*principal;
 	size_t			 max_value;
-	long			 index;
+	struct patch_res	 res;
 };
 
 /* A problem+json answer left open for extension members, and its end. */
@@ -58,6 +58,10 @@ int	api_read_put(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, const struct key *, struct store_cond *,
 	    struct buf *val);
 const char *api_key_message(enum key_err);
+/* A member name made safe to quote in a message (see api.c). */
+void	api_name_text(const char *name, size_t namelen, size_t namesz,
+	    char *out, size_t outsz);
+
 /* store_update_fn applying an api_patch_job. */
 int	api_patch_cb(void *arg, const char *cur, size_t curlen,
 	    int64_t now_us, char **out, size_t *outlen);

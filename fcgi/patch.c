@@ -2,6 +2,7 @@
  * patch.c - RFC 7396 merge patch, RFC 6902 JSON patch and append, on
  * jtree documents; see patch.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct ptr {
 };
 
 enum op_kind { OP_ADD, OP_REMOVE, OP_REPLACE, OP_MOVE, OP_COPY, OP_TEST };
+
+static const char *const op_names[] = { "add", "remove", "replace", "move",
+    "copy", "test" };
 
 struct op {
 	enum op_kind	 kind;
@@ -442,8 +446,6 @@ ptr_prefix(const struct ptr *a, const struct ptr *b)
 static int
 op_parse(struct jtree *t, struct jnode *x, struct op *op)
 {
-	static const char *const names[] = { "add", "remove", "replace", "move",
-	    "copy", "test" };
 	const char	*name;
 	size_t		 i, n;
 
@@ -451,7 +453,7 @@ op_parse(struct jtree *t, struct jnode *x, struct op *op)
 	    (name = str_member(t, x, "op", &n)) == NULL)
 		return -1;
 	for (i = 0; i < 6; i++)
-		if (n == strlen(names[i]) && memcmp(name, names[i], n) == 0)
+		if (n == strlen(op_names[i]) && memcmp(name, op_names[i], n) == 0)
 			break;
 	if (i == 6 || ptr_member(t, x, "path", &op->path) == -1)
 		return -1;
@@ -563,9 +565,39 @@ apply_append(struct jtree *t, const struct patch *p, struct jnode **root,
 	    PATCH_OK : fail(t, PATCH_NOMEM);
 }
 
+void
+patch_op_describe(const struct patch *p, size_t i, char *out, size_t outsz)
+{
+	const struct op	*op;
+	size_t		 k, j, o;
+	unsigned char	 c;
+
+	if (outsz == 0)
+		return;
+	out[0] = '\0';
+	if (p->kind != P_JSON || i >= p->nops)
+		return;
+	op = &p->ops[i];
+	snprintf(out, outsz, "%s ", op_names[op->kind]);
+	o = strlen(out);
+	for (k = 0; k < op->path.n && o + 1 < outsz; k++) {
+		out[o++] = '/';
+		for (j = 0; j < op->path.tok[k].n && o + 1 < outsz; j++) {
+			c = (unsigned char)op->path.tok[k].s[j];
+			out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+		}
+	}
+	if (op->path.n == 0 && o + 2 < outsz) {
+		out[o++] = '"';
+		out[o++] = '"';
+	}
+	out[o < outsz ? o : outsz - 1] = '\0';
+}
+
 enum patch_err
 patch_apply(const struct patch *p, const char *cur, size_t n,
-    const struct patch_ctx *ctx, char **out, size_t *outlen, long *index)
+    const struct patch_ctx *ctx, char **out, size_t *outlen,
+    struct patch_res *res)
 {
 	struct jtree	*t;
 	struct jnode	*root, *nv;
@@ -574,6 +606,8 @@ patch_apply(const struct patch *p, const char *cur, size_t n,
 
 	*out = NULL;
 	*outlen = 0;
+	res->index = -1;
+	res->op = -1;
 	mem = ctx->max_value > ((size_t)-1 - MEM_MIN) / MEM_FACTOR ?
 	    (size_t)-1 : MEM_MIN + ctx->max_value * MEM_FACTOR;
 	if ((t = jtree_new(ctx->max_value, mem)) == NULL)
@@ -600,11 +634,14 @@ patch_apply(const struct patch *p, const char *cur, size_t n,
 	case P_JSON:
 		for (i = 0; i < p->nops; i++)
 			if ((err = apply_op(t, &root, &p->ops[i],
-			    ctx->max_value)) != PATCH_OK)
+			    ctx->max_value)) != PATCH_OK) {
+				res->op = (long)i;
 				goto out;
+			}
 		break;
 	case P_APPEND:
-		if ((err = apply_append(t, p, &root, ctx, index)) != PATCH_OK)
+		if ((err = apply_append(t, p, &root, ctx, &res->index)) !=
+		    PATCH_OK)
 			goto out;
 		break;
 	}

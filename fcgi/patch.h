@@ -54,14 +54,27 @@ struct patch_ctx {
 	size_t		 max_value;	/* the longest result, in bytes */
 };
 
+/* What an apply tells besides the value. */
+struct patch_res {
+	long	 index;		/* an append's new element */
+	long	 op;		/* a JSON patch's operation that failed, or -1 */
+};
+
 /*
- * Applies p to the JSON value cur[0..n). On PATCH_OK *out is the new value
- * (compact JSON, malloc'ed, NUL-terminated, the caller frees it) of
- * length *outlen, and for an append *index is the new element's index.
+ * Applies p to the JSON value cur[0..n) (compact text). On PATCH_OK *out
+ * is the new value (compact JSON, malloc'ed, NUL-terminated, the caller
+ * frees it) of length *outlen.
  */
 enum patch_err	patch_apply(const struct patch *p, const char *cur, size_t n,
 		    const struct patch_ctx *ctx, char **out, size_t *outlen,
-		    long *index);
+		    struct patch_res *res);
+
+/*
+ * Describes operation i of a JSON patch for a person ("test /a/b"), in
+ * printable ASCII, cut to fit out[0..outsz).
+ */
+void		patch_op_describe(const struct patch *, size_t i, char *out,
+		    size_t outsz);
 
 /*
  * Checks an RFC 6901 JSON pointer's syntax ("" or "/..." with ~0 ~1), of

@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*doc, *sep, *pt;
 	char			*out = NULL, *again = NULL;
 	size_t			 dn, pn, on = 0, an;
-	long			 idx;
+	struct patch_res	 res;
 	int			 kind;
 
 	if (size < 2)
@@ -49,13 +49,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_compact(&cur, doc, dn);
 	if (cur.oom)
 		goto out;
-	if (patch_apply(p, cur.p, cur.len, &ctx, &out, &on, &idx) ==
+	if (patch_apply(p, cur.p, cur.len, &ctx, &out, &on, &res) ==
 	    PATCH_OK) {
 		if (on > MAX_VALUE || strlen(out) != on ||
 		    json_check(out, on, JSON_MAX_DEPTH - 1, NULL) != JSON_OK)
 			abort();
 		if (kind == 0) {
-			if (patch_apply(p, out, on, &ctx, &again, &an, &idx) !=
+			if (patch_apply(p, out, on, &ctx, &again, &an, &res) !=
 			    PATCH_OK || an != on || memcmp(out, again, on) != 0)
 				abort();
 			free(again);

@@ -242,6 +242,21 @@ def test_bad_headers(srv):
     check_problem(srv.get("/api/storage/t/bh", {"If-Modified-Since": "soon"}),
                   400, "INVALID_REQUEST")
     assert srv.get("/api/storage/t/bh").json["version"] == 1
+    # the message shows the form expected
+    r = srv.put("t/bh", 2, {"If-Match": "v7"})
+    assert '"7"' in r.json["message"], r
+    r = srv.put("t/bh", 2, {"If-Unmodified-Since": "yesterday"})
+    assert "GMT" in r.json["message"], r
+
+
+def test_unknown_member_is_named(srv):
+    r = srv.request("PUT", "/api/storage/t/um", '{"title": "x", "value": 1}')
+    check_problem(r, 400, "INVALID_REQUEST")
+    assert 'unknown member "title"' in r.json["message"], r
+    assert '{"value": ...}' in r.json["message"], r
+    r = srv.request("PUT", "/api/storage/t/um", '{"a\\u0000\\"b": 1}')
+    assert 'unknown member "a??b"' in r.json["message"], r
+    assert srv.get("/api/storage/t/um").status == 404
 
 
 def test_methods(srv):

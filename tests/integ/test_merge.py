@@ -52,6 +52,7 @@ def test_json_patch(srv):
                             {"op": "test", "path": "/n", "value": 1}], JPATCH)
     assert r.status == 409 and r.json["code"] == "PATCH_CONFLICT", r
     assert r.json["value"]["n"] == 2 and r.json["version"] == 2
+    assert "operation 1 (test /n)" in r.json["message"], r
     r = patch(srv, "m/jp", [{"op": "remove", "path": "/nope"}], JPATCH)
     assert r.status == 409 and r.json["code"] == "PATCH_CONFLICT"
     assert srv.get("/api/storage/m/jp").json["version"] == 2

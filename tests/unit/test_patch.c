@@ -34,7 +34,7 @@ run(int json_patch, const char *doc, const char *patch, char **out)
 	struct patch_ctx	 ctx = { 0, NULL, 1 << 20 };
 	enum patch_err		 e;
 	size_t			 n;
-	long			 idx;
+	struct patch_res	 res;
 
 	*out = NULL;
 	/* as the API does: the body passes json_check (I-JSON) first */
@@ -44,7 +44,7 @@ run(int json_patch, const char *doc, const char *patch, char **out)
 	    patch_merge(patch, strlen(patch), &p);
 	if (e != PATCH_OK)
 		return e;
-	e = patch_apply(p, doc, strlen(doc), &ctx, out, &n, &idx);
+	e = patch_apply(p, doc, strlen(doc), &ctx, out, &n, &res);
 	patch_free(p);
 	return e;
 }
@@ -245,28 +245,28 @@ test_append(void)
 	struct patch_ctx	 ctx = { 1795373910123456LL, "alice", 1 << 20 };
 	char			*out;
 	size_t			 n;
-	long			 idx = -1;
+	struct patch_res	 res;
 
 	CHECK(patch_append("/comments", 9, "{\"text\":\"hi\",\"by\":\"mallory\"}",
 	    28, 1, &p) == PATCH_OK);
-	CHECK(patch_apply(p, "{\"title\":\"t\"}", 13, &ctx, &out, &n, &idx) ==
+	CHECK(patch_apply(p, "{\"title\":\"t\"}", 13, &ctx, &out, &n, &res) ==
 	    PATCH_OK);
-	CHECK(idx == 0);
+	CHECK(res.index == 0);
 	CHECK(out && same_json(out, "{\"title\":\"t\",\"comments\":[{\"text\":"
 	    "\"hi\",\"at\":\"2026-11-22T18:58:30.123456Z\",\"by\":\"alice\"}]}"));
 	free(out);
-	CHECK(patch_apply(p, "{\"comments\":[1,2]}", 18, &ctx, &out, &n, &idx) ==
-	    PATCH_OK && idx == 2);
+	CHECK(patch_apply(p, "{\"comments\":[1,2]}", 18, &ctx, &out, &n, &res) ==
+	    PATCH_OK && res.index == 2);
 	free(out);
-	CHECK(patch_apply(p, "{\"comments\":\"x\"}", 16, &ctx, &out, &n, &idx) ==
+	CHECK(patch_apply(p, "{\"comments\":\"x\"}", 16, &ctx, &out, &n, &res) ==
 	    PATCH_CONFLICT);
-	CHECK(patch_apply(p, "[]", 2, &ctx, &out, &n, &idx) == PATCH_CONFLICT);
+	CHECK(patch_apply(p, "[]", 2, &ctx, &out, &n, &res) == PATCH_CONFLICT);
 	patch_free(p);
 	CHECK(patch_append("", 0, "7", 1, 0, &p) == PATCH_OK);
-	CHECK(patch_apply(p, "[5,6]", 5, &ctx, &out, &n, &idx) == PATCH_OK);
-	CHECK(idx == 2 && out && strcmp(out, "[5,6,7]") == 0);
+	CHECK(patch_apply(p, "[5,6]", 5, &ctx, &out, &n, &res) == PATCH_OK);
+	CHECK(res.index == 2 && out && strcmp(out, "[5,6,7]") == 0);
 	free(out);
-	CHECK(patch_apply(p, "{}", 2, &ctx, &out, &n, &idx) == PATCH_CONFLICT);
+	CHECK(patch_apply(p, "{}", 2, &ctx, &out, &n, &res) == PATCH_CONFLICT);
 	patch_free(p);
 	CHECK(patch_append("/a~2", 4, "1", 1, 0, &p) == PATCH_INVALID);
 	CHECK(patch_append("/a", 2, "1", 1, 1, &p) == PATCH_INVALID);	/* stamp */
@@ -321,6 +321,29 @@ test_pointer_tokens(void)
 	CHECK(run(1, "{}", patch, &out) == PATCH_INVALID);
 }
 
+/* A failing operation is named by index, op and path. */
+static void
+test_failed_op(void)
+{
+	static const char	 jp[] = "[{\"op\":\"add\",\"path\":\"/a\","
+	    "\"value\":1},{\"op\":\"test\",\"path\":\"/k\\u0000x/~1\","
+	    "\"value\":2}]";
+	struct patch		*p;
+	struct patch_ctx	 ctx = { 0, NULL, 1 << 20 };
+	struct patch_res	 res;
+	char			*out, what[64];
+	size_t			 n;
+
+	CHECK(patch_json(jp, strlen(jp), &p) == PATCH_OK);
+	CHECK(patch_apply(p, "{}", 2, &ctx, &out, &n, &res) == PATCH_CONFLICT);
+	CHECK(res.op == 1 && out == NULL);
+	patch_op_describe(p, 1, what, sizeof(what));
+	CHECK(strcmp(what, "test /k?x//") == 0);
+	patch_op_describe(p, 1, what, 8);
+	CHECK(strcmp(what, "test /k") == 0);
+	patch_free(p);
+}
+
 int
 main(void)
 {
@@ -332,5 +355,6 @@ main(void)
 	RUN(test_append);
 	RUN(test_depth_limit);
 	RUN(test_pointer_tokens);
+	RUN(test_failed_op);
 	return T_EXIT();
 }
