@@ -1,9 +1,12 @@
 /* conf.c - configuration file; see conf.h and conf/verstore.conf. */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -262,6 +265,7 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 			n = sizeof(e->name) - 1;
 		memcpy(e->name, name, n);
 		e->name[n] = '\0';
+		e->value[0] = '\0';
 		while (is_space(*p))
 			p++;
 		val = p;
@@ -277,6 +281,7 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 				rc = CONF_SYNTAX;
 				goto out;
 			}
+		snprintf(e->value, sizeof(e->value), "%s", val);
 		if ((rc = conf_set(c, name, val)) != CONF_OK)
 			goto out;
 	}
@@ -292,6 +297,110 @@ out:
 		fclose(f);
 	e->code = rc;
 	return rc;
+}
+
+const char *
+conf_expected(const char *name)
+{
+	static const struct {
+		const char	*name, *form;
+	} forms[] = {
+		{ "data_dir", "a directory path" },
+		{ "socket", "a socket path of at most 107 bytes" },
+		{ "socket_mode", "octal permission bits such as 0660" },
+		{ "socket_group", "a group name such as www-data" },
+		{ "workers", "a number of processes, 0 to 256 (0: one per CPU)" },
+		{ "threads", "a number of threads, 1 to 1024" },
+		{ "map_size", "bytes with a k, M, G or T suffix, at least 1M" },
+		{ "max_body", "bytes with a k, M or G suffix, 1k to 1G" },
+		{ "max_value", "bytes with a k, M or G suffix, 1k to 2G" },
+		{ "durability", "strict or relaxed" },
+		{ "precondition_failed_status", "412 or 409" },
+		{ "require_preconditions", "on, off or a key prefix" },
+		{ "log_level", "error, warn, info or debug" },
+		{ "batch_max", "a number of writes, 1 to 256" },
+		{ "bucket_max_items", "a number of items, 2 to 1000000" },
+		{ "bucket_count_max", "a power of two, 1 to 65536" },
+		{ "idempotency_ttl", "seconds, 1 to 2592000" },
+		{ "request_timeout", "seconds, 1 to 3600" },
+		{ "max_conns", "a number of connections, 16 to 1048576" },
+		{ "shutdown_timeout", "seconds, 1 to 3600" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (strcmp(name, forms[i].name) == 0)
+			return forms[i].form;
+	return NULL;
+}
+
+/* Can this process read, write and enter dir (or make it)? */
+static int
+dir_usable(const char *dir, const char *what, char *msg, size_t msgsz)
+{
+	char		 parent[PATH_MAX], *slash;
+	struct stat	 sb;
+
+	if (stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode)) {
+			snprintf(msg, msgsz, "%s %s is not a directory", what,
+			    dir);
+			return -1;
+		}
+		if (access(dir, R_OK | W_OK | X_OK) == -1) {
+			snprintf(msg, msgsz, "%s %s: %s for uid %ld; give this "
+			    "user read, write and search rights on it", what,
+			    dir, strerror(errno), (long)geteuid());
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(msg, msgsz, "%s %s: %s", what, dir, strerror(errno));
+		return -1;
+	}
+	/* missing: it is made at start, one level, in its parent */
+	snprintf(parent, sizeof(parent), "%s", dir);
+	if ((slash = strrchr(parent, '/')) == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(parent, W_OK | X_OK) == -1) {
+		snprintf(msg, msgsz, "%s %s does not exist and cannot be made "
+		    "in %s: %s for uid %ld", what, dir, parent, strerror(errno),
+		    (long)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_check(const struct conf *c, char *msg, size_t msgsz)
+{
+	char	 path[PATH_MAX + 16], *slash;
+
+	if (dir_usable(c->data_dir, "data_dir", msg, msgsz) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/data.mdb", c->data_dir);
+	if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) == -1) {
+		snprintf(msg, msgsz, "the store %s: %s for uid %ld", path,
+		    strerror(errno), (long)geteuid());
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", c->socket);
+	if ((slash = strrchr(path, '/')) != NULL && slash != path) {
+		*slash = '\0';
+		if (dir_usable(path, "the socket's directory", msg, msgsz) == -1)
+			return -1;
+	}
+	if (c->socket_group[0] != '\0' && getgrnam(c->socket_group) == NULL) {
+		snprintf(msg, msgsz, "socket_group %s: no such group",
+		    c->socket_group);
+		return -1;
+	}
+	return 0;
 }
 
 unsigned

@@ -53,6 +53,7 @@ struct conf_error {
 	int		line;		/* 1-based; 0 when not about a line */
 	int		sys;		/* errno, CONF_OPEN only */
 	char		name[32];	/* the setting, when known */
+	char		value[64];	/* its value, cut to fit */
 };
 
 void		conf_defaults(struct conf *);
@@ -60,6 +61,15 @@ void		conf_defaults(struct conf *);
 enum conf_err	conf_load(struct conf *, const char *path, struct conf_error *);
 /* Applies one "name value" setting. */
 enum conf_err	conf_set(struct conf *, const char *name, const char *value);
+/* The form a setting's value takes, for a message; NULL if unknown. */
+const char	*conf_expected(const char *name);
+/*
+ * Checks, as the user running it, that the paths of the configuration
+ * can be used: data_dir (made when missing) and its store are readable
+ * and writable, the socket's directory can hold the socket, and
+ * socket_group names a group. -1 with a sentence in msg when not.
+ */
+int		conf_check(const struct conf *, char *msg, size_t msgsz);
 /* The number of workers to run (resolves workers 0). */
 unsigned	conf_workers(const struct conf *);
 /* 1 when writes to key[0..n) must carry a precondition. */

@@ -56,6 +56,10 @@ load_conf(const char *path, int test)
 		return c;
 	if (e.code == CONF_OPEN)
 		fprintf(stderr, "verstored: %s: %s\n", path, strerror(e.sys));
+	else if (e.code == CONF_VALUE && conf_expected(e.name) != NULL)
+		fprintf(stderr, "verstored: %s:%d: %s: expected %s, got "
+		    "\"%s\"\n", path, e.line, e.name, conf_expected(e.name),
+		    e.value);
 	else
 		fprintf(stderr, "verstored: %s:%d: %s: %s\n", path, e.line,
 		    e.name, conf_message(e.code));
@@ -138,6 +142,7 @@ main(int argc, char *argv[])
 	struct conf		*c;
 	struct pool_listener	 l;
 	const char		*path = DEFAULT_CONF;
+	char			 msg[PATH_MAX + 256];
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
@@ -159,6 +164,14 @@ main(int argc, char *argv[])
 		usage();
 	if ((c = load_conf(path, test)) == NULL)
 		return 1;
+	if (conf_check(c, msg, sizeof(msg)) == -1) {
+		fprintf(stderr, "verstored: %s\n", msg);
+		if (test)
+			fprintf(stderr, "verstored: configuration file %s "
+			    "test failed\n", path);
+		free(c);
+		return 1;
+	}
 	if (test) {
 		fprintf(stderr, "verstored: configuration file %s test is "
 		    "successful\n", path);

@@ -131,11 +131,13 @@ def test_crash_loop_backs_off():
 
 
 def crash_loop(d):
-    blocker = os.path.join(d, "file")
-    open(blocker, "w").close()
+    data = os.path.join(d, "data")
+    os.makedirs(data)
+    with open(os.path.join(data, "data.mdb"), "wb") as f:
+        f.write(b"not a store" * 1000)
     conf = os.path.join(d, "v.conf")
     with open(conf, "w") as f:      # the store cannot be opened: workers die
-        f.write(f"data_dir {blocker}/data\nsocket {d}/s.sock\nworkers 2\n")
+        f.write(f"data_dir {data}\nsocket {d}/s.sock\nworkers 2\n")
     p = subprocess.Popen([os.path.join(harness.BUILD, "verstored"), "-c", conf],
                          stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
