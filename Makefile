@@ -4,6 +4,7 @@
 #   make test       build and run every test; last line "N passed, M failed"
 #   make test-asan  the same, built with -fsanitize=address,undefined
 
+VERSION	 = 0.3.0
 BUILD	?= build
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -29,12 +30,14 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 objs	= $(patsubst %.c,$(BUILD)/%.o,$(1))
 UNITS	= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run test test-asan unit clean deps bench bench-scale
+.PHONY: all run test test-asan unit clean deps bench bench-scale install
 
 all: $(BUILD)/verstored
 
 $(BUILD)/verstored: $(call objs,$(FCGI_SRC) $(STORE_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fcgi/main.o: CPPFLAGS += -DVERSTORE_VERSION='"$(VERSION)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +79,27 @@ bench: all $(BUILD)/bench/lmdb_commit
 bench-scale: all $(BUILD)/bench/load
 	@sh conf/deps.sh wrk
 	@python3 tests/bench/scale.py
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page, the
+# systemd unit, the example nginx site, and the configuration (never over
+# one that is there already).
+PREFIX	?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore \
+	    $(DESTDIR)$(SYSCONFDIR)/verstore
+	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
+	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
+	sed -e 's|/usr/local/bin/verstored|$(PREFIX)/sbin/verstored|g' \
+	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
+	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
+	install -m 644 nginx.conf.example doc/API.md $(DESTDIR)$(PREFIX)/share/verstore/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || \
+	    install -m 644 conf/verstore.conf $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf
 
 clean:
 	rm -rf build build-asan

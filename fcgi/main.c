@@ -18,6 +18,9 @@
 #include "pool.h"
 
 #define DEFAULT_CONF	"/etc/verstore/verstore.conf"
+#ifndef VERSTORE_VERSION
+#define VERSTORE_VERSION	"unknown"
+#endif
 
 static void
 usage(void)
@@ -25,6 +28,25 @@ usage(void)
 	fprintf(stderr, "usage: verstored [-t] [-c file]\n"
 	    "       verstored backup [-c file] dir\n");
 	exit(2);
+}
+
+/* verstored --help: the man page in brief. */
+static void
+help(void)
+{
+	printf("verstored %s: a versioned JSON key/value store, served to "
+	    "nginx over FastCGI\n\n"
+	    "usage: verstored [-c file]              serve (foreground, logs "
+	    "on stderr)\n"
+	    "       verstored -t [-c file]           check the configuration "
+	    "and the paths\n"
+	    "       verstored backup [-c file] dir   hot copy of the store "
+	    "into an empty dir\n"
+	    "       verstored --version | --help\n\n"
+	    "The configuration (default %s) holds \"name value\"\nlines; "
+	    "conf/verstore.conf documents every setting. SIGTERM drains and "
+	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n",
+	    VERSTORE_VERSION, DEFAULT_CONF);
 }
 
 static const char *
@@ -146,6 +168,15 @@ main(int argc, char *argv[])
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("verstored %s\n", VERSTORE_VERSION);
+		return 0;
+	}
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		help();
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return cmd_backup(argc - 1, argv + 1);
 	while ((ch = getopt(argc, argv, "c:t")) != -1) {
