@@ -281,7 +281,10 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 				rc = CONF_SYNTAX;
 				goto out;
 			}
-		snprintf(e->value, sizeof(e->value), "%s", val);
+		n = strlen(val) < sizeof(e->value) ? strlen(val) :
+		    sizeof(e->value) - 1;
+		memcpy(e->value, val, n);
+		e->value[n] = '\0';
 		if ((rc = conf_set(c, name, val)) != CONF_OK)
 			goto out;
 	}
