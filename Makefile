@@ -18,10 +18,10 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
-LDLIBS	 = -llmdb -lfcgi -lcjson -lpthread
+LDLIBS	 = -llmdb -lfcgi -lpthread
 
 STORE_SRC = store/store.c store/rec.c
-FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/json.c fcgi/jtree.c fcgi/hdr.c fcgi/key.c fcgi/patch.c fcgi/slug.c fcgi/act.c \
+FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/hash.c fcgi/json.c fcgi/jtree.c fcgi/hdr.c fcgi/key.c fcgi/patch.c fcgi/slug.c fcgi/act.c \
 	    fcgi/idem.c fcgi/txn.c fcgi/sets.c \
 	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/http.c fcgi/pool.c
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c

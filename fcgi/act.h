@@ -3,9 +3,12 @@
  * an "id" (a string or an integer), kept in buckets _act/S/0 .. B-1 under
  * a manifest _act/S/manifest. An item lives in bucket fnv1a64(id) mod B,
  * where a string id hashes as its UTF-8 bytes and an integer as its
- * decimal text (ids compare by that text). A bucket that would hold more
- * than max_items doubles B, as often as needed, in the write that filled
- * it. Everything here runs inside one store transaction (store_io).
+ * decimal text (ids compare by those bytes, "\u0000" included). A bucket
+ * that would hold more than max_items doubles B, as often as needed and
+ * up to max_buckets, in the write that filled it. Everything here runs
+ * inside one store transaction (store_io), in time linear in the items
+ * of the request and of the buckets it touches: items are never parsed
+ * into trees, only kept as their compact text with their id.
  */
 #ifndef ACT_H
 #define ACT_H
@@ -24,13 +27,20 @@ enum act_err {
 	ACT_BAD_SET,		/* a write that breaks the set: 422 */
 	ACT_CORRUPT,		/* the stored set is inconsistent: 500 */
 	ACT_NOMEM,
-	ACT_STORE,		/* the store failed: 500 */
+	ACT_STORE,		/* the store failed (its error says how) */
+	ACT_TOO_LARGE,		/* a bucket would pass max_value: 413 */
 };
 
 #define ACT_NAME_MAX	200	/* bytes of a set's name */
 
-uint64_t	act_fnv1a64(const char *s, size_t n);
-/* 1 when name[0..n) can name a set: one key segment, no '/'. */
+/* The bounds a write keeps to (conf). */
+struct act_limits {
+	size_t		 max_items;	/* bucket_max_items */
+	size_t		 max_buckets;	/* bucket_count_max */
+	size_t		 max_value;	/* the longest bucket text */
+};
+
+/* 1 when name[0..n) can name a set: one key segment (API.md 2). */
 int		act_name_valid(const char *name, size_t n);
 
 /* POST /api/activities/{S}: {"upsert": [items], "delete": [ids]}. */
@@ -50,7 +60,7 @@ struct act_result {
  * the set's ETag must be *if_match. Writes nothing unless ACT_OK.
  */
 enum act_err	act_post_apply(store_io *, const char *name, size_t n,
-		    const struct act_post *p, size_t max_items,
+		    const struct act_post *p, const struct act_limits *,
 		    const uint64_t *if_match, struct act_result *res);
 
 /*
@@ -59,7 +69,7 @@ enum act_err	act_post_apply(store_io *, const char *name, size_t n,
  * is over max_items). *meta is the key's state after the write.
  */
 enum act_err	act_put_key(store_io *, const char *key, size_t klen,
-		    const char *value, size_t vlen, size_t max_items,
+		    const char *value, size_t vlen, const struct act_limits *,
 		    struct store_meta *meta);
 
 /*

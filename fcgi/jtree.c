@@ -12,9 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-
+#include "hash.h"
 #include "json.h"
 #include "jtree.h"
 
@@ -101,10 +99,7 @@ jtree_new(size_t max_size, size_t max_mem)
 		return NULL;
 	t->max_size = max_size;
 	t->max_mem = max_mem;
-	/* a seed per tree: names chosen to collide in the index cannot be */
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(t->seed))
-		t->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)t;
+	t->seed = hash_key();	/* names chosen to collide cannot be */
 	return t;
 }
 
@@ -365,17 +360,7 @@ jtree_name(struct jtree *t, struct jnode *x, size_t *len)
 static uint64_t
 hash(const struct jtree *t, const char *s, size_t n)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL ^ t->seed;
-	size_t		 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	return hash_keyed(t->seed, s, n);
 }
 
 static void

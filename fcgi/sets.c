@@ -10,6 +10,8 @@
 #include "sets.h"
 
 #define ALLOW_SET	"GET, HEAD, POST"
+#define ACT_LIMITS(c)	{ (c)->bucket_max_items, (c)->bucket_count_max, \
+			    (c)->max_value }
 
 void
 sets_failed(struct http_resp *r, enum act_err e)
@@ -30,6 +32,11 @@ sets_failed(struct http_resp *r, enum act_err e)
 		api_problem(r, 422, "INVALID_ACTIVITY", "The write would break "
 		    "the set: a manifest must match its buckets, and a bucket "
 		    "hold objects with distinct ids that hash to it.");
+		break;
+	case ACT_TOO_LARGE:
+		api_problem(r, 413, "TOO_LARGE", "A bucket of the set would "
+		    "grow past max_value; nothing was written. Delete items, "
+		    "or raise max_value or bucket_count_max.");
 		break;
 	default:
 		log_error("activity set error %d", (int)e);
@@ -107,7 +114,7 @@ struct act_write {
 	const char		*name;
 	size_t			 n;
 	const struct act_post	*p;
-	size_t			 max;
+	struct act_limits	 lim;
 	const uint64_t		*if_match;
 	struct act_result	 res;
 	struct store_op		*op;
@@ -118,7 +125,7 @@ act_post_cb(void *arg, store_io *io)
 {
 	struct act_write	*a = arg;
 
-	return (int)act_post_apply(io, a->name, a->n, a->p, a->max,
+	return (int)act_post_apply(io, a->name, a->n, a->p, &a->lim,
 	    a->if_match, &a->res);
 }
 
@@ -129,6 +136,11 @@ set_post_finish(struct idem_finish *f, struct http_resp *r)
 
 	if (a->op->err == STORE_UPDATE_FAILED) {
 		sets_failed(r, (enum act_err)a->op->update_err);
+		return;
+	}
+	if (a->op->err == STORE_FULL) {
+		api_problem(r, 507, "STORAGE_FULL", "The store is full "
+		    "(map_size); nothing was written.");
 		return;
 	}
 	if (a->op->err != STORE_OK) {
@@ -164,7 +176,7 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 	char			 key[STORE_KEY_MAX + 1];
 	uint64_t		 etag = 0;
 	struct act_write	 a = { { set_post_finish }, name, n, NULL,
-				    ctx->conf->bucket_max_items, NULL,
+				    ACT_LIMITS(ctx->conf), NULL,
 				    { 0, 0, 0, 0 }, &op };
 	enum act_err		 e;
 	size_t			 i;
@@ -213,7 +225,8 @@ sets_handle(const struct api_ctx *ctx, const struct http_req *q,
 	if ((n = key_decode(path, plen, name, sizeof(name))) < 0 ||
 	    !act_name_valid(name, (size_t)n)) {
 		api_problem(r, 400, "INVALID_KEY", "A set's name is one key "
-		    "segment of 1 to 200 bytes (no '/').");
+		    "segment: 1 to 200 bytes of UTF-8, no control characters, "
+		    "no '/', not . or ..");
 		return;
 	}
 	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
@@ -232,7 +245,7 @@ struct act_put {
 	const struct key	*k;
 	const char		*value;
 	size_t			 vlen;
-	size_t			 max;
+	struct act_limits	 lim;
 	struct store_meta	 meta;
 };
 
@@ -242,7 +255,7 @@ act_put_cb(void *arg, store_io *io)
 	struct act_put	*a = arg;
 
 	return (int)act_put_key(io, a->k->s, a->k->n, a->value, a->vlen,
-	    a->max, &a->meta);
+	    &a->lim, &a->meta);
 }
 
 void
@@ -252,7 +265,7 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 	struct store_cond	 c;
 	struct store_op		 op;
 	struct buf		 val = { 0 };
-	struct act_put		 a = { k, NULL, 0, ctx->conf->bucket_max_items,
+	struct act_put		 a = { k, NULL, 0, ACT_LIMITS(ctx->conf),
 				    { 0 } };
 
 	memset(&op, 0, sizeof(op));
