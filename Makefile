@@ -18,12 +18,12 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
-LDLIBS	 = -llmdb -lfcgi -lpthread
+LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/store.c store/rec.c
 FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/hash.c fcgi/json.c fcgi/jtree.c fcgi/hdr.c fcgi/key.c fcgi/patch.c fcgi/slug.c fcgi/act.c \
 	    fcgi/idem.c fcgi/txn.c fcgi/sets.c \
-	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/http.c fcgi/pool.c
+	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/wire.c fcgi/conn.c fcgi/http.c fcgi/pool.c
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 

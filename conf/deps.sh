@@ -3,7 +3,7 @@
 # As root it uses apt-get; otherwise it says what to install.
 # Usage: conf/deps.sh [extra Debian packages...]
 set -e
-need="gcc make libc6-dev libfcgi-dev liblmdb-dev python3 curl $*"
+need="gcc make libc6-dev liblmdb-dev python3 curl $*"
 missing=""
 for p in $need; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -16,6 +16,11 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 mkdir -p "$DATA/nginx/tmp"
 # nginx's workers may run as another user (nobody, as root): let them in.
 chmod 755 "$DATA" "$DATA/nginx"
+# The socket goes in a directory of its own that verstored makes 0750 in
+# nginx's group, the socket 0660: as root nginx's workers run as nobody,
+# group nogroup; otherwise as this same user, and no group is needed.
+group=
+[ "$(id -u)" -eq 0 ] && group="socket_group nogroup"
 www="$here/client"
 if [ ! -d "$www" ]; then
 	www="$DATA/www"
@@ -34,10 +39,11 @@ fi
 	echo
 	echo "# make run"
 	echo "data_dir $DATA/data"
-	echo "socket $DATA/verstored.sock"
-	echo "socket_mode 0666"
+	echo "socket $DATA/run/verstored.sock"
+	echo "socket_mode 0660"
+	echo "$group"
 } > "$DATA/verstore.conf"
-sh conf/nginx-local.sh "$PORT" "$DATA/nginx" "$DATA/verstored.sock" "$www" \
+sh conf/nginx-local.sh "$PORT" "$DATA/nginx" "$DATA/run/verstored.sock" "$www" \
 	stderr > "$DATA/nginx/nginx.conf"
 "$nginx" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf"
 
@@ -55,7 +61,7 @@ trap 'stop; exit 0' INT TERM HUP
 "$here/build/verstored" -c "$DATA/verstore.conf" &
 vpid=$!
 for _ in $(seq 100); do
-	[ -S "$DATA/verstored.sock" ] && break
+	[ -S "$DATA/run/verstored.sock" ] && break
 	kill -0 "$vpid" 2>/dev/null || exit 1
 	sleep 0.05
 done

@@ -1,15 +1,12 @@
 /*
- * http.c - the FastCGI side of a request: params and body in, the answer
- * out. The only file besides pool.c that touches libfcgi.
+ * http.c - the FastCGI side of a request: the params and body that wire.c
+ * parsed in, the answer out as wire.c frames it.
  */
 #include <string.h>
 
-#include <fcgiapp.h>
-
 #include "api.h"
-#include "hdr.h"
 #include "http.h"
-#include "log.h"
+#include "wire.h"
 
 const char *
 http_reason(int status)
@@ -59,70 +56,28 @@ http_scratch_free(struct http_scratch *s)
 {
 	if (s == NULL)
 		return;
-	buf_free(&s->in);
-	buf_free(&s->out);
+	buf_free(&s->head);
 	http_resp_free(&s->resp);
 }
 
-static const char *
-param(FCGX_Request *fr, const char *name)
-{
-	return FCGX_GetParam(name, fr->envp);
-}
-
-/*
- * Reads the body into s->in: exactly CONTENT_LENGTH bytes, never more than
- * max_body. Without CONTENT_LENGTH there is no body (RFC 3875 4.1.2);
- * nginx sets it for chunked requests once it has buffered the body.
- */
 static enum http_body_err
-read_body(FCGX_Request *fr, struct http_scratch *s, size_t max_body)
+body_err(enum wire_body b)
 {
-	const char	*cl = param(fr, "CONTENT_LENGTH");
-	uint64_t	 want = 0;
-	size_t		 chunk;
-	int		 n;
-
-	buf_reset(&s->in);
-	if (cl == NULL || cl[0] == '\0')
-		return HTTP_BODY_OK;
-	if (hdr_uint(cl, &want) != HDR_OK)
-		return HTTP_BODY_BAD_LENGTH;
-	if (want > max_body)
-		return HTTP_BODY_TOO_LARGE;
-	while (s->in.len < want) {
-		chunk = want - s->in.len;
-		if (chunk > 65536)
-			chunk = 65536;
-		if (buf_reserve(&s->in, chunk) == -1)
-			return HTTP_BODY_TOO_LARGE;
-		n = FCGX_GetStr(s->in.p + s->in.len, (int)chunk, fr->in);
-		if (n <= 0)
-			break;
-		s->in.len += (size_t)n;
+	switch (b) {
+	case WIRE_BODY_OK:		return HTTP_BODY_OK;
+	case WIRE_BODY_TOO_LARGE:	return HTTP_BODY_TOO_LARGE;
+	case WIRE_BODY_BAD_LENGTH:	return HTTP_BODY_BAD_LENGTH;
+	case WIRE_BODY_SHORT:		return HTTP_BODY_SHORT;
 	}
-	if (s->in.cap > 0)
-		s->in.p[s->in.len] = '\0';
-	return s->in.len == want ? HTTP_BODY_OK : HTTP_BODY_SHORT;
+	return HTTP_BODY_BAD_LENGTH;
 }
 
-/* Reads and drops what is left of the body, within a bound. */
+/* The CGI header lines, then the body, as STDOUT records. */
 static void
-drain(FCGX_Request *fr, struct http_scratch *s)
-{
-	size_t	 total = 0;
-	int	 n;
-
-	while (total < ((size_t)64 << 20) &&
-	    (n = FCGX_GetStr(s->tmp, sizeof(s->tmp), fr->in)) > 0)
-		total += (size_t)n;
-}
-
-static void
-write_resp(FCGX_Request *fr, struct http_scratch *s)
+write_resp(const struct wire *w, struct http_scratch *s, struct buf *out)
 {
 	struct http_resp	*r = &s->resp;
-	struct buf		*o = &s->out;
+	struct buf		*o = &s->head;
 
 	buf_reset(o);
 	buf_puts(o, "Status: ");
@@ -139,40 +94,36 @@ write_resp(FCGX_Request *fr, struct http_scratch *s)
 	}
 	buf_add(o, r->head.p, r->head.len);
 	buf_puts(o, "\r\n");
-	if (o->oom) {
-		log_error("out of memory writing a response");
+	if (o->oom || r->body.oom) {
+		out->oom = 1;
 		return;
 	}
-	/* the body goes out from where it was built, not copied again */
-	if (FCGX_PutStr(o->p, (int)o->len, fr->out) != (int)o->len ||
-	    (r->content_type != NULL && !r->head_only && r->body.len > 0 &&
-	    FCGX_PutStr(r->body.p, (int)r->body.len, fr->out) !=
-	    (int)r->body.len))
-		log_debug("client went away");
+	wire_stdout(out, w->id, o->p, o->len);
+	if (r->content_type != NULL && !r->head_only)
+		wire_stdout(out, w->id, r->body.p, r->body.len);
+	wire_end(out, w->id);
 }
 
 void
-http_serve(FCGX_Request *fr, const struct api_ctx *ctx,
-    struct http_scratch *s)
+http_serve(const struct wire *w, const struct api_ctx *ctx,
+    struct http_scratch *s, struct buf *out)
 {
 	struct http_req	 q;
 	const char	*m;
 
 	memset(&q, 0, sizeof(q));
 	http_resp_reset(&s->resp);
-	q.method = (m = param(fr, "REQUEST_METHOD")) != NULL ? m : "";
-	q.uri = (m = param(fr, "REQUEST_URI")) != NULL ? m : "";
-	q.content_type = param(fr, "CONTENT_TYPE");
-	q.if_match = param(fr, "HTTP_IF_MATCH");
-	q.if_none_match = param(fr, "HTTP_IF_NONE_MATCH");
-	q.if_modified_since = param(fr, "HTTP_IF_MODIFIED_SINCE");
-	q.if_unmodified_since = param(fr, "HTTP_IF_UNMODIFIED_SINCE");
-	q.prefer = param(fr, "HTTP_PREFER");
-	q.idempotency_key = param(fr, "HTTP_IDEMPOTENCY_KEY");
-	q.body_err = read_body(fr, s, ctx->conf->max_body);
-	q.body = s->in.len > 0 ? s->in.p : "";
-	q.body_len = s->in.len;
+	q.method = (m = wire_param(w, "REQUEST_METHOD")) != NULL ? m : "";
+	q.uri = (m = wire_param(w, "REQUEST_URI")) != NULL ? m : "";
+	q.content_type = wire_param(w, "CONTENT_TYPE");
+	q.if_match = wire_param(w, "HTTP_IF_MATCH");
+	q.if_none_match = wire_param(w, "HTTP_IF_NONE_MATCH");
+	q.if_modified_since = wire_param(w, "HTTP_IF_MODIFIED_SINCE");
+	q.if_unmodified_since = wire_param(w, "HTTP_IF_UNMODIFIED_SINCE");
+	q.prefer = wire_param(w, "HTTP_PREFER");
+	q.idempotency_key = wire_param(w, "HTTP_IDEMPOTENCY_KEY");
+	q.body_err = body_err(wire_body_state(w));
+	q.body = wire_body(w, &q.body_len);
 	api_handle(ctx, &q, &s->resp);
-	drain(fr, s);
-	write_resp(fr, s);
+	write_resp(w, s, out);
 }

@@ -1,7 +1,7 @@
 /*
  * http.h - one request and its response, as the handlers see them. The
- * FastCGI side (reading params and body, writing the answer) is http.c;
- * the handlers (api.c) never see libfcgi.
+ * FastCGI side (the request from the parsed records, the answer framed
+ * into records) is http.c; the handlers (api.c) never see FastCGI.
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -42,18 +42,19 @@ struct http_resp {
 
 /* Per-thread memory reused from request to request. */
 struct http_scratch {
-	struct buf	 in;		/* the request body */
-	struct buf	 out;		/* the response as sent */
+	struct buf	 head;		/* the response's CGI headers */
 	struct http_resp resp;
-	char		 tmp[8192];
 };
 
-struct FCGX_Request;
+struct wire;
 struct api_ctx;
 
-/* Reads one accepted request, answers it through api_handle(). */
-void		 http_serve(struct FCGX_Request *, const struct api_ctx *,
-		    struct http_scratch *);
+/*
+ * Answers one complete request (wire_done) through api_handle(): appends
+ * the answer, framed in FastCGI records, to out.
+ */
+void		 http_serve(const struct wire *, const struct api_ctx *,
+		    struct http_scratch *, struct buf *out);
 /* Frees a scratch's memory; NULL-safe. */
 void		 http_scratch_free(struct http_scratch *);
 const char	*http_reason(int status);

@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "../store/store.h"
+#include "api.h"
 #include "conf.h"
+#include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "pool.h"
 
@@ -21,6 +24,109 @@
 #ifndef VERSTORE_VERSION
 #define VERSTORE_VERSION	"unknown"
 #endif
+
+/* ---- a worker's work: the store, the connections, the API ------------- */
+
+struct worker {
+	struct api_ctx		 ctx;
+	struct conn_loop	*loop;
+};
+
+static void *
+thread_start(void *arg)
+{
+	(void)arg;
+	return calloc(1, sizeof(struct http_scratch));
+}
+
+static void
+thread_end(void *arg, void *state)
+{
+	struct worker	*w = arg;
+
+	store_thread_end(w->ctx.st);
+	http_scratch_free(state);
+	free(state);
+}
+
+static void
+handle(void *arg, void *state, const struct wire *req, struct buf *out)
+{
+	struct worker	*w = arg;
+
+	http_serve(req, &w->ctx, state, out);
+}
+
+static void *
+work_start(const struct conf *c, int listen_fd, void *arg)
+{
+	struct worker		*w;
+	struct store_opts	 so;
+	struct conn_opts	 co;
+	unsigned		 nreaders;
+
+	(void)arg;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	nreaders = conf_workers(c) * (c->threads + 2) + 16;
+	memset(&so, 0, sizeof(so));
+	so.dir = c->data_dir;
+	so.map_size = c->map_size;
+	so.max_readers = nreaders < 126 ? 126 : nreaders;
+	so.log = log_store;
+	so.batch_max = c->batch_max;
+	so.relaxed = c->durability_relaxed;
+	if (store_open(&so, &w->ctx.st) != STORE_OK) {
+		log_error("cannot open the store in %s", c->data_dir);
+		free(w);
+		return NULL;
+	}
+	w->ctx.conf = c;
+	memset(&co, 0, sizeof(co));
+	co.listen_fd = listen_fd;
+	co.threads = c->threads;
+	co.max_conns = c->max_conns;
+	co.request_timeout = c->request_timeout;
+	co.max_body = c->max_body;
+	co.thread_start = thread_start;
+	co.thread_end = thread_end;
+	co.handle = handle;
+	co.arg = w;
+	if (conn_start(&co, &w->loop) != CONN_OK) {
+		store_close(w->ctx.st);
+		free(w);
+		return NULL;
+	}
+	log_debug("worker ready, %u threads", c->threads);
+	return w;
+}
+
+static void
+work_stop(void *h, int64_t deadline_ms)
+{
+	struct worker	*w = h;
+
+	conn_stop(w->loop, deadline_ms);
+}
+
+static int
+work_finish(void *h)
+{
+	struct worker		*w = h;
+	struct store_stats	 ss;
+	int			 rc;
+
+	if ((rc = conn_wait(w->loop)) == -1)
+		return rc;	/* threads still running: free nothing */
+	store_stats(w->ctx.st, &ss);
+	log_info("%llu writes in %llu write transactions",
+	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches);
+	store_close(w->ctx.st);
+	free(w);
+	return rc;
+}
+
+/* ---- the command -------------------------------------------------------- */
 
 static void
 usage(void)
@@ -163,6 +269,8 @@ main(int argc, char *argv[])
 {
 	struct conf		*c;
 	struct pool_listener	 l;
+	struct pool_work	 work = { work_start, work_stop, work_finish,
+				     NULL };
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 256];
 	int			 ch, test = 0;
@@ -214,7 +322,7 @@ main(int argc, char *argv[])
 		free(c);
 		return 1;
 	}
-	pe = pool_run(c, &l);
+	pe = pool_run(c, &l, &work);
 	log_info("stopped%s", pe == POOL_OK ? "" : " (not cleanly)");
 	free(c);
 	return pe == POOL_OK ? 0 : 1;

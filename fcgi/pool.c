@@ -1,19 +1,14 @@
 /*
  * pool.c - master and workers; see pool.h.
  *
- * Graceful stop inside a worker: libfcgi's own SIGTERM handler only sets a
- * flag that threads blocked in accept() never see, so workers install
- * their own. The worker's main thread waits for SIGTERM, sets `stopping`,
- * then pokes every request thread that is waiting in FCGX_Accept_r with
- * SIGUSR2 (the requests are made with FCGI_FAIL_ACCEPT_ON_INTR, so the
- * accept fails) until all threads have finished their current request
- * and returned, or shutdown_timeout passes.
+ * Graceful stop inside a worker: its main thread waits for SIGTERM
+ * (blocked in every thread), then tells the work to stop and waits for it
+ * within shutdown_timeout.
  */
 #include <errno.h>
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -24,11 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fcgiapp.h>
-
-#include "../store/store.h"
-#include "api.h"
-#include "http.h"
 #include "log.h"
 #include "pool.h"
 
@@ -54,12 +44,46 @@ is_listening_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
 }
 
+/* Gives path to socket_group, when one is set. */
+static int
+to_group(const struct conf *c, const char *path)
+{
+	struct group	*gr;
+
+	if (c->socket_group[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(c->socket_group)) == NULL) {
+		log_error("socket_group %s: no such group", c->socket_group);
+		return -1;
+	}
+	if (chown(path, (uid_t)-1, gr->gr_gid) == -1) {
+		log_error("chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The socket's directory, when missing: 0750, in socket_group when one is
+ * set, so that only its owner and that group (nginx's) reach the socket.
+ */
+static int
+make_dir(const struct conf *c, const char *dir)
+{
+	if (mkdir(dir, 0750) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		log_error("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return to_group(c, dir);
+}
+
 enum pool_err
 pool_listen(const struct conf *c, struct pool_listener *l)
 {
 	struct sockaddr_un	 sa;
 	struct stat		 st;
-	struct group		*gr;
 	char			 dir[sizeof(sa.sun_path)], *slash;
 	int			 fd = -1, probe = -1;
 	enum pool_err		 err = POOL_SOCKET;
@@ -77,10 +101,8 @@ pool_listen(const struct conf *c, struct pool_listener *l)
 	memcpy(dir, c->socket, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-			log_error("mkdir %s: %s", dir, strerror(errno));
+		if (make_dir(c, dir) == -1)
 			goto out;
-		}
 	}
 	if (lstat(c->socket, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -107,17 +129,8 @@ pool_listen(const struct conf *c, struct pool_listener *l)
 		log_error("chmod %s: %s", c->socket, strerror(errno));
 		goto out;
 	}
-	if (c->socket_group[0] != '\0') {
-		if ((gr = getgrnam(c->socket_group)) == NULL) {
-			log_error("socket_group %s: no such group",
-			    c->socket_group);
-			goto out;
-		}
-		if (chown(c->socket, (uid_t)-1, gr->gr_gid) == -1) {
-			log_error("chown %s: %s", c->socket, strerror(errno));
-			goto out;
-		}
-	}
+	if (to_group(c, c->socket) == -1)
+		goto out;
 	if (listen(fd, SOMAXCONN) == -1) {
 		log_error("listen %s: %s", c->socket, strerror(errno));
 		goto out;
@@ -139,156 +152,28 @@ out:
 
 /* ---- worker ---------------------------------------------------------- */
 
-struct thread_slot {
-	pthread_t		 tid;
-	int			 started;
-	atomic_int		 in_accept;
-	atomic_int		 done;
-	struct worker		*w;
-};
-
-struct worker {
-	const struct conf	*conf;
-	int			 listen_fd;
-	struct api_ctx		 ctx;
-	atomic_int		 stopping;
-	struct thread_slot	*slots;
-	unsigned		 nslots;
-};
-
-static void
-on_usr2(int sig)
-{
-	(void)sig;	/* only to interrupt accept() */
-}
-
-static void *
-request_thread(void *arg)
-{
-	struct thread_slot	*t = arg;
-	struct worker		*w = t->w;
-	struct http_scratch	*s;
-	FCGX_Request		 req;
-	int			 rc;
-
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	if (FCGX_InitRequest(&req, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR)) {
-		log_error("FCGX_InitRequest failed");
-		goto out;
-	}
-	while (!atomic_load(&w->stopping)) {
-		atomic_store(&t->in_accept, 1);
-		if (atomic_load(&w->stopping)) {
-			atomic_store(&t->in_accept, 0);
-			break;
-		}
-		rc = FCGX_Accept_r(&req);
-		atomic_store(&t->in_accept, 0);
-		if (rc < 0) {
-			if (atomic_load(&w->stopping) || rc == -EINTR)
-				continue;
-			log_warn("FCGX_Accept_r: %s", strerror(-rc));
-			usleep(10000);	/* EMFILE and kin: do not spin */
-			continue;
-		}
-		http_serve(&req, &w->ctx, s);
-		/*
-		 * Close without libfcgi's lingering close (shutdown, then
-		 * poll and read until nginx closes): http_serve has read the
-		 * request to its end, so nothing unread is left to protect,
-		 * and the lingering cost a syscall round and a wait on nginx
-		 * per request.
-		 */
-		FCGX_Detach(&req);
-		FCGX_Finish_r(&req);
-	}
-	FCGX_Free(&req, 1);
-	store_thread_end(w->ctx.st);
-out:
-	http_scratch_free(s);
-	free(s);
-	atomic_store(&t->done, 1);
-	return NULL;
-}
-
-/* Blocks until SIGTERM; then drains. Returns the worker's exit code. */
+/*
+ * A worker: starts its work, waits for SIGTERM, then lets the work stop
+ * taking new requests and finish within shutdown_timeout. Returns the
+ * worker's exit code: 0 clean, 1 work cut off, 2 could not start.
+ */
 static int
-worker_wait_and_drain(struct worker *w)
+worker_main(const struct conf *c, int listen_fd, pid_t master,
+    const struct pool_work *work)
 {
-	sigset_t	 set;
-	int		 sig = 0;
-	unsigned	 i, live;
-	int64_t		 deadline;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	while (sig != SIGTERM) {
-		sig = sigwaitinfo(&set, NULL);
-		if (sig == -1 && errno != EINTR) {
-			log_error("sigwaitinfo: %s", strerror(errno));
-			break;
-		}
-	}
-	atomic_store(&w->stopping, 1);
-	deadline = now_ms() + (int64_t)w->conf->shutdown_timeout * 1000;
-	for (;;) {
-		live = 0;
-		for (i = 0; i < w->nslots; i++) {
-			struct thread_slot *t = &w->slots[i];
-
-			if (!t->started || atomic_load(&t->done))
-				continue;
-			live++;
-			if (atomic_load(&t->in_accept))
-				pthread_kill(t->tid, SIGUSR2);
-		}
-		if (live == 0)
-			break;
-		if (now_ms() >= deadline) {
-			log_warn("%u requests still running at shutdown_timeout",
-			    live);
-			return 1;
-		}
-		usleep(20000);
-	}
-	for (i = 0; i < w->nslots; i++)
-		if (w->slots[i].started)
-			pthread_join(w->slots[i].tid, NULL);
-	return 0;
-}
-
-static int
-worker_main(const struct conf *c, int listen_fd, pid_t master)
-{
-	struct worker		 w;
-	struct store_opts	 so;
-	struct store_stats	 ss;
 	struct sigaction	 sa;
 	sigset_t		 set;
-	unsigned		 i, nreaders;
-	int			 rc = 2;
+	void			*h;
+	int			 sig = 0;
 
-	memset(&w, 0, sizeof(w));
-	w.conf = c;
-	w.listen_fd = listen_fd;
 	/* Die with the master, and make sure it did not die already. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
-		goto out;
-	if (FCGX_Init() != 0) {
-		log_error("FCGX_Init failed");
-		goto out;
-	}
-	/* Replace libfcgi's handlers: SIGTERM is waited for, below. */
+		return 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);	/* the master coordinates a stop */
 	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_usr2;	/* no SA_RESTART: accept fails */
-	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -296,44 +181,17 @@ worker_main(const struct conf *c, int listen_fd, pid_t master)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by threads */
 
-	nreaders = conf_workers(c) * (c->threads + 2) + 16;
-	memset(&so, 0, sizeof(so));
-	so.dir = c->data_dir;
-	so.map_size = c->map_size;
-	so.max_readers = nreaders < 126 ? 126 : nreaders;
-	so.log = log_store;
-	so.batch_max = c->batch_max;
-	so.relaxed = c->durability_relaxed;
-	if (store_open(&so, &w.ctx.st) != STORE_OK) {
-		log_error("cannot open the store in %s", c->data_dir);
-		goto out;
-	}
-	w.ctx.conf = c;
-	if ((w.slots = calloc(c->threads, sizeof(*w.slots))) == NULL)
-		goto out;
-	w.nslots = c->threads;
-	for (i = 0; i < w.nslots; i++) {
-		w.slots[i].w = &w;
-		if (pthread_create(&w.slots[i].tid, NULL, request_thread,
-		    &w.slots[i]) != 0) {
-			log_error("pthread_create: %s", strerror(errno));
-			atomic_store(&w.stopping, 1);
-			kill(getpid(), SIGTERM);
+	if ((h = work->start(c, listen_fd, work->arg)) == NULL)
+		return 2;
+	while (sig != SIGTERM) {
+		sig = sigwaitinfo(&set, NULL);
+		if (sig == -1 && errno != EINTR) {
+			log_error("sigwaitinfo: %s", strerror(errno));
 			break;
 		}
-		w.slots[i].started = 1;
 	}
-	log_debug("worker ready, %u threads", w.nslots);
-	rc = worker_wait_and_drain(&w);
-	if (rc != 0)
-		return rc;	/* threads still running: free nothing */
-	store_stats(w.ctx.st, &ss);
-	log_info("%llu writes in %llu write transactions",
-	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches);
-	store_close(w.ctx.st);
-out:
-	free(w.slots);
-	return rc;
+	work->stop(h, now_ms() + (int64_t)c->shutdown_timeout * 1000);
+	return work->finish(h) == 0 ? 0 : 1;
 }
 
 /* ---- master ---------------------------------------------------------- */
@@ -347,7 +205,7 @@ struct wslot {
 
 static pid_t
 spawn(const struct conf *c, struct pool_listener *l, struct wslot *s,
-    const sigset_t *oldmask)
+    const sigset_t *oldmask, const struct pool_work *work)
 {
 	pid_t	 pid, master = getpid();
 	int	 rc;
@@ -363,7 +221,7 @@ spawn(const struct conf *c, struct pool_listener *l, struct wslot *s,
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		rc = worker_main(c, l->fd, master);
+		rc = worker_main(c, l->fd, master, work);
 		/* a clean stop runs exit handlers (a leak checker's, say) */
 		if (rc == 0)
 			exit(0);
@@ -445,7 +303,8 @@ stop_all(const struct conf *c, struct wslot *slots, unsigned n, int *unclean)
 }
 
 enum pool_err
-pool_run(const struct conf *c, struct pool_listener *l)
+pool_run(const struct conf *c, struct pool_listener *l,
+    const struct pool_work *work)
 {
 	struct wslot	*slots = NULL;
 	sigset_t	 set, old;
@@ -467,7 +326,7 @@ pool_run(const struct conf *c, struct pool_listener *l)
 	log_info("verstored starting: %u workers x %u threads, data in %s",
 	    n, c->threads, c->data_dir);
 	for (i = 0; i < n; i++)
-		if (spawn(c, l, &slots[i], &old) == -1)
+		if (spawn(c, l, &slots[i], &old, work) == -1)
 			goto out;
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -482,7 +341,7 @@ pool_run(const struct conf *c, struct pool_listener *l)
 		for (i = 0; i < n; i++) {
 			if (slots[i].pid != 0 || now_ms() < slots[i].respawn_at)
 				continue;
-			if (spawn(c, l, &slots[i], &old) > 0)
+			if (spawn(c, l, &slots[i], &old, work) > 0)
 				log_info("replaced a worker with %ld",
 				    (long)slots[i].pid);
 		}

@@ -56,12 +56,16 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
         self.port = free_port()
-        self.sock = os.path.join(self.dir, "verstored.sock")
+        # The socket in a directory of its own, which verstored makes 0750
+        # in nginx's group; the socket 0660. As root, nginx's workers run
+        # as nobody, group nogroup; otherwise as this same user.
+        self.sock = os.path.join(self.dir, "run", "verstored.sock")
+        group = "socket_group nogroup\n" if os.geteuid() == 0 else ""
         self.data = os.path.join(self.dir, "data")
         self.conf_path = os.path.join(self.dir, "verstore.conf")
         with open(self.conf_path, "w") as f:
             f.write(f"data_dir {self.data}\nsocket {self.sock}\n"
-                    f"socket_mode 0666\nworkers {workers}\n"
+                    f"socket_mode 0660\n{group}workers {workers}\n"
                     f"threads {threads}\nshutdown_timeout 5\n{conf}\n")
         self.vs = None
         self.ng = None

@@ -115,6 +115,18 @@ def test_fastcgi_length_mismatch(srv):
     assert srv.worker_pids() == before
 
 
+def test_fastcgi_body_over_max_body(srv):
+    """Straight to the socket, past nginx's client_max_body_size: 413, and
+    the body is read and dropped, not kept."""
+    before = srv.worker_pids()
+    body = b'{"value": "' + b"x" * (2 << 20) + b'"}'
+    h, out = harness.fcgi_request(
+        srv.sock, base_params(srv, CONTENT_LENGTH=str(len(body))), body)
+    assert problem(int(h["status"].split()[0]), out)["code"] == "TOO_LARGE"
+    assert srv.get("/api/storage/bad/fcgi").status == 404
+    assert srv.worker_pids() == before
+
+
 def test_fastcgi_missing_and_odd_params(srv):
     before = srv.worker_pids()
     cases = [

@@ -99,6 +99,7 @@ def test_idle_sigterm_exits_zero_quickly():
 def test_socket_on_fd0():
     srv = harness.Server(workers=1, threads=2)
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    os.makedirs(os.path.dirname(srv.sock))
     ls.bind(srv.sock)
     os.chmod(srv.sock, 0o666)
     ls.listen(64)
