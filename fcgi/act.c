@@ -254,8 +254,10 @@ ids_distinct(const struct items *a, const struct items *b)
 		return ACT_OK;
 	if ((all.v = malloc((a->n + b->n) * sizeof(*all.v))) == NULL)
 		return ACT_NOMEM;
-	memcpy(all.v, a->v, a->n * sizeof(*all.v));
-	memcpy(all.v + a->n, b->v, b->n * sizeof(*all.v));
+	if (a->n > 0)
+		memcpy(all.v, a->v, a->n * sizeof(*all.v));
+	if (b->n > 0)
+		memcpy(all.v + a->n, b->v, b->n * sizeof(*all.v));
 	if (index_init(&ix, a->n + b->n) == -1)
 		goto out;
 	err = ACT_INVALID;
