@@ -26,11 +26,14 @@ FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/hash.c fcgi/json.c fcgi/jtree.c fcgi/hdr
 	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/wire.c fcgi/conn.c fcgi/http.c fcgi/pool.c
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 
 objs	= $(patsubst %.c,$(BUILD)/%.o,$(1))
-UNITS	= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNITS	= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC)) \
+	  $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/tests/test_fuzz_%,$(FUZZ_SRC))
 
-.PHONY: all run test test-asan unit clean deps bench bench-scale install
+.PHONY: all run test test-asan unit clean deps bench bench-scale install \
+	fuzz fuzz-merge
 
 all: $(BUILD)/verstored
 
@@ -46,6 +49,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(call objs,$(FCGI_LIB) $(STORE_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+
+# Each fuzz target also runs over its corpus in make test (replay.c).
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+    $(call objs,$(FCGI_LIB) $(STORE_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNITS)
 
@@ -101,7 +110,33 @@ install: all
 	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || \
 	    install -m 644 conf/verstore.conf $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf
 
+# make fuzz [FUZZ_SECONDS=30]: every tests/fuzz/fuzz_*.c under libFuzzer
+# (clang), with address and undefined-behaviour sanitizers.
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD = build-fuzz
+FUZZ_CC	 = clang
+FUZZ_SAN = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FCGI_LIB) $(STORE_SRC))
+FUZZ_BINS = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_BINS)
+
+# Keeps what the last make fuzz found new, minimised, in the repo's corpus.
+fuzz-merge: $(FUZZ_BINS)
+	@for b in $(FUZZ_BINS); do n=$${b##*/fuzz_}; \
+	    [ -d $(FUZZ_BUILD)/corpus/$$n ] || continue; \
+	    $$b -merge=1 tests/fuzz/corpus/$$n $(FUZZ_BUILD)/corpus/$$n \
+	    >/dev/null 2>&1 && echo "merged $$n"; done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
