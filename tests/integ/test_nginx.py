@@ -1,0 +1,65 @@
+"""nginx's own answers (API.md 10): 405 with the full Allow, 502 when
+verstored cannot be reached and 504 when it does not answer in time, each
+as problem+json, and no page names nginx's version."""
+import os
+import re
+import signal
+import time
+
+from harness import running
+
+VERSION = re.compile(rb"nginx/\d")
+
+
+def no_version(r):
+    assert not VERSION.search(r.body), r
+    for k, v in r.headers.items():
+        assert not VERSION.search(v.encode()), (k, v)
+
+
+def test_trace_is_405_with_every_method():
+    with running(workers=1, threads=2) as srv:
+        r = srv.request("TRACE", "/api/storage/a")
+        assert r.status == 405 and r.json["code"] == "METHOD_NOT_ALLOWED", r
+        allow = {m.strip() for m in r.h("allow").split(",")}
+        assert {"GET", "HEAD", "PUT", "PATCH", "POST", "DELETE",
+                "OPTIONS"} <= allow, allow
+        no_version(r)
+
+
+def test_verstored_down_is_502_problem():
+    with running(workers=1, threads=2) as srv:
+        srv.stop_verstored()
+        r = srv.get("/api/health")
+        assert r.status == 502, r
+        assert r.h("content-type").startswith("application/problem+json")
+        assert r.json["code"] == "UNAVAILABLE" and r.json["status"] == 502
+        no_version(r)
+        srv.start_verstored()
+        srv.wait_healthy()
+
+
+def test_verstored_too_slow_is_504_problem():
+    with running(workers=1, threads=2) as srv:
+        # a short read timeout for this test: rewrite and reload nginx
+        path = os.path.join(srv.dir, "nginx", "nginx.conf")
+        with open(path) as f:
+            conf = f.read()
+        assert "fastcgi_read_timeout 75s;" in conf
+        with open(path, "w") as f:
+            f.write(conf.replace("fastcgi_read_timeout 75s;",
+                                 "fastcgi_read_timeout 1s;"))
+        os.kill(srv.ng.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        pids = [srv.vs.pid] + srv.worker_pids()
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            r = srv.get("/api/health")
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+        assert r.status == 504, r
+        assert r.json["code"] == "TIMEOUT" and r.json["status"] == 504, r
+        no_version(r)
+        srv.wait_healthy()
