@@ -119,8 +119,10 @@ work_finish(void *h)
 	if ((rc = conn_wait(w->loop)) == -1)
 		return rc;	/* threads still running: free nothing */
 	store_stats(w->ctx.st, &ss);
-	log_info("%llu writes in %llu write transactions",
-	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches);
+	log_info("%llu writes in %llu write transactions, which held the "
+	    "write lock %.1f ms in all, %.1f ms at most",
+	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches,
+	    ss.held_us / 1000.0, ss.held_max_us / 1000.0);
 	store_close(w->ctx.st);
 	free(w);
 	return rc;

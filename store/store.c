@@ -43,6 +43,8 @@ struct store {
 	size_t		 batch_max;
 	uint64_t	 batches;
 	uint64_t	 batched_ops;
+	uint64_t	 held_us;	/* the write lock held, in total */
+	uint64_t	 held_max_us;	/* ... and at most, by one batch */
 };
 
 static int	is_lmdb_failure(enum store_err);
@@ -996,6 +998,15 @@ commit(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 	return err;
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static enum store_err
 begin_write(store *st, MDB_txn **txn, struct unit *units, size_t nu)
 {
@@ -1322,6 +1333,7 @@ group_commit(store *st, struct unit *u)
 	struct unit		 units[STORE_BATCH_MAX];
 	MDB_txn			*txn = NULL;
 	size_t			 n = 0, nops = 0, i;
+	uint64_t		 t0, held;
 	int			 rc;
 
 	memset(&w, 0, sizeof(w));
@@ -1339,6 +1351,7 @@ group_commit(store *st, struct unit *u)
 		goto out;
 	pthread_mutex_unlock(&st->qlock);
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	t0 = mono_us();		/* the write lock is ours from here */
 	pthread_mutex_lock(&st->qlock);
 	for (x = st->qhead; x != NULL && n < STORE_BATCH_MAX; x = x->next) {
 		if (n > 0 && nops + x->u->n > st->batch_max)
@@ -1358,9 +1371,13 @@ group_commit(store *st, struct unit *u)
 	} else
 		(void)apply_units(st, txn, units, n);
 
+	held = mono_us() - t0;
 	pthread_mutex_lock(&st->qlock);
 	st->batches++;
 	st->batched_ops += nops;
+	st->held_us += held;
+	if (held > st->held_max_us)
+		st->held_max_us = held;
 	for (i = 0; i < n; i++) {
 		*batch[i]->u = units[i];
 		st->qhead = batch[i]->next;
@@ -1418,5 +1435,7 @@ store_stats(store *st, struct store_stats *out)
 	pthread_mutex_lock(&st->qlock);
 	out->batches = st->batches;
 	out->batched_ops = st->batched_ops;
+	out->held_us = st->held_us;
+	out->held_max_us = st->held_max_us;
 	pthread_mutex_unlock(&st->qlock);
 }

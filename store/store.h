@@ -327,10 +327,12 @@ enum store_err	store_write_all(store *, struct store_op *ops, size_t n,
  */
 enum store_err	store_backup(store *, const char *dir);
 
-/* Group commit counters, since store_open(). */
+/* Group commit counters, since store_open(), of this process. */
 struct store_stats {
 	uint64_t	batches;	/* write transactions made by store_write */
 	uint64_t	batched_ops;	/* ops they carried */
+	uint64_t	held_us;	/* how long they held the write lock */
+	uint64_t	held_max_us;	/* ... the longest one */
 };
 void		store_stats(store *, struct store_stats *);
 
