@@ -10,7 +10,8 @@ DATA=${DATA:-$here/var}
 case "$DATA" in /*) ;; *) DATA="$here/$DATA" ;; esac
 
 sh conf/deps.sh
-make -s all
+BUILD=${BUILD:-build}
+make -s all BUILD="$BUILD"
 
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 mkdir -p "$DATA/nginx/tmp"
@@ -58,7 +59,15 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 0' INT TERM HUP
 
-"$here/build/verstored" -c "$DATA/verstore.conf" &
+# A port that something else holds: say so before starting anything.
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "port $PORT on 127.0.0.1 is in use; choose another: make run PORT=8081" >&2
+	trap - EXIT
+	exit 1
+fi
+
+case "$BUILD" in /*) exe="$BUILD/verstored" ;; *) exe="$here/$BUILD/verstored" ;; esac
+"$exe" -c "$DATA/verstore.conf" &
 vpid=$!
 for _ in $(seq 100); do
 	[ -S "$DATA/run/verstored.sock" ] && break
@@ -67,6 +76,20 @@ for _ in $(seq 100); do
 done
 "$nginx" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" &
 npid=$!
+# Ready when health answers through nginx, not before.
+ready=
+for _ in $(seq 100); do
+	kill -0 "$vpid" 2>/dev/null && kill -0 "$npid" 2>/dev/null || break
+	if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/api/health" 2>/dev/null; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+if [ -z "$ready" ]; then
+	echo "verstore did not become healthy on port $PORT; see the messages above." >&2
+	exit 1
+fi
 echo "verstore on http://127.0.0.1:$PORT/ (API under /api/, data in $DATA); Ctrl-C stops."
 # Run until Ctrl-C (the trap runs as soon as wait is interrupted), or until
 # either process ends.
