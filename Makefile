@@ -13,11 +13,15 @@ WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifdef WERROR
 WARN	+= -Werror
 endif
+# SAN=1: address and undefined-behaviour sanitizers. They go through
+# CPPFLAGS and LDFLAGS with override, so that a CFLAGS given on the command
+# line (make test-asan gives one) cannot drop them.
 ifdef SAN
-CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer
-LDFLAGS	+= -fsanitize=address,undefined
+override CPPFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
-CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
+override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
 LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/store.c store/rec.c

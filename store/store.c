@@ -248,7 +248,8 @@ meta_from_rec(const struct rec *r, struct store_meta *m)
 	m->updated_us = r->updated_us;
 	m->lastmod_s = r->lastmod_s;
 	m->deleted = (r->flags & REC_TOMBSTONE) != 0;
-	memcpy(m->principal, r->principal, n);
+	if (n > 0)
+		memcpy(m->principal, r->principal, n);
 	m->principal[n] = '\0';
 }
 
