@@ -858,7 +858,7 @@ act_put_key(store_io *io, const char *key, size_t klen, const char *value,
 	if (strcmp(rest, "manifest") == 0) {
 		/* it must describe the buckets as they are */
 		if ((b = manifest_count(value, vlen, name, n)) == 0 ||
-		    (s.exists && b != s.b))
+		    (s.exists && b != s.b) || (!s.exists && b > lim->max_buckets))
 			goto out;
 		if (!s.exists) {
 			set_free(&s);

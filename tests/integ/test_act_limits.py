@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from harness import run_threads, running
+from harness import fcgi_request, run_threads, running
 
 SERVER = {"workers": 2, "threads": 8}
 MASK = (1 << 64) - 1
@@ -98,6 +98,13 @@ def test_colliding_ids_stop_at_bucket_count_max():
         assert len(items_of(srv, "coll")) == 60
         r = post(srv, "coll", {"upsert": [{"id": "one-more"}]})
         assert r.status == 200 and r.json["bucket_count"] == 64
+        # nor can a manifest PUT make a set wider than the cap
+        man = {"bucket_count": 128,
+               "buckets": [f"_act/wide/{i}" for i in range(128)]}
+        for i in range(128):
+            srv.put(f"_act/wide/{i}", [])
+        r = srv.put("_act/wide/manifest", man)
+        assert r.status == 422 and r.json["code"] == "INVALID_ACTIVITY", r
 
 
 def test_set_names_are_one_key_segment(srv):
@@ -110,6 +117,13 @@ def test_set_names_are_one_key_segment(srv):
     assert r.status == 200
     keys = [x["key"] for x in r.json["items"]]     # parses: valid JSON
     assert not [k for k in keys if "\ufffd" in k or "\x00" in k], keys
+    # verstored refuses them itself too, past nginx (which refuses %00)
+    for name in ("%00", "%FF%FE", "a%2Fb", "%2E%2E"):
+        h, body = fcgi_request(srv.sock, {
+            "REQUEST_METHOD": "POST", "REQUEST_URI": "/api/activities/" + name,
+            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2"}, b"{}")
+        assert h.get("status", "").startswith("400"), (name, h, body)
+        assert json.loads(body)["code"] == "INVALID_KEY", (name, body)
     # a good UTF-8 name works
     r = srv.request("POST", "/api/activities/caf%C3%A9", '{"upsert": [{"id": 1}]}')
     assert r.status == 200 and r.json["set"] == "café", r
