@@ -17,6 +17,7 @@
 #include "jtree.h"
 
 #define CHUNK		((size_t)64 << 10)
+#define CHUNK_FIRST	((size_t)4 << 10)
 #define INDEX_MIN	16	/* members before an object gets an index */
 
 struct chunk {
@@ -64,7 +65,11 @@ alloc(struct jtree *t, size_t n)
 		return NULL;
 	n = (n + 15) & ~(size_t)15;
 	if (c == NULL || c->cap - c->used < n) {
-		cap = n > CHUNK ? n : CHUNK;
+		/* small first: most changes touch a few nodes of a small value */
+		cap = c == NULL ? CHUNK_FIRST : c->cap * 2 > CHUNK ? CHUNK :
+		    c->cap * 2;
+		if (n > cap)
+			cap = n;
 		if (cap > t->max_mem || t->mem > t->max_mem - cap) {
 			t->err = JTREE_TOO_LARGE;
 			return NULL;
@@ -76,7 +81,7 @@ alloc(struct jtree *t, size_t n)
 		t->mem += cap;
 		nc->cap = cap;
 		nc->used = 0;
-		if (c != NULL && n > CHUNK) {	/* keep using the head */
+		if (c != NULL && n > cap / 2) {	/* keep using the head */
 			nc->next = c->next;
 			c->next = nc;
 		} else {
@@ -99,7 +104,8 @@ jtree_new(size_t max_size, size_t max_mem)
 		return NULL;
 	t->max_size = max_size;
 	t->max_mem = max_mem;
-	t->seed = hash_key();	/* names chosen to collide cannot be */
+	/* the index key is drawn when a first index is built: most changes
+	   never build one */
 	return t;
 }
 
@@ -383,6 +389,8 @@ idx_build(struct jtree *t, struct kids *k)
 
 	while (cap < k->live * 4)
 		cap *= 2;
+	if (t->seed == 0)
+		t->seed = hash_key();	/* names chosen to collide cannot be */
 	if ((k->idx = alloc(t, cap * sizeof(*k->idx))) == NULL)
 		return -1;
 	memset(k->idx, 0, cap * sizeof(*k->idx));
