@@ -21,13 +21,19 @@ override CPPFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    -fno-sanitize-recover=undefined
 override LDFLAGS += -fsanitize=address,undefined
 endif
-override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP
+override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP -I. -Ifcgi
 LDLIBS	 = -llmdb -lpthread
 
-STORE_SRC = store/store.c store/rec.c
-FCGI_LIB  = fcgi/buf.c fcgi/utf8.c fcgi/hash.c fcgi/json.c fcgi/jtree.c fcgi/hdr.c fcgi/key.c fcgi/patch.c fcgi/slug.c fcgi/act.c \
-	    fcgi/idem.c fcgi/txn.c fcgi/sets.c \
-	    fcgi/log.c fcgi/conf.c fcgi/api.c fcgi/wire.c fcgi/conn.c fcgi/http.c fcgi/pool.c
+STORE_SRC = store/lmdb/store.c store/lmdb/rec.c
+# Each folder of fcgi/ uses only those listed after it (see README, Layout).
+LIB_SRC   = fcgi/lib/buf.c fcgi/lib/utf8.c fcgi/lib/hash.c fcgi/lib/log.c
+JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c
+HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
+PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c
+MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
+API_SRC	  = fcgi/api/api.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c
+FCGI_LIB  = $(LIB_SRC) $(JSON_SRC) $(HTTP_SRC) $(PROC_SRC) $(MODEL_SRC) \
+	    $(API_SRC)
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)

@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../store/store.h"
-#include "api.h"
-#include "conf.h"
-#include "conn.h"
-#include "http.h"
-#include "log.h"
-#include "pool.h"
+#include "store/store.h"
+#include "api/api.h"
+#include "proc/conf.h"
+#include "http/conn.h"
+#include "http/http.h"
+#include "lib/log.h"
+#include "proc/pool.h"
 
 #define DEFAULT_CONF	"/etc/verstore/verstore.conf"
 #ifndef VERSTORE_VERSION

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../store/store.h"
+#include "store/store.h"
 
 #define CHUNK	10000
 

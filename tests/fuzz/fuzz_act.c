@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../fcgi/act.h"
-#include "../../fcgi/json.h"
+#include "model/act.h"
+#include "json/json.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../fcgi/conf.h"
+#include "proc/conf.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

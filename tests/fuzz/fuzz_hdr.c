@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/hdr.h"
+#include "http/hdr.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

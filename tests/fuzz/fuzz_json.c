@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/buf.h"
-#include "../../fcgi/json.h"
+#include "lib/buf.h"
+#include "json/json.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/key.h"
-#include "../../fcgi/slug.h"
+#include "model/key.h"
+#include "model/slug.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

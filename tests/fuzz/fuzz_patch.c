@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/buf.h"
-#include "../../fcgi/json.h"
-#include "../../fcgi/patch.h"
+#include "lib/buf.h"
+#include "json/json.h"
+#include "json/patch.h"
 
 #define MAX_VALUE	4096
 

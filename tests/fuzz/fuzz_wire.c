@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../fcgi/wire.h"
+#include "http/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

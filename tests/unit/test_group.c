@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../store/store.h"
+#include "store/store.h"
 #include "t.h"
 #include "tstore.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/json.h"
-#include "../../fcgi/jtree.h"
+#include "json/json.h"
+#include "json/jtree.h"
 #include "t.h"
 
 /* Writes x; checks the text's length is its size and the text is JSON. */

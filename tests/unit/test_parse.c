@@ -3,10 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../fcgi/conf.h"
-#include "../../fcgi/hdr.h"
-#include "../../fcgi/json.h"
-#include "../../fcgi/key.h"
+#include "proc/conf.h"
+#include "http/hdr.h"
+#include "json/json.h"
+#include "model/key.h"
 #include "t.h"
 
 static enum json_err

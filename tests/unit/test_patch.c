@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/json.h"
-#include "../../fcgi/jtree.h"
-#include "../../fcgi/patch.h"
+#include "json/json.h"
+#include "json/jtree.h"
+#include "json/patch.h"
 #include "t.h"
 
 /* Semantic equality of two JSON texts (member order aside). */

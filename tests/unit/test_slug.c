@@ -1,7 +1,7 @@
 /* Unit tests of fcgi/slug.c: the folding table and the cut. */
 #include <string.h>
 
-#include "../../fcgi/slug.h"
+#include "model/slug.h"
 #include "t.h"
 
 static void

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../store/store.h"
+#include "store/store.h"
 #include "t.h"
 #include "tstore.h"
 

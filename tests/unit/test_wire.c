@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fcgi/wire.h"
+#include "http/wire.h"
 #include "t.h"
 
 #define MAX_BODY	100

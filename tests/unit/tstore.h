@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../store/store.h"
+#include "store/store.h"
 
 static char tstore_dir[64];
 

@@ -1,0 +1,69 @@
+/*
+ * api_int.h - what the handler modules (api.c, txn.c, sets.c, idem.c)
+ * share; private to fcgi/. Error text is made by these helpers.
+ */
+#ifndef API_INT_H
+#define API_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "api/api.h"
+#include "json/json.h"
+#include "model/key.h"
+#include "json/patch.h"
+
+/* A patch applied by the store inside its write transaction. */
+struct api_patch_job {
+	const struct patch	*p;
+	const char		*principal;
+	size_t			 max_value;
+	struct patch_res	 res;
+};
+
+/* A problem+json answer left open for extension members, and its end. */
+void	api_problem_open(struct http_resp *, int status, const char *code,
+	    const char *message);
+void	api_problem_close(struct http_resp *);
+/* 400 with code and msg; returns -1 for the caller to pass on. */
+int	api_bad_request(struct http_resp *, const char *code, const char *msg);
+/* 500, logged: the store failed and nothing was written. */
+void	api_internal(struct http_resp *, enum store_err);
+/* Appends a timestamp as a JSON string (API.md 1). */
+void	api_json_ts(struct buf *, int64_t us);
+/* Answers a write whose op failed (412/409/404/428/507 ...). */
+void	api_write_failed(const struct api_ctx *, struct http_resp *,
+	    const struct key *, const struct store_op *);
+/* Answers a write that succeeded ({"key","version","updated_at"}). */
+void	api_write_ok(struct http_resp *, const struct http_req *,
+	    const struct key *, const struct store_op *, long index);
+/* Reads the header preconditions; -1 with resp set when malformed. */
+int	api_parse_conds(const struct http_req *, struct store_cond *,
+	    int forread, struct http_resp *);
+/* The raw value of name in a query string; 1 when present. */
+int	api_query_param(const char *q, const char *name, const char **v,
+	    size_t *vn);
+/* ?name=N within [min, max] into *out; -1 with resp set when bad. */
+int	api_query_uint(const char *query, const char *name, uint64_t min,
+	    uint64_t max, uint64_t *out, struct http_resp *);
+/* Content-Type application/json and a valid body; -1 with resp set. */
+int	api_check_json_body(const struct http_req *, struct http_resp *);
+/*
+ * Reads a PUT of key k: Content-Type, preconditions (with
+ * require_preconditions) and {"value", "version"?, "updated_at"?}, the
+ * value compacted into val; -1 with resp set.
+ */
+int	api_read_put(const struct api_ctx *, const struct http_req *,
+	    struct http_resp *, const struct key *, struct store_cond *,
+	    struct buf *val);
+const char *api_key_message(enum key_err);
+/* A member name made safe to quote in a message (see api.c). */
+void	api_name_text(const char *name, size_t namelen, size_t namesz,
+	    char *out, size_t outsz);
+
+/* store_update_fn applying an api_patch_job. */
+int	api_patch_cb(void *arg, const char *cur, size_t curlen,
+	    int64_t now_us, char **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,298 @@
+/* sets.c - the HTTP side of activity sets (API.md 6); see act.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/act.h"
+#include "api/api_int.h"
+#include "api/idem.h"
+#include "lib/log.h"
+#include "api/sets.h"
+
+#define ALLOW_SET	"GET, HEAD, POST"
+#define ACT_LIMITS(c)	{ (c)->bucket_max_items, (c)->bucket_count_max, \
+			    (c)->max_value }
+
+void
+sets_failed(struct http_resp *r, enum act_err e)
+{
+	switch (e) {
+	case ACT_INVALID:
+		api_problem(r, 400, "INVALID_REQUEST", "Items need an id (a "
+		    "string or an integer), and an id may come once per request.");
+		break;
+	case ACT_PRECOND:
+		api_problem(r, 412, "PRECONDITION_FAILED",
+		    "The set changed since the ETag in If-Match.");
+		break;
+	case ACT_NOT_FOUND:
+		api_problem(r, 404, "NOT_FOUND", "No such set (or bucket).");
+		break;
+	case ACT_BAD_SET:
+		api_problem(r, 422, "INVALID_ACTIVITY", "The write would break "
+		    "the set: a manifest must match its buckets, and a bucket "
+		    "hold objects with distinct ids that hash to it.");
+		break;
+	case ACT_TOO_LARGE:
+		api_problem(r, 413, "TOO_LARGE", "A bucket of the set would "
+		    "grow past max_value; nothing was written. Delete items, "
+		    "or raise max_value or bucket_count_max.");
+		break;
+	default:
+		log_error("activity set error %d", (int)e);
+		api_problem(r, 500, "INTERNAL", "The set could not be read or "
+		    "written; nothing was changed.");
+		break;
+	}
+}
+
+struct act_read {
+	const char	*name;
+	size_t		 n;
+	long		 bucket;
+	struct buf	*out;
+	uint64_t	 etag;
+	enum act_err	 err;
+};
+
+static int
+act_read_cb(void *arg, store_io *io)
+{
+	struct act_read	*a = arg;
+
+	a->err = act_get(io, a->name, a->n, a->bucket, a->out, &a->etag);
+	return a->err != ACT_OK;
+}
+
+static void
+h_set_get(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const char *name, size_t n, const char *query)
+{
+	struct act_read		 a = { name, n, -1, &r->body, 0, ACT_OK };
+	struct store_cond	 c;
+	struct store_meta	 m;
+	uint64_t		 bucket = (uint64_t)-1;
+
+	if (api_query_uint(query, "bucket", 0, 1 << 20, &bucket, r) == -1)
+		return;
+	if (bucket != (uint64_t)-1)
+		a.bucket = (long)bucket;
+	if (api_parse_conds(q, &c, 1, r) == -1)
+		return;
+	(void)store_read(ctx->st, act_read_cb, &a);
+	if (a.err != ACT_OK) {
+		buf_reset(&r->body);
+		sets_failed(r, a.err);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.version = a.etag;
+	buf_puts(&r->head, "ETag: \"");
+	buf_u64(&r->head, a.etag);
+	buf_puts(&r->head, "\"\r\nCache-Control: no-cache\r\n");
+	/* a set has an ETag and no Last-Modified: dates do not apply */
+	c.flags &= ~(unsigned)(STORE_IF_MODIFIED | STORE_IF_UNMODIFIED);
+	switch (store_cond_check(&c, &m, 1)) {
+	case STORE_NOT_MODIFIED:
+		buf_reset(&r->body);
+		r->status = 304;
+		return;
+	case STORE_PRECOND:
+		buf_reset(&r->body);
+		sets_failed(r, ACT_PRECOND);
+		return;
+	default:
+		break;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->head_only = q->method[0] == 'H';
+}
+
+struct act_write {
+	struct idem_finish		 f;
+	const char		*name;
+	size_t			 n;
+	const struct act_post	*p;
+	struct act_limits	 lim;
+	const uint64_t		*if_match;
+	struct act_result	 res;
+	struct store_op		*op;
+};
+
+static int
+act_post_cb(void *arg, store_io *io)
+{
+	struct act_write	*a = arg;
+
+	return (int)act_post_apply(io, a->name, a->n, a->p, &a->lim,
+	    a->if_match, &a->res);
+}
+
+static void
+set_post_finish(struct idem_finish *f, struct http_resp *r)
+{
+	struct act_write	*a = (struct act_write *)f;
+
+	if (a->op->err == STORE_UPDATE_FAILED) {
+		sets_failed(r, (enum act_err)a->op->update_err);
+		return;
+	}
+	if (a->op->err == STORE_FULL) {
+		api_problem(r, 507, "STORAGE_FULL", "The store is full "
+		    "(map_size); nothing was written.");
+		return;
+	}
+	if (a->op->err != STORE_OK) {
+		api_internal(r, a->op->err);
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	buf_puts(&r->head, "ETag: \"");
+	buf_u64(&r->head, a->res.etag);
+	buf_puts(&r->head, "\"\r\n");
+	buf_puts(&r->body, "{\"set\":");
+	buf_json_str(&r->body, a->name, a->n);
+	buf_puts(&r->body, ",\"etag\":\"\\\"");
+	buf_u64(&r->body, a->res.etag);
+	buf_puts(&r->body, "\\\"\",\"upserted\":");
+	buf_u64(&r->body, a->res.upserted);
+	buf_puts(&r->body, ",\"deleted\":");
+	buf_u64(&r->body, a->res.deleted);
+	buf_puts(&r->body, ",\"bucket_count\":");
+	buf_u64(&r->body, a->res.bucket_count);
+	buf_puts(&r->body, "}\n");
+}
+
+static void
+h_set_post(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const char *name, size_t n)
+{
+	struct act_post		*p = NULL;
+	struct store_op		 op;
+	struct store_cond	 c;
+	struct idem_req		 ir;
+	char			 key[STORE_KEY_MAX + 1];
+	uint64_t		 etag = 0;
+	struct act_write	 a = { { set_post_finish }, name, n, NULL,
+				    ACT_LIMITS(ctx->conf), NULL,
+				    { 0, 0, 0, 0 }, &op };
+	enum act_err		 e;
+	size_t			 i;
+
+	memset(&op, 0, sizeof(op));
+	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1)
+		goto out;
+	if (c.flags & STORE_IF_MATCH) {
+		/* the set ETag is a version-like number: "<n>" */
+		for (i = 0; i < c.nmatch; i++)
+			if (c.match[i].kind == STORE_TAG_VERSION &&
+			    !c.match[i].weak)
+				break;
+		etag = i < c.nmatch ? c.match[i].version : (uint64_t)-1;
+		if (!c.match_any)
+			a.if_match = &etag;
+	}
+	if ((e = act_post_parse(q->body, q->body_len, &p)) != ACT_OK) {
+		sets_failed(r, e);
+		goto out;
+	}
+	a.p = p;
+	if (idem_begin(ctx, q, &ir, &a.f, r) == -1)
+		goto out;
+	op.kind = STORE_OP_MULTI;
+	op.key = key;
+	op.klen = (size_t)snprintf(key, sizeof(key), "_act/%.*s/manifest",
+	    (int)n, name);
+	op.multi = act_post_cb;
+	op.multi_arg = &a;
+	op.idem = ir.used ? &ir.id : NULL;
+	(void)store_write(ctx->st, &op);
+	idem_end(&ir, &a.f, r);
+out:
+	act_post_free(p);
+	free(op.cur_value);
+}
+
+void
+sets_handle(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const char *path, size_t plen, const char *query)
+{
+	char	 name[ACT_NAME_MAX + 1];
+	long	 n;
+
+	if ((n = key_decode(path, plen, name, sizeof(name))) < 0 ||
+	    !act_name_valid(name, (size_t)n)) {
+		api_problem(r, 400, "INVALID_KEY", "A set's name is one key "
+		    "segment: 1 to 200 bytes of UTF-8, no control characters, "
+		    "no '/', not . or ..");
+		return;
+	}
+	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
+		h_set_get(ctx, q, r, name, (size_t)n, query);
+	else if (strcmp(q->method, "POST") == 0)
+		h_set_post(ctx, q, r, name, (size_t)n);
+	else {
+		api_problem(r, 405, "METHOD_NOT_ALLOWED",
+		    "A set is read with GET and changed with POST.");
+		buf_puts(&r->head, "Allow: " ALLOW_SET "\r\n");
+	}
+}
+
+/* A PUT of one of a set's keys, checked inside the write (API.md 6.4). */
+struct act_put {
+	const struct key	*k;
+	const char		*value;
+	size_t			 vlen;
+	struct act_limits	 lim;
+	struct store_meta	 meta;
+};
+
+static int
+act_put_cb(void *arg, store_io *io)
+{
+	struct act_put	*a = arg;
+
+	return (int)act_put_key(io, a->k->s, a->k->n, a->value, a->vlen,
+	    &a->lim, &a->meta);
+}
+
+void
+sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k)
+{
+	struct store_cond	 c;
+	struct store_op		 op;
+	struct buf		 val = { 0 };
+	struct act_put		 a = { k, NULL, 0, ACT_LIMITS(ctx->conf),
+				    { 0 } };
+
+	memset(&op, 0, sizeof(op));
+	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
+		goto out;
+	a.value = val.p;
+	a.vlen = val.len;
+	op.kind = STORE_OP_MULTI;
+	op.key = k->s;
+	op.klen = k->n;
+	op.cond = &c;
+	op.multi = act_put_cb;
+	op.multi_arg = &a;
+	(void)store_write(ctx->st, &op);
+	if (op.err == STORE_UPDATE_FAILED) {
+		sets_failed(r, (enum act_err)op.update_err);
+		goto out;
+	}
+	if (op.err != STORE_OK) {
+		api_write_failed(ctx, r, k, &op);
+		goto out;
+	}
+	op.meta = a.meta;
+	op.created = a.meta.version == 1;
+	api_write_ok(r, q, k, &op, -1);
+out:
+	free(op.cur_value);
+	buf_free(&val);
+}
+

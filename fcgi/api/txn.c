@@ -1,0 +1,298 @@
+/* txn.c - POST /api/txn: several keys, all or nothing (API.md 5). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "api/idem.h"
+#include "api/txn.h"
+
+/* Reopens a closed problem body to add "name": v. */
+static void
+problem_add_u64(struct http_resp *r, const char *name, uint64_t v)
+{
+	if (r->body.len >= 2 && r->body.p[r->body.len - 2] == '}')
+		r->body.len -= 2;
+	buf_puts(&r->body, ",\"");
+	buf_puts(&r->body, name);
+	buf_puts(&r->body, "\":");
+	buf_u64(&r->body, v);
+	api_problem_close(r);
+}
+
+#define TXN_OPS_MAX	128
+
+enum txn_kind { T_CHECK, T_PUT, T_PATCH, T_DELETE, T_GET };
+
+struct txn_op {
+	enum txn_kind		 kind;
+	struct key		 k;
+	struct store_cond	 c;
+	struct json_span	 value;
+	struct buf		 val;
+	struct patch		*p;
+	struct api_patch_job	 job;
+};
+
+static const char *const txn_kinds[] = { "check", "put", "patch", "delete",
+    "get" };
+
+static int
+parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
+    struct http_resp *r)
+{
+	struct json_span	 v, merge = { NULL, 0 }, jp = { NULL, 0 };
+	char			 name[16], word[8], key[STORE_KEY_MAX + 1];
+	size_t			 it = 0, nlen, i;
+	long			 kn = -1, wn;
+	int			 rc, has_op = 0, has_version = 0;
+	enum key_err		 ke;
+	enum patch_err		 pe;
+
+	if (sp.p[0] != '{')
+		return api_bad_request(r, "INVALID_REQUEST", "An op is an object.");
+	while ((rc = json_member(sp.p, sp.n, &it, name, sizeof(name), &nlen,
+	    &v)) == 1) {
+		if (json_name_is(name, nlen, "op") && !has_op++) {
+			if ((wn = json_string(v, word, sizeof(word))) < 0)
+				goto unknown;
+			for (i = 0; i < 5; i++)
+				if (json_name_is(word, (size_t)wn, txn_kinds[i]))
+					break;
+			if (i == 5)
+				goto unknown;
+			t->kind = (enum txn_kind)i;
+		} else if (json_name_is(name, nlen, "key") && kn < 0) {
+			if ((kn = json_string(v, key, sizeof(key))) < 0) {
+				api_problem(r, 400, "INVALID_KEY",
+				    "key must be a string of 1 to 512 bytes.");
+				return -1;
+			}
+		} else if (json_name_is(name, nlen, "value") &&
+		    t->value.p == NULL)
+			t->value = v;
+		else if (json_name_is(name, nlen, "version") && !has_version++) {
+			if (json_uint(v, &t->c.token_version) == -1)
+				return api_bad_request(r, "INVALID_REQUEST",
+				    "version must be a non-negative integer.");
+			t->c.flags |= STORE_TOKEN_VERSION;
+		} else if (json_name_is(name, nlen, "merge") && merge.p == NULL)
+			merge = v;
+		else if (json_name_is(name, nlen, "json_patch") && jp.p == NULL)
+			jp = v;
+		else
+			return api_bad_request(r, "INVALID_REQUEST", "An op holds op, "
+			    "key and what its op needs (value, version, merge or "
+			    "json_patch), once each.");
+	}
+	if (!has_op)
+		goto unknown;
+	if (kn < 0)
+		return api_bad_request(r, "INVALID_REQUEST", "Every op names a key.");
+	if ((ke = key_check(key, (size_t)kn, &t->k)) != KEY_OK || t->k.prefix ||
+	    (t->k.reserved && t->kind != T_GET && t->kind != T_CHECK)) {
+		api_problem(r, 400, "INVALID_KEY", ke != KEY_OK ? api_key_message(ke) :
+		    t->k.prefix ? "An op names a key, not a prefix." :
+		    "Keys whose first segment starts with _ are reserved.");
+		return -1;
+	}
+	if ((t->kind == T_CHECK && !has_version) ||
+	    (t->kind == T_PUT && t->value.p == NULL) ||
+	    (t->kind == T_PATCH && (merge.p == NULL) == (jp.p == NULL)) ||
+	    (t->kind != T_PUT && t->value.p != NULL) ||
+	    (t->kind != T_PATCH && (merge.p != NULL || jp.p != NULL)) ||
+	    (t->kind == T_GET && has_version))
+		return api_bad_request(r, "INVALID_REQUEST", "check needs a version, "
+		    "put a value, patch one of merge and json_patch; get takes "
+		    "only a key.");
+	if (t->kind == T_PATCH) {
+		pe = merge.p != NULL ? patch_merge(merge.p, merge.n, &t->p) :
+		    patch_json(jp.p, jp.n, &t->p);
+		if (pe != PATCH_OK) {
+			api_problem(r, 400, "INVALID_PATCH",
+			    "The op's patch is malformed.");
+			return -1;
+		}
+	}
+	if (t->kind == T_PUT) {
+		json_compact(&t->val, t->value.p, t->value.n);
+		if (t->val.oom) {
+			api_internal(r, STORE_NOMEM);
+			return -1;
+		}
+	}
+	if ((t->kind == T_PUT || t->kind == T_PATCH || t->kind == T_DELETE) &&
+	    conf_requires(ctx->conf, t->k.s, t->k.n))
+		t->c.flags |= STORE_REQUIRE;
+	return 0;
+unknown:
+	return api_bad_request(r, "INVALID_REQUEST",
+	    "op is one of check, put, patch, delete and get.");
+}
+
+static void
+txn_result(struct buf *b, const struct txn_op *t, const struct store_op *op)
+{
+	if (t->kind == T_GET) {
+		if (op->meta.version == 0 || op->meta.deleted) {
+			buf_puts(b, "null");
+			return;
+		}
+		buf_puts(b, "{\"key\":");
+		buf_json_str(b, t->k.s, t->k.n);
+		buf_puts(b, ",\"value\":");
+		buf_add(b, op->cur_value, op->cur_vlen);
+		buf_puts(b, ",\"version\":");
+		buf_u64(b, op->meta.version);
+		buf_puts(b, ",\"updated_at\":");
+		api_json_ts(b, op->meta.updated_us);
+		buf_puts(b, ",\"created_at\":");
+		api_json_ts(b, op->meta.created_us);
+		buf_puts(b, ",\"updated_by\":");
+		if (op->meta.principal[0] != '\0')
+			buf_json_str(b, op->meta.principal,
+			    strlen(op->meta.principal));
+		else
+			buf_puts(b, "null");
+		buf_puts(b, "}");
+		return;
+	}
+	buf_puts(b, "{\"key\":");
+	buf_json_str(b, t->k.s, t->k.n);
+	buf_puts(b, ",\"version\":");
+	buf_u64(b, t->kind == T_CHECK && op->meta.deleted ? 0 :
+	    op->meta.version);
+	if (t->kind != T_CHECK) {
+		buf_puts(b, ",\"updated_at\":");
+		api_json_ts(b, op->meta.updated_us);
+	}
+	buf_puts(b, "}");
+}
+
+struct txn_finish {
+	struct idem_finish		 f;
+	const struct api_ctx	*ctx;
+	struct txn_op		*t;
+	struct store_op		*ops;
+	size_t			 n;
+};
+
+static void
+txn_finish(struct idem_finish *f, struct http_resp *r)
+{
+	struct txn_finish	*tf = (struct txn_finish *)f;
+	size_t			 i;
+
+	/* the first op that did not succeed failed the transaction */
+	for (i = 0; i < tf->n; i++) {
+		if (tf->ops[i].err == STORE_OK)
+			continue;
+		api_write_failed(tf->ctx, r, &tf->t[i].k, &tf->ops[i]);
+		problem_add_u64(r, "op_index", i);
+		return;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	buf_puts(&r->body, "{\"results\":[");
+	for (i = 0; i < tf->n; i++) {
+		if (i > 0)
+			buf_puts(&r->body, ",");
+		txn_result(&r->body, &tf->t[i], &tf->ops[i]);
+	}
+	buf_puts(&r->body, "]}\n");
+}
+
+void
+txn_handle(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r)
+{
+	struct txn_finish	 tf = { { txn_finish }, NULL, NULL, NULL, 0 };
+	struct idem_req		 ir;
+
+	struct txn_op		*t = NULL;
+	struct store_op		*ops = NULL;
+	struct json_span	 v, list = { NULL, 0 };
+	char			 name[8];
+	size_t			 it = 0, nlen, n = 0, i, failed;
+	int			 rc;
+
+	if (strcmp(q->method, "POST") != 0) {
+		api_problem(r, 405, "METHOD_NOT_ALLOWED", "Use POST here.");
+		buf_puts(&r->head, "Allow: POST\r\n");
+		return;
+	}
+	if (api_check_json_body(q, r) == -1)
+		return;
+	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
+	    &nlen, &v)) == 1) {
+		if (!json_name_is(name, nlen, "ops") || list.p != NULL ||
+		    v.p[0] != '[')
+			break;
+		list = v;
+	}
+	if (rc != 0 || list.p == NULL) {
+		api_bad_request(r, "INVALID_REQUEST",
+		    "The body is {\"ops\": [...]} and nothing else.");
+		return;
+	}
+	for (it = 0; json_element(list.p, list.n, &it, &v) == 1; )
+		n++;
+	if (n == 0 || n > TXN_OPS_MAX) {
+		api_bad_request(r, "INVALID_REQUEST",
+		    "A transaction has 1 to 128 ops.");
+		return;
+	}
+	if ((t = calloc(n, sizeof(*t))) == NULL ||
+	    (ops = calloc(n, sizeof(*ops))) == NULL) {
+		api_internal(r, STORE_NOMEM);
+		goto out;
+	}
+	for (it = 0, i = 0; json_element(list.p, list.n, &it, &v) == 1; i++) {
+		if (parse_txn_op(ctx, v, &t[i], r) == -1) {
+			problem_add_u64(r, "op_index", i);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct store_op *op = &ops[i];
+
+		op->key = t[i].k.s;
+		op->klen = t[i].k.n;
+		op->cond = &t[i].c;
+		switch (t[i].kind) {
+		case T_CHECK:	op->kind = STORE_OP_CHECK; break;
+		case T_GET:	op->kind = STORE_OP_GET; break;
+		case T_DELETE:	op->kind = STORE_OP_DELETE; break;
+		case T_PUT:
+			op->kind = STORE_OP_PUT;
+			op->value = t[i].val.p;
+			op->vlen = t[i].val.len;
+			break;
+		case T_PATCH:
+			op->kind = STORE_OP_UPDATE;
+			t[i].job.p = t[i].p;
+			t[i].job.max_value = ctx->conf->max_value;
+			op->update = api_patch_cb;
+			op->update_arg = &t[i].job;
+			break;
+		}
+	}
+	tf.ctx = ctx;
+	tf.t = t;
+	tf.ops = ops;
+	tf.n = n;
+	if (idem_begin(ctx, q, &ir, &tf.f, r) == -1)
+		goto out;
+	ops[0].idem = ir.used ? &ir.id : NULL;
+	(void)store_write_all(ctx->st, ops, n, &failed);
+	idem_end(&ir, &tf.f, r);
+out:
+	for (i = 0; t != NULL && i < n; i++) {
+		buf_free(&t[i].val);
+		patch_free(t[i].p);
+		if (ops != NULL)
+			free(ops[i].cur_value);
+	}
+	free(t);
+	free(ops);
+}
+

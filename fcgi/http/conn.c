@@ -1,0 +1,655 @@
+/*
+ * conn.c - the event loop and the request threads; see conn.h.
+ *
+ * The loop thread owns the connections being received: a list in accept
+ * order, so the oldest (the first to reach its deadline, and the one
+ * closed to make room) is its head. A connection is registered with
+ * EPOLLONESHOT and re-armed after each read that leaves it incomplete,
+ * so a complete one needs no epoll_ctl before it is handed over; its
+ * request thread's close() takes it out of the epoll set. A connection is
+ * read once at once after accept: nginx has usually sent its whole
+ * request by then, and that saves the epoll round.
+ *
+ * Connections closed while a batch of events is handled are freed only
+ * after the batch, as a later event of the batch may still name them.
+ *
+ * The hand-over: a complete request goes straight to the request thread
+ * that went idle last (a stack, under the queue's mutex), which sleeps on
+ * a semaphore of its own; only when no thread is idle does it wait in the
+ * queue, which busy threads empty before they go idle. Measured, one
+ * condition variable shared by all the threads cost three futex calls a
+ * request (the woken thread then waited for the mutex), this costs two.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/conn.h"
+#include "lib/log.h"
+
+#define EVENTS_MAX	64	/* epoll events per wait */
+#define ACCEPT_BATCH	64	/* accepts per wake-up */
+#define READS_MAX	4	/* full reads of one connection per wake-up */
+#define READ_BUF	65536
+#define ACCEPT_PAUSE_MS	100	/* after EMFILE and kin */
+#define OUT_KEEP	(1u << 20)	/* a thread keeps a larger answer buffer
+					   only for one request */
+
+struct conn {
+	int		 fd;		/* -1 once closed */
+	int		 armed;		/* registered with epoll */
+	int64_t		 deadline;	/* ms */
+	struct conn	*prev, *next;	/* pending list, queue or dead list */
+	struct wire	 w;
+};
+
+struct conn_loop;
+
+struct req_thread {
+	pthread_t		 tid;
+	sem_t			 go;	/* posted with c set, or NULL: stop */
+	struct conn		*c;
+	struct req_thread	*next_idle;
+	struct conn_loop	*l;
+};
+
+struct conn_loop {
+	struct conn_opts o;
+	int		 epfd;
+	int		 evfd;		/* conn_stop wakes the loop */
+	pthread_t	 loop_tid;
+	struct req_thread *rt;
+	unsigned	 nrt;		/* started */
+	atomic_int	 stopping;
+	_Atomic int64_t	 stop_deadline;
+	atomic_uint	 open;		/* connections not yet closed */
+
+	/* the loop thread's own */
+	struct conn	*pend_head, *pend_tail;
+	struct conn	*dead;
+	int		 accepting;
+	int64_t		 accept_resume;	/* ms; 0: not paused */
+	int64_t		 refused_warn;	/* ms; no warning before */
+	char		 rbuf[READ_BUF];
+
+	/* shared, under mu */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 ended;		/* live went down */
+	struct conn	*q_head, *q_tail;
+	struct req_thread *idle;	/* the last to go idle first */
+	int		 loop_done;	/* nothing more will be queued */
+	unsigned	 live;		/* threads running, the loop's included */
+	int		 cut;		/* requests cut off at the deadline */
+};
+
+int64_t
+conn_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void
+pending_unlink(struct conn_loop *l, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->pend_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->pend_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Closes a connection still being received; freed after the batch. */
+static void
+pending_close(struct conn_loop *l, struct conn *c, const char *why)
+{
+	log_debug("closing connection %d: %s", c->fd, why);
+	pending_unlink(l, c);
+	close(c->fd);
+	c->fd = -1;
+	c->next = l->dead;
+	l->dead = c;
+	atomic_fetch_sub(&l->open, 1);
+}
+
+static void
+free_dead(struct conn_loop *l)
+{
+	struct conn	*c;
+
+	while ((c = l->dead) != NULL) {
+		l->dead = c->next;
+		wire_free(&c->w);
+		free(c);
+	}
+}
+
+/* Hands a complete request to an idle thread, or queues it. */
+static void
+enqueue(struct conn_loop *l, struct conn *c)
+{
+	struct req_thread	*t;
+
+	pending_unlink(l, c);
+	pthread_mutex_lock(&l->mu);
+	if ((t = l->idle) != NULL)
+		l->idle = t->next_idle;
+	else {
+		if (l->q_tail != NULL)
+			l->q_tail->next = c;
+		else
+			l->q_head = c;
+		l->q_tail = c;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (t != NULL) {
+		t->c = c;
+		sem_post(&t->go);
+	}
+}
+
+/* Reads what the connection has; hands it over once complete. */
+static void
+conn_read(struct conn_loop *l, struct conn *c)
+{
+	struct epoll_event	 ev;
+	enum wire_err		 err;
+	ssize_t			 n;
+	size_t			 used;
+	int			 round;
+
+	for (round = 0; round < READS_MAX; round++) {
+		n = read(c->fd, l->rbuf, sizeof(l->rbuf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1) {
+			pending_close(l, c, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			pending_close(l, c, "closed before the request ended");
+			return;
+		}
+		if ((err = wire_feed(&c->w, l->rbuf, (size_t)n, &used)) !=
+		    WIRE_OK) {
+			pending_close(l, c, wire_strerror(err));
+			return;
+		}
+		if (wire_done(&c->w)) {
+			enqueue(l, c);
+			return;
+		}
+		if ((size_t)n < sizeof(l->rbuf))
+			break;		/* most likely all there was */
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.ptr = c;
+	if (epoll_ctl(l->epfd, c->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    c->fd, &ev) == -1) {
+		pending_close(l, c, strerror(errno));
+		return;
+	}
+	c->armed = 1;
+}
+
+static void
+listen_watch(struct conn_loop *l, int on)
+{
+	struct epoll_event	 ev;
+
+	if (on == l->accepting)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.ptr = &l->o;
+	if (epoll_ctl(l->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+	    l->o.listen_fd, &ev) == -1) {
+		log_error("epoll_ctl on the listening socket: %s",
+		    strerror(errno));
+		return;
+	}
+	l->accepting = on;
+}
+
+/* Makes room for one more connection; 0, or -1 to refuse it. */
+static int
+make_room(struct conn_loop *l)
+{
+	if (atomic_load(&l->open) < l->o.max_conns)
+		return 0;
+	if (l->pend_head == NULL)
+		return -1;
+	pending_close(l, l->pend_head, "max_conns reached; the oldest goes");
+	return 0;
+}
+
+/*
+ * 1 when another connection waits to be accepted. An accept that finds
+ * none costs about what one that finds one does (the kernel makes the
+ * socket first), a poll much less.
+ */
+static int
+more_to_accept(const struct conn_loop *l)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = l->o.listen_fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+static void
+accept_batch(struct conn_loop *l, int64_t now)
+{
+	struct conn	*c;
+	int		 i, fd;
+
+	for (i = 0; i < ACCEPT_BATCH && (i == 0 || more_to_accept(l)); i++) {
+		fd = accept4(l->o.listen_fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* EMFILE and kin: the socket stays readable, so
+			   stop watching it for a while rather than spin */
+			log_warn("accept: %s", strerror(errno));
+			listen_watch(l, 0);
+			l->accept_resume = now + ACCEPT_PAUSE_MS;
+			return;
+		}
+		if (make_room(l) == -1) {
+			if (now >= l->refused_warn) {	/* once a second */
+				log_warn("max_conns (%u) complete requests "
+				    "waiting: refusing connections",
+				    l->o.max_conns);
+				l->refused_warn = now + 1000;
+			}
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_error("out of memory");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline = now + (int64_t)l->o.request_timeout * 1000;
+		wire_init(&c->w, l->o.max_body);
+		c->prev = l->pend_tail;
+		if (l->pend_tail != NULL)
+			l->pend_tail->next = c;
+		else
+			l->pend_head = c;
+		l->pend_tail = c;
+		atomic_fetch_add(&l->open, 1);
+		conn_read(l, c);
+	}
+}
+
+static void
+expire(struct conn_loop *l, int64_t now)
+{
+	while (l->pend_head != NULL && l->pend_head->deadline <= now)
+		pending_close(l, l->pend_head,
+		    "request not delivered within request_timeout");
+}
+
+static int
+wait_ms(const struct conn_loop *l, int64_t now)
+{
+	int64_t	 wake = INT64_MAX;
+
+	if (l->pend_head != NULL)
+		wake = l->pend_head->deadline;
+	if (atomic_load(&l->stopping) &&
+	    atomic_load(&l->stop_deadline) < wake)
+		wake = atomic_load(&l->stop_deadline);
+	if (l->accept_resume != 0 && l->accept_resume < wake)
+		wake = l->accept_resume;
+	if (wake == INT64_MAX)
+		return -1;
+	if (wake <= now)
+		return 0;
+	return wake - now > 60000 ? 60000 : (int)(wake - now);
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct conn_loop	*l = arg;
+	struct req_thread	*idle, *t;
+	struct epoll_event	 ev[EVENTS_MAX];
+	uint64_t		 tick;
+	int64_t			 now;
+	int			 n, i;
+
+	for (;;) {
+		free_dead(l);
+		now = conn_now_ms();
+		if (atomic_load(&l->stopping)) {
+			listen_watch(l, 0);
+			l->accept_resume = 0;
+		} else if (l->accept_resume != 0 && now >= l->accept_resume) {
+			l->accept_resume = 0;
+			listen_watch(l, 1);
+		}
+		expire(l, now);
+		if (atomic_load(&l->stopping) && (l->pend_head == NULL ||
+		    now >= atomic_load(&l->stop_deadline)))
+			break;
+		n = epoll_wait(l->epfd, ev, EVENTS_MAX, wait_ms(l, now));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		now = conn_now_ms();
+		for (i = 0; i < n; i++) {
+			struct conn *c = ev[i].data.ptr;
+
+			if (ev[i].data.ptr == &l->o)
+				accept_batch(l, now);
+			else if (ev[i].data.ptr == l) {
+				if (read(l->evfd, &tick, sizeof(tick)) == -1 &&
+				    errno != EAGAIN)
+					log_warn("eventfd: %s", strerror(errno));
+			} else if (c->fd != -1)
+				conn_read(l, c);
+		}
+	}
+	pthread_mutex_lock(&l->mu);
+	if (l->pend_head != NULL)
+		l->cut = 1;
+	pthread_mutex_unlock(&l->mu);
+	while (l->pend_head != NULL)
+		pending_close(l, l->pend_head, "shutdown_timeout");
+	free_dead(l);
+	pthread_mutex_lock(&l->mu);
+	l->loop_done = 1;
+	l->live--;
+	idle = l->idle;
+	l->idle = NULL;
+	pthread_cond_broadcast(&l->ended);
+	pthread_mutex_unlock(&l->mu);
+	while ((t = idle) != NULL) {	/* c stays NULL: stop */
+		idle = t->next_idle;
+		sem_post(&t->go);
+	}
+	return NULL;
+}
+
+/* ---- request threads ---------------------------------------------------- */
+
+/* Writes all of p[0..n) before deadline (ms); 0, or -1. */
+static int
+write_all(int fd, const char *p, size_t n, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	ssize_t		 k;
+	int64_t		 left;
+
+	while (n > 0) {
+		k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((left = deadline - conn_now_ms()) <= 0)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, left > 60000 ? 60000 : (int)left) == -1 &&
+		    errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* The next request: queued, or handed over while idle; NULL: stop. */
+static struct conn *
+next_request(struct req_thread *t)
+{
+	struct conn_loop	*l = t->l;
+	struct conn		*c;
+
+	pthread_mutex_lock(&l->mu);
+	if ((c = l->q_head) != NULL) {
+		l->q_head = c->next;
+		if (l->q_head == NULL)
+			l->q_tail = NULL;
+		pthread_mutex_unlock(&l->mu);
+		return c;
+	}
+	if (l->loop_done) {
+		pthread_mutex_unlock(&l->mu);
+		return NULL;
+	}
+	t->c = NULL;
+	t->next_idle = l->idle;
+	l->idle = t;
+	pthread_mutex_unlock(&l->mu);
+	while (sem_wait(&t->go) == -1 && errno == EINTR)
+		;
+	return t->c;
+}
+
+static void *
+request_main(void *arg)
+{
+	struct req_thread	*t = arg;
+	struct conn_loop	*l = t->l;
+	struct conn		*c;
+	struct buf		 out;
+	void			*state;
+
+	memset(&out, 0, sizeof(out));
+	if ((state = l->o.thread_start(l->o.arg)) == NULL) {
+		log_error("a request thread could not start");
+		goto out;
+	}
+	while ((c = next_request(t)) != NULL) {
+		buf_reset(&out);
+		l->o.handle(l->o.arg, state, &c->w, &out);
+		if (out.oom)
+			log_error("out of memory writing a response");
+		else if (write_all(c->fd, out.p, out.len, conn_now_ms() +
+		    (int64_t)l->o.request_timeout * 1000) == -1)
+			log_debug("client went away");
+		close(c->fd);
+		wire_free(&c->w);
+		free(c);
+		atomic_fetch_sub(&l->open, 1);
+		if (out.cap > OUT_KEEP)
+			buf_free(&out);
+	}
+	l->o.thread_end(l->o.arg, state);
+out:
+	buf_free(&out);
+	pthread_mutex_lock(&l->mu);
+	l->live--;
+	pthread_cond_broadcast(&l->ended);
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* Many pending connections need many descriptors: take what is allowed. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("RLIMIT_NOFILE: %s", strerror(errno));
+	}
+}
+
+static void
+loop_free(struct conn_loop *l)
+{
+	unsigned	 i;
+
+	if (l->epfd != -1)
+		close(l->epfd);
+	if (l->evfd != -1)
+		close(l->evfd);
+	for (i = 0; l->rt != NULL && i < l->o.threads; i++)
+		sem_destroy(&l->rt[i].go);
+	pthread_cond_destroy(&l->ended);
+	pthread_mutex_destroy(&l->mu);
+	free(l->rt);
+	free(l);
+}
+
+enum conn_err
+conn_start(const struct conn_opts *o, struct conn_loop **out)
+{
+	struct conn_loop	*l;
+	struct epoll_event	 ev;
+	pthread_condattr_t	 ca;
+	unsigned		 i;
+	int			 fl, rc;
+	enum conn_err		 err = CONN_SYSTEM;
+
+	*out = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return CONN_SYSTEM;
+	l->o = *o;
+	l->epfd = l->evfd = -1;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->ended, &ca);
+	pthread_condattr_destroy(&ca);
+	raise_nofile();
+	/* the socket is shared: a worker woken for a connection another
+	   took must not block in accept */
+	if ((fl = fcntl(o->listen_fd, F_GETFL)) == -1 ||
+	    fcntl(o->listen_fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    (l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (l->rt = calloc(o->threads, sizeof(*l->rt))) == NULL)
+		goto out;
+	for (i = 0; i < o->threads; i++) {
+		l->rt[i].l = l;
+		sem_init(&l->rt[i].go, 0, 0);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = l;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1)
+		goto out;
+	listen_watch(l, 1);
+	if (!l->accepting)
+		goto out;
+	l->live = 1;
+	if ((rc = pthread_create(&l->loop_tid, NULL, loop_main, l)) != 0) {
+		l->live = 0;
+		errno = rc;
+		goto out;
+	}
+	for (i = 0; i < o->threads; i++) {
+		pthread_mutex_lock(&l->mu);
+		l->live++;
+		pthread_mutex_unlock(&l->mu);
+		if ((rc = pthread_create(&l->rt[i].tid, NULL, request_main,
+		    &l->rt[i])) != 0) {
+			pthread_mutex_lock(&l->mu);
+			l->live--;
+			pthread_mutex_unlock(&l->mu);
+			log_error("pthread_create: %s", strerror(rc));
+			break;
+		}
+		l->nrt++;
+	}
+	if (l->nrt == 0) {	/* a loop without threads: take it down */
+		conn_stop(l, conn_now_ms() + 1000);
+		if (conn_wait(l) == -1)
+			log_error("the event loop did not stop");
+		l = NULL;
+		errno = rc;
+		goto out;
+	}
+	*out = l;
+	l = NULL;
+	err = CONN_OK;
+out:
+	if (err != CONN_OK)
+		log_error("cannot start the event loop: %s", strerror(errno));
+	if (l != NULL)
+		loop_free(l);
+	return err;
+}
+
+void
+conn_stop(struct conn_loop *l, int64_t deadline_ms)
+{
+	uint64_t	 one = 1;
+
+	atomic_store(&l->stop_deadline, deadline_ms);
+	atomic_store(&l->stopping, 1);
+	if (write(l->evfd, &one, sizeof(one)) == -1)
+		log_error("eventfd: %s", strerror(errno));
+}
+
+int
+conn_wait(struct conn_loop *l)
+{
+	struct timespec	 ts;
+	int64_t		 deadline = atomic_load(&l->stop_deadline);
+	unsigned	 i;
+	int		 rc;
+
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+	pthread_mutex_lock(&l->mu);
+	while (l->live > 0)
+		if (pthread_cond_timedwait(&l->ended, &l->mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	rc = l->live > 0 ? -1 : l->cut;
+	if (l->live > 0)
+		log_warn("%u threads still busy at shutdown_timeout", l->live);
+	pthread_mutex_unlock(&l->mu);
+	if (rc == -1)
+		return -1;
+	pthread_join(l->loop_tid, NULL);
+	for (i = 0; i < l->nrt; i++)
+		pthread_join(l->rt[i].tid, NULL);
+	loop_free(l);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * conn.h - a worker's FastCGI connections. One event-loop thread accepts
+ * on the listening socket that the worker processes share, reads what
+ * each connection sends into its parser (wire.h) without ever blocking,
+ * and hands every complete request through a queue to the request
+ * threads. A request thread calls the handler, writes the framed answer
+ * (non-blocking, bounded by request_timeout) and closes the connection.
+ * No request thread ever waits for a client to send its request.
+ *
+ * A connection has request_timeout seconds from its accept to deliver the
+ * whole request; one that has not is closed. At max_conns open
+ * connections the oldest one still being received is closed to make room
+ * (or, when every open one is complete and waiting for a thread, the new
+ * one is refused).
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "http/wire.h"
+
+enum conn_err {
+	CONN_OK = 0,
+	CONN_SYSTEM,		/* epoll, eventfd or threads failed */
+};
+
+struct conn_opts {
+	int		 listen_fd;
+	unsigned	 threads;		/* request threads */
+	unsigned	 max_conns;
+	unsigned	 request_timeout;	/* seconds */
+	size_t		 max_body;
+	/* Each request thread's own state, made and ended in that thread. */
+	void		*(*thread_start)(void *arg);
+	void		 (*thread_end)(void *arg, void *state);
+	/* Answers a complete request: appends the framed answer to out. */
+	void		 (*handle)(void *arg, void *state, const struct wire *,
+			    struct buf *out);
+	void		*arg;
+};
+
+struct conn_loop;
+
+/* Starts the loop and the request threads. */
+enum conn_err	 conn_start(const struct conn_opts *, struct conn_loop **);
+/*
+ * Stops accepting; the requests received or being received are finished
+ * until deadline_ms (CLOCK_MONOTONIC milliseconds). Any thread may call it.
+ */
+void		 conn_stop(struct conn_loop *, int64_t deadline_ms);
+/*
+ * Waits, until that deadline, for the threads to finish. 0: all finished
+ * (everything freed); 1: all finished, but requests still being received
+ * at the deadline were cut off (everything freed); -1: threads still run
+ * (nothing freed: exit the process).
+ */
+int		 conn_wait(struct conn_loop *);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t		 conn_now_ms(void);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * http.c - the FastCGI side of a request: the params and body that wire.c
+ * parsed in, the answer out as wire.c frames it.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "http/http.h"
+#include "http/wire.h"
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 428: return "Precondition Required";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	default:  return "Unknown";
+	}
+}
+
+void
+http_resp_reset(struct http_resp *r)
+{
+	r->status = 500;
+	r->content_type = NULL;
+	r->head_only = 0;
+	buf_reset(&r->head);
+	buf_reset(&r->body);
+}
+
+void
+http_resp_free(struct http_resp *r)
+{
+	buf_free(&r->head);
+	buf_free(&r->body);
+}
+
+void
+http_scratch_free(struct http_scratch *s)
+{
+	if (s == NULL)
+		return;
+	buf_free(&s->head);
+	http_resp_free(&s->resp);
+}
+
+static enum http_body_err
+body_err(enum wire_body b)
+{
+	switch (b) {
+	case WIRE_BODY_OK:		return HTTP_BODY_OK;
+	case WIRE_BODY_TOO_LARGE:	return HTTP_BODY_TOO_LARGE;
+	case WIRE_BODY_BAD_LENGTH:	return HTTP_BODY_BAD_LENGTH;
+	case WIRE_BODY_SHORT:		return HTTP_BODY_SHORT;
+	}
+	return HTTP_BODY_BAD_LENGTH;
+}
+
+/* The CGI header lines, then the body, as STDOUT records. */
+static void
+write_resp(const struct wire *w, struct http_scratch *s, struct buf *out)
+{
+	struct http_resp	*r = &s->resp;
+	struct buf		*o = &s->head;
+
+	buf_reset(o);
+	buf_puts(o, "Status: ");
+	buf_u64(o, (uint64_t)r->status);
+	buf_puts(o, " ");
+	buf_puts(o, http_reason(r->status));
+	buf_puts(o, "\r\n");
+	if (r->content_type != NULL) {
+		buf_puts(o, "Content-Type: ");
+		buf_puts(o, r->content_type);
+		buf_puts(o, "\r\nContent-Length: ");
+		buf_u64(o, r->body.len);
+		buf_puts(o, "\r\n");
+	}
+	buf_add(o, r->head.p, r->head.len);
+	buf_puts(o, "\r\n");
+	if (o->oom || r->body.oom) {
+		out->oom = 1;
+		return;
+	}
+	wire_stdout(out, w->id, o->p, o->len);
+	if (r->content_type != NULL && !r->head_only)
+		wire_stdout(out, w->id, r->body.p, r->body.len);
+	wire_end(out, w->id);
+}
+
+void
+http_serve(const struct wire *w, const struct api_ctx *ctx,
+    struct http_scratch *s, struct buf *out)
+{
+	struct http_req	 q;
+	const char	*m;
+
+	memset(&q, 0, sizeof(q));
+	http_resp_reset(&s->resp);
+	q.method = (m = wire_param(w, "REQUEST_METHOD")) != NULL ? m : "";
+	q.uri = (m = wire_param(w, "REQUEST_URI")) != NULL ? m : "";
+	q.content_type = wire_param(w, "CONTENT_TYPE");
+	q.if_match = wire_param(w, "HTTP_IF_MATCH");
+	q.if_none_match = wire_param(w, "HTTP_IF_NONE_MATCH");
+	q.if_modified_since = wire_param(w, "HTTP_IF_MODIFIED_SINCE");
+	q.if_unmodified_since = wire_param(w, "HTTP_IF_UNMODIFIED_SINCE");
+	q.prefer = wire_param(w, "HTTP_PREFER");
+	q.idempotency_key = wire_param(w, "HTTP_IDEMPOTENCY_KEY");
+	q.body_err = body_err(wire_body_state(w));
+	q.body = wire_body(w, &q.body_len);
+	api_handle(ctx, &q, &s->resp);
+	write_resp(w, s, out);
+}

@@ -1,0 +1,64 @@
+/*
+ * http.h - one request and its response, as the handlers see them. The
+ * FastCGI side (the request from the parsed records, the answer framed
+ * into records) is http.c; the handlers (api.c) never see FastCGI.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+enum http_body_err {
+	HTTP_BODY_OK = 0,
+	HTTP_BODY_TOO_LARGE,	/* over max_body */
+	HTTP_BODY_BAD_LENGTH,	/* CONTENT_LENGTH is not a decimal */
+	HTTP_BODY_SHORT,	/* fewer bytes than CONTENT_LENGTH said */
+};
+
+struct http_req {
+	const char		*method;	/* never NULL */
+	const char		*uri;		/* REQUEST_URI, never NULL */
+	const char		*content_type;	/* NULL when absent */
+	const char		*if_match;
+	const char		*if_none_match;
+	const char		*if_modified_since;
+	const char		*if_unmodified_since;
+	const char		*prefer;
+	const char		*idempotency_key;
+	const char		*body;		/* body_len bytes + NUL */
+	size_t			 body_len;
+	enum http_body_err	 body_err;
+};
+
+struct http_resp {
+	int		 status;
+	const char	*content_type;	/* NULL: no body */
+	struct buf	 head;		/* extra header lines, each CRLF-ended */
+	struct buf	 body;
+	int		 head_only;	/* HEAD: headers as for GET, no body */
+};
+
+/* Per-thread memory reused from request to request. */
+struct http_scratch {
+	struct buf	 head;		/* the response's CGI headers */
+	struct http_resp resp;
+};
+
+struct wire;
+struct api_ctx;
+
+/*
+ * Answers one complete request (wire_done) through api_handle(): appends
+ * the answer, framed in FastCGI records, to out.
+ */
+void		 http_serve(const struct wire *, const struct api_ctx *,
+		    struct http_scratch *, struct buf *out);
+/* Frees a scratch's memory; NULL-safe. */
+void		 http_scratch_free(struct http_scratch *);
+const char	*http_reason(int status);
+void		 http_resp_reset(struct http_resp *);
+void		 http_resp_free(struct http_resp *);
+
+#endif

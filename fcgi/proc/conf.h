@@ -1,0 +1,78 @@
+/*
+ * conf.h - verstored's configuration: loaded once at start-up into a
+ * struct conf that is then passed by pointer and never written again.
+ * The file format and every setting are documented in conf/verstore.conf.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+#include "store/store.h"
+
+#define CONF_PREFIXES_MAX	32
+
+struct conf {
+	char		data_dir[PATH_MAX];
+	char		socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned	socket_mode;
+	char		socket_group[64];	/* "" = leave as is */
+	unsigned	workers;		/* 0 = one per CPU */
+	unsigned	threads;
+	size_t		map_size;
+	size_t		max_body;
+	int		precondition_failed_status;	/* 412 or 409 */
+	int		require_all;		/* require_preconditions on */
+	size_t		nrequire;		/* ... or for these prefixes */
+	char		require[CONF_PREFIXES_MAX][STORE_KEY_MAX + 1];
+	int		log_level;		/* enum log_level */
+	unsigned	shutdown_timeout;	/* seconds */
+	unsigned	batch_max;		/* writes per group commit */
+	unsigned	idempotency_ttl;	/* seconds */
+	unsigned	bucket_max_items;	/* activity buckets */
+	unsigned	bucket_count_max;	/* buckets of one set */
+	size_t		max_value;		/* a stored value's bytes */
+	unsigned	request_timeout;	/* seconds to deliver a request */
+	unsigned	max_conns;		/* open connections per worker */
+	int		durability_relaxed;	/* commits not synced */
+};
+
+enum conf_err {
+	CONF_OK = 0,
+	CONF_OPEN,		/* the file cannot be read (errno in sys) */
+	CONF_SYNTAX,		/* a line is not "name value" */
+	CONF_UNKNOWN,		/* no such setting */
+	CONF_VALUE,		/* the value is out of range or malformed */
+	CONF_TOO_MANY,		/* too many require_preconditions prefixes */
+};
+
+struct conf_error {
+	enum conf_err	code;
+	int		line;		/* 1-based; 0 when not about a line */
+	int		sys;		/* errno, CONF_OPEN only */
+	char		name[32];	/* the setting, when known */
+	char		value[64];	/* its value, cut to fit */
+};
+
+void		conf_defaults(struct conf *);
+/* Loads path over the defaults. A later line overrides an earlier one. */
+enum conf_err	conf_load(struct conf *, const char *path, struct conf_error *);
+/* Applies one "name value" setting. */
+enum conf_err	conf_set(struct conf *, const char *name, const char *value);
+/* The form a setting's value takes, for a message; NULL if unknown. */
+const char	*conf_expected(const char *name);
+/*
+ * Checks, as the user running it, that the paths of the configuration
+ * can be used: data_dir (made when missing) and its store are readable
+ * and writable, the socket's directory can hold the socket, and
+ * socket_group names a group. -1 with a sentence in msg when not.
+ */
+int		conf_check(const struct conf *, char *msg, size_t msgsz);
+/* The number of workers to run (resolves workers 0). */
+unsigned	conf_workers(const struct conf *);
+/* 1 when writes to key[0..n) must carry a precondition. */
+int		conf_requires(const struct conf *, const char *key, size_t n);
+
+#endif
