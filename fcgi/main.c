@@ -21,6 +21,10 @@
 #include "proc/pool.h"
 
 #define DEFAULT_CONF	"/etc/verstore/verstore.conf"
+
+/* proc/ knows no store: its bounds must be the store's own. */
+_Static_assert(CONF_KEY_MAX == STORE_KEY_MAX, "conf and store key bounds");
+_Static_assert(CONF_BATCH_MAX == STORE_BATCH_MAX, "conf and store batch bounds");
 #ifndef VERSTORE_VERSION
 #define VERSTORE_VERSION	"unknown"
 #endif
@@ -49,12 +53,19 @@ thread_end(void *arg, void *state)
 	free(state);
 }
 
+/* The API as http's handler. */
+static void
+api_serve(void *arg, const struct http_req *req, struct http_resp *resp)
+{
+	api_handle(arg, req, resp);
+}
+
 static void
 handle(void *arg, void *state, const struct wire *req, struct buf *out)
 {
 	struct worker	*w = arg;
 
-	http_serve(req, &w->ctx, state, out);
+	http_serve(req, api_serve, &w->ctx, state, out);
 }
 
 static void *

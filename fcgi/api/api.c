@@ -681,7 +681,10 @@ api_patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
     char **out, size_t *outlen)
 {
 	struct api_patch_job	*j = arg;
-	struct patch_ctx	 ctx = { now_us, j->principal, j->max_value };
+	char			 at[HDR_TS_LEN];
+	struct patch_ctx	 ctx = { at, j->principal, j->max_value };
+
+	hdr_ts_fmt(now_us, at);
 
 	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen, &j->res);
 }

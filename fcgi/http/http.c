@@ -4,7 +4,6 @@
  */
 #include <string.h>
 
-#include "api/api.h"
 #include "http/http.h"
 #include "http/wire.h"
 
@@ -105,7 +104,7 @@ write_resp(const struct wire *w, struct http_scratch *s, struct buf *out)
 }
 
 void
-http_serve(const struct wire *w, const struct api_ctx *ctx,
+http_serve(const struct wire *w, http_handler handler, void *arg,
     struct http_scratch *s, struct buf *out)
 {
 	struct http_req	 q;
@@ -124,6 +123,6 @@ http_serve(const struct wire *w, const struct api_ctx *ctx,
 	q.idempotency_key = wire_param(w, "HTTP_IDEMPOTENCY_KEY");
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
-	api_handle(ctx, &q, &s->resp);
+	handler(arg, &q, &s->resp);
 	write_resp(w, s, out);
 }

@@ -1,7 +1,7 @@
 /*
  * http.h - one request and its response, as the handlers see them. The
  * FastCGI side (the request from the parsed records, the answer framed
- * into records) is http.c; the handlers (api.c) never see FastCGI.
+ * into records) is http.c; the handler it is handed never sees FastCGI.
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -47,14 +47,17 @@ struct http_scratch {
 };
 
 struct wire;
-struct api_ctx;
+
+/* A handler: answers req into resp, which the caller has reset. */
+typedef void	(*http_handler)(void *arg, const struct http_req *req,
+		    struct http_resp *resp);
 
 /*
- * Answers one complete request (wire_done) through api_handle(): appends
- * the answer, framed in FastCGI records, to out.
+ * Answers one complete request (wire_done) through handler: appends the
+ * answer, framed in FastCGI records, to out.
  */
-void		 http_serve(const struct wire *, const struct api_ctx *,
-		    struct http_scratch *, struct buf *out);
+void		 http_serve(const struct wire *, http_handler handler,
+		    void *arg, struct http_scratch *, struct buf *out);
 /* Frees a scratch's memory; NULL-safe. */
 void		 http_scratch_free(struct http_scratch *);
 const char	*http_reason(int status);

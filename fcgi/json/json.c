@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "lib/hex.h"
 #include "lib/utf8.h"
 
 static int
@@ -19,18 +20,6 @@ skip_ws(const char *s, size_t n, size_t i)
 	return i;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads \uXXXX's four digits at s[i..]; returns the code unit or -1. */
 static long
 hex4(const char *s, size_t n, size_t i)
@@ -41,7 +30,7 @@ hex4(const char *s, size_t n, size_t i)
 	if (i + 4 > n)
 		return -1;
 	for (k = 0; k < 4; k++) {
-		if ((d = hexval(s[i + k])) < 0)
+		if ((d = hex_digit(s[i + k])) < 0)
 			return -1;
 		v = v * 16 + d;
 	}

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/hdr.h"
 #include "json/json.h"
 #include "json/jtree.h"
 #include "json/patch.h"
@@ -533,16 +532,14 @@ apply_append(struct jtree *t, const struct patch *p, struct jnode **root,
 {
 	const struct ptr	*path = &p->pointer;
 	struct jnode		*v, *target, *parent, *arr, *by;
-	char			 ts[HDR_TS_LEN];
 
 	if ((v = jtree_copy(t, p->doc)) == NULL)
 		return fail(t, PATCH_NOMEM);
 	if (p->stamp) {
-		hdr_ts_fmt(ctx->now_us, ts);
 		by = ctx->principal != NULL ? jtree_new_string(t,
 		    ctx->principal, strlen(ctx->principal)) : jtree_new_null(t);
 		if (by == NULL || jtree_set(t, v, "at", 2,
-		    jtree_new_string(t, ts, strlen(ts))) != JTREE_OK ||
+		    jtree_new_string(t, ctx->at, strlen(ctx->at))) != JTREE_OK ||
 		    jtree_set(t, v, "by", 2, by) != JTREE_OK)
 			return fail(t, PATCH_NOMEM);
 	}

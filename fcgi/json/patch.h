@@ -49,7 +49,7 @@ void		patch_free(struct patch *);	/* NULL-safe */
 
 /* What the server adds when it applies a patch. */
 struct patch_ctx {
-	int64_t		 now_us;	/* the write's time: an append's "at" */
+	const char	*at;		/* the write's time, RFC 3339: "at" */
 	const char	*principal;	/* its "by"; NULL: null */
 	size_t		 max_value;	/* the longest result, in bytes */
 };

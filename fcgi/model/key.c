@@ -2,19 +2,8 @@
 #include <string.h>
 
 #include "model/key.h"
+#include "lib/hex.h"
 #include "lib/utf8.h"
-
-static int
-hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static enum key_err
 check_segments(const char *s, size_t n)
@@ -43,8 +32,8 @@ key_decode(const char *raw, size_t n, char *out, size_t outsz)
 	for (i = 0; i < n; i++) {
 		c = raw[i];
 		if (c == '%') {
-			if (i + 2 >= n || (hi = hexv(raw[i + 1])) < 0 ||
-			    (lo = hexv(raw[i + 2])) < 0)
+			if (i + 2 >= n || (hi = hex_digit(raw[i + 1])) < 0 ||
+			    (lo = hex_digit(raw[i + 2])) < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
 			i += 2;
@@ -70,8 +59,8 @@ key_parse(const char *raw, size_t n, struct key *k)
 	/* a key longer than STORE_KEY_MAX does not fit k->s */
 	if ((len = key_decode(raw, n, k->s, sizeof(k->s))) < 0) {
 		for (i = 0; i < n; i++)
-			if (raw[i] == '%' && (i + 2 >= n || hexv(raw[i + 1]) < 0 ||
-			    hexv(raw[i + 2]) < 0))
+			if (raw[i] == '%' && (i + 2 >= n || hex_digit(raw[i + 1]) < 0 ||
+			    hex_digit(raw[i + 2]) < 0))
 				return KEY_ENCODING;
 		return KEY_LENGTH;
 	}

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,7 @@ conf_set(struct conf *c, const char *name, const char *v)
 		return CONF_VALUE;
 	}
 	if (strcmp(name, "batch_max") == 0) {
-		if (parse_uint(v, 1, STORE_BATCH_MAX, 10, &u) == -1)
+		if (parse_uint(v, 1, CONF_BATCH_MAX, 10, &u) == -1)
 			return CONF_VALUE;
 		c->batch_max = u;
 		return CONF_OK;

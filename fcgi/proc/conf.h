@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <sys/un.h>
 
-#include "store/store.h"
 
 #define CONF_PREFIXES_MAX	32
+#define CONF_KEY_MAX		512	/* a key prefix; STORE_KEY_MAX */
+#define CONF_BATCH_MAX		256	/* batch_max; STORE_BATCH_MAX */
 
 struct conf {
 	char		data_dir[PATH_MAX];
@@ -26,7 +27,7 @@ struct conf {
 	int		precondition_failed_status;	/* 412 or 409 */
 	int		require_all;		/* require_preconditions on */
 	size_t		nrequire;		/* ... or for these prefixes */
-	char		require[CONF_PREFIXES_MAX][STORE_KEY_MAX + 1];
+	char		require[CONF_PREFIXES_MAX][CONF_KEY_MAX + 1];
 	int		log_level;		/* enum log_level */
 	unsigned	shutdown_timeout;	/* seconds */
 	unsigned	batch_max;		/* writes per group commit */

@@ -19,7 +19,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct patch_ctx	 ctx = { 1795373910123456LL, "fuzz", MAX_VALUE };
+	struct patch_ctx	 ctx = { "2026-11-22T18:58:30.123456Z", "fuzz",
+				    MAX_VALUE };
 	struct patch		*p = NULL;
 	struct buf		 cur = { 0 };
 	const char		*doc, *sep, *pt;

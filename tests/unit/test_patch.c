@@ -31,7 +31,8 @@ static enum patch_err
 run(int json_patch, const char *doc, const char *patch, char **out)
 {
 	struct patch		*p = NULL;
-	struct patch_ctx	 ctx = { 0, NULL, 1 << 20 };
+	struct patch_ctx	 ctx = { "2026-11-22T18:58:30.123456Z", NULL,
+				    1 << 20 };
 	enum patch_err		 e;
 	size_t			 n;
 	struct patch_res	 res;
@@ -242,7 +243,8 @@ static void
 test_append(void)
 {
 	struct patch		*p;
-	struct patch_ctx	 ctx = { 1795373910123456LL, "alice", 1 << 20 };
+	struct patch_ctx	 ctx = { "2026-11-22T18:58:30.123456Z", "alice",
+				    1 << 20 };
 	char			*out;
 	size_t			 n;
 	struct patch_res	 res;
@@ -329,7 +331,8 @@ test_failed_op(void)
 	    "\"value\":1},{\"op\":\"test\",\"path\":\"/k\\u0000x/~1\","
 	    "\"value\":2}]";
 	struct patch		*p;
-	struct patch_ctx	 ctx = { 0, NULL, 1 << 20 };
+	struct patch_ctx	 ctx = { "2026-11-22T18:58:30.123456Z", NULL,
+				    1 << 20 };
 	struct patch_res	 res;
 	char			*out, what[64];
 	size_t			 n;
