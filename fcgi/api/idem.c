@@ -4,19 +4,7 @@
 
 #include "api/api_int.h"
 #include "api/idem.h"
-
-static uint64_t
-mix64(uint64_t h, const void *p, size_t n, uint64_t prime)
-{
-	const unsigned char	*b = p;
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= prime;
-	}
-	return h;
-}
+#include "lib/hash.h"
 
 /* Two 64-bit FNV-1a-style hashes of method, path and body. */
 static void
@@ -30,8 +18,10 @@ fingerprint(const struct http_req *q, uint64_t fp[2])
 	fp[0] = 0xcbf29ce484222325ULL;
 	fp[1] = 0x84222325cbf29ce4ULL;
 	for (i = 0; i < 3; i++) {
-		fp[0] = mix64(fp[0], parts[i], lens[i], 0x100000001b3ULL);
-		fp[1] = mix64(fp[1], parts[i], lens[i], 0x9e3779b97f4a7c15ULL);
+		fp[0] = hash_fnv_step(fp[0], parts[i], lens[i],
+		    0x100000001b3ULL);
+		fp[1] = hash_fnv_step(fp[1], parts[i], lens[i],
+		    0x9e3779b97f4a7c15ULL);
 	}
 }
 

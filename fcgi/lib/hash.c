@@ -7,15 +7,15 @@
 #define FNV_OFFSET	0xcbf29ce484222325ULL
 #define FNV_PRIME	0x100000001b3ULL
 
-static uint64_t
-fnv(uint64_t h, const void *s, size_t n)
+uint64_t
+hash_fnv_step(uint64_t h, const void *s, size_t n, uint64_t prime)
 {
 	const unsigned char	*p = s;
 	size_t			 i;
 
 	for (i = 0; i < n; i++) {
 		h ^= p[i];
-		h *= FNV_PRIME;
+		h *= prime;
 	}
 	return h;
 }
@@ -23,7 +23,7 @@ fnv(uint64_t h, const void *s, size_t n)
 uint64_t
 hash_fnv1a64(const void *s, size_t n)
 {
-	return fnv(FNV_OFFSET, s, n);
+	return hash_fnv_step(FNV_OFFSET, s, n, FNV_PRIME);
 }
 
 uint64_t
@@ -41,7 +41,9 @@ hash_key(void)
 uint64_t
 hash_keyed(uint64_t key, const void *s, size_t n)
 {
-	uint64_t	 h = fnv(FNV_OFFSET ^ key, s, n) ^ key;
+	uint64_t	 h;
+
+	h = hash_fnv_step(FNV_OFFSET ^ key, s, n, FNV_PRIME) ^ key;
 
 	/* a finaliser (MurmurHash3's) so that the low bits depend on all */
 	h ^= h >> 33;

@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Goes on with an FNV-1a-style hash h over s[0..n), with the given prime
+ * (FNV-1a 64's is 0x100000001b3).
+ */
+uint64_t	hash_fnv_step(uint64_t h, const void *s, size_t n,
+		    uint64_t prime);
 /* FNV-1a 64 over s[0..n). */
 uint64_t	hash_fnv1a64(const void *s, size_t n);
 /* A random key for hash_keyed (getrandom; never blocks). */
