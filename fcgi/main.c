@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "api/api.h"
+#include "api/route.h"
 #include "proc/conf.h"
 #include "http/conn.h"
 #include "http/http.h"
@@ -57,7 +58,7 @@ thread_end(void *arg, void *state)
 static void
 api_serve(void *arg, const struct http_req *req, struct http_resp *resp)
 {
-	api_handle(arg, req, resp);
+	route_handle(arg, req, resp);
 }
 
 static void

@@ -1,28 +1,19 @@
 /*
- * api.c - routing and handlers for API.md sections 1-4 and 11.
- * All error text of the HTTP contract is made here.
+ * api.c - what every handler of the HTTP contract shares: the problem+json
+ * catalogue (all error text of API.md is made in api/), preconditions and
+ * query parameters, bodies, and the answers to writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/act.h"
 #include "api/api.h"
 #include "api/api_int.h"
-#include "api/idem.h"
-#include "api/sets.h"
-#include "api/txn.h"
 #include "http/hdr.h"
 #include "json/json.h"
-#include "model/key.h"
-#include "lib/log.h"
 #include "json/patch.h"
-#include "model/slug.h"
-
-#define STORAGE		"/api/storage/"
-#define ALLOW_KEY	"GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS"
-#define ALLOW_HEALTH	"GET, HEAD"
-#define ALLOW_PREFIX	"GET, HEAD, POST"
+#include "lib/log.h"
+#include "model/key.h"
 
 /* A problem+json answer left open for extension members. */
 void
@@ -56,8 +47,8 @@ api_problem(struct http_resp *r, int status, const char *code,
 	api_problem_close(r);
 }
 
-static void
-head_etag(struct http_resp *r, const struct store_meta *m)
+void
+api_head_etag(struct http_resp *r, const struct store_meta *m)
 {
 	char	 date[HDR_DATE_LEN];
 
@@ -104,8 +95,8 @@ state_members(struct buf *b, const struct key *k, const struct store_meta *m,
 	buf_puts(b, exists ? ",\"exists\":true" : ",\"exists\":false");
 }
 
-static void
-not_found(struct http_resp *r, const struct key *k,
+void
+api_not_found(struct http_resp *r, const struct key *k,
     const struct store_meta *m, enum store_err err)
 {
 	if (err == STORE_DELETED) {
@@ -202,7 +193,7 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 		break;
 	case STORE_NOTFOUND:
 	case STORE_DELETED:
-		not_found(r, k, &op->meta, op->err);
+		api_not_found(r, k, &op->meta, op->err);
 		return;
 	case STORE_REQUIRED:
 		api_problem(r, 428, "PRECONDITION_REQUIRED", "Writes to this "
@@ -223,7 +214,7 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 	state_members(&r->body, k, &op->meta, op->cur_value, op->cur_vlen);
 	api_problem_close(r);
 	if (op->meta.version > 0 && !op->meta.deleted)
-		head_etag(r, &op->meta);
+		api_head_etag(r, &op->meta);
 }
 
 int
@@ -305,129 +296,9 @@ api_query_param(const char *q, const char *name, const char **v, size_t *vn)
 	return 0;
 }
 
-/* Reads ?version=N into c as a body token; -1 with resp set when bad. */
-static int
-query_version(const char *query, struct store_cond *c, struct http_resp *r)
-{
-	const char	*v;
-	size_t		 vn, i;
-	uint64_t	 x = 0;
-
-	if (!api_query_param(query, "version", &v, &vn))
-		return 0;
-	if (vn == 0 || vn > 16)
-		return api_bad_request(r, "INVALID_REQUEST",
-		    "version must be a non-negative integer.");
-	for (i = 0; i < vn; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return api_bad_request(r, "INVALID_REQUEST",
-			    "version must be a non-negative integer.");
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	c->flags |= STORE_TOKEN_VERSION;
-	c->token_version = x;
-	return 0;
-}
-
-
-static void
-h_health(const struct http_req *q, struct http_resp *r)
-{
-	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED",
-		    "Use GET or HEAD here.");
-		buf_puts(&r->head, "Allow: " ALLOW_HEALTH "\r\n");
-		return;
-	}
-	r->status = 200;
-	r->content_type = "application/json";
-	r->head_only = q->method[0] == 'H';
-	buf_puts(&r->head, "Cache-Control: no-store\r\n");
-	buf_puts(&r->body, "{\"status\":\"ok\"}\n");
-}
-
-/* The body of a read (API.md 3.1): {"key", "value", "version", ...}. */
-static void
-envelope(struct http_resp *r, const char *key, size_t klen,
-    const struct store_meta *m, const char *value, size_t vlen)
-{
-	r->content_type = "application/json";
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, key, klen);
-	buf_puts(&r->body, ",\"value\":");
-	buf_add(&r->body, value, vlen);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, m->version);
-	buf_puts(&r->body, ",\"updated_at\":");
-	api_json_ts(&r->body, m->updated_us);
-	buf_puts(&r->body, ",\"created_at\":");
-	api_json_ts(&r->body, m->created_us);
-	buf_puts(&r->body, ",\"updated_by\":");
-	if (m->principal[0] != '\0')
-		buf_json_str(&r->body, m->principal, strlen(m->principal));
-	else
-		buf_puts(&r->body, "null");
-	buf_puts(&r->body, "}\n");
-}
-
-static void
-h_get(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k, const char *query)
-{
-	struct store_cond	 c;
-	struct store_meta	 m;
-	char			*value = NULL;
-	size_t			 vlen, n;
-	const char		*v;
-	enum store_err		 err;
-
-	if (api_query_param(query, "version", &v, &n) ||
-	    api_query_param(query, "history", &v, &n)) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "version and history reads are not available.");
-		goto out;
-	}
-	if (api_parse_conds(q, &c, 1, r) == -1)
-		goto out;
-	err = store_get(ctx->st, k->s, k->n, &m, &value, &vlen);
-	if (err == STORE_NOTFOUND || err == STORE_DELETED) {
-		not_found(r, k, &m, err);
-		goto out;
-	}
-	if (err != STORE_OK) {
-		api_internal(r, err);
-		goto out;
-	}
-	err = store_cond_check(&c, &m, 1);
-	if (err == STORE_NOT_MODIFIED) {
-		r->status = 304;
-		head_etag(r, &m);
-		buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-		goto out;
-	}
-	if (err == STORE_PRECOND) {
-		struct store_op	 op;
-
-		memset(&op, 0, sizeof(op));
-		op.err = err;
-		op.meta = m;
-		op.cur_value = value;
-		op.cur_vlen = vlen;
-		api_write_failed(ctx, r, k, &op);
-		goto out;
-	}
-	r->status = 200;
-	r->head_only = q->method[0] == 'H';
-	head_etag(r, &m);
-	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	envelope(r, k->s, k->n, &m, value, vlen);
-out:
-	free(value);
-}
-
 /* Checks the body's size and JSON; -1 with resp set. */
-static int
-check_body(const struct http_req *q, struct http_resp *r)
+int
+api_check_body(const struct http_req *q, struct http_resp *r)
 {
 	char		 msg[128];
 	size_t		 pos;
@@ -498,7 +369,7 @@ api_check_json_body(const struct http_req *q, struct http_resp *r)
 		    "Send the body as Content-Type: application/json.");
 		return -1;
 	}
-	return check_body(q, r);
+	return api_check_body(q, r);
 }
 
 /* The members of a PUT body. */
@@ -569,10 +440,10 @@ api_write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
 	char	 loc[STORE_KEY_MAX * 3 + 1];
 
 	r->status = op->created ? 201 : 200;
-	head_etag(r, &op->meta);
+	api_head_etag(r, &op->meta);
 	if (op->created) {
 		key_encode(k->s, k->n, loc, sizeof(loc));
-		buf_puts(&r->head, "Location: " STORAGE);
+		buf_puts(&r->head, "Location: " API_STORAGE);
 		buf_puts(&r->head, loc);
 		buf_puts(&r->head, "\r\n");
 	}
@@ -616,66 +487,6 @@ api_read_put(const struct api_ctx *ctx, const struct http_req *q,
 	return 0;
 }
 
-static void
-h_put(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k)
-{
-	struct store_cond	 c;
-	struct store_op		 op;
-	struct buf		 val = { 0 };
-
-	memset(&op, 0, sizeof(op));
-	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
-		goto out;
-	op.kind = STORE_OP_PUT;
-	op.key = k->s;
-	op.klen = k->n;
-	op.value = val.p;
-	op.vlen = val.len;
-	op.cond = &c;
-	(void)store_write(ctx->st, &op);
-	if (op.err != STORE_OK)
-		api_write_failed(ctx, r, k, &op);
-	else
-		api_write_ok(r, q, k, &op, -1);
-out:
-	free(op.cur_value);
-	buf_free(&val);
-}
-
-static void
-h_delete(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k, const char *query)
-{
-	struct store_cond	 c;
-	struct store_op		 op;
-
-	memset(&op, 0, sizeof(op));
-	if (api_parse_conds(q, &c, 0, r) == -1 || query_version(query, &c, r) == -1)
-		goto out;
-	if (conf_requires(ctx->conf, k->s, k->n))
-		c.flags |= STORE_REQUIRE;
-	op.kind = STORE_OP_DELETE;
-	op.key = k->s;
-	op.klen = k->n;
-	op.cond = &c;
-	(void)store_write(ctx->st, &op);
-	if (op.err != STORE_OK) {
-		api_write_failed(ctx, r, k, &op);
-		goto out;
-	}
-	r->status = 200;
-	r->content_type = "application/json";
-	head_etag(r, &op.meta);
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, k->s, k->n);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, op.meta.version);
-	buf_puts(&r->body, ",\"deleted\":true}\n");
-out:
-	free(op.cur_value);
-}
-
 int
 api_patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
     char **out, size_t *outlen)
@@ -687,139 +498,6 @@ api_patch_cb(void *arg, const char *cur, size_t curlen, int64_t now_us,
 	hdr_ts_fmt(now_us, at);
 
 	return (int)patch_apply(j->p, cur, curlen, &ctx, out, outlen, &j->res);
-}
-
-struct patch_finish {
-	struct idem_finish		 f;
-	const struct api_ctx	*ctx;
-	const struct http_req	*q;
-	const struct key	*k;
-	struct store_op		*op;
-	struct api_patch_job	*job;
-	int			 with_index;
-};
-
-static void
-patch_finish(struct idem_finish *f, struct http_resp *r)
-{
-	struct patch_finish	*pf = (struct patch_finish *)f;
-
-	if (pf->op->err != STORE_OK)
-		api_write_failed(pf->ctx, r, pf->k, pf->op);
-	else
-		api_write_ok(r, pf->q, pf->k, pf->op, pf->with_index ?
-		    pf->job->res.index : -1);
-}
-
-/* Applies p to key k (after the preconditions) and answers. */
-static void
-write_patch(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k, const struct patch *p,
-    struct store_cond *c, int with_index)
-{
-	struct store_op		 op;
-	struct api_patch_job	 job = { p, NULL, ctx->conf->max_value,
-				    { -1, -1 } };
-	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
-				    with_index };
-	struct idem_req		 ir;
-
-	memset(&op, 0, sizeof(op));
-	if (idem_begin(ctx, q, &ir, &pf.f, r) == -1)
-		return;
-	if (conf_requires(ctx->conf, k->s, k->n))
-		c->flags |= STORE_REQUIRE;
-	op.kind = STORE_OP_UPDATE;
-	op.key = k->s;
-	op.klen = k->n;
-	op.cond = c;
-	op.update = api_patch_cb;
-	op.update_arg = &job;
-	op.idem = ir.used ? &ir.id : NULL;
-	(void)store_write(ctx->st, &op);
-	idem_end(&ir, &pf.f, r);
-	free(op.cur_value);
-}
-
-static void
-h_patch(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k, const char *query)
-{
-	struct store_cond	 c;
-	struct patch		*p = NULL;
-	enum patch_err		 pe;
-	int			 merge;
-
-	merge = hdr_media(q->content_type, "application/merge-patch+json");
-	if (!merge && !hdr_media(q->content_type,
-	    "application/json-patch+json")) {
-		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE", "PATCH takes "
-		    "application/merge-patch+json or application/json-patch+json.");
-		goto out;
-	}
-	if (check_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
-	    query_version(query, &c, r) == -1)
-		goto out;
-	pe = merge ? patch_merge(q->body, q->body_len, &p) :
-	    patch_json(q->body, q->body_len, &p);
-	if (pe == PATCH_NOMEM) {
-		api_internal(r, STORE_NOMEM);
-		goto out;
-	}
-	if (pe != PATCH_OK) {
-		api_problem(r, 400, "INVALID_PATCH", "The JSON patch is "
-		    "malformed: an array of at most 128 operations, each with a "
-		    "known op, valid JSON pointers and the members it needs.");
-		goto out;
-	}
-	write_patch(ctx, q, r, k, p, &c, 0);
-out:
-	patch_free(p);
-}
-
-static void
-h_append(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *k, const char *query)
-{
-	struct store_cond	 c;
-	struct patch		*p = NULL;
-	char			 ptr[1024];
-	const char		*v;
-	size_t			 vn;
-	long			 plen;
-	int			 stamp = 0;
-	enum patch_err		 pe;
-
-	if (!api_query_param(query, "append", &v, &vn)) {
-		api_problem(r, 400, "INVALID_REQUEST", "POST to a key appends "
-		    "to an array: name it with ?append=<JSON pointer>.");
-		goto out;
-	}
-	if ((plen = key_decode(v, vn, ptr, sizeof(ptr))) < 0 ||
-	    !patch_pointer_valid(ptr, (size_t)plen)) {
-		api_problem(r, 400, "INVALID_PATCH",
-		    "append must be a JSON pointer (\"\" or /a/b, ~0 ~1 escapes, "
-		    "at most 64 tokens).");
-		goto out;
-	}
-	if (api_query_param(query, "stamp", &v, &vn))
-		stamp = vn == 1 && v[0] == '1';
-	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
-	    query_version(query, &c, r) == -1)
-		goto out;
-	pe = patch_append(ptr, (size_t)plen, q->body, q->body_len, stamp, &p);
-	if (pe == PATCH_NOMEM) {
-		api_internal(r, STORE_NOMEM);
-		goto out;
-	}
-	if (pe != PATCH_OK) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "stamp=1 needs an object to stamp.");
-		goto out;
-	}
-	write_patch(ctx, q, r, k, p, &c, 1);
-out:
-	patch_free(p);
 }
 
 /* Reads ?name=N into *out when present; -1 with resp set when bad. */
@@ -851,173 +529,6 @@ api_query_uint(const char *query, const char *name, uint64_t min, uint64_t max,
 	return 0;
 }
 
-static void
-h_list(const struct api_ctx *ctx, struct http_resp *r, const struct key *k,
-    const char *query)
-{
-	struct store_list	 l;
-	char			 after[STORE_KEY_MAX + 1];
-	const char		*v;
-	size_t			 vn, i;
-	long			 alen = 0;
-	uint64_t		 limit = 100;
-	int			 values = 0;
-	enum store_err		 err;
-
-	memset(&l, 0, sizeof(l));
-	if (api_query_uint(query, "limit", 1, 1000, &limit, r) == -1)
-		goto out;
-	if (api_query_param(query, "after", &v, &vn) &&
-	    (alen = key_decode(v, vn, after, sizeof(after))) < 0) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "after must be a percent-encoded key.");
-		goto out;
-	}
-	if (api_query_param(query, "values", &v, &vn))
-		values = vn == 1 && v[0] == '1';
-	err = store_list(ctx->st, k->s, k->n, after, (size_t)alen,
-	    (size_t)limit, values, &l);
-	if (err != STORE_OK) {
-		api_internal(r, err);
-		goto out;
-	}
-	r->status = 200;
-	r->content_type = "application/json";
-	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	buf_puts(&r->body, "{\"items\":[");
-	for (i = 0; i < l.n; i++) {
-		buf_puts(&r->body, i ? ",{\"key\":" : "{\"key\":");
-		buf_json_str(&r->body, l.items[i].key, l.items[i].klen);
-		buf_puts(&r->body, ",\"version\":");
-		buf_u64(&r->body, l.items[i].meta.version);
-		buf_puts(&r->body, ",\"updated_at\":");
-		api_json_ts(&r->body, l.items[i].meta.updated_us);
-		if (values) {
-			buf_puts(&r->body, ",\"value\":");
-			buf_add(&r->body, l.items[i].value, l.items[i].vlen);
-		}
-		buf_puts(&r->body, "}");
-	}
-	buf_puts(&r->body, "],\"next\":");
-	if (l.more && l.n > 0)
-		buf_json_str(&r->body, l.items[l.n - 1].key, l.items[l.n - 1].klen);
-	else
-		buf_puts(&r->body, "null");
-	buf_puts(&r->body, "}\n");
-out:
-	store_list_free(&l);
-}
-
-struct create_finish {
-	struct idem_finish		 f;
-	const struct api_ctx	*ctx;
-	struct store_op		*op;
-	const struct buf	*val;
-};
-
-static void
-create_finish(struct idem_finish *f, struct http_resp *r)
-{
-	struct create_finish	*cf = (struct create_finish *)f;
-	struct store_op		*op = cf->op;
-	char			 loc[STORE_KEY_MAX * 3 + 1];
-	struct key		 nk;
-
-	if (op->err == STORE_INVALID) {
-		api_problem(r, 400, "INVALID_KEY", "The prefix and the name "
-		    "would make a key longer than 512 bytes.");
-		return;
-	}
-	if (op->err != STORE_OK) {
-		memset(&nk, 0, sizeof(nk));
-		memcpy(nk.s, op->new_key, op->new_klen);
-		nk.n = op->new_klen;
-		api_write_failed(cf->ctx, r, &nk, op);
-		return;
-	}
-	r->status = 201;
-	head_etag(r, &op->meta);
-	key_encode(op->new_key, op->new_klen, loc, sizeof(loc));
-	buf_puts(&r->head, "Location: " STORAGE);
-	buf_puts(&r->head, loc);
-	buf_puts(&r->head, "\r\n");
-	envelope(r, op->new_key, op->new_klen, &op->meta, cf->val->p,
-	    cf->val->len);
-}
-
-static void
-h_create(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const struct key *prefix)
-{
-	struct create_finish	 cf = { { create_finish }, NULL, NULL, NULL };
-	struct idem_req		 ir;
-
-	struct json_span	 v, value = { NULL, 0 };
-	struct store_op		 op;
-	struct buf		 val = { 0 };
-	char			 name[16], *text = NULL, slug[SLUG_MAX + 1];
-	size_t			 it = 0, nlen, slen = 0;
-	long			 tn;
-	int			 rc, has_slug = 0;
-
-	memset(&op, 0, sizeof(op));
-	if (api_check_json_body(q, r) == -1)
-		goto out;
-	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
-	    &nlen, &v)) == 1) {
-		if (json_name_is(name, nlen, "value") && value.p == NULL)
-			value = v;
-		else if (json_name_is(name, nlen, "slug") && !has_slug) {
-			if (v.p[0] != '"') {
-				api_bad_request(r, "INVALID_REQUEST",
-				    "slug must be a string.");
-				goto out;
-			}
-			/* unescaped text is never longer than its JSON */
-			if ((text = malloc(v.n)) == NULL ||
-			    (tn = json_string(v, text, v.n)) < 0) {
-				api_internal(r, STORE_NOMEM);
-				goto out;
-			}
-			slen = slug_fold(text, (size_t)tn, slug);
-			has_slug = 1;
-		} else {
-			api_bad_request(r, "INVALID_REQUEST", "The body may hold only "
-			    "value and slug, once each.");
-			goto out;
-		}
-	}
-	if (rc == -1 || value.p == NULL) {
-		api_bad_request(r, "INVALID_REQUEST",
-		    "The body must be an object {\"value\": ...}.");
-		goto out;
-	}
-	json_compact(&val, value.p, value.n);
-	if (val.oom) {
-		api_internal(r, STORE_NOMEM);
-		goto out;
-	}
-	op.kind = STORE_OP_CREATE;
-	op.key = prefix->s;
-	op.klen = prefix->n;
-	op.slug = has_slug ? slug : NULL;
-	op.slug_len = slen;
-	op.value = val.p;
-	op.vlen = val.len;
-	cf.ctx = ctx;
-	cf.op = &op;
-	cf.val = &val;
-	if (idem_begin(ctx, q, &ir, &cf.f, r) == -1)
-		goto out;
-	op.idem = ir.used ? &ir.id : NULL;
-	(void)store_write(ctx->st, &op);
-	idem_end(&ir, &cf.f, r);
-out:
-	free(text);
-	free(op.cur_value);
-	buf_free(&val);
-}
-
 const char *
 api_key_message(enum key_err e)
 {
@@ -1034,99 +545,5 @@ api_key_message(enum key_err e)
 		return "The key has an empty, \".\" or \"..\" segment.";
 	default:
 		return "The key is invalid.";
-	}
-}
-
-static void
-storage(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const char *path, size_t plen, const char *query)
-{
-	struct key	 k;
-	enum key_err	 ke;
-	const char	*m = q->method;
-	int		 is_write;
-
-	if ((ke = key_parse(path, plen, &k)) != KEY_OK) {
-		api_problem(r, 400, "INVALID_KEY", api_key_message(ke));
-		return;
-	}
-	if (k.prefix) {
-		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
-			h_list(ctx, r, &k, query);
-			r->head_only = m[0] == 'H';
-		} else if (strcmp(m, "POST") == 0 && !k.reserved)
-			h_create(ctx, q, r, &k);
-		else if (strcmp(m, "POST") == 0)
-			api_problem(r, 400, "INVALID_KEY", "Keys whose first "
-			    "segment starts with _ are reserved.");
-		else {
-			api_problem(r, 405, "METHOD_NOT_ALLOWED",
-			    "A prefix can be listed (GET) or created under (POST).");
-			buf_puts(&r->head, "Allow: " ALLOW_PREFIX "\r\n");
-		}
-		return;
-	}
-	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
-	    strcmp(m, "PATCH") == 0 || strcmp(m, "POST") == 0;
-	if (is_write && k.reserved && strncmp(k.s, "_act/", 5) == 0) {
-		if (strcmp(m, "PUT") == 0)
-			sets_put_key(ctx, q, r, &k);
-		else
-			sets_failed(r, ACT_BAD_SET);
-		return;
-	}
-	if (is_write && k.reserved) {
-		api_problem(r, 400, "INVALID_KEY",
-		    "Keys whose first segment starts with _ are reserved.");
-		return;
-	}
-	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
-		h_get(ctx, q, r, &k, query);
-	else if (strcmp(m, "PUT") == 0)
-		h_put(ctx, q, r, &k);
-	else if (strcmp(m, "DELETE") == 0)
-		h_delete(ctx, q, r, &k, query);
-	else if (strcmp(m, "PATCH") == 0)
-		h_patch(ctx, q, r, &k, query);
-	else if (strcmp(m, "POST") == 0)
-		h_append(ctx, q, r, &k, query);
-	else if (strcmp(m, "OPTIONS") == 0) {
-		r->status = 204;
-		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
-	} else {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED",
-		    "This method is not allowed on a key.");
-		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
-	}
-}
-
-void
-api_handle(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r)
-{
-	const char	*uri = q->uri, *query;
-	size_t		 plen;
-
-	query = strchr(uri, '?');
-	plen = query != NULL ? (size_t)(query - uri) : strlen(uri);
-	if (query != NULL)
-		query++;
-	if (plen == 11 && strncmp(uri, "/api/health", 11) == 0)
-		h_health(q, r);
-	else if (plen == 8 && strncmp(uri, "/api/txn", 8) == 0)
-		txn_handle(ctx, q, r);
-	else if (plen > sizeof(SETS_PREFIX) - 1 &&
-	    strncmp(uri, SETS_PREFIX, sizeof(SETS_PREFIX) - 1) == 0)
-		sets_handle(ctx, q, r, uri + sizeof(SETS_PREFIX) - 1,
-		    plen - (sizeof(SETS_PREFIX) - 1), query);
-	else if (plen >= sizeof(STORAGE) - 1 &&
-	    strncmp(uri, STORAGE, sizeof(STORAGE) - 1) == 0)
-		storage(ctx, q, r, uri + sizeof(STORAGE) - 1,
-		    plen - (sizeof(STORAGE) - 1), query);
-	else
-		api_problem(r, 404, "NOT_FOUND", "No such resource.");
-	if (r->body.oom || r->head.oom) {
-		http_resp_reset(r);
-		api_problem(r, 500, "INTERNAL", "Out of memory.");
 	}
 }

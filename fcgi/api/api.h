@@ -1,6 +1,6 @@
 /*
- * api.h - the HTTP contract (API.md): routing and handlers. Each handler
- * parses the request, makes one store call and renders the answer.
+ * api.h - the HTTP contract (API.md): what a handler is given, and the
+ * problem+json answer. route.h is the entry; one file a resource.
  */
 #ifndef API_H
 #define API_H
@@ -9,14 +9,14 @@
 #include "proc/conf.h"
 #include "http/http.h"
 
+/* Where keys live: a created key's Location is this plus the key. */
+#define API_STORAGE	"/api/storage/"
+
 struct api_ctx {
 	const struct conf	*conf;
 	store			*st;
 };
 
-/* Answers req into resp (which the caller has reset). */
-void	api_handle(const struct api_ctx *, const struct http_req *,
-	    struct http_resp *);
 /* Fills resp with a problem+json answer. */
 void	api_problem(struct http_resp *, int status, const char *code,
 	    const char *message);

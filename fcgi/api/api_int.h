@@ -1,6 +1,6 @@
 /*
- * api_int.h - what the handler modules (api.c, txn.c, sets.c, idem.c)
- * share; private to fcgi/. Error text is made by these helpers.
+ * api_int.h - what api.c gives the resources (storage.c, txn.c, sets.c,
+ * idem.c); private to fcgi/api/. Error text is made by these helpers.
  */
 #ifndef API_INT_H
 #define API_INT_H
@@ -58,6 +58,13 @@ int	api_read_put(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, const struct key *, struct store_cond *,
 	    struct buf *val);
 const char *api_key_message(enum key_err);
+/* ETag and Last-Modified of m. */
+void	api_head_etag(struct http_resp *, const struct store_meta *);
+/* 404 NOT_FOUND or DELETED for k, with the tombstone's state. */
+void	api_not_found(struct http_resp *, const struct key *,
+	    const struct store_meta *, enum store_err);
+/* Checks the body's size and JSON (not its type); -1 with resp set. */
+int	api_check_body(const struct http_req *, struct http_resp *);
 /* A member name made safe to quote in a message (see api.c). */
 void	api_name_text(const char *name, size_t namelen, size_t namesz,
 	    char *out, size_t outsz);
