@@ -225,6 +225,27 @@ api_bad_request(struct http_resp *r, const char *code, const char *msg)
 }
 
 /* Reads the header preconditions into c; -1 with resp set when malformed. */
+/* Reads an entity-tag list into the store's tags. */
+static enum hdr_err
+etags(const char *s, struct store_tag *out, size_t *n, int *any)
+{
+	struct hdr_tag	 t[STORE_TAGS_MAX];
+	enum hdr_err	 e;
+	size_t		 i;
+
+	if ((e = hdr_etags(s, t, STORE_TAGS_MAX, n, any)) != HDR_OK)
+		return e;
+	for (i = 0; i < *n; i++) {
+		out[i].kind = t[i].kind == HDR_TAG_VERSION ? STORE_TAG_VERSION :
+		    t[i].kind == HDR_TAG_UPDATED ? STORE_TAG_UPDATED :
+		    STORE_TAG_OTHER;
+		out[i].weak = t[i].weak;
+		out[i].version = t[i].version;
+		out[i].updated_us = t[i].updated_us;
+	}
+	return HDR_OK;
+}
+
 int
 api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
     struct http_resp *r)
@@ -233,8 +254,7 @@ api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
 
 	memset(c, 0, sizeof(*c));
 	if (q->if_match != NULL) {
-		e = hdr_etags(q->if_match, c->match, STORE_TAGS_MAX,
-		    &c->nmatch, &c->match_any);
+		e = etags(q->if_match, c->match, &c->nmatch, &c->match_any);
 		if (e != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
 			    "If-Match lists too many entity tags." :
@@ -253,8 +273,7 @@ api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
 		c->flags |= STORE_IF_UNMODIFIED;
 	}
 	if (q->if_none_match != NULL) {
-		e = hdr_etags(q->if_none_match, c->none, STORE_TAGS_MAX,
-		    &c->nnone, &c->none_any);
+		e = etags(q->if_none_match, c->none, &c->nnone, &c->none_any);
 		if (e != HDR_OK)
 			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
 			    "If-None-Match lists too many entity tags." :

@@ -306,31 +306,31 @@ is_etagc(unsigned char c)
 
 /* Classifies a tag's opaque text: a version, a timestamp, or other. */
 static void
-classify(const char *s, size_t n, struct store_tag *t)
+classify(const char *s, size_t n, struct hdr_tag *t)
 {
 	uint64_t	 v = 0;
 	size_t		 i;
 
-	t->kind = STORE_TAG_OTHER;
+	t->kind = HDR_TAG_OTHER;
 	if (n > 0 && n <= 16 && (n == 1 || s[0] != '0')) {
 		for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
 			v = v * 10 + (uint64_t)(s[i] - '0');
 		if (i == n) {
-			t->kind = STORE_TAG_VERSION;
+			t->kind = HDR_TAG_VERSION;
 			t->version = v;
 			return;
 		}
 	}
 	if (hdr_ts(s, n, &t->updated_us) == HDR_OK)
-		t->kind = STORE_TAG_UPDATED;
+		t->kind = HDR_TAG_UPDATED;
 }
 
 enum hdr_err
-hdr_etags(const char *s, struct store_tag *tags, size_t max, size_t *n,
+hdr_etags(const char *s, struct hdr_tag *tags, size_t max, size_t *n,
     int *any)
 {
 	const char	*p = s, *q;
-	struct store_tag t;
+	struct hdr_tag t;
 
 	*n = 0;
 	*any = 0;
@@ -367,7 +367,7 @@ hdr_etags(const char *s, struct store_tag *tags, size_t max, size_t *n,
 			for (q = p; *q != '\0' && *q != ',' && !is_ows(*q); q++)
 				;
 			classify(p, (size_t)(q - p), &t);
-			if (t.kind == STORE_TAG_OTHER)
+			if (t.kind == HDR_TAG_OTHER)
 				return HDR_INVALID;
 			p = q;
 		}

@@ -9,12 +9,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
-
 enum hdr_err {
 	HDR_OK = 0,
 	HDR_INVALID,		/* malformed */
-	HDR_TOO_MANY,		/* more entity tags than STORE_TAGS_MAX */
+	HDR_TOO_MANY,		/* more entity tags than asked for */
+};
+
+/* One entity tag, read for what it may name. */
+enum hdr_tag_kind {
+	HDR_TAG_VERSION,	/* "7", or a bare 7 */
+	HDR_TAG_UPDATED,	/* a bare RFC 3339 timestamp */
+	HDR_TAG_OTHER,		/* well-formed, and anything else */
+};
+struct hdr_tag {
+	enum hdr_tag_kind	kind;
+	int			weak;
+	uint64_t		version;
+	int64_t			updated_us;
 };
 
 #define HDR_DATE_LEN	30	/* "Sun, 06 Nov 1994 08:49:37 GMT" + NUL */
@@ -25,7 +36,7 @@ enum hdr_err {
  * entity tags, where a bare version (7) or bare RFC 3339 timestamp also
  * counts as one tag.
  */
-enum hdr_err	hdr_etags(const char *s, struct store_tag *tags, size_t max,
+enum hdr_err	hdr_etags(const char *s, struct hdr_tag *tags, size_t max,
 		    size_t *n, int *any);
 /* Parses an HTTP-date in any of its three forms into seconds (UTC). */
 enum hdr_err	hdr_http_date(const char *s, int64_t *secs);

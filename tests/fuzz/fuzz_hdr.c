@@ -14,7 +14,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct store_tag	 tags[STORE_TAGS_MAX];
+	struct hdr_tag	 tags[32];
 	char			*s, out[HDR_DATE_LEN], ts[HDR_TS_LEN];
 	size_t			 n;
 	int			 any;
@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	(void)hdr_etags(s, tags, STORE_TAGS_MAX, &n, &any);
+	(void)hdr_etags(s, tags, 32, &n, &any);
 	if (hdr_http_date(s, &t) == HDR_OK) {
 		hdr_http_date_fmt(t, out);
 		if (hdr_http_date(out, &t2) != HDR_OK || t2 != t)

@@ -150,23 +150,23 @@ test_timestamps(void)
 static void
 test_etags(void)
 {
-	struct store_tag t[STORE_TAGS_MAX];
+	struct hdr_tag t[STORE_TAGS_MAX];
 	size_t		 n;
 	int		 any;
 	char		 many[400];
 	int		 i;
 
 	CHECK(hdr_etags("\"7\"", t, STORE_TAGS_MAX, &n, &any) == HDR_OK);
-	CHECK(n == 1 && !any && t[0].kind == STORE_TAG_VERSION && t[0].version == 7);
+	CHECK(n == 1 && !any && t[0].kind == HDR_TAG_VERSION && t[0].version == 7);
 	CHECK(hdr_etags(" * ", t, STORE_TAGS_MAX, &n, &any) == HDR_OK && any);
 	CHECK(hdr_etags("W/\"3\", \"4\",\"x\"", t, STORE_TAGS_MAX, &n, &any) == HDR_OK);
 	CHECK(n == 3 && t[0].weak && t[0].version == 3 && !t[1].weak);
-	CHECK(t[2].kind == STORE_TAG_OTHER);
+	CHECK(t[2].kind == HDR_TAG_OTHER);
 	CHECK(hdr_etags("12", t, STORE_TAGS_MAX, &n, &any) == HDR_OK);
 	CHECK(n == 1 && t[0].version == 12);
 	CHECK(hdr_etags("2026-11-22T18:58:30.123456Z", t, STORE_TAGS_MAX, &n,
 	    &any) == HDR_OK);
-	CHECK(t[0].kind == STORE_TAG_UPDATED && t[0].updated_us == 1795373910123456LL);
+	CHECK(t[0].kind == HDR_TAG_UPDATED && t[0].updated_us == 1795373910123456LL);
 	CHECK(hdr_etags("\"7", t, STORE_TAGS_MAX, &n, &any) == HDR_INVALID);
 	CHECK(hdr_etags("abc", t, STORE_TAGS_MAX, &n, &any) == HDR_INVALID);
 	CHECK(hdr_etags("", t, STORE_TAGS_MAX, &n, &any) == HDR_INVALID);
