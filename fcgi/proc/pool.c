@@ -25,6 +25,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define YOUNG_MS	2000	/* a worker dying younger than this backs off */
+#define EXIT_NO_START	3	/* a worker's work could not start */
 
 static int64_t
 now_ms(void)
@@ -182,7 +183,7 @@ worker_main(const struct conf *c, int listen_fd, pid_t master,
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by threads */
 
 	if ((h = work->start(c, listen_fd, work->arg)) == NULL)
-		return 2;
+		return EXIT_NO_START;
 	while (sig != SIGTERM) {
 		sig = sigwaitinfo(&set, NULL);
 		if (sig == -1 && errno != EINTR) {
@@ -246,18 +247,31 @@ log_exit(pid_t pid, int status, int stopping)
 }
 
 /* Reaps exited workers; returns how many of slots still run. */
+/*
+ * Reaps exited workers; returns how many of slots still run. *ever_ran
+ * is set once a worker has lived YOUNG_MS; *no_start when a worker could
+ * not start its work before that: the pool never worked, and respawning
+ * would not help (the reason is in the worker's log line).
+ */
 static unsigned
-reap(struct wslot *slots, unsigned n, int stopping, int *unclean)
+reap(struct wslot *slots, unsigned n, int stopping, int *unclean,
+    int *ever_ran, int *no_start)
 {
 	pid_t		 pid;
 	int		 status;
 	unsigned	 i, live = 0;
 	int64_t		 t = now_ms(), age;
 
+	for (i = 0; i < n && ever_ran != NULL; i++)
+		if (slots[i].pid != 0 && t - slots[i].started >= YOUNG_MS)
+			*ever_ran = 1;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		log_exit(pid, status, stopping);
 		if (stopping && (WIFSIGNALED(status) || WEXITSTATUS(status)))
 			*unclean = 1;
+		if (ever_ran != NULL && !*ever_ran && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == EXIT_NO_START)
+			*no_start = 1;
 		for (i = 0; i < n; i++) {
 			if (slots[i].pid != pid)
 				continue;
@@ -289,7 +303,7 @@ stop_all(const struct conf *c, struct wslot *slots, unsigned n, int *unclean)
 		if (slots[i].pid != 0)
 			kill(slots[i].pid, SIGTERM);
 	deadline = now_ms() + (int64_t)c->shutdown_timeout * 1000 + 2000;
-	while ((live = reap(slots, n, 1, unclean)) > 0) {
+	while ((live = reap(slots, n, 1, unclean, NULL, NULL)) > 0) {
 		if (now_ms() >= deadline) {
 			log_warn("killing %u workers that did not stop", live);
 			for (i = 0; i < n; i++)
@@ -310,7 +324,7 @@ pool_run(const struct conf *c, struct pool_listener *l,
 	sigset_t	 set, old;
 	struct timespec	 tick = { 0, 200 * 1000 * 1000 };
 	unsigned	 n = conf_workers(c), i;
-	int		 sig, unclean = 0;
+	int		 sig, unclean = 0, ever_ran = 0, no_start = 0;
 	enum pool_err	 err = POOL_SYSTEM;
 
 	sigemptyset(&set);
@@ -337,7 +351,12 @@ pool_run(const struct conf *c, struct pool_listener *l,
 		if (sig == SIGHUP)
 			log_warn("SIGHUP: reload is not supported; restart "
 			    "verstored to apply a new configuration");
-		(void)reap(slots, n, 0, &unclean);
+		(void)reap(slots, n, 0, &unclean, &ever_ran, &no_start);
+		if (no_start) {
+			log_error("workers cannot start (see above): stopping");
+			err = POOL_NO_START;
+			goto out;
+		}
 		for (i = 0; i < n; i++) {
 			if (slots[i].pid != 0 || now_ms() < slots[i].respawn_at)
 				continue;

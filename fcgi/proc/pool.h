@@ -21,6 +21,7 @@ enum pool_err {
 	POOL_IN_USE,		/* another server answers on the socket */
 	POOL_SYSTEM,		/* fork, signals or threads failed */
 	POOL_TIMEOUT,		/* workers had to be killed at shutdown */
+	POOL_NO_START,		/* no worker could start its work */
 };
 
 struct pool_listener {
