@@ -96,6 +96,28 @@ state_members(struct buf *b, const struct key *k, const struct store_meta *m,
 }
 
 void
+api_envelope(struct buf *b, const char *key, size_t klen,
+    const struct store_meta *m, const char *value, size_t vlen)
+{
+	buf_puts(b, "{\"key\":");
+	buf_json_str(b, key, klen);
+	buf_puts(b, ",\"value\":");
+	buf_add(b, value, vlen);
+	buf_puts(b, ",\"version\":");
+	buf_u64(b, m->version);
+	buf_puts(b, ",\"updated_at\":");
+	api_json_ts(b, m->updated_us);
+	buf_puts(b, ",\"created_at\":");
+	api_json_ts(b, m->created_us);
+	buf_puts(b, ",\"updated_by\":");
+	if (m->principal[0] != '\0')
+		buf_json_str(b, m->principal, strlen(m->principal));
+	else
+		buf_puts(b, "null");
+	buf_puts(b, "}");
+}
+
+void
 api_not_found(struct http_resp *r, const struct key *k,
     const struct store_meta *m, enum store_err err)
 {

@@ -58,6 +58,13 @@ int	api_read_put(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, const struct key *, struct store_cond *,
 	    struct buf *val);
 const char *api_key_message(enum key_err);
+/*
+ * The read envelope (API.md 3.1): {"key", "value", "version",
+ * "updated_at", "created_at", "updated_by"}, for GET, create and a
+ * transaction's get alike.
+ */
+void	api_envelope(struct buf *, const char *key, size_t klen,
+	    const struct store_meta *, const char *value, size_t vlen);
 /* ETag and Last-Modified of m. */
 void	api_head_etag(struct http_resp *, const struct store_meta *);
 /* 404 NOT_FOUND or DELETED for k, with the tombstone's state. */

@@ -203,8 +203,7 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	op.kind = STORE_OP_MULTI;
 	op.key = key;
-	op.klen = (size_t)snprintf(key, sizeof(key), "_act/%.*s/manifest",
-	    (int)n, name);
+	op.klen = act_manifest_key(key, sizeof(key), name, n);
 	op.multi = act_post_cb;
 	op.multi_arg = &a;
 	op.idem = ir.used ? &ir.id : NULL;

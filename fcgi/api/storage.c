@@ -48,28 +48,14 @@ query_version(const char *query, struct store_cond *c, struct http_resp *r)
 }
 
 
-/* The body of a read (API.md 3.1): {"key", "value", "version", ...}. */
+/* The body of a read (API.md 3.1), as the whole answer. */
 static void
 envelope(struct http_resp *r, const char *key, size_t klen,
     const struct store_meta *m, const char *value, size_t vlen)
 {
 	r->content_type = "application/json";
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, key, klen);
-	buf_puts(&r->body, ",\"value\":");
-	buf_add(&r->body, value, vlen);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, m->version);
-	buf_puts(&r->body, ",\"updated_at\":");
-	api_json_ts(&r->body, m->updated_us);
-	buf_puts(&r->body, ",\"created_at\":");
-	api_json_ts(&r->body, m->created_us);
-	buf_puts(&r->body, ",\"updated_by\":");
-	if (m->principal[0] != '\0')
-		buf_json_str(&r->body, m->principal, strlen(m->principal));
-	else
-		buf_puts(&r->body, "null");
-	buf_puts(&r->body, "}\n");
+	api_envelope(&r->body, key, klen, m, value, vlen);
+	buf_puts(&r->body, "\n");
 }
 
 static void
@@ -518,7 +504,7 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 	}
 	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
 	    strcmp(m, "PATCH") == 0 || strcmp(m, "POST") == 0;
-	if (is_write && k.reserved && strncmp(k.s, "_act/", 5) == 0) {
+	if (is_write && k.reserved && act_is_key(k.s, k.n)) {
 		if (strcmp(m, "PUT") == 0)
 			sets_put_key(ctx, q, r, &k);
 		else

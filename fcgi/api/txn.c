@@ -137,23 +137,8 @@ txn_result(struct buf *b, const struct txn_op *t, const struct store_op *op)
 			buf_puts(b, "null");
 			return;
 		}
-		buf_puts(b, "{\"key\":");
-		buf_json_str(b, t->k.s, t->k.n);
-		buf_puts(b, ",\"value\":");
-		buf_add(b, op->cur_value, op->cur_vlen);
-		buf_puts(b, ",\"version\":");
-		buf_u64(b, op->meta.version);
-		buf_puts(b, ",\"updated_at\":");
-		api_json_ts(b, op->meta.updated_us);
-		buf_puts(b, ",\"created_at\":");
-		api_json_ts(b, op->meta.created_us);
-		buf_puts(b, ",\"updated_by\":");
-		if (op->meta.principal[0] != '\0')
-			buf_json_str(b, op->meta.principal,
-			    strlen(op->meta.principal));
-		else
-			buf_puts(b, "null");
-		buf_puts(b, "}");
+		api_envelope(b, t->k.s, t->k.n, &op->meta, op->cur_value,
+		    op->cur_vlen);
 		return;
 	}
 	buf_puts(b, "{\"key\":");

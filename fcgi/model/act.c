@@ -19,6 +19,7 @@
 #include "json/json.h"
 #include "model/key.h"
 
+#define PREFIX	"_act/"				/* where every set lives */
 #define KEY_MAX	(5 + ACT_NAME_MAX + 1 + 20)	/* _act/S/manifest, _act/S/i */
 #define ID_MAX	1024				/* bytes of an id */
 
@@ -56,6 +57,21 @@ act_name_valid(const char *name, size_t n)
 
 	return n > 0 && n <= ACT_NAME_MAX && memchr(name, '/', n) == NULL &&
 	    key_check(name, n, &k) == KEY_OK && !k.prefix;
+}
+
+int
+act_is_key(const char *key, size_t n)
+{
+	return n >= sizeof(PREFIX) - 1 &&
+	    memcmp(key, PREFIX, sizeof(PREFIX) - 1) == 0;
+}
+
+size_t
+act_manifest_key(char *out, size_t outsz, const char *name, size_t n)
+{
+	int	 k = snprintf(out, outsz, PREFIX "%.*s/manifest", (int)n, name);
+
+	return k < 0 ? 0 : (size_t)k < outsz ? (size_t)k : outsz - 1;
 }
 
 /* ---- items -------------------------------------------------------------- */
@@ -343,8 +359,8 @@ struct set {
 static size_t
 key_name(char *out, const char *name, size_t n, const char *what)
 {
-	return (size_t)snprintf(out, KEY_MAX + 1, "_act/%.*s/%s", (int)n, name,
-	    what);
+	return (size_t)snprintf(out, KEY_MAX + 1, PREFIX "%.*s/%s", (int)n,
+	    name, what);
 }
 
 static size_t
@@ -809,7 +825,7 @@ split_key(const char *key, size_t klen, const char **name, size_t *n,
 {
 	const char	*slash;
 
-	if (klen < 7 || strncmp(key, "_act/", 5) != 0 ||
+	if (klen < 7 || !act_is_key(key, klen) ||
 	    (slash = memchr(key + 5, '/', klen - 5)) == NULL)
 		return -1;
 	*name = key + 5;

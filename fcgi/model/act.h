@@ -42,6 +42,14 @@ struct act_limits {
 
 /* 1 when name[0..n) can name a set: one key segment (API.md 2). */
 int		act_name_valid(const char *name, size_t n);
+/* 1 when key[0..n) is under _act/, where sets keep their keys. */
+int		act_is_key(const char *key, size_t n);
+/*
+ * Writes set name[0..n)'s manifest key, "_act/S/manifest", into out
+ * (NUL-terminated, cut to outsz); returns its length.
+ */
+size_t		act_manifest_key(char *out, size_t outsz, const char *name,
+		    size_t n);
 
 /* POST /api/activities/{S}: {"upsert": [items], "delete": [ids]}. */
 struct act_post;
