@@ -1,13 +1,15 @@
 /*
- * store.h - verstore's storage layer: versioned JSON records on LMDB.
+ * store.h - verstore's storage layer: versioned JSON records, for any
+ * backend (store/lmdb/ is the one built today).
  *
- * This header is the store's whole interface. Everything LMDB stays behind
- * it. A process opens one store (after fork, never before) and shares it
- * between its threads; every call below is thread-safe.
+ * This header is the store's whole interface; a backend's own words stay
+ * behind it. A process opens one store (after fork, never before) and
+ * shares it between its threads; every call below is thread-safe.
  *
  * Ownership: pointers passed in are borrowed for the duration of the call.
- * Pointers handed out are stated per function; none points into LMDB's
- * memory, so nothing outlives the transaction that produced it.
+ * Pointers handed out are stated per function; none points into the
+ * backend's memory past what the function says, so nothing outlives the
+ * transaction that produced it.
  *
  * Every function returns an enum store_err, STORE_OK (0) on success.
  */
@@ -27,12 +29,14 @@ enum store_err {
 	STORE_NOT_MODIFIED,	/* If-None-Match / If-Modified-Since matched */
 	STORE_CONFLICT,		/* the body token differs from the current one */
 	STORE_REQUIRED,		/* a precondition is required and none given */
-	STORE_FULL,		/* the map is full; nothing was written */
-	STORE_KEY_CLASH,	/* a 512-byte key shares its slot (see store.c) */
+	STORE_FULL,		/* the store is at its size limit; nothing
+				   was written */
+	STORE_KEY_CLASH,	/* a backend cannot hold this key beside
+				   another it holds (see the backend) */
 	STORE_UPDATE_FAILED,	/* an update's callback refused; see update_err */
 	STORE_INVALID,		/* bad argument (empty or oversized key, ...) */
 	STORE_NOMEM,
-	STORE_IO,		/* LMDB or the OS failed; logged */
+	STORE_IO,		/* the backend or the OS failed; logged */
 	STORE_CORRUPT,		/* a stored record does not decode; logged */
 };
 
@@ -117,8 +121,8 @@ struct store_opts {
 };
 
 /*
- * Opens (creating when needed) the store in opts->dir and clears reader
- * slots left by dead processes. *out is owned by the caller and released
+ * Opens (creating when needed) the store in opts->dir and clears what
+ * processes that died while reading left behind. *out is owned by the caller and released
  * with store_close(). Call once per process, after fork().
  */
 enum store_err	store_open(const struct store_opts *opts, store **out);
@@ -127,7 +131,7 @@ enum store_err	store_open(const struct store_opts *opts, store **out);
  * other thread that read from it must have called store_thread_end().
  */
 void		store_close(store *);
-/* Releases what the calling thread keeps for reading (a reader slot). */
+/* Releases what the calling thread keeps for reading. */
 void		store_thread_end(store *);
 
 /*
@@ -177,7 +181,7 @@ struct store_idem {
  * returns 0 with *out a malloc'ed new value of *outlen bytes, which the
  * store frees, or its own nonzero error code, which the store reports as
  * STORE_UPDATE_FAILED with op->update_err set to it. It may be called
- * more than once for one op (a batch re-run after an LMDB failure).
+ * more than once for one op (a batch re-run after a backend failure).
  */
 typedef int	(*store_update_fn)(void *arg, const char *cur, size_t curlen,
 		    int64_t now_us, char **out, size_t *outlen);
@@ -288,7 +292,7 @@ struct store_op {
 /*
  * Applies ops[0..n) in order in one write transaction, each against the
  * state left by the ones before it, and commits once (synced). Each op's
- * err says its own outcome: a failed precondition or a full map on one op
+ * err says its own outcome: a failed precondition or a full store on one op
  * writes nothing of that op and leaves the others alone.
  * On STORE_PRECOND, STORE_CONFLICT and STORE_UPDATE_FAILED, op->meta holds
  * the current state and op->cur_value a malloc'ed copy of the current
