@@ -418,8 +418,16 @@ hdr_list_has(const char *list, const char *tok)
 			if (*e == '\0' || *e == ',' || *e == ';')
 				return 1;
 		}
-		while (*p != '\0' && *p != ',')
-			p++;
+		/* to the next element: a comma in a quoted string is not one */
+		while (*p != '\0' && *p != ',') {
+			if (*p++ != '"')
+				continue;
+			while (*p != '\0' && *p != '"')
+				if (*p++ == '\\' && *p != '\0')
+					p++;
+			if (*p == '"')
+				p++;
+		}
 	}
 	return 0;
 }

@@ -190,6 +190,10 @@ test_media_and_lists(void)
 	CHECK(!hdr_media(NULL, "application/json"));
 	CHECK(hdr_list_has("respond-async, return=minimal", "return=minimal"));
 	CHECK(!hdr_list_has("return=representation", "return=minimal"));
+	/* a comma inside a quoted string does not start an element */
+	CHECK(!hdr_list_has("foo=\"a, return=minimal\"", "return=minimal"));
+	CHECK(hdr_list_has("foo=\"a, \\\"b\", return=minimal",
+	    "return=minimal"));
 	CHECK(hdr_uint("0", &u) == HDR_OK && u == 0);
 	CHECK(hdr_uint("123", &u) == HDR_OK && u == 123);
 	CHECK(hdr_uint("-1", &u) == HDR_INVALID);
