@@ -156,7 +156,6 @@ struct dec {
 	size_t		 np, pi;
 };
 
-static long	hex4(const char *, size_t, size_t);
 static size_t	put_utf8(char *, long);
 
 static void
@@ -463,44 +462,20 @@ put_utf8(char *out, long cp)
 static size_t
 unescape(const char *s, size_t n, size_t *i, char *out, size_t outsz)
 {
-	size_t	 j = *i + 1, len = 0, w = 0, k;
-	char	 tmp[4];
-	long	 cp;
+	struct dec	 d;
+	size_t		 end = *i, len = 0;
+	int		 c;
 
-	while (j < n && s[j] != '"') {
-		if (s[j] != '\\') {
-			tmp[0] = s[j++];
-			k = 1;
-		} else {
-			j++;
-			switch (s[j]) {
-			case 'b': tmp[0] = '\b'; k = 1; j++; break;
-			case 'f': tmp[0] = '\f'; k = 1; j++; break;
-			case 'n': tmp[0] = '\n'; k = 1; j++; break;
-			case 'r': tmp[0] = '\r'; k = 1; j++; break;
-			case 't': tmp[0] = '\t'; k = 1; j++; break;
-			case 'u':
-				cp = hex4(s, n, j + 1);
-				j += 5;
-				if (cp >= 0xd800 && cp <= 0xdbff) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) +
-					    (hex4(s, n, j + 2) - 0xdc00);
-					j += 6;
-				}
-				k = put_utf8(tmp, cp);
-				break;
-			default: tmp[0] = s[j++]; k = 1; break;
-			}
-		}
-		if (out != NULL && w == len && len + k < outsz) {
-			memcpy(out + len, tmp, k);
-			w += k;
-		}
-		len += k;
+	(void)scan_string(s, n, &end);	/* checked text: it ends */
+	dec_init(&d, s + *i, end - *i);
+	while ((c = dec_next(&d)) != -1) {
+		if (out != NULL && len + 1 < outsz)
+			out[len] = (char)c;
+		len++;
 	}
-	*i = j + 1;
 	if (out != NULL && outsz > 0)
-		out[w] = '\0';
+		out[len < outsz ? len : outsz - 1] = '\0';
+	*i = end;
 	return len;
 }
 

@@ -295,11 +295,10 @@ expand(struct jnode *x)
 }
 
 const char *
-jtree_number(struct jtree *t, struct jnode *x)
+jtree_number(struct jnode *x)
 {
 	char	*d;
 
-	(void)t;
 	if ((d = alloc(x->tree, x->rawlen + 1)) == NULL)
 		return NULL;
 	memcpy(d, x->raw, x->rawlen);
@@ -308,11 +307,10 @@ jtree_number(struct jtree *t, struct jnode *x)
 }
 
 const char *
-jtree_string(struct jtree *t, struct jnode *x, size_t *len)
+jtree_string(struct jnode *x, size_t *len)
 {
 	char	*d;
 
-	(void)t;
 	if ((d = alloc(x->tree, x->rawlen)) == NULL)
 		return NULL;
 	*len = json_decode(x->raw, x->rawlen, d);
@@ -320,9 +318,8 @@ jtree_string(struct jtree *t, struct jnode *x, size_t *len)
 }
 
 size_t
-jtree_count(struct jtree *t, struct jnode *x)
+jtree_count(struct jnode *x)
 {
-	(void)t;
 	if (expand(x) == -1 || x->k == NULL)
 		return 0;
 	return x->k->live;
@@ -343,9 +340,8 @@ compact(struct kids *k)
 }
 
 struct jnode *
-jtree_at(struct jtree *t, struct jnode *x, size_t i)
+jtree_at(struct jnode *x, size_t i)
 {
-	(void)t;
 	if (expand(x) == -1 || x->k == NULL || i >= x->k->live)
 		return NULL;
 	if (x->k->n != x->k->live)
@@ -354,9 +350,8 @@ jtree_at(struct jtree *t, struct jnode *x, size_t i)
 }
 
 const char *
-jtree_name(struct jtree *t, struct jnode *x, size_t *len)
+jtree_name(struct jnode *x, size_t *len)
 {
-	(void)t;
 	*len = x->keylen;
 	return x->key;
 }
@@ -418,13 +413,12 @@ idx_slot(struct jtree *t, struct kids *k, const char *name, size_t len)
 }
 
 struct jnode *
-jtree_get(struct jtree *t, struct jnode *obj, const char *name, size_t len)
+jtree_get(struct jnode *obj, const char *name, size_t len)
 {
 	struct kids	*k;
 	struct jnode	**slot;
 	size_t		  i;
 
-	(void)t;
 	if (obj->type != JTREE_OBJECT || expand(obj) == -1)
 		return NULL;
 	k = obj->k;
@@ -616,7 +610,7 @@ jtree_set(struct jtree *t, struct jnode *obj, const char *name, size_t len,
 
 	if (t->err != JTREE_OK || obj->type != JTREE_OBJECT || expand(obj) == -1)
 		return t->err != JTREE_OK ? t->err : JTREE_NOMEM;
-	if ((old = jtree_get(t, obj, name, len)) != NULL)
+	if ((old = jtree_get(obj, name, len)) != NULL)
 		return jtree_replace(t, old, v);
 	if (obj->tree->err != JTREE_OK)
 		return obj->tree->err;
@@ -668,14 +662,13 @@ jtree_replace(struct jtree *t, struct jnode *x, struct jnode *v)
 }
 
 void
-jtree_remove(struct jtree *t, struct jnode *x)
+jtree_remove(struct jnode *x)
 {
 	struct jnode	*p = x->up;
 	struct kids	*k;
 	struct jnode	**slot;
 	size_t		  j;
 
-	(void)t;
 	if (p == NULL)
 		return;
 	k = p->k;
@@ -727,19 +720,19 @@ jtree_equal(struct jtree *t, struct jnode *a, struct jnode *b)
 		return 0;
 	switch (a->type) {
 	case JTREE_NUMBER:
-		na = jtree_number(t, a);
-		nb = jtree_number(t, b);
+		na = jtree_number(a);
+		nb = jtree_number(b);
 		return na != NULL && nb != NULL && number_equal(na, nb);
 	case JTREE_STRING:
 		return json_str_cmp(a->raw, a->rawlen, b->raw, b->rawlen) == 0;
 	case JTREE_ARRAY:
 	case JTREE_OBJECT:
-		if ((n = jtree_count(t, a)) != jtree_count(t, b))
+		if ((n = jtree_count(a)) != jtree_count(b))
 			return 0;
 		for (i = 0; i < n; i++) {
-			x = jtree_at(t, a, i);
-			y = a->type == JTREE_ARRAY ? jtree_at(t, b, i) :
-			    jtree_get(t, b, x->key, x->keylen);
+			x = jtree_at(a, i);
+			y = a->type == JTREE_ARRAY ? jtree_at(b, i) :
+			    jtree_get(b, x->key, x->keylen);
 			if (y == NULL || !jtree_equal(t, x, y))
 				return 0;
 		}

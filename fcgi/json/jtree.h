@@ -55,18 +55,18 @@ enum jtree_type	 jtree_type(const struct jnode *);
 /* The node's length as compact JSON text. */
 size_t		 jtree_size(const struct jnode *);
 /* A number's exact text (NUL-terminated, in the tree). */
-const char	*jtree_number(struct jtree *, struct jnode *);
+const char	*jtree_number(struct jnode *);
 /* A string's decoded bytes (*len of them, NULs included), in the tree. */
-const char	*jtree_string(struct jtree *, struct jnode *, size_t *len);
+const char	*jtree_string(struct jnode *, size_t *len);
 
 /* An array's or object's live children. */
-size_t		 jtree_count(struct jtree *, struct jnode *);
+size_t		 jtree_count(struct jnode *);
 /* Child i of an array (or, in order, of an object); NULL past the end. */
-struct jnode	*jtree_at(struct jtree *, struct jnode *, size_t i);
+struct jnode	*jtree_at(struct jnode *, size_t i);
 /* A member's decoded name. */
-const char	*jtree_name(struct jtree *, struct jnode *, size_t *len);
+const char	*jtree_name(struct jnode *, size_t *len);
 /* The member of obj named name[0..len) (decoded bytes), or NULL. */
-struct jnode	*jtree_get(struct jtree *, struct jnode *obj, const char *name,
+struct jnode	*jtree_get(struct jnode *obj, const char *name,
 		    size_t len);
 struct jnode	*jtree_parent(const struct jnode *);
 
@@ -87,7 +87,7 @@ enum jtree_err	 jtree_insert(struct jtree *, struct jnode *arr, size_t i,
 /* Puts the free node v where n stands (n is then free). */
 enum jtree_err	 jtree_replace(struct jtree *, struct jnode *n, struct jnode *v);
 /* Detaches n from its parent; n is then free. */
-void		 jtree_remove(struct jtree *, struct jnode *n);
+void		 jtree_remove(struct jnode *n);
 
 /* RFC 6902 4.6: equal values, numbers by value, members in any order. */
 int		 jtree_equal(struct jtree *, struct jnode *, struct jnode *);

@@ -147,25 +147,25 @@ arr_index(const struct tok *t)
 
 /* The child of x named by token k, or NULL. */
 static struct jnode *
-child(struct jtree *t, struct jnode *x, const struct tok *k)
+child(struct jnode *x, const struct tok *k)
 {
 	long	 i;
 
 	if (jtree_type(x) == JTREE_OBJECT)
-		return jtree_get(t, x, k->s, k->n);
+		return jtree_get(x, k->s, k->n);
 	if (jtree_type(x) == JTREE_ARRAY && (i = arr_index(k)) >= 0)
-		return jtree_at(t, x, (size_t)i);
+		return jtree_at(x, (size_t)i);
 	return NULL;
 }
 
 /* The node at the first k tokens of p, or NULL. */
 static struct jnode *
-ptr_get(struct jtree *t, struct jnode *root, const struct ptr *p, size_t k)
+ptr_get(struct jnode *root, const struct ptr *p, size_t k)
 {
 	size_t	 i;
 
 	for (i = 0; i < k && root != NULL; i++)
-		root = child(t, root, &p->tok[i]);
+		root = child(root, &p->tok[i]);
 	return root;
 }
 
@@ -205,7 +205,7 @@ op_add(struct jtree *t, struct jnode **root, const struct ptr *p,
 		*root = v;	/* its size is checked before it is written */
 		return PATCH_OK;
 	}
-	if ((parent = ptr_get(t, *root, p, p->n - 1)) == NULL)
+	if ((parent = ptr_get(*root, p, p->n - 1)) == NULL)
 		return fail(t, PATCH_CONFLICT);
 	last = &p->tok[p->n - 1];
 	if (jtree_type(parent) == JTREE_OBJECT)
@@ -214,9 +214,9 @@ op_add(struct jtree *t, struct jnode **root, const struct ptr *p,
 	if (jtree_type(parent) != JTREE_ARRAY)
 		return PATCH_CONFLICT;
 	if (last->n == 1 && last->s[0] == '-')
-		i = (long)jtree_count(t, parent);
+		i = (long)jtree_count(parent);
 	else if ((i = arr_index(last)) < 0 ||
-	    (size_t)i > jtree_count(t, parent))
+	    (size_t)i > jtree_count(parent))
 		return fail(t, PATCH_CONFLICT);
 	return jtree_insert(t, parent, (size_t)i, v) == JTREE_OK ? PATCH_OK :
 	    fail(t, PATCH_NOMEM);
@@ -242,12 +242,12 @@ apply_op(struct jtree *t, struct jnode **root, const struct op *op,
 		return op_add(t, root, &op->path, v);
 	case OP_REMOVE:
 		if (op->path.n == 0 ||
-		    (x = ptr_get(t, *root, &op->path, op->path.n)) == NULL)
+		    (x = ptr_get(*root, &op->path, op->path.n)) == NULL)
 			return fail(t, PATCH_CONFLICT);
-		jtree_remove(t, x);
+		jtree_remove(x);
 		return PATCH_OK;
 	case OP_REPLACE:
-		if ((x = ptr_get(t, *root, &op->path, op->path.n)) == NULL)
+		if ((x = ptr_get(*root, &op->path, op->path.n)) == NULL)
 			return fail(t, PATCH_CONFLICT);
 		if ((v = jtree_copy(t, op->value)) == NULL)
 			return fail(t, PATCH_NOMEM);
@@ -258,15 +258,15 @@ apply_op(struct jtree *t, struct jnode **root, const struct op *op,
 		return jtree_replace(t, x, v) == JTREE_OK ? PATCH_OK :
 		    fail(t, PATCH_NOMEM);
 	case OP_MOVE:
-		if ((x = ptr_get(t, *root, &op->from, op->from.n)) == NULL)
+		if ((x = ptr_get(*root, &op->from, op->from.n)) == NULL)
 			return fail(t, PATCH_CONFLICT);
-		if (op->from.n == op->path.n && ptr_get(t, *root, &op->path,
+		if (op->from.n == op->path.n && ptr_get(*root, &op->path,
 		    op->path.n) == x)
 			return PATCH_OK;	/* onto itself */
-		jtree_remove(t, x);
+		jtree_remove(x);
 		return op_add(t, root, &op->path, x);
 	case OP_COPY:
-		if ((x = ptr_get(t, *root, &op->from, op->from.n)) == NULL)
+		if ((x = ptr_get(*root, &op->from, op->from.n)) == NULL)
 			return fail(t, PATCH_CONFLICT);
 		if (too_large(*root, jtree_size(x), max))
 			return PATCH_TOO_LARGE;
@@ -275,7 +275,7 @@ apply_op(struct jtree *t, struct jnode **root, const struct op *op,
 		return op_add(t, root, &op->path, v);
 	case OP_TEST:
 	default:
-		x = ptr_get(t, *root, &op->path, op->path.n);
+		x = ptr_get(*root, &op->path, op->path.n);
 		if (x == NULL)
 			return fail(t, PATCH_CONFLICT);
 		return jtree_equal(t, x, op->value) ? PATCH_OK :
@@ -295,17 +295,17 @@ merge_members(struct jtree *t, struct jnode *target, struct jnode *patch)
 	const char	*name;
 	size_t		 i, n, len;
 
-	n = jtree_count(t, patch);
+	n = jtree_count(patch);
 	for (i = 0; i < n; i++) {
-		if ((m = jtree_at(t, patch, i)) == NULL)
+		if ((m = jtree_at(patch, i)) == NULL)
 			return -1;
-		name = jtree_name(t, m, &len);
-		old = jtree_get(t, target, name, len);
+		name = jtree_name(m, &len);
+		old = jtree_get(target, name, len);
 		if (jtree_error(t) != JTREE_OK)
 			return -1;
 		if (jtree_type(m) == JTREE_NULL) {
 			if (old != NULL)
-				jtree_remove(t, old);
+				jtree_remove(old);
 			continue;
 		}
 		if (old != NULL && jtree_type(old) == JTREE_OBJECT &&
@@ -380,9 +380,9 @@ expand_objects(struct jtree *t, struct jnode *x, int depth)
 
 	if (jtree_type(x) != JTREE_OBJECT || depth > JSON_MAX_DEPTH)
 		return 0;
-	n = jtree_count(t, x);
+	n = jtree_count(x);
 	for (i = 0; i < n; i++)
-		if (expand_objects(t, jtree_at(t, x, i), depth + 1) == -1)
+		if (expand_objects(t, jtree_at(x, i), depth + 1) == -1)
 			return -1;
 	return jtree_error(t) == JTREE_OK ? 0 : -1;
 }
@@ -404,23 +404,23 @@ patch_merge(const char *text, size_t n, struct patch **out)
 
 /* A member of op that is a string: its decoded bytes, or NULL. */
 static const char *
-str_member(struct jtree *t, struct jnode *op, const char *name, size_t *len)
+str_member(struct jnode *op, const char *name, size_t *len)
 {
-	struct jnode	*m = jtree_get(t, op, name, strlen(name));
+	struct jnode	*m = jtree_get(op, name, strlen(name));
 
 	if (m == NULL || jtree_type(m) != JTREE_STRING)
 		return NULL;
-	return jtree_string(t, m, len);
+	return jtree_string(m, len);
 }
 
 /* A pointer member of op, parsed into p; -1 when absent or malformed. */
 static int
-ptr_member(struct jtree *t, struct jnode *op, const char *name, struct ptr *p)
+ptr_member(struct jnode *op, const char *name, struct ptr *p)
 {
 	const char	*s;
 	size_t		 n;
 
-	if ((s = str_member(t, op, name, &n)) == NULL ||
+	if ((s = str_member(op, name, &n)) == NULL ||
 	    !patch_pointer_valid(s, n))
 		return -1;
 	return ptr_parse(s, n, p);
@@ -449,20 +449,20 @@ op_parse(struct jtree *t, struct jnode *x, struct op *op)
 	size_t		 i, n;
 
 	if (jtree_type(x) != JTREE_OBJECT ||
-	    (name = str_member(t, x, "op", &n)) == NULL)
+	    (name = str_member(x, "op", &n)) == NULL)
 		return -1;
 	for (i = 0; i < 6; i++)
 		if (n == strlen(op_names[i]) && memcmp(name, op_names[i], n) == 0)
 			break;
-	if (i == 6 || ptr_member(t, x, "path", &op->path) == -1)
+	if (i == 6 || ptr_member(x, "path", &op->path) == -1)
 		return -1;
 	op->kind = (enum op_kind)i;
-	op->value = jtree_get(t, x, "value", 5);
+	op->value = jtree_get(x, "value", 5);
 	if ((op->kind == OP_ADD || op->kind == OP_REPLACE ||
 	    op->kind == OP_TEST) && op->value == NULL)
 		return -1;
 	if (op->kind == OP_MOVE || op->kind == OP_COPY) {
-		if (ptr_member(t, x, "from", &op->from) == -1)
+		if (ptr_member(x, "from", &op->from) == -1)
 			return -1;
 		if (op->kind == OP_MOVE && ptr_prefix(&op->from, &op->path))
 			return -1;
@@ -482,14 +482,14 @@ patch_json(const char *text, size_t n, struct patch **out)
 	p = *out;
 	e = PATCH_INVALID;
 	if (jtree_type(p->doc) != JTREE_ARRAY ||
-	    (k = jtree_count(p->t, p->doc)) > PATCH_OPS_MAX)
+	    (k = jtree_count(p->doc)) > PATCH_OPS_MAX)
 		goto bad;
 	if (k > 0 && (p->ops = calloc(k, sizeof(*p->ops))) == NULL) {
 		e = PATCH_NOMEM;
 		goto bad;
 	}
 	for (i = 0; i < k; i++, p->nops++)
-		if (op_parse(p->t, jtree_at(p->t, p->doc, i), &p->ops[i]) == -1) {
+		if (op_parse(p->t, jtree_at(p->doc, i), &p->ops[i]) == -1) {
 			p->nops++;
 			e = fail(p->t, PATCH_INVALID);
 			goto bad;
@@ -543,10 +543,10 @@ apply_append(struct jtree *t, const struct patch *p, struct jnode **root,
 		    jtree_set(t, v, "by", 2, by) != JTREE_OK)
 			return fail(t, PATCH_NOMEM);
 	}
-	target = ptr_get(t, *root, path, path->n);
+	target = ptr_get(*root, path, path->n);
 	if (target == NULL && path->n > 0) {
 		/* a missing member of an object becomes the array */
-		parent = ptr_get(t, *root, path, path->n - 1);
+		parent = ptr_get(*root, path, path->n - 1);
 		if (parent == NULL || jtree_type(parent) != JTREE_OBJECT)
 			return fail(t, PATCH_CONFLICT);
 		if ((arr = jtree_new_array(t)) == NULL ||
@@ -557,7 +557,7 @@ apply_append(struct jtree *t, const struct patch *p, struct jnode **root,
 	}
 	if (target == NULL || jtree_type(target) != JTREE_ARRAY)
 		return fail(t, PATCH_CONFLICT);
-	*index = (long)jtree_count(t, target);
+	*index = (long)jtree_count(target);
 	return jtree_insert(t, target, (size_t)*index, v) == JTREE_OK ?
 	    PATCH_OK : fail(t, PATCH_NOMEM);
 }

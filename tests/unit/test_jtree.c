@@ -43,12 +43,12 @@ test_exact_text(void)
 	CHECK(r != NULL && jtree_type(r) == JTREE_OBJECT);
 	CHECK(written_ok(t, r, "{\"s\":\"x\\u0000y\",\"k\\u0000a\":1,"
 	    "\"k\\u0000b\":[1.50,-0,1e3],\"e\":\"\\u00e9\"}"));
-	CHECK(jtree_count(t, r) == 4);
-	CHECK(jtree_get(t, r, "k", 1) == NULL);
-	CHECK((v = jtree_get(t, r, "k\0a", 3)) != NULL);
-	CHECK(jtree_get(t, r, "\xc3\xa9", 2) == NULL);
-	CHECK((v = jtree_get(t, r, "s", 1)) != NULL &&
-	    (s = jtree_string(t, v, &n)) != NULL && n == 3 &&
+	CHECK(jtree_count(r) == 4);
+	CHECK(jtree_get(r, "k", 1) == NULL);
+	CHECK((v = jtree_get(r, "k\0a", 3)) != NULL);
+	CHECK(jtree_get(r, "\xc3\xa9", 2) == NULL);
+	CHECK((v = jtree_get(r, "s", 1)) != NULL &&
+	    (s = jtree_string(v, &n)) != NULL && n == 3 &&
 	    memcmp(s, "x\0y", 3) == 0);
 	CHECK(jtree_set(t, r, "k\0a", 3, jtree_new_string(t, "\0\"\\", 3)) ==
 	    JTREE_OK);
@@ -108,8 +108,8 @@ test_large_object(void)
 	}
 	for (i = 0; i < 20000; i += 2) {
 		snprintf(name, sizeof(name), "m%d", i);
-		if ((v = jtree_get(t, r, name, strlen(name))) != NULL)
-			jtree_remove(t, v);
+		if ((v = jtree_get(r, name, strlen(name))) != NULL)
+			jtree_remove(v);
 		else
 			ok = 0;
 	}
@@ -119,10 +119,10 @@ test_large_object(void)
 		    jtree_parse(t, "22", 2)) == JTREE_OK;
 	}
 	CHECK(ok);
-	CHECK(jtree_count(t, r) == 10000);
-	CHECK(jtree_get(t, r, "m0", 2) == NULL);
-	CHECK((v = jtree_get(t, r, "m5", 2)) != NULL && jtree_size(v) == 2);
-	CHECK((v = jtree_get(t, r, "m3", 2)) != NULL && jtree_size(v) == 1);
+	CHECK(jtree_count(r) == 10000);
+	CHECK(jtree_get(r, "m0", 2) == NULL);
+	CHECK((v = jtree_get(r, "m5", 2)) != NULL && jtree_size(v) == 2);
+	CHECK((v = jtree_get(r, "m3", 2)) != NULL && jtree_size(v) == 1);
 	CHECK(written_ok(t, r, NULL));
 	jtree_free(t);
 }
@@ -144,8 +144,8 @@ test_random_sizes(void)
 	for (i = 0; i < 3000 && jtree_error(t) == JTREE_OK; i++) {
 		/* walk down a random path of containers */
 		x = r;
-		while ((k = jtree_count(t, x)) > 0 && rand_r(&seed) % 3) {
-			c = jtree_at(t, x, (size_t)rand_r(&seed) % k);
+		while ((k = jtree_count(x)) > 0 && rand_r(&seed) % 3) {
+			c = jtree_at(x, (size_t)rand_r(&seed) % k);
 			if (jtree_type(c) != JTREE_ARRAY &&
 			    jtree_type(c) != JTREE_OBJECT)
 				break;
@@ -162,16 +162,16 @@ test_random_sizes(void)
 				jtree_set(t, x, name, strlen(name), v);
 			} else
 				jtree_insert(t, x, (size_t)rand_r(&seed) %
-				    (jtree_count(t, x) + 1), v);
+				    (jtree_count(x) + 1), v);
 			break;
 		case 1:
-			if ((k = jtree_count(t, x)) > 0)
-				jtree_remove(t, jtree_at(t, x,
+			if ((k = jtree_count(x)) > 0)
+				jtree_remove(jtree_at(x,
 				    (size_t)rand_r(&seed) % k));
 			break;
 		default:
-			if ((k = jtree_count(t, x)) > 0)
-				jtree_replace(t, jtree_at(t, x,
+			if ((k = jtree_count(x)) > 0)
+				jtree_replace(t, jtree_at(x,
 				    (size_t)rand_r(&seed) % k), v);
 			break;
 		}
