@@ -19,7 +19,8 @@ sets_failed(struct http_resp *r, enum act_err e)
 	switch (e) {
 	case ACT_INVALID:
 		api_problem(r, 400, "INVALID_REQUEST", "Items need an id (a "
-		    "string or an integer), and an id may come once per request.");
+		    "string of at most 1024 bytes, or an integer), and an id "
+		    "may come once per request.");
 		break;
 	case ACT_PRECOND:
 		api_problem(r, 412, "PRECONDITION_FAILED",

@@ -114,7 +114,8 @@ id_read(struct json_span v, struct item *x)
 	size_t	 i = 0;
 
 	if (v.n >= 2 && v.p[0] == '"') {
-		if (v.n - 2 > ID_MAX)
+		/* ID_MAX decoded bytes; an escape is at most 6 bytes a byte */
+		if (v.n - 2 > 6 * ID_MAX)
 			return ACT_INVALID;
 		if (memchr(v.p, '\\', v.n) == NULL) {
 			x->id = v.p + 1;
@@ -125,6 +126,8 @@ id_read(struct json_span v, struct item *x)
 			x->idlen = json_decode(v.p, v.n, x->own);
 			x->id = x->own;
 		}
+		if (x->idlen > ID_MAX)
+			return ACT_INVALID;
 	} else {
 		/* an integer's exact text: -?(0|[1-9][0-9]*) */
 		if (v.n > 0 && v.p[0] == '-')
