@@ -3,6 +3,7 @@
  * catalogue (all error text of API.md is made in api/), preconditions and
  * query parameters, bodies, and the answers to writes.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,36 +16,79 @@
 #include "lib/log.h"
 #include "model/key.h"
 
-/* A problem+json answer left open for extension members. */
-void
-api_problem_open(struct http_resp *r, int status, const char *code,
-    const char *message)
+static void	err_v(struct api_err *, int, const char *, const char *,
+		    va_list) __attribute__((format(printf, 4, 0)));
+
+static void
+err_v(struct api_err *e, int status, const char *code, const char *fmt,
+    va_list ap)
 {
+	e->status = status;
+	e->code = code;
+	(void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
+}
+
+int
+api_err(struct api_err *e, int status, const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	err_v(e, status, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+api_problem_err(struct jw *w, struct http_resp *r, const struct api_err *e)
+{
+	const char	*reason = http_reason(e->status);
+
 	buf_reset(&r->body);
-	r->status = status;
+	r->status = e->status;
 	r->content_type = "application/problem+json";
-	buf_puts(&r->body, "{\"status\":");
-	buf_u64(&r->body, (uint64_t)status);
-	buf_puts(&r->body, ",\"code\":");
-	buf_json_str(&r->body, code, strlen(code));
-	buf_puts(&r->body, ",\"error\":");
-	buf_json_str(&r->body, http_reason(status), strlen(http_reason(status)));
-	buf_puts(&r->body, ",\"message\":");
-	buf_json_str(&r->body, message, strlen(message));
+	jw_init(w, &r->body);
+	jw_obj(w, NULL);
+	jw_u64(w, "status", (uint64_t)e->status);
+	jw_strz(w, "code", e->code);
+	jw_strz(w, "error", reason);
+	jw_strz(w, "message", e->message);
 }
 
 void
-api_problem_close(struct http_resp *r)
+api_problem_open(struct jw *w, struct http_resp *r, int status,
+    const char *code, const char *fmt, ...)
 {
-	buf_puts(&r->body, "}\n");
+	struct api_err	 e;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	err_v(&e, status, code, fmt, ap);
+	va_end(ap);
+	api_problem_err(w, r, &e);
 }
 
 void
+api_problem_close(struct jw *w)
+{
+	jw_close(w);
+	(void)jw_end(w);
+}
+
+int
 api_problem(struct http_resp *r, int status, const char *code,
-    const char *message)
+    const char *fmt, ...)
 {
-	api_problem_open(r, status, code, message);
-	api_problem_close(r);
+	struct api_err	 e;
+	struct jw	 w;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	err_v(&e, status, code, fmt, ap);
+	va_end(ap);
+	api_problem_err(&w, r, &e);
+	api_problem_close(&w);
+	return -1;
 }
 
 void
@@ -61,192 +105,163 @@ api_head_etag(struct http_resp *r, const struct store_meta *m)
 }
 
 void
-api_json_ts(struct buf *b, int64_t us)
+api_json_ts(struct jw *w, const char *name, int64_t us)
 {
 	char	 ts[HDR_TS_LEN];
 
 	hdr_ts_fmt(us, ts);
-	buf_add(b, "\"", 1);
-	buf_puts(b, ts);
-	buf_add(b, "\"", 1);
+	jw_strz(w, name, ts);
 }
 
-/* ,"key":..,"value":..,"version":..,"updated_at":..,"exists":.. */
+/* "key", "value", "version", "updated_at", "exists": a key's state. */
 static void
-state_members(struct buf *b, const struct key *k, const struct store_meta *m,
+state_members(struct jw *w, const struct key *k, const struct store_meta *m,
     const char *value, size_t vlen)
 {
 	int	 exists = m->version > 0 && !m->deleted;
 
-	buf_puts(b, ",\"key\":");
-	buf_json_str(b, k->s, k->n);
-	buf_puts(b, ",\"value\":");
+	jw_str(w, "key", k->s, k->n);
 	if (exists && value != NULL)
-		buf_add(b, value, vlen);
+		jw_raw(w, "value", value, vlen);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, ",\"version\":");
-	buf_u64(b, m->version);
-	buf_puts(b, ",\"updated_at\":");
+		jw_null(w, "value");
+	jw_u64(w, "version", m->version);
 	if (m->version > 0)
-		api_json_ts(b, m->updated_us);
+		api_json_ts(w, "updated_at", m->updated_us);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, exists ? ",\"exists\":true" : ",\"exists\":false");
+		jw_null(w, "updated_at");
+	jw_bool(w, "exists", exists);
 }
 
 void
-api_envelope(struct buf *b, const char *key, size_t klen,
+api_envelope(struct jw *w, const char *name, const char *key, size_t klen,
     const struct store_meta *m, const char *value, size_t vlen)
 {
-	buf_puts(b, "{\"key\":");
-	buf_json_str(b, key, klen);
-	buf_puts(b, ",\"value\":");
-	buf_add(b, value, vlen);
-	buf_puts(b, ",\"version\":");
-	buf_u64(b, m->version);
-	buf_puts(b, ",\"updated_at\":");
-	api_json_ts(b, m->updated_us);
-	buf_puts(b, ",\"created_at\":");
-	api_json_ts(b, m->created_us);
-	buf_puts(b, ",\"updated_by\":");
+	jw_obj(w, name);
+	jw_str(w, "key", key, klen);
+	jw_raw(w, "value", value, vlen);
+	jw_u64(w, "version", m->version);
+	api_json_ts(w, "updated_at", m->updated_us);
+	api_json_ts(w, "created_at", m->created_us);
 	if (m->principal[0] != '\0')
-		buf_json_str(b, m->principal, strlen(m->principal));
+		jw_strz(w, "updated_by", m->principal);
 	else
-		buf_puts(b, "null");
-	buf_puts(b, "}");
+		jw_null(w, "updated_by");
+	jw_close(w);
+}
+
+/* Opens 404 NOT_FOUND or DELETED for k, with the tombstone's state. */
+static void
+not_found_open(struct jw *w, struct http_resp *r, const struct key *k,
+    const struct store_meta *m, enum store_err err)
+{
+	if (err == STORE_DELETED) {
+		api_problem_open(w, r, P_DELETED);
+		jw_str(w, "key", k->s, k->n);
+		jw_u64(w, "version", m->version);
+		api_json_ts(w, "updated_at", m->updated_us);
+	} else {
+		api_problem_open(w, r, P_NOT_FOUND);
+		jw_str(w, "key", k->s, k->n);
+	}
 }
 
 void
 api_not_found(struct http_resp *r, const struct key *k,
     const struct store_meta *m, enum store_err err)
 {
-	if (err == STORE_DELETED) {
-		api_problem_open(r, 404, "DELETED", "The key was deleted.");
-		buf_puts(&r->body, ",\"key\":");
-		buf_json_str(&r->body, k->s, k->n);
-		buf_puts(&r->body, ",\"version\":");
-		buf_u64(&r->body, m->version);
-		buf_puts(&r->body, ",\"updated_at\":");
-		api_json_ts(&r->body, m->updated_us);
-		api_problem_close(r);
-		return;
-	}
-	api_problem_open(r, 404, "NOT_FOUND", "No such key.");
-	buf_puts(&r->body, ",\"key\":");
-	buf_json_str(&r->body, k->s, k->n);
-	api_problem_close(r);
+	struct jw	 w;
+
+	not_found_open(&w, r, k, m, err);
+	api_problem_close(&w);
 }
 
-void
+int
 api_internal(struct http_resp *r, enum store_err err)
 {
 	log_error("store error %d", (int)err);
-	api_problem(r, 500, "INTERNAL",
-	    "The store failed; nothing of the request was written.");
+	return api_problem(r, P_INTERNAL);
 }
 
-/* 413 for a change that would grow a value past max_value. */
+/* Opens the problem for a change that does not apply to the value. */
 static void
-too_large_value(const struct api_ctx *ctx, struct http_resp *r)
-{
-	char	 msg[160];
-
-	snprintf(msg, sizeof(msg), "The change would make the value larger "
-	    "than max_value (%zu bytes); nothing was written.",
-	    ctx->conf->max_value);
-	api_problem(r, 413, "TOO_LARGE", msg);
-}
-
-/* The sentence for a patch that does not apply to the current value. */
-static void
-patch_conflict_msg(const struct store_op *op, char *msg, size_t sz)
+patch_conflict(struct jw *w, struct http_resp *r, const struct store_op *op)
 {
 	const struct api_patch_job	*j = op->update == api_patch_cb ?
 					    op->update_arg : NULL;
 	char				 what[96];
 
 	if (op->update_err == PATCH_TOO_DEEP) {
-		snprintf(msg, sz, "The result would nest deeper than 64 "
-		    "levels; nothing was written.");
-		return;
-	}
-	if (j != NULL && j->res.op >= 0) {
+		api_problem_open(w, r, P_PATCH_DEEP);
+	} else if (j != NULL && j->res.op >= 0) {
 		patch_op_describe(j->p, (size_t)j->res.op, what, sizeof(what));
-		snprintf(msg, sz, "JSON patch operation %ld (%s) does not "
-		    "apply to the current value: its test failed or its path "
-		    "is missing; nothing was written.", j->res.op, what);
-		return;
-	}
-	snprintf(msg, sz, "The change does not apply to the current value (a "
-	    "missing path, or no array there); nothing was written.");
+		api_problem_open(w, r, P_PATCH_OP, j->res.op, what);
+	} else
+		api_problem_open(w, r, P_PATCH_APPLY);
 }
 
 /* Answers a write whose op failed. */
 void
 api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
-    const struct key *k, const struct store_op *op)
+    const struct key *k, const struct store_op *op, long op_index)
 {
-	char	 msg[256];
-	int	 status;
+	struct jw	 w;
+	int		 state = 1;
 
 	switch (op->err) {
 	case STORE_PRECOND:
-		status = ctx->conf->precondition_failed_status;
-		api_problem_open(r, status, status == 409 ? "VERSION_CONFLICT" :
-		    "PRECONDITION_FAILED", "A precondition failed: the key "
-		    "is not in the state the request expected.");
+		if (ctx->conf->precondition_failed_status == 409)
+			api_problem_open(&w, r, P_PRECOND_409);
+		else
+			api_problem_open(&w, r, P_PRECOND);
 		break;
 	case STORE_CONFLICT:
-		api_problem_open(r, 409, "VERSION_CONFLICT", "The version in the "
-		    "request is not the key's current version.");
+		api_problem_open(&w, r, P_VERSION);
 		break;
 	case STORE_UPDATE_FAILED:
 		if (op->update_err == PATCH_NOMEM) {
-			api_internal(r, STORE_NOMEM);
-			return;
-		}
-		if (op->update_err == PATCH_TOO_LARGE) {
-			too_large_value(ctx, r);
-			return;
-		}
-		patch_conflict_msg(op, msg, sizeof(msg));
-		api_problem_open(r, 409, "PATCH_CONFLICT", msg);
+			log_error("out of memory applying a change");
+			api_problem_open(&w, r, P_INTERNAL);
+			state = 0;
+		} else if (op->update_err == PATCH_TOO_LARGE) {
+			api_problem_open(&w, r, P_VALUE_TOO_LARGE,
+			    ctx->conf->max_value);
+			state = 0;
+		} else
+			patch_conflict(&w, r, op);
 		break;
 	case STORE_NOTFOUND:
 	case STORE_DELETED:
-		api_not_found(r, k, &op->meta, op->err);
-		return;
+		not_found_open(&w, r, k, &op->meta, op->err);
+		state = 0;
+		break;
 	case STORE_REQUIRED:
-		api_problem(r, 428, "PRECONDITION_REQUIRED", "Writes to this "
-		    "key need If-Match, If-Unmodified-Since or a version.");
-		return;
+		api_problem_open(&w, r, P_REQUIRED);
+		state = 0;
+		break;
 	case STORE_FULL:
-		api_problem(r, 507, "STORAGE_FULL", "The store is full "
-		    "(map_size); nothing was written.");
-		return;
+		api_problem_open(&w, r, P_FULL);
+		state = 0;
+		break;
 	case STORE_KEY_CLASH:
-		api_problem(r, 400, "INVALID_KEY", "A different 512-byte key "
-		    "with the same first 502 bytes is already stored.");
-		return;
+		api_problem_open(&w, r, P_KEY_CLASH);
+		state = 0;
+		break;
 	default:
-		api_internal(r, op->err);
-		return;
+		log_error("store error %d", (int)op->err);
+		api_problem_open(&w, r, P_INTERNAL);
+		state = 0;
+		break;
 	}
-	state_members(&r->body, k, &op->meta, op->cur_value, op->cur_vlen);
-	api_problem_close(r);
-	if (op->meta.version > 0 && !op->meta.deleted)
+	if (state)
+		state_members(&w, k, &op->meta, op->cur_value, op->cur_vlen);
+	if (op_index >= 0)
+		jw_u64(&w, "op_index", (uint64_t)op_index);
+	api_problem_close(&w);
+	if (state && op->meta.version > 0 && !op->meta.deleted)
 		api_head_etag(r, &op->meta);
 }
 
-int
-api_bad_request(struct http_resp *r, const char *code, const char *msg)
-{
-	api_problem(r, 400, code, msg);
-	return -1;
-}
-
-/* Reads the header preconditions into c; -1 with resp set when malformed. */
 /* Reads an entity-tag list into the store's tags. */
 static enum hdr_err
 etags(const char *s, struct store_tag *out, size_t *n, int *any)
@@ -278,38 +293,29 @@ api_parse_conds(const struct http_req *q, struct store_cond *c, int forread,
 	if (q->if_match != NULL) {
 		e = etags(q->if_match, c->match, &c->nmatch, &c->match_any);
 		if (e != HDR_OK)
-			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
-			    "If-Match lists too many entity tags." :
-			    "If-Match is malformed: send the quoted version "
-			    "from the ETag (If-Match: \"7\"), a list of them, "
-			    "or *.");
+			return e == HDR_TOO_MANY ?
+			    api_problem(r, P_IF_MATCH_MANY) :
+			    api_problem(r, P_IF_MATCH);
 		c->flags |= STORE_IF_MATCH;
 	}
 	if (q->if_unmodified_since != NULL) {
 		if (hdr_http_date(q->if_unmodified_since,
 		    &c->unmodified_since) != HDR_OK)
-			return api_bad_request(r, "INVALID_REQUEST",
-			    "If-Unmodified-Since is not an HTTP-date such as "
-			    "the Last-Modified header's (Sun, 22 Nov 2026 "
-			    "18:58:30 GMT).");
+			return api_problem(r, P_IF_UNMODIFIED);
 		c->flags |= STORE_IF_UNMODIFIED;
 	}
 	if (q->if_none_match != NULL) {
 		e = etags(q->if_none_match, c->none, &c->nnone, &c->none_any);
 		if (e != HDR_OK)
-			return api_bad_request(r, "INVALID_REQUEST", e == HDR_TOO_MANY ?
-			    "If-None-Match lists too many entity tags." :
-			    "If-None-Match is malformed: send quoted versions "
-			    "(If-None-Match: \"7\") or *.");
+			return e == HDR_TOO_MANY ?
+			    api_problem(r, P_IF_NONE_MATCH_MANY) :
+			    api_problem(r, P_IF_NONE_MATCH);
 		c->flags |= STORE_IF_NONE_MATCH;
 	}
 	if (forread && q->if_modified_since != NULL) {
 		if (hdr_http_date(q->if_modified_since,
 		    &c->modified_since) != HDR_OK)
-			return api_bad_request(r, "INVALID_REQUEST",
-			    "If-Modified-Since is not an HTTP-date such as the "
-			    "Last-Modified header's (Sun, 22 Nov 2026 18:58:30 "
-			    "GMT).");
+			return api_problem(r, P_IF_MODIFIED);
 		c->flags |= STORE_IF_MODIFIED;
 	}
 	return 0;
@@ -339,43 +345,33 @@ api_query_param(const char *q, const char *name, const char **v, size_t *vn)
 
 /* Checks the body's size and JSON; -1 with resp set. */
 int
-api_check_body(const struct http_req *q, struct http_resp *r)
+api_check_body(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r)
 {
-	char		 msg[128];
 	size_t		 pos;
-	enum json_err	 e;
 
 	switch (q->body_err) {
 	case HTTP_BODY_OK:
 		break;
 	case HTTP_BODY_TOO_LARGE:
-		api_problem(r, 413, "TOO_LARGE",
-		    "The body is larger than max_body.");
-		return -1;
+		return api_problem(r, P_BODY_TOO_LARGE, ctx->conf->max_body);
 	default:
-		return api_bad_request(r, "INVALID_REQUEST",
-		    "Content-Length does not match the body.");
+		return api_problem(r, P_BODY_LENGTH);
 	}
-	e = json_check(q->body, q->body_len, JSON_MAX_DEPTH, &pos);
-	switch (e) {
+	switch (json_check(q->body, q->body_len, JSON_MAX_DEPTH, &pos)) {
 	case JSON_OK:
 		return 0;
 	case JSON_EMPTY:
-		return api_bad_request(r, "INVALID_JSON", "The body is empty.");
+		return api_problem(r, P_BODY_EMPTY);
 	case JSON_DEPTH:
-		return api_bad_request(r, "INVALID_JSON",
-		    "The body is nested deeper than 64 levels.");
+		return api_problem(r, P_BODY_DEEP);
 	case JSON_NOMEM:
-		api_internal(r, STORE_NOMEM);
-		return -1;
+		return api_internal(r, STORE_NOMEM);
+	case JSON_DUPLICATE:
+		return api_problem(r, P_BODY_DUPLICATE, pos);
 	default:
-		break;
+		return api_problem(r, P_BODY_SYNTAX, pos);
 	}
-	snprintf(msg, sizeof(msg), e == JSON_DUPLICATE ? "The member name at "
-	    "byte %zu appears twice in one object; send each name once "
-	    "(I-JSON)." : "The body is not JSON: it breaks off at byte %zu.",
-	    pos);
-	return api_bad_request(r, "INVALID_JSON", msg);
 }
 
 /*
@@ -403,14 +399,12 @@ api_name_text(const char *name, size_t namelen, size_t namesz, char *out,
 
 /* Checks Content-Type: application/json and the body; -1 with resp set. */
 int
-api_check_json_body(const struct http_req *q, struct http_resp *r)
+api_check_json_body(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r)
 {
-	if (!hdr_media(q->content_type, "application/json")) {
-		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE",
-		    "Send the body as Content-Type: application/json.");
-		return -1;
-	}
-	return api_check_body(q, r);
+	if (!hdr_media(q->content_type, "application/json"))
+		return api_problem(r, P_MEDIA_JSON);
+	return api_check_body(ctx, q, r);
 }
 
 /* The members of a PUT body. */
@@ -424,7 +418,7 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
     struct store_cond *c, struct http_resp *r)
 {
 	struct json_span	 v;
-	char			 name[32], ts[40], what[40], msg[200];
+	char			 name[32], ts[40], what[40];
 	size_t			 it = 0, nlen;
 	int			 rc, seen_version = 0, seen_updated = 0;
 	long			 tn;
@@ -434,43 +428,33 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 	    sizeof(name), &nlen, &v)) == 1) {
 		if (json_name_is(name, nlen, "value")) {
 			if (pb->has_value++)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "The body names value twice.");
+				return api_problem(r, P_PUT_TWICE, "value");
 			pb->value = v;
 		} else if (json_name_is(name, nlen, "version")) {
 			if (seen_version++)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "The body names version twice.");
+				return api_problem(r, P_PUT_TWICE, "version");
 			if (json_uint(v, &c->token_version) == -1)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "version must be a non-negative integer.");
+				return api_problem(r, P_PUT_VERSION);
 			c->flags |= STORE_TOKEN_VERSION;
 		} else if (json_name_is(name, nlen, "updated_at")) {
 			if (seen_updated++)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "The body names updated_at twice.");
+				return api_problem(r, P_PUT_TWICE,
+				    "updated_at");
 			tn = json_string(v, ts, sizeof(ts));
 			if (tn < 0 || hdr_ts(ts, (size_t)tn,
 			    &c->token_updated_us) != HDR_OK)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "updated_at must be an RFC 3339 UTC time.");
+				return api_problem(r, P_PUT_UPDATED);
 			c->flags |= STORE_TOKEN_UPDATED;
 		} else {
 			api_name_text(name, nlen, sizeof(name), what,
 			    sizeof(what));
-			snprintf(msg, sizeof(msg), "unknown member \"%s\": the "
-			    "body holds value, and may hold version or "
-			    "updated_at; wrap the document as {\"value\": ...}.",
-			    what);
-			return api_bad_request(r, "INVALID_REQUEST", msg);
+			return api_problem(r, P_PUT_MEMBER, what);
 		}
 	}
 	if (rc == -1)
-		return api_bad_request(r, "INVALID_REQUEST",
-		    "The body must be an object {\"value\": ...}.");
+		return api_problem(r, P_PUT_SHAPE);
 	if (!pb->has_value)
-		return api_bad_request(r, "INVALID_REQUEST",
-		    "The body has no value member.");
+		return api_problem(r, P_PUT_NO_VALUE);
 	return 0;
 }
 
@@ -478,7 +462,8 @@ void
 api_write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
     const struct store_op *op, long index)
 {
-	char	 loc[STORE_KEY_MAX * 3 + 1];
+	char		 loc[STORE_KEY_MAX * 3 + 1];
+	struct jw	 w;
 
 	r->status = op->created ? 201 : 200;
 	api_head_etag(r, &op->meta);
@@ -494,17 +479,15 @@ api_write_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
 		return;
 	}
 	r->content_type = "application/json";
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, k->s, k->n);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, op->meta.version);
-	buf_puts(&r->body, ",\"updated_at\":");
-	api_json_ts(&r->body, op->meta.updated_us);
-	if (index >= 0) {
-		buf_puts(&r->body, ",\"index\":");
-		buf_u64(&r->body, (uint64_t)index);
-	}
-	buf_puts(&r->body, "}\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_str(&w, "key", k->s, k->n);
+	jw_u64(&w, "version", op->meta.version);
+	api_json_ts(&w, "updated_at", op->meta.updated_us);
+	if (index >= 0)
+		jw_u64(&w, "index", (uint64_t)index);
+	jw_close(&w);
+	api_end(&w, r);
 }
 
 int
@@ -514,17 +497,15 @@ api_read_put(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct put_body	 pb;
 
-	if (api_check_json_body(q, r) == -1 ||
+	if (api_check_json_body(ctx, q, r) == -1 ||
 	    api_parse_conds(q, c, 0, r) == -1 ||
 	    parse_put_body(q, &pb, c, r) == -1)
 		return -1;
 	if (conf_requires(ctx->conf, k->s, k->n))
 		c->flags |= STORE_REQUIRE;
 	json_compact(val, pb.value.p, pb.value.n);
-	if (val->oom) {
-		api_internal(r, STORE_NOMEM);
-		return -1;
-	}
+	if (val->oom)
+		return api_internal(r, STORE_NOMEM);
 	return 0;
 }
 
@@ -549,6 +530,7 @@ api_query_uint(const char *query, const char *name, uint64_t min, uint64_t max,
 	const char	*v;
 	size_t		 vn, i;
 	uint64_t	 x = 0;
+	struct jw	 w;
 
 	if (!api_query_param(query, name, &v, &vn))
 		return 0;
@@ -558,33 +540,50 @@ api_query_uint(const char *query, const char *name, uint64_t min, uint64_t max,
 		x = x * 10 + (uint64_t)(v[i] - '0');
 	}
 	if (vn == 0 || i != vn || x < min || x > max) {
-		buf_reset(&r->body);
-		api_problem_open(r, 400, "INVALID_REQUEST", "A query parameter is "
-		    "out of range.");
-		buf_puts(&r->body, ",\"parameter\":");
-		buf_json_str(&r->body, name, strlen(name));
-		api_problem_close(r);
+		api_problem_open(&w, r, P_QUERY_RANGE, name,
+		    (unsigned long long)min, (unsigned long long)max);
+		jw_strz(&w, "parameter", name);
+		api_problem_close(&w);
 		return -1;
 	}
 	*out = x;
 	return 0;
 }
 
-const char *
-api_key_message(enum key_err e)
+int
+api_err_key(struct api_err *e, enum key_err ke)
 {
-	switch (e) {
+	switch (ke) {
 	case KEY_ENCODING:
-		return "The key has malformed percent-encoding.";
+		return api_err(e, P_KEY_ENCODING);
 	case KEY_LENGTH:
-		return "A key has 1 to 512 bytes.";
+		return api_err(e, P_KEY_LENGTH);
 	case KEY_UTF8:
-		return "The key is not valid UTF-8.";
+		return api_err(e, P_KEY_UTF8);
 	case KEY_CONTROL:
-		return "The key holds a control character.";
+		return api_err(e, P_KEY_CONTROL);
 	case KEY_SEGMENT:
-		return "The key has an empty, \".\" or \"..\" segment.";
+		return api_err(e, P_KEY_SEGMENT);
 	default:
-		return "The key is invalid.";
+		return api_err(e, P_KEY_INVALID);
+	}
+}
+
+int
+api_fail(struct http_resp *r, const struct api_err *e)
+{
+	struct jw	 w;
+
+	api_problem_err(&w, r, e);
+	api_problem_close(&w);
+	return -1;
+}
+
+void
+api_end(struct jw *w, struct http_resp *r)
+{
+	if (jw_end(w) == -1) {
+		log_error("a response body was not well formed");
+		api_problem(r, P_INTERNAL_RENDER);
 	}
 }

@@ -8,6 +8,7 @@
 #include "store/store.h"
 #include "proc/conf.h"
 #include "http/http.h"
+#include "api/problem.h"
 
 /* Where keys live: a created key's Location is this plus the key. */
 #define API_STORAGE	"/api/storage/"
@@ -17,8 +18,23 @@ struct api_ctx {
 	store			*st;
 };
 
-/* Fills resp with a problem+json answer. */
-void	api_problem(struct http_resp *, int status, const char *code,
-	    const char *message);
+/* What routing found in the request's URI (route.c). */
+struct api_call {
+	const char	*rest;		/* the path after the route's own */
+	size_t		 rlen;
+	const char	*query;		/* after '?', or NULL */
+};
+
+/* A resource's handler: answers req into resp, which starts reset. */
+typedef void	(*api_handler)(const struct api_ctx *, const struct http_req *,
+		    struct http_resp *, const struct api_call *);
+
+/*
+ * Fills resp with a problem+json answer: status, code and message format
+ * as an entry of problem.h gives them, then the format's arguments.
+ * Returns -1, for a caller to pass on.
+ */
+int	api_problem(struct http_resp *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * api_int.h - what api.c gives the resources (storage.c, txn.c, sets.c,
- * idem.c); private to fcgi/api/. Error text is made by these helpers.
+ * idem.c); private to fcgi/api/. Error text is problem.h's.
  */
 #ifndef API_INT_H
 #define API_INT_H
@@ -11,6 +11,7 @@
 #include "store/store.h"
 #include "api/api.h"
 #include "json/json.h"
+#include "json/jw.h"
 #include "model/key.h"
 #include "json/patch.h"
 
@@ -22,19 +23,48 @@ struct api_patch_job {
 	struct patch_res	 res;
 };
 
-/* A problem+json answer left open for extension members, and its end. */
-void	api_problem_open(struct http_resp *, int status, const char *code,
-	    const char *message);
-void	api_problem_close(struct http_resp *);
-/* 400 with code and msg; returns -1 for the caller to pass on. */
-int	api_bad_request(struct http_resp *, const char *code, const char *msg);
-/* 500, logged: the store failed and nothing was written. */
-void	api_internal(struct http_resp *, enum store_err);
-/* Appends a timestamp as a JSON string (API.md 1). */
-void	api_json_ts(struct buf *, int64_t us);
-/* Answers a write whose op failed (412/409/404/428/507 ...). */
+/*
+ * Problems. Every use names a catalogue entry of problem.h, which expands
+ * to status, code and message format, followed by the format's arguments.
+ */
+/* A problem chosen by a parser and rendered later. */
+struct api_err {
+	int		 status;
+	const char	*code;		/* static */
+	char		 message[400];
+};
+/* Fills e; returns -1 for the caller to pass on. */
+int	api_err(struct api_err *e, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The INVALID_KEY problem for a key that did not parse; returns -1. */
+int	api_err_key(struct api_err *, enum key_err);
+/* Answers e; returns -1. */
+int	api_fail(struct http_resp *, const struct api_err *e);
+/*
+ * Opens the problem+json object of an answer (status, code, error and
+ * message written) in w for extension members; api_problem_close() ends it.
+ */
+void	api_problem_err(struct jw *w, struct http_resp *,
+	    const struct api_err *);
+void	api_problem_open(struct jw *w, struct http_resp *, int status,
+	    const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+void	api_problem_close(struct jw *w);
+/* 500, logged: the store failed and nothing was written; returns -1. */
+int	api_internal(struct http_resp *, enum store_err);
+/*
+ * Ends a JSON answer that w wrote into resp's body; a body that is not
+ * well formed becomes a logged 500.
+ */
+void	api_end(struct jw *w, struct http_resp *);
+/* A timestamp member (or element, name NULL) as API.md 1 writes it. */
+void	api_json_ts(struct jw *, const char *name, int64_t us);
+/*
+ * Answers a write whose op failed (412/409/404/428/507 ...); op_index >= 0
+ * names the failing op of a transaction.
+ */
 void	api_write_failed(const struct api_ctx *, struct http_resp *,
-	    const struct key *, const struct store_op *);
+	    const struct key *, const struct store_op *, long op_index);
 /* Answers a write that succeeded ({"key","version","updated_at"}). */
 void	api_write_ok(struct http_resp *, const struct http_req *,
 	    const struct key *, const struct store_op *, long index);
@@ -48,7 +78,8 @@ int	api_query_param(const char *q, const char *name, const char **v,
 int	api_query_uint(const char *query, const char *name, uint64_t min,
 	    uint64_t max, uint64_t *out, struct http_resp *);
 /* Content-Type application/json and a valid body; -1 with resp set. */
-int	api_check_json_body(const struct http_req *, struct http_resp *);
+int	api_check_json_body(const struct api_ctx *, const struct http_req *,
+	    struct http_resp *);
 /*
  * Reads a PUT of key k: Content-Type, preconditions (with
  * require_preconditions) and {"value", "version"?, "updated_at"?}, the
@@ -57,21 +88,22 @@ int	api_check_json_body(const struct http_req *, struct http_resp *);
 int	api_read_put(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, const struct key *, struct store_cond *,
 	    struct buf *val);
-const char *api_key_message(enum key_err);
 /*
  * The read envelope (API.md 3.1): {"key", "value", "version",
  * "updated_at", "created_at", "updated_by"}, for GET, create and a
  * transaction's get alike.
  */
-void	api_envelope(struct buf *, const char *key, size_t klen,
-	    const struct store_meta *, const char *value, size_t vlen);
+void	api_envelope(struct jw *, const char *name, const char *key,
+	    size_t klen, const struct store_meta *, const char *value,
+	    size_t vlen);
 /* ETag and Last-Modified of m. */
 void	api_head_etag(struct http_resp *, const struct store_meta *);
 /* 404 NOT_FOUND or DELETED for k, with the tombstone's state. */
 void	api_not_found(struct http_resp *, const struct key *,
 	    const struct store_meta *, enum store_err);
 /* Checks the body's size and JSON (not its type); -1 with resp set. */
-int	api_check_body(const struct http_req *, struct http_resp *);
+int	api_check_body(const struct api_ctx *, const struct http_req *,
+	    struct http_resp *);
 /* A member name made safe to quote in a message (see api.c). */
 void	api_name_text(const char *name, size_t namelen, size_t namesz,
 	    char *out, size_t outsz);

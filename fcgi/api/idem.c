@@ -132,8 +132,7 @@ idem_begin(const struct api_ctx *ctx, const struct http_req *q,
 	ir->used = 1;
 	return 1;
 bad:
-	return api_bad_request(r, "INVALID_REQUEST", "Idempotency-Key is 1 to 255 "
-	    "visible ASCII characters, bare or as a quoted string.");
+	return api_problem(r, P_IDEM_KEY);
 }
 
 /* Answers after the store call: a replay, a reused key, or f afresh. */
@@ -143,9 +142,7 @@ idem_end(struct idem_req *ir, struct idem_finish *f, struct http_resp *r)
 	if (!ir->used || ir->id.outcome == STORE_IDEM_NEW)
 		f->fn(f, r);
 	else if (ir->id.outcome == STORE_IDEM_MISMATCH)
-		api_problem(r, 422, "IDEMPOTENCY_KEY_REUSED", "This "
-		    "Idempotency-Key was used for another request (method, path "
-		    "or body).");
+		api_problem(r, P_IDEM_REUSED);
 	else if (replay(r, ir->id.response, ir->id.resplen) == -1)
 		api_internal(r, STORE_CORRUPT);
 	free(ir->id.response);

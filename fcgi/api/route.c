@@ -1,57 +1,90 @@
 /* route.c - which resource a request names; see route.h. */
 #include <string.h>
 
-#include "api/api.h"
+#include "api/api_int.h"
 #include "api/route.h"
 #include "api/sets.h"
 #include "api/storage.h"
 #include "api/txn.h"
 
-#define ALLOW_HEALTH	"GET, HEAD"
+/*
+ * The API's resources, each a handler of one file of api/. A path equal
+ * to `path` names the resource; with `under`, so does any longer path that
+ * starts with it, and the handler gets the rest.
+ */
+static const struct route {
+	const char	*path;
+	int		 under;
+	api_handler	 fn;
+} routes[] = {
+	{ "/api/health",	0, route_health },
+	{ "/api/txn",		0, txn_handle },
+	{ "/api/activities/",	1, sets_handle },
+	{ "/api/storage/",	1, storage_handle },
+};
 
-static void
-h_health(const struct http_req *q, struct http_resp *r)
+void
+route_health(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct api_call *c)
 {
+	struct jw	 w;
+
+	(void)ctx;
+	(void)c;
 	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED",
-		    "Use GET or HEAD here.");
-		buf_puts(&r->head, "Allow: " ALLOW_HEALTH "\r\n");
+		api_problem(r, P_METHOD_HEALTH);
+		buf_puts(&r->head, "Allow: GET, HEAD\r\n");
 		return;
 	}
 	r->status = 200;
 	r->content_type = "application/json";
 	r->head_only = q->method[0] == 'H';
 	buf_puts(&r->head, "Cache-Control: no-store\r\n");
-	buf_puts(&r->body, "{\"status\":\"ok\"}\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_strz(&w, "status", "ok");
+	jw_close(&w);
+	api_end(&w, r);
+}
+
+/* The route for path[0..plen), or NULL; c gets the rest of the path. */
+static const struct route *
+route_find(const char *path, size_t plen, struct api_call *c)
+{
+	const struct route	*rt;
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		rt = &routes[i];
+		n = strlen(rt->path);
+		if (plen < n || memcmp(path, rt->path, n) != 0 ||
+		    (plen > n && !rt->under))
+			continue;
+		c->rest = path + n;
+		c->rlen = plen - n;
+		return rt;
+	}
+	return NULL;
 }
 
 void
 route_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r)
 {
-	const char	*uri = q->uri, *query;
-	size_t		 plen;
+	const struct route	*rt;
+	struct api_call	 c;
+	const char		*query;
+	size_t			 plen;
 
-	query = strchr(uri, '?');
-	plen = query != NULL ? (size_t)(query - uri) : strlen(uri);
-	if (query != NULL)
-		query++;
-	if (plen == 11 && strncmp(uri, "/api/health", 11) == 0)
-		h_health(q, r);
-	else if (plen == 8 && strncmp(uri, "/api/txn", 8) == 0)
-		txn_handle(ctx, q, r);
-	else if (plen > sizeof(SETS_PREFIX) - 1 &&
-	    strncmp(uri, SETS_PREFIX, sizeof(SETS_PREFIX) - 1) == 0)
-		sets_handle(ctx, q, r, uri + sizeof(SETS_PREFIX) - 1,
-		    plen - (sizeof(SETS_PREFIX) - 1), query);
-	else if (plen >= sizeof(API_STORAGE) - 1 &&
-	    strncmp(uri, API_STORAGE, sizeof(API_STORAGE) - 1) == 0)
-		storage_handle(ctx, q, r, uri + sizeof(API_STORAGE) - 1,
-		    plen - (sizeof(API_STORAGE) - 1), query);
+	query = strchr(q->uri, '?');
+	plen = query != NULL ? (size_t)(query - q->uri) : strlen(q->uri);
+	c.query = query != NULL ? query + 1 : NULL;
+	if ((rt = route_find(q->uri, plen, &c)) == NULL)
+		api_problem(r, P_NO_RESOURCE);
 	else
-		api_problem(r, 404, "NOT_FOUND", "No such resource.");
+		rt->fn(ctx, q, r, &c);
 	if (r->body.oom || r->head.oom) {
 		http_resp_reset(r);
-		api_problem(r, 500, "INTERNAL", "Out of memory.");
+		api_problem(r, P_OOM);
 	}
 }

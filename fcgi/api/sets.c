@@ -18,31 +18,23 @@ sets_failed(struct http_resp *r, enum act_err e)
 {
 	switch (e) {
 	case ACT_INVALID:
-		api_problem(r, 400, "INVALID_REQUEST", "Items need an id (a "
-		    "string of at most 1024 bytes, or an integer), and an id "
-		    "may come once per request.");
+		api_problem(r, P_SET_ITEMS);
 		break;
 	case ACT_PRECOND:
-		api_problem(r, 412, "PRECONDITION_FAILED",
-		    "The set changed since the ETag in If-Match.");
+		api_problem(r, P_SET_PRECOND);
 		break;
 	case ACT_NOT_FOUND:
-		api_problem(r, 404, "NOT_FOUND", "No such set (or bucket).");
+		api_problem(r, P_SET_NOT_FOUND);
 		break;
 	case ACT_BAD_SET:
-		api_problem(r, 422, "INVALID_ACTIVITY", "The write would break "
-		    "the set: a manifest must match its buckets, and a bucket "
-		    "hold objects with distinct ids that hash to it.");
+		api_problem(r, P_SET_BROKEN);
 		break;
 	case ACT_TOO_LARGE:
-		api_problem(r, 413, "TOO_LARGE", "A bucket of the set would "
-		    "grow past max_value; nothing was written. Delete items, "
-		    "or raise max_value or bucket_count_max.");
+		api_problem(r, P_SET_TOO_LARGE);
 		break;
 	default:
 		log_error("activity set error %d", (int)e);
-		api_problem(r, 500, "INTERNAL", "The set could not be read or "
-		    "written; nothing was changed.");
+		api_problem(r, P_SET_FAILED);
 		break;
 	}
 }
@@ -51,7 +43,7 @@ struct act_read {
 	const char	*name;
 	size_t		 n;
 	long		 bucket;
-	struct buf	*out;
+	struct jw	*out;
 	uint64_t	 etag;
 	enum act_err	 err;
 };
@@ -69,7 +61,8 @@ static void
 h_set_get(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const char *name, size_t n, const char *query)
 {
-	struct act_read		 a = { name, n, -1, &r->body, 0, ACT_OK };
+	struct jw		 w;
+	struct act_read		 a = { name, n, -1, &w, 0, ACT_OK };
 	struct store_cond	 c;
 	struct store_meta	 m;
 	uint64_t		 bucket = (uint64_t)-1;
@@ -80,6 +73,7 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 		a.bucket = (long)bucket;
 	if (api_parse_conds(q, &c, 1, r) == -1)
 		return;
+	jw_init(&w, &r->body);
 	(void)store_read(ctx->st, act_read_cb, &a);
 	if (a.err != ACT_OK) {
 		buf_reset(&r->body);
@@ -108,6 +102,7 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	r->status = 200;
 	r->content_type = "application/json";
 	r->head_only = q->method[0] == 'H';
+	api_end(&w, r);
 }
 
 struct act_write {
@@ -134,14 +129,15 @@ static void
 set_post_finish(struct idem_finish *f, struct http_resp *r)
 {
 	struct act_write	*a = (struct act_write *)f;
+	char			 etag[24];
+	struct jw		 w;
 
 	if (a->op->err == STORE_UPDATE_FAILED) {
 		sets_failed(r, (enum act_err)a->op->update_err);
 		return;
 	}
 	if (a->op->err == STORE_FULL) {
-		api_problem(r, 507, "STORAGE_FULL", "The store is full "
-		    "(map_size); nothing was written.");
+		api_problem(r, P_FULL);
 		return;
 	}
 	if (a->op->err != STORE_OK) {
@@ -150,20 +146,18 @@ set_post_finish(struct idem_finish *f, struct http_resp *r)
 	}
 	r->status = 200;
 	r->content_type = "application/json";
-	buf_puts(&r->head, "ETag: \"");
-	buf_u64(&r->head, a->res.etag);
-	buf_puts(&r->head, "\"\r\n");
-	buf_puts(&r->body, "{\"set\":");
-	buf_json_str(&r->body, a->name, a->n);
-	buf_puts(&r->body, ",\"etag\":\"\\\"");
-	buf_u64(&r->body, a->res.etag);
-	buf_puts(&r->body, "\\\"\",\"upserted\":");
-	buf_u64(&r->body, a->res.upserted);
-	buf_puts(&r->body, ",\"deleted\":");
-	buf_u64(&r->body, a->res.deleted);
-	buf_puts(&r->body, ",\"bucket_count\":");
-	buf_u64(&r->body, a->res.bucket_count);
-	buf_puts(&r->body, "}\n");
+	snprintf(etag, sizeof(etag), "\"%llu\"",
+	    (unsigned long long)a->res.etag);
+	buf_printf(&r->head, "ETag: %s\r\n", etag);
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_str(&w, "set", a->name, a->n);
+	jw_strz(&w, "etag", etag);
+	jw_u64(&w, "upserted", a->res.upserted);
+	jw_u64(&w, "deleted", a->res.deleted);
+	jw_u64(&w, "bucket_count", a->res.bucket_count);
+	jw_close(&w);
+	api_end(&w, r);
 }
 
 static void
@@ -183,7 +177,8 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 	size_t			 i;
 
 	memset(&op, 0, sizeof(op));
-	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1)
+	if (api_check_json_body(ctx, q, r) == -1 ||
+	    api_parse_conds(q, &c, 0, r) == -1)
 		goto out;
 	if (c.flags & STORE_IF_MATCH) {
 		/* the set ETag is a version-like number: "<n>" */
@@ -217,25 +212,22 @@ out:
 
 void
 sets_handle(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const char *path, size_t plen, const char *query)
+    struct http_resp *r, const struct api_call *call)
 {
 	char	 name[ACT_NAME_MAX + 1];
 	long	 n;
 
-	if ((n = key_decode(path, plen, name, sizeof(name))) < 0 ||
+	if ((n = key_decode(call->rest, call->rlen, name, sizeof(name))) < 0 ||
 	    !act_name_valid(name, (size_t)n)) {
-		api_problem(r, 400, "INVALID_KEY", "A set's name is one key "
-		    "segment: 1 to 200 bytes of UTF-8, no control characters, "
-		    "no '/', not . or ..");
+		api_problem(r, P_SET_NAME);
 		return;
 	}
 	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
-		h_set_get(ctx, q, r, name, (size_t)n, query);
+		h_set_get(ctx, q, r, name, (size_t)n, call->query);
 	else if (strcmp(q->method, "POST") == 0)
 		h_set_post(ctx, q, r, name, (size_t)n);
 	else {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED",
-		    "A set is read with GET and changed with POST.");
+		api_problem(r, P_METHOD_SET);
 		buf_puts(&r->head, "Allow: " ALLOW_SET "\r\n");
 	}
 }
@@ -285,7 +277,7 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	if (op.err != STORE_OK) {
-		api_write_failed(ctx, r, k, &op);
+		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
 	}
 	op.meta = a.meta;

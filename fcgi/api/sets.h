@@ -8,12 +8,9 @@
 #include "api/api.h"
 #include "model/key.h"
 
-#define SETS_PREFIX	"/api/activities/"
-
-/* GET, HEAD or POST /api/activities/{S}: path is what follows the prefix. */
+/* GET, HEAD or POST /api/activities/{S}: S is the call's rest. */
 void	sets_handle(const struct api_ctx *, const struct http_req *,
-	    struct http_resp *, const char *path, size_t plen,
-	    const char *query);
+	    struct http_resp *, const struct api_call *);
 /* A PUT of one of a set's keys through the storage API, checked. */
 void	sets_put_key(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, const struct key *);

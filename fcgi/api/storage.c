@@ -34,12 +34,10 @@ query_version(const char *query, struct store_cond *c, struct http_resp *r)
 	if (!api_query_param(query, "version", &v, &vn))
 		return 0;
 	if (vn == 0 || vn > 16)
-		return api_bad_request(r, "INVALID_REQUEST",
-		    "version must be a non-negative integer.");
+		return api_problem(r, P_QUERY_VERSION);
 	for (i = 0; i < vn; i++) {
 		if (v[i] < '0' || v[i] > '9')
-			return api_bad_request(r, "INVALID_REQUEST",
-			    "version must be a non-negative integer.");
+			return api_problem(r, P_QUERY_VERSION);
 		x = x * 10 + (uint64_t)(v[i] - '0');
 	}
 	c->flags |= STORE_TOKEN_VERSION;
@@ -47,15 +45,17 @@ query_version(const char *query, struct store_cond *c, struct http_resp *r)
 	return 0;
 }
 
-
 /* The body of a read (API.md 3.1), as the whole answer. */
 static void
 envelope(struct http_resp *r, const char *key, size_t klen,
     const struct store_meta *m, const char *value, size_t vlen)
 {
+	struct jw	 w;
+
 	r->content_type = "application/json";
-	api_envelope(&r->body, key, klen, m, value, vlen);
-	buf_puts(&r->body, "\n");
+	jw_init(&w, &r->body);
+	api_envelope(&w, NULL, key, klen, m, value, vlen);
+	api_end(&w, r);
 }
 
 static void
@@ -71,8 +71,7 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 
 	if (api_query_param(query, "version", &v, &n) ||
 	    api_query_param(query, "history", &v, &n)) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "version and history reads are not available.");
+		api_problem(r, P_NO_HISTORY);
 		goto out;
 	}
 	if (api_parse_conds(q, &c, 1, r) == -1)
@@ -101,7 +100,7 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 		op.meta = m;
 		op.cur_value = value;
 		op.cur_vlen = vlen;
-		api_write_failed(ctx, r, k, &op);
+		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
 	}
 	r->status = 200;
@@ -132,7 +131,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.cond = &c;
 	(void)store_write(ctx->st, &op);
 	if (op.err != STORE_OK)
-		api_write_failed(ctx, r, k, &op);
+		api_write_failed(ctx, r, k, &op, -1);
 	else
 		api_write_ok(r, q, k, &op, -1);
 out:
@@ -146,6 +145,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_cond	 c;
 	struct store_op		 op;
+	struct jw		 w;
 
 	memset(&op, 0, sizeof(op));
 	if (api_parse_conds(q, &c, 0, r) == -1 || query_version(query, &c, r) == -1)
@@ -158,17 +158,19 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	op.cond = &c;
 	(void)store_write(ctx->st, &op);
 	if (op.err != STORE_OK) {
-		api_write_failed(ctx, r, k, &op);
+		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
 	}
 	r->status = 200;
 	r->content_type = "application/json";
 	api_head_etag(r, &op.meta);
-	buf_puts(&r->body, "{\"key\":");
-	buf_json_str(&r->body, k->s, k->n);
-	buf_puts(&r->body, ",\"version\":");
-	buf_u64(&r->body, op.meta.version);
-	buf_puts(&r->body, ",\"deleted\":true}\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_str(&w, "key", k->s, k->n);
+	jw_u64(&w, "version", op.meta.version);
+	jw_bool(&w, "deleted", 1);
+	jw_close(&w);
+	api_end(&w, r);
 out:
 	free(op.cur_value);
 }
@@ -189,7 +191,7 @@ patch_finish(struct idem_finish *f, struct http_resp *r)
 	struct patch_finish	*pf = (struct patch_finish *)f;
 
 	if (pf->op->err != STORE_OK)
-		api_write_failed(pf->ctx, r, pf->k, pf->op);
+		api_write_failed(pf->ctx, r, pf->k, pf->op, -1);
 	else
 		api_write_ok(r, pf->q, pf->k, pf->op, pf->with_index ?
 		    pf->job->res.index : -1);
@@ -237,11 +239,10 @@ h_patch(const struct api_ctx *ctx, const struct http_req *q,
 	merge = hdr_media(q->content_type, "application/merge-patch+json");
 	if (!merge && !hdr_media(q->content_type,
 	    "application/json-patch+json")) {
-		api_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE", "PATCH takes "
-		    "application/merge-patch+json or application/json-patch+json.");
+		api_problem(r, P_MEDIA_PATCH);
 		goto out;
 	}
-	if (api_check_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
+	if (api_check_body(ctx, q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
 	    query_version(query, &c, r) == -1)
 		goto out;
 	pe = merge ? patch_merge(q->body, q->body_len, &p) :
@@ -251,9 +252,7 @@ h_patch(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	if (pe != PATCH_OK) {
-		api_problem(r, 400, "INVALID_PATCH", "The JSON patch is "
-		    "malformed: an array of at most 128 operations, each with a "
-		    "known op, valid JSON pointers and the members it needs.");
+		api_problem(r, P_PATCH_INVALID);
 		goto out;
 	}
 	write_patch(ctx, q, r, k, p, &c, 0);
@@ -275,20 +274,18 @@ h_append(const struct api_ctx *ctx, const struct http_req *q,
 	enum patch_err		 pe;
 
 	if (!api_query_param(query, "append", &v, &vn)) {
-		api_problem(r, 400, "INVALID_REQUEST", "POST to a key appends "
-		    "to an array: name it with ?append=<JSON pointer>.");
+		api_problem(r, P_APPEND_WHERE);
 		goto out;
 	}
 	if ((plen = key_decode(v, vn, ptr, sizeof(ptr))) < 0 ||
 	    !patch_pointer_valid(ptr, (size_t)plen)) {
-		api_problem(r, 400, "INVALID_PATCH",
-		    "append must be a JSON pointer (\"\" or /a/b, ~0 ~1 escapes, "
-		    "at most 64 tokens).");
+		api_problem(r, P_APPEND_POINTER);
 		goto out;
 	}
 	if (api_query_param(query, "stamp", &v, &vn))
 		stamp = vn == 1 && v[0] == '1';
-	if (api_check_json_body(q, r) == -1 || api_parse_conds(q, &c, 0, r) == -1 ||
+	if (api_check_json_body(ctx, q, r) == -1 ||
+	    api_parse_conds(q, &c, 0, r) == -1 ||
 	    query_version(query, &c, r) == -1)
 		goto out;
 	pe = patch_append(ptr, (size_t)plen, q->body, q->body_len, stamp, &p);
@@ -297,8 +294,7 @@ h_append(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	if (pe != PATCH_OK) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "stamp=1 needs an object to stamp.");
+		api_problem(r, P_APPEND_STAMP);
 		goto out;
 	}
 	write_patch(ctx, q, r, k, p, &c, 1);
@@ -318,14 +314,14 @@ h_list(const struct api_ctx *ctx, struct http_resp *r, const struct key *k,
 	uint64_t		 limit = 100;
 	int			 values = 0;
 	enum store_err		 err;
+	struct jw		 w;
 
 	memset(&l, 0, sizeof(l));
 	if (api_query_uint(query, "limit", 1, 1000, &limit, r) == -1)
 		goto out;
 	if (api_query_param(query, "after", &v, &vn) &&
 	    (alen = key_decode(v, vn, after, sizeof(after))) < 0) {
-		api_problem(r, 400, "INVALID_REQUEST",
-		    "after must be a percent-encoded key.");
+		api_problem(r, P_QUERY_AFTER);
 		goto out;
 	}
 	if (api_query_param(query, "values", &v, &vn))
@@ -339,26 +335,25 @@ h_list(const struct api_ctx *ctx, struct http_resp *r, const struct key *k,
 	r->status = 200;
 	r->content_type = "application/json";
 	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	buf_puts(&r->body, "{\"items\":[");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_arr(&w, "items");
 	for (i = 0; i < l.n; i++) {
-		buf_puts(&r->body, i ? ",{\"key\":" : "{\"key\":");
-		buf_json_str(&r->body, l.items[i].key, l.items[i].klen);
-		buf_puts(&r->body, ",\"version\":");
-		buf_u64(&r->body, l.items[i].meta.version);
-		buf_puts(&r->body, ",\"updated_at\":");
-		api_json_ts(&r->body, l.items[i].meta.updated_us);
-		if (values) {
-			buf_puts(&r->body, ",\"value\":");
-			buf_add(&r->body, l.items[i].value, l.items[i].vlen);
-		}
-		buf_puts(&r->body, "}");
+		jw_obj(&w, NULL);
+		jw_str(&w, "key", l.items[i].key, l.items[i].klen);
+		jw_u64(&w, "version", l.items[i].meta.version);
+		api_json_ts(&w, "updated_at", l.items[i].meta.updated_us);
+		if (values)
+			jw_raw(&w, "value", l.items[i].value, l.items[i].vlen);
+		jw_close(&w);
 	}
-	buf_puts(&r->body, "],\"next\":");
+	jw_close(&w);
 	if (l.more && l.n > 0)
-		buf_json_str(&r->body, l.items[l.n - 1].key, l.items[l.n - 1].klen);
+		jw_str(&w, "next", l.items[l.n - 1].key, l.items[l.n - 1].klen);
 	else
-		buf_puts(&r->body, "null");
-	buf_puts(&r->body, "}\n");
+		jw_null(&w, "next");
+	jw_close(&w);
+	api_end(&w, r);
 out:
 	store_list_free(&l);
 }
@@ -379,15 +374,14 @@ create_finish(struct idem_finish *f, struct http_resp *r)
 	struct key		 nk;
 
 	if (op->err == STORE_INVALID) {
-		api_problem(r, 400, "INVALID_KEY", "The prefix and the name "
-		    "would make a key longer than 512 bytes.");
+		api_problem(r, P_KEY_CREATED_LONG);
 		return;
 	}
 	if (op->err != STORE_OK) {
 		memset(&nk, 0, sizeof(nk));
 		memcpy(nk.s, op->new_key, op->new_klen);
 		nk.n = op->new_klen;
-		api_write_failed(cf->ctx, r, &nk, op);
+		api_write_failed(cf->ctx, r, &nk, op, -1);
 		return;
 	}
 	r->status = 201;
@@ -416,7 +410,7 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 	int			 rc, has_slug = 0;
 
 	memset(&op, 0, sizeof(op));
-	if (api_check_json_body(q, r) == -1)
+	if (api_check_json_body(ctx, q, r) == -1)
 		goto out;
 	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
 	    &nlen, &v)) == 1) {
@@ -424,8 +418,7 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 			value = v;
 		else if (json_name_is(name, nlen, "slug") && !has_slug) {
 			if (v.p[0] != '"') {
-				api_bad_request(r, "INVALID_REQUEST",
-				    "slug must be a string.");
+				api_problem(r, P_CREATE_SLUG);
 				goto out;
 			}
 			/* unescaped text is never longer than its JSON */
@@ -437,14 +430,12 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 			slen = slug_fold(text, (size_t)tn, slug);
 			has_slug = 1;
 		} else {
-			api_bad_request(r, "INVALID_REQUEST", "The body may hold only "
-			    "value and slug, once each.");
+			api_problem(r, P_CREATE_MEMBER);
 			goto out;
 		}
 	}
 	if (rc == -1 || value.p == NULL) {
-		api_bad_request(r, "INVALID_REQUEST",
-		    "The body must be an object {\"value\": ...}.");
+		api_problem(r, P_PUT_SHAPE);
 		goto out;
 	}
 	json_compact(&val, value.p, value.n);
@@ -475,15 +466,18 @@ out:
 
 void
 storage_handle(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r, const char *path, size_t plen, const char *query)
+    struct http_resp *r, const struct api_call *call)
 {
+	const char	*query = call->query;
 	struct key	 k;
+	struct api_err	 e;
 	enum key_err	 ke;
 	const char	*m = q->method;
 	int		 is_write;
 
-	if ((ke = key_parse(path, plen, &k)) != KEY_OK) {
-		api_problem(r, 400, "INVALID_KEY", api_key_message(ke));
+	if ((ke = key_parse(call->rest, call->rlen, &k)) != KEY_OK) {
+		(void)api_err_key(&e, ke);
+		api_fail(r, &e);
 		return;
 	}
 	if (k.prefix) {
@@ -493,11 +487,9 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 		} else if (strcmp(m, "POST") == 0 && !k.reserved)
 			h_create(ctx, q, r, &k);
 		else if (strcmp(m, "POST") == 0)
-			api_problem(r, 400, "INVALID_KEY", "Keys whose first "
-			    "segment starts with _ are reserved.");
+			api_problem(r, P_KEY_RESERVED);
 		else {
-			api_problem(r, 405, "METHOD_NOT_ALLOWED",
-			    "A prefix can be listed (GET) or created under (POST).");
+			api_problem(r, P_METHOD_PREFIX);
 			buf_puts(&r->head, "Allow: " ALLOW_PREFIX "\r\n");
 		}
 		return;
@@ -512,8 +504,7 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 		return;
 	}
 	if (is_write && k.reserved) {
-		api_problem(r, 400, "INVALID_KEY",
-		    "Keys whose first segment starts with _ are reserved.");
+		api_problem(r, P_KEY_RESERVED);
 		return;
 	}
 	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
@@ -530,8 +521,7 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 		r->status = 204;
 		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
 	} else {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED",
-		    "This method is not allowed on a key.");
+		api_problem(r, P_METHOD_KEY);
 		buf_puts(&r->head, "Allow: " ALLOW_KEY "\r\n");
 	}
 }

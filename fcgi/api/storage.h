@@ -8,7 +8,6 @@
 
 /* Answers a request for path[0..plen) under /api/storage/. */
 void	storage_handle(const struct api_ctx *, const struct http_req *,
-	    struct http_resp *, const char *path, size_t plen,
-	    const char *query);
+	    struct http_resp *, const struct api_call *);
 
 #endif

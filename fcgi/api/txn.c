@@ -6,19 +6,6 @@
 #include "api/idem.h"
 #include "api/txn.h"
 
-/* Reopens a closed problem body to add "name": v. */
-static void
-problem_add_u64(struct http_resp *r, const char *name, uint64_t v)
-{
-	if (r->body.len >= 2 && r->body.p[r->body.len - 2] == '}')
-		r->body.len -= 2;
-	buf_puts(&r->body, ",\"");
-	buf_puts(&r->body, name);
-	buf_puts(&r->body, "\":");
-	buf_u64(&r->body, v);
-	api_problem_close(r);
-}
-
 #define TXN_OPS_MAX	128
 
 enum txn_kind { T_CHECK, T_PUT, T_PATCH, T_DELETE, T_GET };
@@ -36,9 +23,10 @@ struct txn_op {
 static const char *const txn_kinds[] = { "check", "put", "patch", "delete",
     "get" };
 
+/* Reads one op of the list into t; -1 with e set. */
 static int
 parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
-    struct http_resp *r)
+    struct api_err *e)
 {
 	struct json_span	 v, merge = { NULL, 0 }, jp = { NULL, 0 };
 	char			 name[16], word[8], key[STORE_KEY_MAX + 1];
@@ -49,7 +37,7 @@ parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
 	enum patch_err		 pe;
 
 	if (sp.p[0] != '{')
-		return api_bad_request(r, "INVALID_REQUEST", "An op is an object.");
+		return api_err(e, P_TXN_OP_OBJECT);
 	while ((rc = json_member(sp.p, sp.n, &it, name, sizeof(name), &nlen,
 	    &v)) == 1) {
 		if (json_name_is(name, nlen, "op") && !has_op++) {
@@ -62,95 +50,79 @@ parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
 				goto unknown;
 			t->kind = (enum txn_kind)i;
 		} else if (json_name_is(name, nlen, "key") && kn < 0) {
-			if ((kn = json_string(v, key, sizeof(key))) < 0) {
-				api_problem(r, 400, "INVALID_KEY",
-				    "key must be a string of 1 to 512 bytes.");
-				return -1;
-			}
+			if ((kn = json_string(v, key, sizeof(key))) < 0)
+				return api_err(e, P_TXN_OP_KEY);
 		} else if (json_name_is(name, nlen, "value") &&
 		    t->value.p == NULL)
 			t->value = v;
 		else if (json_name_is(name, nlen, "version") && !has_version++) {
 			if (json_uint(v, &t->c.token_version) == -1)
-				return api_bad_request(r, "INVALID_REQUEST",
-				    "version must be a non-negative integer.");
+				return api_err(e, P_TXN_OP_VERSION);
 			t->c.flags |= STORE_TOKEN_VERSION;
 		} else if (json_name_is(name, nlen, "merge") && merge.p == NULL)
 			merge = v;
 		else if (json_name_is(name, nlen, "json_patch") && jp.p == NULL)
 			jp = v;
 		else
-			return api_bad_request(r, "INVALID_REQUEST", "An op holds op, "
-			    "key and what its op needs (value, version, merge or "
-			    "json_patch), once each.");
+			return api_err(e, P_TXN_OP_MEMBER);
 	}
 	if (!has_op)
 		goto unknown;
 	if (kn < 0)
-		return api_bad_request(r, "INVALID_REQUEST", "Every op names a key.");
-	if ((ke = key_check(key, (size_t)kn, &t->k)) != KEY_OK || t->k.prefix ||
-	    (t->k.reserved && t->kind != T_GET && t->kind != T_CHECK)) {
-		api_problem(r, 400, "INVALID_KEY", ke != KEY_OK ? api_key_message(ke) :
-		    t->k.prefix ? "An op names a key, not a prefix." :
-		    "Keys whose first segment starts with _ are reserved.");
-		return -1;
-	}
+		return api_err(e, P_TXN_OP_NO_KEY);
+	if ((ke = key_check(key, (size_t)kn, &t->k)) != KEY_OK)
+		return api_err_key(e, ke);
+	if (t->k.prefix)
+		return api_err(e, P_TXN_OP_PREFIX);
+	if (t->k.reserved && t->kind != T_GET && t->kind != T_CHECK)
+		return api_err(e, P_KEY_RESERVED);
 	if ((t->kind == T_CHECK && !has_version) ||
 	    (t->kind == T_PUT && t->value.p == NULL) ||
 	    (t->kind == T_PATCH && (merge.p == NULL) == (jp.p == NULL)) ||
 	    (t->kind != T_PUT && t->value.p != NULL) ||
 	    (t->kind != T_PATCH && (merge.p != NULL || jp.p != NULL)) ||
 	    (t->kind == T_GET && has_version))
-		return api_bad_request(r, "INVALID_REQUEST", "check needs a version, "
-		    "put a value, patch one of merge and json_patch; get takes "
-		    "only a key.");
+		return api_err(e, P_TXN_OP_NEEDS);
 	if (t->kind == T_PATCH) {
 		pe = merge.p != NULL ? patch_merge(merge.p, merge.n, &t->p) :
 		    patch_json(jp.p, jp.n, &t->p);
-		if (pe != PATCH_OK) {
-			api_problem(r, 400, "INVALID_PATCH",
-			    "The op's patch is malformed.");
-			return -1;
-		}
+		if (pe == PATCH_NOMEM)
+			return api_err(e, P_OOM);
+		if (pe != PATCH_OK)
+			return api_err(e, P_TXN_OP_PATCH);
 	}
 	if (t->kind == T_PUT) {
 		json_compact(&t->val, t->value.p, t->value.n);
-		if (t->val.oom) {
-			api_internal(r, STORE_NOMEM);
-			return -1;
-		}
+		if (t->val.oom)
+			return api_err(e, P_OOM);
 	}
 	if ((t->kind == T_PUT || t->kind == T_PATCH || t->kind == T_DELETE) &&
 	    conf_requires(ctx->conf, t->k.s, t->k.n))
 		t->c.flags |= STORE_REQUIRE;
 	return 0;
 unknown:
-	return api_bad_request(r, "INVALID_REQUEST",
-	    "op is one of check, put, patch, delete and get.");
+	return api_err(e, P_TXN_OP_KIND);
 }
 
+/* One element of "results". */
 static void
-txn_result(struct buf *b, const struct txn_op *t, const struct store_op *op)
+txn_result(struct jw *w, const struct txn_op *t, const struct store_op *op)
 {
 	if (t->kind == T_GET) {
-		if (op->meta.version == 0 || op->meta.deleted) {
-			buf_puts(b, "null");
-			return;
-		}
-		api_envelope(b, t->k.s, t->k.n, &op->meta, op->cur_value,
-		    op->cur_vlen);
+		if (op->meta.version == 0 || op->meta.deleted)
+			jw_null(w, NULL);
+		else
+			api_envelope(w, NULL, t->k.s, t->k.n, &op->meta,
+			    op->cur_value, op->cur_vlen);
 		return;
 	}
-	buf_puts(b, "{\"key\":");
-	buf_json_str(b, t->k.s, t->k.n);
-	buf_puts(b, ",\"version\":");
-	buf_u64(b, t->kind == T_CHECK && op->meta.deleted ? 0 :
+	jw_obj(w, NULL);
+	jw_str(w, "key", t->k.s, t->k.n);
+	jw_u64(w, "version", t->kind == T_CHECK && op->meta.deleted ? 0 :
 	    op->meta.version);
-	if (t->kind != T_CHECK) {
-		buf_puts(b, ",\"updated_at\":");
-		api_json_ts(b, op->meta.updated_us);
-	}
-	buf_puts(b, "}");
+	if (t->kind != T_CHECK)
+		api_json_ts(w, "updated_at", op->meta.updated_us);
+	jw_close(w);
 }
 
 struct txn_finish {
@@ -165,30 +137,31 @@ static void
 txn_finish(struct idem_finish *f, struct http_resp *r)
 {
 	struct txn_finish	*tf = (struct txn_finish *)f;
+	struct jw		 w;
 	size_t			 i;
 
 	/* the first op that did not succeed failed the transaction */
 	for (i = 0; i < tf->n; i++) {
 		if (tf->ops[i].err == STORE_OK)
 			continue;
-		api_write_failed(tf->ctx, r, &tf->t[i].k, &tf->ops[i]);
-		problem_add_u64(r, "op_index", i);
+		api_write_failed(tf->ctx, r, &tf->t[i].k, &tf->ops[i], (long)i);
 		return;
 	}
 	r->status = 200;
 	r->content_type = "application/json";
-	buf_puts(&r->body, "{\"results\":[");
-	for (i = 0; i < tf->n; i++) {
-		if (i > 0)
-			buf_puts(&r->body, ",");
-		txn_result(&r->body, &tf->t[i], &tf->ops[i]);
-	}
-	buf_puts(&r->body, "]}\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_arr(&w, "results");
+	for (i = 0; i < tf->n; i++)
+		txn_result(&w, &tf->t[i], &tf->ops[i]);
+	jw_close(&w);
+	jw_close(&w);
+	api_end(&w, r);
 }
 
 void
 txn_handle(const struct api_ctx *ctx, const struct http_req *q,
-    struct http_resp *r)
+    struct http_resp *r, const struct api_call *call)
 {
 	struct txn_finish	 tf = { { txn_finish }, NULL, NULL, NULL, 0 };
 	struct idem_req		 ir;
@@ -196,16 +169,19 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 	struct txn_op		*t = NULL;
 	struct store_op		*ops = NULL;
 	struct json_span	 v, list = { NULL, 0 };
+	struct api_err		 e;
+	struct jw		 w;
 	char			 name[8];
 	size_t			 it = 0, nlen, n = 0, i, failed;
 	int			 rc;
 
+	(void)call;
 	if (strcmp(q->method, "POST") != 0) {
-		api_problem(r, 405, "METHOD_NOT_ALLOWED", "Use POST here.");
+		api_problem(r, P_METHOD_TXN);
 		buf_puts(&r->head, "Allow: POST\r\n");
 		return;
 	}
-	if (api_check_json_body(q, r) == -1)
+	if (api_check_json_body(ctx, q, r) == -1)
 		return;
 	while ((rc = json_member(q->body, q->body_len, &it, name, sizeof(name),
 	    &nlen, &v)) == 1) {
@@ -215,15 +191,13 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		list = v;
 	}
 	if (rc != 0 || list.p == NULL) {
-		api_bad_request(r, "INVALID_REQUEST",
-		    "The body is {\"ops\": [...]} and nothing else.");
+		api_problem(r, P_TXN_SHAPE);
 		return;
 	}
 	for (it = 0; json_element(list.p, list.n, &it, &v) == 1; )
 		n++;
 	if (n == 0 || n > TXN_OPS_MAX) {
-		api_bad_request(r, "INVALID_REQUEST",
-		    "A transaction has 1 to 128 ops.");
+		api_problem(r, P_TXN_COUNT, TXN_OPS_MAX);
 		return;
 	}
 	if ((t = calloc(n, sizeof(*t))) == NULL ||
@@ -232,8 +206,10 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	for (it = 0, i = 0; json_element(list.p, list.n, &it, &v) == 1; i++) {
-		if (parse_txn_op(ctx, v, &t[i], r) == -1) {
-			problem_add_u64(r, "op_index", i);
+		if (parse_txn_op(ctx, v, &t[i], &e) == -1) {
+			api_problem_err(&w, r, &e);
+			jw_u64(&w, "op_index", i);
+			api_problem_close(&w);
 			goto out;
 		}
 	}

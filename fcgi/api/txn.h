@@ -5,6 +5,6 @@
 #include "api/api.h"
 
 void	txn_handle(const struct api_ctx *, const struct http_req *,
-	    struct http_resp *);
+	    struct http_resp *, const struct api_call *);
 
 #endif

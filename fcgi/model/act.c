@@ -938,13 +938,13 @@ count_items(const char *v, size_t n)
 }
 
 enum act_err
-act_get(store_io *io, const char *name, size_t n, long bucket, struct buf *b,
+act_get(store_io *io, const char *name, size_t n, long bucket, struct jw *w,
     uint64_t *etag)
 {
 	struct set	 s;
-	char		 key[KEY_MAX + 1];
+	char		 key[KEY_MAX + 1], tag[24];
 	const char	*v;
-	size_t		 vlen, i, kl, first, last, any = 0;
+	size_t		 vlen, i, kl, first, last;
 	struct store_meta m;
 	enum act_err	 err;
 
@@ -956,11 +956,11 @@ act_get(store_io *io, const char *name, size_t n, long bucket, struct buf *b,
 	*etag = set_etag(&s);
 	first = bucket >= 0 ? (size_t)bucket : 0;
 	last = bucket >= 0 ? (size_t)bucket + 1 : s.b;
-	buf_puts(b, "{\"set\":");
-	buf_json_str(b, name, n);
-	buf_puts(b, ",\"etag\":\"\\\"");
-	buf_u64(b, *etag);
-	buf_puts(b, "\\\"\",\"items\":[");
+	snprintf(tag, sizeof(tag), "\"%llu\"", (unsigned long long)*etag);
+	jw_obj(w, NULL);
+	jw_str(w, "set", name, n);
+	jw_strz(w, "etag", tag);
+	jw_arr(w, "items");
 	/* each bucket's items straight from the store into the answer */
 	for (i = first; i < last; i++) {
 		kl = bucket_name(key, name, n, i);
@@ -974,29 +974,25 @@ act_get(store_io *io, const char *name, size_t n, long bucket, struct buf *b,
 			err = ACT_CORRUPT;
 			goto out;
 		}
-		if (vlen > 2) {
-			if (any++)
-				buf_add(b, ",", 1);
-			buf_add(b, v + 1, vlen - 2);
-		}
+		jw_splice(w, v, vlen);
 	}
-	buf_puts(b, "],\"buckets\":[");
+	jw_close(w);
+	jw_arr(w, "buckets");
 	for (i = first; i < last; i++) {
 		kl = bucket_name(key, name, n, i);
 		if (store_io_get(io, key, kl, &m, &v, &vlen) != STORE_OK) {
 			err = ACT_CORRUPT;
 			goto out;
 		}
-		buf_puts(b, i > first ? ",{\"key\":" : "{\"key\":");
-		buf_json_str(b, key, kl);
-		buf_puts(b, ",\"version\":");
-		buf_u64(b, m.version);
-		buf_puts(b, ",\"count\":");
-		buf_u64(b, count_items(v, vlen));
-		buf_puts(b, "}");
+		jw_obj(w, NULL);
+		jw_str(w, "key", key, kl);
+		jw_u64(w, "version", m.version);
+		jw_u64(w, "count", count_items(v, vlen));
+		jw_close(w);
 	}
-	buf_puts(b, "]}\n");
-	err = b->oom ? ACT_NOMEM : ACT_OK;
+	jw_close(w);
+	jw_close(w);
+	err = w->b->oom ? ACT_NOMEM : ACT_OK;
 out:
 	set_free(&s);
 	return err;

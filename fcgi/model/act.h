@@ -18,6 +18,7 @@
 
 #include "store/store.h"
 #include "lib/buf.h"
+#include "json/jw.h"
 
 enum act_err {
 	ACT_OK = 0,
@@ -81,10 +82,11 @@ enum act_err	act_put_key(store_io *, const char *key, size_t klen,
 		    struct store_meta *meta);
 
 /*
- * Renders GET /api/activities/{S} into b (bucket -1: all buckets) from one
- * snapshot, copying each bucket's items once; *etag the set's ETag.
+ * Writes the body of GET /api/activities/{S} (bucket -1: all buckets) into
+ * w from one snapshot, copying each bucket's items once; *etag the set's
+ * ETag.
  */
 enum act_err	act_get(store_io *, const char *name, size_t n, long bucket,
-		    struct buf *b, uint64_t *etag);
+		    struct jw *w, uint64_t *etag);
 
 #endif

@@ -41,3 +41,24 @@ def test_store_stands_alone_and_keeps_lmdb():
         text = open(path).read()
         assert "MDB_" not in text and "mdb_" not in text, path
         assert "FCGX_" not in text, path
+
+
+def test_error_text_only_in_the_catalogue():
+    """Every problem names an entry of fcgi/api/problem.h; no other file
+    spells a problem code or writes a message."""
+    call = re.compile(r'\bapi_(?:problem|problem_open|err)\(([^;]*?)\);', re.S)
+    code = re.compile(r'"(?:INVALID_[A-Z_]+|NOT_FOUND|DELETED|[A-Z]+_CONFLICT'
+                      r'|PRECONDITION_[A-Z]+|TOO_LARGE|INTERNAL|STORAGE_FULL'
+                      r'|METHOD_NOT_ALLOWED|UNSUPPORTED_MEDIA_TYPE'
+                      r'|IDEMPOTENCY_KEY_REUSED|UNAUTHORIZED|FORBIDDEN)"')
+    wrong = []
+    for path in sources("fcgi/**/*.[ch]"):
+        rel = os.path.relpath(path, harness.ROOT)
+        if rel == "fcgi/api/problem.h":
+            continue
+        text = open(path).read()
+        wrong += [f"{rel}: {c}" for c in code.findall(text)]
+        for args in call.findall(text):
+            if "P_" not in args and "..." not in args:
+                wrong.append(f"{rel}: api_problem({args.strip()})")
+    assert not wrong, wrong

@@ -1,0 +1,194 @@
+/*
+ * problem.h - the problem+json catalogue (API.md 10): every error answer
+ * of the API, as status, code and message. It is the only place where
+ * error text is written; api.c renders an entry with its arguments:
+ *
+ *	api_problem(resp, P_TOO_LARGE_BODY, conf->max_body);
+ *
+ * Each entry expands to `status, "CODE", "printf format"`, so the
+ * compiler checks the arguments of every use against its text. A message
+ * says what was wrong and what to send instead.
+ */
+#ifndef PROBLEM_H
+#define PROBLEM_H
+
+/* Routes and methods */
+#define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
+	"lives under /api/storage/, /api/txn, /api/activities/ and " \
+	"/api/health."
+#define P_METHOD_HEALTH	405, "METHOD_NOT_ALLOWED", "Use GET or HEAD here."
+#define P_METHOD_TXN	405, "METHOD_NOT_ALLOWED", "Use POST here."
+#define P_METHOD_KEY	405, "METHOD_NOT_ALLOWED", \
+	"This method is not allowed on a key."
+#define P_METHOD_PREFIX	405, "METHOD_NOT_ALLOWED", \
+	"A prefix can be listed (GET) or created under (POST)."
+#define P_METHOD_SET	405, "METHOD_NOT_ALLOWED", \
+	"A set is read with GET and changed with POST."
+
+/* Bodies and media types */
+#define P_BODY_TOO_LARGE	413, "TOO_LARGE", \
+	"The body is larger than max_body (%zu bytes)."
+#define P_BODY_LENGTH	400, "INVALID_REQUEST", \
+	"Content-Length does not match the body."
+#define P_BODY_EMPTY	400, "INVALID_JSON", "The body is empty."
+#define P_BODY_DEEP	400, "INVALID_JSON", \
+	"The body is nested deeper than 64 levels."
+#define P_BODY_DUPLICATE	400, "INVALID_JSON", "The member name at " \
+	"byte %zu appears twice in one object; send each name once (I-JSON)."
+#define P_BODY_SYNTAX	400, "INVALID_JSON", \
+	"The body is not JSON: it breaks off at byte %zu."
+#define P_MEDIA_JSON	415, "UNSUPPORTED_MEDIA_TYPE", \
+	"Send the body as Content-Type: application/json."
+#define P_MEDIA_PATCH	415, "UNSUPPORTED_MEDIA_TYPE", "PATCH takes " \
+	"application/merge-patch+json or application/json-patch+json."
+
+/* Keys */
+#define P_KEY_ENCODING	400, "INVALID_KEY", \
+	"The key has malformed percent-encoding."
+#define P_KEY_LENGTH	400, "INVALID_KEY", "A key has 1 to 512 bytes."
+#define P_KEY_UTF8	400, "INVALID_KEY", "The key is not valid UTF-8."
+#define P_KEY_CONTROL	400, "INVALID_KEY", \
+	"The key holds a control character."
+#define P_KEY_SEGMENT	400, "INVALID_KEY", \
+	"The key has an empty, \".\" or \"..\" segment."
+#define P_KEY_INVALID	400, "INVALID_KEY", "The key is invalid."
+#define P_KEY_RESERVED	400, "INVALID_KEY", \
+	"Keys whose first segment starts with _ are reserved."
+#define P_KEY_CLASH	400, "INVALID_KEY", "A different 512-byte key " \
+	"with the same first 502 bytes is already stored."
+#define P_KEY_CREATED_LONG	400, "INVALID_KEY", "The prefix and the " \
+	"name would make a key longer than 512 bytes."
+#define P_SET_NAME	400, "INVALID_KEY", "A set's name is one key " \
+	"segment: 1 to 200 bytes of UTF-8, no control characters, no '/', " \
+	"not . or .."
+
+/* Preconditions (API.md 4) */
+#define P_IF_MATCH_MANY	400, "INVALID_REQUEST", \
+	"If-Match lists too many entity tags."
+#define P_IF_MATCH	400, "INVALID_REQUEST", "If-Match is malformed: " \
+	"send the quoted version from the ETag (If-Match: \"7\"), a list of " \
+	"them, or *."
+#define P_IF_NONE_MATCH_MANY	400, "INVALID_REQUEST", \
+	"If-None-Match lists too many entity tags."
+#define P_IF_NONE_MATCH	400, "INVALID_REQUEST", "If-None-Match is " \
+	"malformed: send quoted versions (If-None-Match: \"7\") or *."
+#define P_IF_UNMODIFIED	400, "INVALID_REQUEST", "If-Unmodified-Since " \
+	"is not an HTTP-date such as the Last-Modified header's (Sun, 22 Nov " \
+	"2026 18:58:30 GMT)."
+#define P_IF_MODIFIED	400, "INVALID_REQUEST", "If-Modified-Since is " \
+	"not an HTTP-date such as the Last-Modified header's (Sun, 22 Nov " \
+	"2026 18:58:30 GMT)."
+#define P_PRECOND	412, "PRECONDITION_FAILED", "A precondition " \
+	"failed: the key is not in the state the request expected."
+#define P_PRECOND_409	409, "VERSION_CONFLICT", "A precondition " \
+	"failed: the key is not in the state the request expected."
+#define P_VERSION	409, "VERSION_CONFLICT", "The version in the " \
+	"request is not the key's current version."
+#define P_REQUIRED	428, "PRECONDITION_REQUIRED", "Writes to this key " \
+	"need If-Match, If-Unmodified-Since or a version."
+
+/* Query parameters */
+#define P_QUERY_RANGE	400, "INVALID_REQUEST", \
+	"The query parameter %s is out of range (%llu to %llu)."
+#define P_QUERY_VERSION	400, "INVALID_REQUEST", \
+	"version must be a non-negative integer."
+#define P_QUERY_AFTER	400, "INVALID_REQUEST", \
+	"after must be a percent-encoded key."
+#define P_NO_HISTORY	400, "INVALID_REQUEST", \
+	"version and history reads are not available."
+
+/* Writes: PUT bodies, patches, appends, created keys */
+#define P_PUT_TWICE	400, "INVALID_REQUEST", "The body names %s twice."
+#define P_PUT_VERSION	400, "INVALID_REQUEST", \
+	"version must be a non-negative integer."
+#define P_PUT_UPDATED	400, "INVALID_REQUEST", \
+	"updated_at must be an RFC 3339 UTC time."
+#define P_PUT_MEMBER	400, "INVALID_REQUEST", "unknown member \"%s\": " \
+	"the body holds value, and may hold version or updated_at; wrap the " \
+	"document as {\"value\": ...}."
+#define P_PUT_SHAPE	400, "INVALID_REQUEST", \
+	"The body must be an object {\"value\": ...}."
+#define P_PUT_NO_VALUE	400, "INVALID_REQUEST", \
+	"The body has no value member."
+#define P_PATCH_INVALID	400, "INVALID_PATCH", "The JSON patch is " \
+	"malformed: an array of at most 128 operations, each with a known " \
+	"op, valid JSON pointers and the members it needs."
+#define P_PATCH_OP	409, "PATCH_CONFLICT", "JSON patch operation %ld " \
+	"(%s) does not apply to the current value: its test failed or its " \
+	"path is missing; nothing was written."
+#define P_PATCH_APPLY	409, "PATCH_CONFLICT", "The change does not " \
+	"apply to the current value (a missing path, or no array there); " \
+	"nothing was written."
+#define P_PATCH_DEEP	409, "PATCH_CONFLICT", "The result would nest " \
+	"deeper than 64 levels; nothing was written."
+#define P_VALUE_TOO_LARGE	413, "TOO_LARGE", "The change would make " \
+	"the value larger than max_value (%zu bytes); nothing was written."
+#define P_APPEND_WHERE	400, "INVALID_REQUEST", "POST to a key appends " \
+	"to an array: name it with ?append=<JSON pointer>."
+#define P_APPEND_POINTER	400, "INVALID_PATCH", "append must be a " \
+	"JSON pointer (\"\" or /a/b, ~0 ~1 escapes, at most 64 tokens)."
+#define P_APPEND_STAMP	400, "INVALID_REQUEST", \
+	"stamp=1 needs an object to stamp."
+#define P_CREATE_SLUG	400, "INVALID_REQUEST", "slug must be a string."
+#define P_CREATE_MEMBER	400, "INVALID_REQUEST", \
+	"The body may hold only value and slug, once each."
+
+/* Transactions (API.md 5) */
+#define P_TXN_SHAPE	400, "INVALID_REQUEST", \
+	"The body is {\"ops\": [...]} and nothing else."
+#define P_TXN_COUNT	400, "INVALID_REQUEST", \
+	"A transaction has 1 to %d ops."
+#define P_TXN_OP_OBJECT	400, "INVALID_REQUEST", "An op is an object."
+#define P_TXN_OP_KIND	400, "INVALID_REQUEST", \
+	"op is one of check, put, patch, delete and get."
+#define P_TXN_OP_KEY	400, "INVALID_KEY", \
+	"key must be a string of 1 to 512 bytes."
+#define P_TXN_OP_VERSION	400, "INVALID_REQUEST", \
+	"version must be a non-negative integer."
+#define P_TXN_OP_MEMBER	400, "INVALID_REQUEST", "An op holds op, key " \
+	"and what its op needs (value, version, merge or json_patch), once " \
+	"each."
+#define P_TXN_OP_NO_KEY	400, "INVALID_REQUEST", "Every op names a key."
+#define P_TXN_OP_PREFIX	400, "INVALID_KEY", \
+	"An op names a key, not a prefix."
+#define P_TXN_OP_NEEDS	400, "INVALID_REQUEST", "check needs a version, " \
+	"put a value, patch one of merge and json_patch; get takes only a key."
+#define P_TXN_OP_PATCH	400, "INVALID_PATCH", \
+	"The op's patch is malformed."
+
+/* Activity sets (API.md 6) */
+#define P_SET_ITEMS	400, "INVALID_REQUEST", "Items need an id (a " \
+	"string of at most 1024 bytes, or an integer), and an id may come " \
+	"once per request."
+#define P_SET_PRECOND	412, "PRECONDITION_FAILED", \
+	"The set changed since the ETag in If-Match."
+#define P_SET_NOT_FOUND	404, "NOT_FOUND", "No such set (or bucket)."
+#define P_SET_BROKEN	422, "INVALID_ACTIVITY", "The write would break " \
+	"the set: a manifest must match its buckets, and a bucket hold " \
+	"objects with distinct ids that hash to it."
+#define P_SET_TOO_LARGE	413, "TOO_LARGE", "A bucket of the set would " \
+	"grow past max_value; nothing was written. Delete items, or raise " \
+	"max_value or bucket_count_max."
+#define P_SET_FAILED	500, "INTERNAL", "The set could not be read or " \
+	"written; nothing was changed."
+
+/* Idempotency (API.md 8) */
+#define P_IDEM_KEY	400, "INVALID_REQUEST", "Idempotency-Key is 1 to " \
+	"255 visible ASCII characters, bare or as a quoted string."
+#define P_IDEM_REUSED	422, "IDEMPOTENCY_KEY_REUSED", "This " \
+	"Idempotency-Key was used for another request (method, path or body)."
+
+/* Reads and state */
+#define P_NOT_FOUND	404, "NOT_FOUND", "No such key."
+#define P_DELETED	404, "DELETED", "The key was deleted."
+
+/* The server's side */
+#define P_FULL		507, "STORAGE_FULL", \
+	"The store is full (map_size); nothing was written."
+#define P_INTERNAL	500, "INTERNAL", \
+	"The store failed; nothing of the request was written."
+#define P_OOM		500, "INTERNAL", "Out of memory."
+#define P_INTERNAL_RENDER	500, "INTERNAL", \
+	"The answer could not be rendered."
+
+#endif
