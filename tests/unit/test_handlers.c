@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/route.h"
 #include "http/http.h"
+#include "json/json.h"
 #include "proc/conf.h"
 #include "t.h"
 #include "tstore.h"
@@ -17,6 +18,17 @@
 static struct conf	 conf;
 static struct api_ctx	 ctx;
 static struct http_resp	 resp;
+
+/* Every answer with a body is one JSON text ending in a newline. */
+static void
+well_formed(void)
+{
+	if (resp.content_type == NULL)
+		return;
+	CHECK(resp.body.len > 0 && resp.body.p[resp.body.len - 1] == '\n');
+	CHECK(json_check(resp.body.p, resp.body.len, JSON_MAX_DEPTH, NULL) ==
+	    JSON_OK);
+}
 
 /* Sends one request; the answer is in resp. */
 static int
@@ -34,6 +46,7 @@ req(const char *method, const char *uri, const char *body,
 	q.body_len = body != NULL ? strlen(body) : 0;
 	http_resp_reset(&resp);
 	route_handle(&ctx, &q, &resp);
+	well_formed();
 	buf_add(&resp.body, "", 1);	/* a C string to search */
 	resp.body.len--;
 	return resp.status;
@@ -109,6 +122,39 @@ test_patch_and_txn(void)
 	    "\"h/t1\",\"value\":1},{\"op\":\"check\",\"key\":\"h/p\","
 	    "\"version\":7}]}", NULL) == 409 && body_has("\"op_index\":1"));
 	CHECK(req("GET", "/api/storage/h/t1", NULL, NULL) == 404);
+	/* an op that does not parse is named, as is one that fails */
+	CHECK(req("POST", "/api/txn", "{\"ops\":[{\"op\":\"get\",\"key\":"
+	    "\"h/p\"},{\"op\":\"get\",\"key\":\"h/p\"},{\"op\":\"put\","
+	    "\"key\":\"a/../b\",\"value\":1}]}", NULL) == 400 &&
+	    body_has("INVALID_KEY") && body_has("\"op_index\":2"));
+	CHECK(req("POST", "/api/txn", "{\"ops\":[{\"op\":\"frob\","
+	    "\"key\":\"h/p\"}]}", NULL) == 400 &&
+	    body_has("\"op_index\":0"));
+	CHECK(req("POST", "/api/txn", "{\"ops\":[{\"op\":\"put\",\"key\":"
+	    "\"h/t2\",\"value\":1},{\"op\":\"delete\",\"key\":"
+	    "\"h/none\"}]}", NULL) == 404 && body_has("NOT_FOUND") &&
+	    body_has("\"op_index\":1") && body_has("\"key\":\"h/none\""));
+	CHECK(req("POST", "/api/txn", "{\"ops\":[{\"op\":\"get\",\"key\":"
+	    "\"h/p\"},{\"op\":\"get\",\"key\":\"h/none\"}]}", NULL) ==
+	    200 && body_has("\"results\":[{\"key\":\"h/p\"") &&
+	    body_has("},null]}"));
+}
+
+static void
+test_lists_and_queries(void)
+{
+	CHECK(req("PUT", "/api/storage/l/a", "{\"value\":[1]}", NULL) == 201);
+	CHECK(req("PUT", "/api/storage/l/b", "{\"value\":{}}", NULL) == 201);
+	CHECK(req("GET", "/api/storage/l/?limit=1&values=1", NULL, NULL) ==
+	    200 && body_has("{\"items\":[{\"key\":\"l/a\",\"version\":1,"
+	    "\"updated_at\":\"") && body_has("\"value\":[1]}],\"next\":\"l/a\"}"));
+	CHECK(req("GET", "/api/storage/l/?after=l%2Fb", NULL, NULL) == 200 &&
+	    body_has("{\"items\":[],\"next\":null}"));
+	CHECK(req("GET", "/api/storage/l/?limit=0", NULL, NULL) == 400 &&
+	    body_has("limit is out of range (1 to 1000)") &&
+	    body_has("\"parameter\":\"limit\""));
+	CHECK(req("GET", "/api/activities/none", NULL, NULL) == 404);
+	CHECK(req("GET", "/api/activities/crm?bucket=x", NULL, NULL) == 400);
 }
 
 static void
@@ -133,6 +179,7 @@ main(void)
 	RUN(test_errors_are_problems);
 	RUN(test_patch_and_txn);
 	RUN(test_activities);
+	RUN(test_lists_and_queries);
 	http_resp_free(&resp);
 	store_thread_end(ctx.st);
 	tstore_close(ctx.st);
