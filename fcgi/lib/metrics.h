@@ -43,7 +43,7 @@ enum metrics_conflict {
 
 struct metrics;
 
-/* What the store says of itself at render time (store_info and the like). */
+/* What the store says of itself, which the caller asks it at render time. */
 struct metrics_gauges {
 	uint64_t	size_bytes;	/* verstore_store_size_bytes */
 	uint64_t	used_bytes;	/* verstore_store_used_bytes */
@@ -84,9 +84,10 @@ void	metrics_seq_set(struct metrics *, uint64_t seq);
 
 /*
  * Appends the whole exposition to out: every family with its # HELP and
- * # TYPE lines; series only where something was counted, but for the
- * merges and batches, always there. store may be NULL: the store's three
- * gauges are then left out. METRICS_NOMEM when out ran out of memory.
+ * # TYPE lines. Requests, conflicts and durations have series only where
+ * something was counted; the other families always have theirs. store
+ * may be NULL: the store's three gauges are then left out.
+ * METRICS_NOMEM when out ran out of memory.
  */
 enum metrics_err metrics_render(struct metrics *,
 	    const struct metrics_gauges *store, struct buf *out);
