@@ -19,6 +19,7 @@
 #include "http/conn.h"
 #include "http/http.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "proc/pool.h"
 
 #define DEFAULT_CONF	"/etc/verstore/verstore.conf"
@@ -35,6 +36,7 @@ _Static_assert(CONF_BATCH_MAX == STORE_BATCH_MAX, "conf and store batch bounds")
 struct worker {
 	struct api_ctx		 ctx;
 	struct conn_loop	*loop;
+	struct metrics		*metrics;	/* the master's, shared */
 };
 
 static void *
@@ -77,9 +79,9 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	struct conn_opts	 co;
 	unsigned		 nreaders;
 
-	(void)arg;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
+	w->metrics = arg;
 	nreaders = conf_workers(c) * (c->threads + 2) + 16;
 	memset(&so, 0, sizeof(so));
 	so.dir = c->data_dir;
@@ -285,6 +287,7 @@ main(int argc, char *argv[])
 	struct pool_listener	 l;
 	struct pool_work	 work = { work_start, work_stop, work_finish,
 				     NULL };
+	struct metrics		*m;
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 256];
 	int			 ch, test = 0;
@@ -332,12 +335,24 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_set_level(c->log_level);
+	/*
+	 * Made before any worker is forked, so that every worker counts into
+	 * the same region and a replaced worker's counts stay in it.
+	 */
+	if (metrics_create(&m) != METRICS_OK) {
+		log_error("cannot map the metrics: %s", strerror(errno));
+		free(c);
+		return 1;
+	}
+	work.arg = m;
 	if ((pe = pool_listen(c, &l)) != POOL_OK) {
+		metrics_destroy(m);
 		free(c);
 		return 1;
 	}
 	pe = pool_run(c, &l, &work);
 	log_info("stopped%s", pe == POOL_OK ? "" : " (not cleanly)");
+	metrics_destroy(m);
 	free(c);
 	return pe == POOL_OK ? 0 : 1;
 }

@@ -177,6 +177,27 @@ def test_worker_replaced_and_logged():
         assert "replaced a worker" in log
 
 
+def shared_anon(pid):
+    """The shared anonymous mappings of pid, by inode (the metrics')."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[4] for line in f
+                if " rw-s " in line and line.rstrip().endswith("/dev/zero (deleted)")}
+
+
+def test_workers_count_into_the_masters_metrics():
+    """The metrics region is mapped by the master before it forks: every
+    worker, a replacement too, maps that same region, so what a worker
+    counted outlives it (API.md 11)."""
+    with running(workers=2, threads=2) as srv:
+        region = shared_anon(srv.vs.pid)
+        assert len(region) == 1, region
+        before = srv.worker_pids()
+        assert all(shared_anon(p) == region for p in before)
+        os.kill(before[0], signal.SIGKILL)
+        after = srv.wait_workers(2, gone=[before[0]])
+        assert all(shared_anon(p) == region for p in after)
+
+
 def test_require_preconditions():
     with running(workers=1, threads=4,
                  conf="require_preconditions docs/") as srv:

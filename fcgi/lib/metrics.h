@@ -1,0 +1,95 @@
+/*
+ * metrics.h - the counters behind GET /api/metrics (API.md 11), summed
+ * over all worker processes and kept across a worker's replacement.
+ *
+ * The master makes one region with metrics_create() before it forks; the
+ * workers inherit it and record into it with atomic adds, so what a
+ * worker recorded stays when the worker dies, however it dies. The
+ * region has a fixed layout and no pointers, and every record function
+ * is lock-free: a process killed in the middle of one blocks nobody.
+ *
+ * metrics_render() writes the Prometheus text exposition format 0.0.4,
+ * to be served as "text/plain; version=0.0.4". Samples are read one at a
+ * time while others may be adding: each counter is exact, a scrape is
+ * not one instant across counters (a histogram's buckets and _count are).
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+enum metrics_err {
+	METRICS_OK = 0,
+	METRICS_NOMEM,		/* no region, or no memory to render */
+	METRICS_INVALID,	/* an argument out of range: nothing counted */
+};
+
+/* The conflict problem codes (API.md 3, 4.1), the label values of code. */
+enum metrics_conflict {
+	METRICS_VERSION_CONFLICT = 0,
+	METRICS_PRECONDITION_FAILED,
+	METRICS_PATCH_CONFLICT,
+	METRICS_MERGE_CONFLICT,
+	METRICS_CONFLICT_CODES
+};
+
+/* How many key prefixes get a series of their own; the rest are "~other". */
+#define METRICS_PREFIXES	100
+/* The longest prefix, in bytes, that gets a series of its own. */
+#define METRICS_PREFIX_MAX	64
+
+struct metrics;
+
+/* What the store says of itself, which the caller asks it at render time. */
+struct metrics_gauges {
+	uint64_t	size_bytes;	/* verstore_store_size_bytes */
+	uint64_t	used_bytes;	/* verstore_store_used_bytes */
+	uint64_t	readers;	/* verstore_store_readers */
+};
+
+/*
+ * Maps a zeroed region shared with every process forked after this call.
+ * *out is the caller's, released by metrics_destroy().
+ */
+enum metrics_err metrics_create(struct metrics **out);
+/* Unmaps it (NULL-safe); for the master, after its workers are gone. */
+void	metrics_destroy(struct metrics *);
+
+/*
+ * One answered request: method as received (GET HEAD PUT PATCH POST
+ * DELETE OPTIONS; any other, or NULL, counts as "other"), status 100 to
+ * 599 (else METRICS_INVALID), and how long it took.
+ */
+enum metrics_err metrics_request(struct metrics *, const char *method,
+	    int status, uint64_t duration_us);
+/*
+ * One conflict answer, by its code and the first segment of key[0..klen)
+ * (the bytes before the first '/', or all of it). A segment that is
+ * empty, longer than METRICS_PREFIX_MAX, not UTF-8, "~other" itself, or
+ * that finds no room in the table counts under prefix="~other".
+ */
+enum metrics_err metrics_conflict(struct metrics *, enum metrics_conflict,
+	    const char *key, size_t klen);
+/* One server-side merge (API.md 4.1): merged, or refused as a conflict. */
+void	metrics_merge(struct metrics *, int merged);
+/* One write transaction (group commit) that carried nops writes. */
+void	metrics_batch(struct metrics *, unsigned nops);
+/* Waiting feed requests and open streams: +1 when one starts, -1 ends. */
+void	metrics_watchers_add(struct metrics *, int64_t delta);
+/* The store's change sequence; the gauge keeps the highest reported. */
+void	metrics_seq_set(struct metrics *, uint64_t seq);
+
+/*
+ * Appends the whole exposition to out: every family with its # HELP and
+ * # TYPE lines. Requests, conflicts and durations have series only where
+ * something was counted; the other families always have theirs. store
+ * may be NULL: the store's three gauges are then left out.
+ * METRICS_NOMEM when out ran out of memory.
+ */
+enum metrics_err metrics_render(struct metrics *,
+	    const struct metrics_gauges *store, struct buf *out);
+
+#endif
