@@ -96,6 +96,7 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 		return NULL;
 	}
 	w->ctx.conf = c;
+	w->ctx.metrics = w->metrics;
 	memset(&co, 0, sizeof(co));
 	co.listen_fd = listen_fd;
 	co.threads = c->threads;

@@ -14,6 +14,7 @@
 #include "json/json.h"
 #include "json/patch.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "model/key.h"
 
 static void	err_v(struct api_err *, int, const char *, const char *,
@@ -198,6 +199,39 @@ patch_conflict(struct jw *w, struct http_resp *r, const struct store_op *op)
 		api_problem_open(w, r, P_PATCH_OP, j->res.op, what);
 	} else
 		api_problem_open(w, r, P_PATCH_APPLY);
+}
+
+void
+api_count_conflict(const struct api_ctx *ctx, enum metrics_conflict code,
+    const char *key, size_t klen)
+{
+	if (ctx->metrics != NULL)
+		(void)metrics_conflict(ctx->metrics, code, key, klen);
+}
+
+void
+api_count_failed(const struct api_ctx *ctx, const char *key, size_t klen,
+    const struct store_op *op)
+{
+	switch (op->err) {
+	case STORE_PRECOND:
+		api_count_conflict(ctx, ctx->conf->precondition_failed_status ==
+		    409 ? METRICS_VERSION_CONFLICT :
+		    METRICS_PRECONDITION_FAILED, key, klen);
+		break;
+	case STORE_CONFLICT:
+		api_count_conflict(ctx, METRICS_VERSION_CONFLICT, key, klen);
+		break;
+	case STORE_UPDATE_FAILED:
+		if (op->update == api_patch_cb &&
+		    op->update_err != PATCH_NOMEM &&
+		    op->update_err != PATCH_TOO_LARGE)
+			api_count_conflict(ctx, METRICS_PATCH_CONFLICT, key,
+			    klen);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Answers a write whose op failed. */

@@ -13,9 +13,12 @@
 /* Where keys live: a created key's Location is this plus the key. */
 #define API_STORAGE	"/api/storage/"
 
+struct metrics;
+
 struct api_ctx {
 	const struct conf	*conf;
 	store			*st;
+	struct metrics		*metrics;	/* NULL: nothing counted */
 };
 
 /* What routing found in the request's URI (route.c). */

@@ -14,6 +14,7 @@
 #include "json/jw.h"
 #include "model/key.h"
 #include "json/patch.h"
+#include "lib/metrics.h"
 
 /* A patch applied by the store inside its write transaction. */
 struct api_patch_job {
@@ -57,6 +58,15 @@ int	api_internal(struct http_resp *, enum store_err);
  * well formed becomes a logged 500.
  */
 void	api_end(struct jw *w, struct http_resp *);
+/*
+ * Metrics: counts a conflict answer for key; counts op's failure when it
+ * is one (409, 412). Called once a request, after its store call, never
+ * from a renderer (which idempotency also runs inside the transaction).
+ */
+void	api_count_conflict(const struct api_ctx *, enum metrics_conflict,
+	    const char *key, size_t klen);
+void	api_count_failed(const struct api_ctx *, const char *key,
+	    size_t klen, const struct store_op *);
 /* A timestamp member (or element, name NULL) as API.md 1 writes it. */
 void	api_json_ts(struct jw *, const char *name, int64_t us);
 /*

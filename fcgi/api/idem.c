@@ -135,11 +135,17 @@ bad:
 	return api_problem(r, P_IDEM_KEY);
 }
 
+int
+idem_fresh(const struct idem_req *ir)
+{
+	return !ir->used || ir->id.outcome == STORE_IDEM_NEW;
+}
+
 /* Answers after the store call: a replay, a reused key, or f afresh. */
 void
 idem_end(struct idem_req *ir, struct idem_finish *f, struct http_resp *r)
 {
-	if (!ir->used || ir->id.outcome == STORE_IDEM_NEW)
+	if (idem_fresh(ir))
 		f->fn(f, r);
 	else if (ir->id.outcome == STORE_IDEM_MISMATCH)
 		api_problem(r, P_IDEM_REUSED);

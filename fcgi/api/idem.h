@@ -30,6 +30,8 @@ struct idem_req {
  */
 int	idem_begin(const struct api_ctx *, const struct http_req *,
 	    struct idem_req *ir, struct idem_finish *f, struct http_resp *);
+/* 1 when the store call ran the request now: not a replay nor refused. */
+int	idem_fresh(const struct idem_req *ir);
 /* Answers after the store call: a replay, a reused key, or f afresh. */
 void	idem_end(struct idem_req *ir, struct idem_finish *f,
 	    struct http_resp *);

@@ -14,9 +14,11 @@
 
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
-	"lives under /api/storage/, /api/txn, /api/activities/ and " \
-	"/api/health."
+	"lives under /api/storage/, /api/txn, /api/activities/, " \
+	"/api/health and /api/metrics."
 #define P_METHOD_HEALTH	405, "METHOD_NOT_ALLOWED", "Use GET or HEAD here."
+#define P_METHOD_METRICS	405, "METHOD_NOT_ALLOWED", \
+	"Use GET or HEAD here."
 #define P_METHOD_TXN	405, "METHOD_NOT_ALLOWED", "Use POST here."
 #define P_METHOD_KEY	405, "METHOD_NOT_ALLOWED", \
 	"This method is not allowed on a key."

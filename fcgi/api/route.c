@@ -1,11 +1,14 @@
 /* route.c - which resource a request names; see route.h. */
 #include <string.h>
+#include <time.h>
 
 #include "api/api_int.h"
+#include "api/metrics.h"
 #include "api/route.h"
 #include "api/sets.h"
 #include "api/storage.h"
 #include "api/txn.h"
+#include "lib/metrics.h"
 
 /*
  * The API's resources, each a handler of one file of api/. A path equal
@@ -18,6 +21,7 @@ static const struct route {
 	api_handler	 fn;
 } routes[] = {
 	{ "/api/health",	0, route_health },
+	{ "/api/metrics",	0, metrics_handle },
 	{ "/api/txn",		0, txn_handle },
 	{ "/api/activities/",	1, sets_handle },
 	{ "/api/storage/",	1, storage_handle },
@@ -67,14 +71,24 @@ route_find(const char *path, size_t plen, struct api_call *c)
 	return NULL;
 }
 
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void
 route_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r)
 {
 	const struct route	*rt;
-	struct api_call	 c;
+	struct api_call		 c;
 	const char		*query;
 	size_t			 plen;
+	uint64_t		 start = now_us();
 
 	query = strchr(q->uri, '?');
 	plen = query != NULL ? (size_t)(query - q->uri) : strlen(q->uri);
@@ -87,4 +101,7 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
 		http_resp_reset(r);
 		api_problem(r, P_OOM);
 	}
+	if (ctx->metrics != NULL)
+		(void)metrics_request(ctx->metrics, q->method, r->status,
+		    now_us() - start);
 }

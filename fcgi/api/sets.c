@@ -63,6 +63,7 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct jw		 w;
 	struct act_read		 a = { name, n, -1, &w, 0, ACT_OK };
+	char			 key[STORE_KEY_MAX + 1];
 	struct store_cond	 c;
 	struct store_meta	 m;
 	uint64_t		 bucket = (uint64_t)-1;
@@ -95,6 +96,8 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	case STORE_PRECOND:
 		buf_reset(&r->body);
 		sets_failed(r, ACT_PRECOND);
+		api_count_conflict(ctx, METRICS_PRECONDITION_FAILED, key,
+		    act_manifest_key(key, sizeof(key), name, n));
 		return;
 	default:
 		break;
@@ -204,6 +207,10 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 	op.multi_arg = &a;
 	op.idem = ir.used ? &ir.id : NULL;
 	(void)store_write(ctx->st, &op);
+	if (idem_fresh(&ir) && op.err == STORE_UPDATE_FAILED &&
+	    op.update_err == ACT_PRECOND)
+		api_count_conflict(ctx, METRICS_PRECONDITION_FAILED, key,
+		    op.klen);
 	idem_end(&ir, &a.f, r);
 out:
 	act_post_free(p);
@@ -272,6 +279,7 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 	op.multi = act_put_cb;
 	op.multi_arg = &a;
 	(void)store_write(ctx->st, &op);
+	api_count_failed(ctx, k->s, k->n, &op);
 	if (op.err == STORE_UPDATE_FAILED) {
 		sets_failed(r, (enum act_err)op.update_err);
 		goto out;

@@ -100,6 +100,7 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 		op.meta = m;
 		op.cur_value = value;
 		op.cur_vlen = vlen;
+		api_count_failed(ctx, k->s, k->n, &op);
 		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
 	}
@@ -130,6 +131,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.vlen = val.len;
 	op.cond = &c;
 	(void)store_write(ctx->st, &op);
+	api_count_failed(ctx, k->s, k->n, &op);
 	if (op.err != STORE_OK)
 		api_write_failed(ctx, r, k, &op, -1);
 	else
@@ -157,6 +159,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	op.klen = k->n;
 	op.cond = &c;
 	(void)store_write(ctx->st, &op);
+	api_count_failed(ctx, k->s, k->n, &op);
 	if (op.err != STORE_OK) {
 		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
@@ -223,6 +226,8 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 	op.update_arg = &job;
 	op.idem = ir.used ? &ir.id : NULL;
 	(void)store_write(ctx->st, &op);
+	if (idem_fresh(&ir))
+		api_count_failed(ctx, k->s, k->n, &op);
 	idem_end(&ir, &pf.f, r);
 	free(op.cur_value);
 }

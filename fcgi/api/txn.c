@@ -245,6 +245,11 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	ops[0].idem = ir.used ? &ir.id : NULL;
 	(void)store_write_all(ctx->st, ops, n, &failed);
+	for (i = 0; idem_fresh(&ir) && i < n; i++)
+		if (ops[i].err != STORE_OK) {
+			api_count_failed(ctx, t[i].k.s, t[i].k.n, &ops[i]);
+			break;
+		}
 	idem_end(&ir, &tf.f, r);
 out:
 	for (i = 0; t != NULL && i < n; i++) {

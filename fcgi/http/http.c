@@ -121,6 +121,15 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 	q.if_unmodified_since = wire_param(w, "HTTP_IF_UNMODIFIED_SINCE");
 	q.prefer = wire_param(w, "HTTP_PREFER");
 	q.idempotency_key = wire_param(w, "HTTP_IDEMPOTENCY_KEY");
+	q.authorization = wire_param(w, "HTTP_AUTHORIZATION");
+	/* nginx sends REMOTE_USER empty when nobody authenticated */
+	if ((m = wire_param(w, "REMOTE_USER")) != NULL && *m != '\0')
+		q.remote_user = m;
+	q.origin = wire_param(w, "HTTP_ORIGIN");
+	q.ac_request_method = wire_param(w,
+	    "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
+	q.ac_request_headers = wire_param(w,
+	    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
 	handler(arg, &q, &s->resp);

@@ -27,6 +27,11 @@ struct http_req {
 	const char		*if_unmodified_since;
 	const char		*prefer;
 	const char		*idempotency_key;
+	const char		*authorization;
+	const char		*remote_user;	/* NULL when absent or empty */
+	const char		*origin;
+	const char		*ac_request_method;	/* preflight */
+	const char		*ac_request_headers;
 	const char		*body;		/* body_len bytes + NUL */
 	size_t			 body_len;
 	enum http_body_err	 body_err;

@@ -1,0 +1,30 @@
+/*
+ * metrics.c - GET /api/metrics: the counters every worker adds to
+ * (lib/metrics.c) and the store's gauges, in Prometheus text format.
+ */
+#include <string.h>
+
+#include "api/api_int.h"
+#include "api/metrics.h"
+#include "lib/metrics.h"
+
+void
+metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct api_call *call)
+{
+	(void)call;
+	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+		api_problem(r, P_METHOD_METRICS);
+		buf_puts(&r->head, "Allow: GET, HEAD\r\n");
+		return;
+	}
+	if (ctx->metrics == NULL ||
+	    metrics_render(ctx->metrics, NULL, &r->body) != METRICS_OK) {
+		api_problem(r, P_OOM);
+		return;
+	}
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->head_only = q->method[0] == 'H';
+	buf_puts(&r->head, "Cache-Control: no-store\r\n");
+}
