@@ -88,7 +88,8 @@ $(BUILD)/bench/lmdb_commit: tests/bench/lmdb_commit.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -llmdb
 
-$(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC))
+# The store uses the one leaf of fcgi/ that it may: lib/hash.c.
+$(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC) fcgi/lib/hash.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

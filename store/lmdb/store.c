@@ -21,6 +21,7 @@
 
 #include <lmdb.h>
 
+#include "lib/hash.h"
 #include "rec.h"
 #include "store/store.h"
 
@@ -103,19 +104,6 @@ map_rc(const store *st, const char *func, const char *what, int rc)
 	}
 }
 
-static uint64_t
-fnv1a64(const char *s, size_t n)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	size_t		 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static void
 make_slot(const store *st, const char *key, size_t klen, struct slot *sl)
 {
@@ -127,7 +115,7 @@ make_slot(const store *st, const char *key, size_t klen, struct slot *sl)
 		sl->hashed = 0;
 		return;
 	}
-	h = fnv1a64(key, klen);
+	h = hash_fnv1a64(key, klen);
 	memcpy(sl->b, key, SLOT_PREFIX);
 	sl->b[SLOT_PREFIX] = 0xff;
 	memcpy(sl->b + SLOT_PREFIX + 1, &h, 8);
