@@ -24,6 +24,7 @@
 #include "lib/hash.h"
 #include "rec.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #define SLOT_PREFIX	502	/* + 0xff + 8 hash bytes = 511 */
 
@@ -69,16 +70,6 @@ slog(const store *st, int level, const char *func, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	st->log(level, func, msg);
-}
-
-static int64_t
-real_clock(void *arg)
-{
-	struct timespec	 ts;
-
-	(void)arg;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static enum store_err
@@ -143,7 +134,7 @@ store_open(const struct store_opts *o, store **out)
 	pthread_mutex_init(&st->qlock, NULL);
 	st->batch_max = o->batch_max == 0 ? STORE_BATCH_MAX :
 	    o->batch_max > STORE_BATCH_MAX ? STORE_BATCH_MAX : o->batch_max;
-	st->clock = o->clock ? o->clock : real_clock;
+	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;
 	st->log = o->log;
 	err = STORE_IO;
@@ -504,81 +495,6 @@ out:
 	return err;
 }
 
-static int
-tag_matches(const struct store_tag *t, const struct store_meta *cur,
-    int strong)
-{
-	if (strong && t->weak)
-		return 0;
-	switch (t->kind) {
-	case STORE_TAG_VERSION:
-		return t->version == cur->version;
-	case STORE_TAG_UPDATED:
-		return t->updated_us == cur->updated_us;
-	default:
-		return 0;
-	}
-}
-
-static int
-any_matches(const struct store_tag *tags, size_t n,
-    const struct store_meta *cur, int strong)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (tag_matches(&tags[i], cur, strong))
-			return 1;
-	return 0;
-}
-
-enum store_err
-store_cond_check(const struct store_cond *c, const struct store_meta *cur,
-    int forread)
-{
-	const unsigned	 given = STORE_IF_MATCH | STORE_IF_UNMODIFIED |
-	    STORE_IF_NONE_MATCH | STORE_TOKEN_VERSION | STORE_TOKEN_UPDATED;
-	int		 exists = cur->version > 0 && !cur->deleted;
-	enum store_err	 gone = cur->version == 0 ? STORE_NOTFOUND :
-	    STORE_DELETED;
-
-	if (c == NULL)
-		return STORE_OK;
-	if ((c->flags & STORE_REQUIRE) && exists && !(c->flags & given))
-		return STORE_REQUIRED;
-	if (c->flags & STORE_IF_MATCH) {
-		if (!exists)
-			return gone;
-		if (!c->match_any && !any_matches(c->match, c->nmatch, cur, 1))
-			return STORE_PRECOND;
-	} else if ((c->flags & STORE_IF_UNMODIFIED) && exists &&
-	    cur->lastmod_s > c->unmodified_since)
-		return STORE_PRECOND;
-	if (c->flags & STORE_IF_NONE_MATCH) {
-		if (exists && (c->none_any ||
-		    any_matches(c->none, c->nnone, cur, 0)))
-			return forread ? STORE_NOT_MODIFIED : STORE_PRECOND;
-	} else if (forread && (c->flags & STORE_IF_MODIFIED) && exists &&
-	    cur->lastmod_s <= c->modified_since)
-		return STORE_NOT_MODIFIED;
-	if (c->flags & STORE_TOKEN_VERSION) {
-		if (c->token_version == 0) {
-			if (exists)
-				return STORE_CONFLICT;
-		} else if (!exists)
-			return gone;
-		else if (cur->version != c->token_version)
-			return STORE_CONFLICT;
-	}
-	if (c->flags & STORE_TOKEN_UPDATED) {
-		if (!exists)
-			return gone;
-		if (cur->updated_us != c->token_updated_us)
-			return STORE_CONFLICT;
-	}
-	return STORE_OK;
-}
-
 /* The next time-ordered id: above both the clock and the last one. */
 static enum store_err
 next_id(store *st, MDB_txn *txn, uint64_t *id)
@@ -749,12 +665,11 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 {
 	struct slot	 sl;
 	struct rec	 cur, nr;
-	struct store_meta *m = &op->meta;
+	struct store_meta *m = &op->meta, next;
 	const char	*key = op->key;
 	size_t		 klen = op->klen;
 	char		*upd = NULL;
 	MDB_val		 v;
-	int64_t		 now, now_s;
 	enum store_err	 err;
 	int		 rc;
 
@@ -806,29 +721,22 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 		goto fail;
 
+	op_stamp(op, m, st->clock(st->clock_arg), &next);
 	memset(&nr, 0, sizeof(nr));
-	now = st->clock(st->clock_arg);
-	now_s = now >= 0 ? now / 1000000 : (now - 999999) / 1000000;
-	nr.version = m->version + 1;
-	nr.updated_us = m->version > 0 && m->updated_us >= now ?
-	    m->updated_us + 1 : now;
-	nr.lastmod_s = m->version > 0 && m->lastmod_s >= now_s ?
-	    m->lastmod_s + 1 : now_s;
-	op->created = m->version == 0 || m->deleted;
-	nr.created_us = op->created ? nr.updated_us : m->created_us;
-	if (op->principal != NULL) {
-		nr.principal = op->principal;
-		nr.plen = strnlen(op->principal, STORE_PRINCIPAL_MAX);
-	}
+	nr.version = next.version;
+	nr.created_us = next.created_us;
+	nr.updated_us = next.updated_us;
+	nr.lastmod_s = next.lastmod_s;
+	nr.principal = next.principal;
+	nr.plen = strlen(next.principal);
 	if (sl.hashed) {
 		nr.flags |= REC_FULLKEY;
 		nr.fullkey = key;
 		nr.fklen = klen;
 	}
-	if (op->kind == STORE_OP_DELETE) {
+	if (next.deleted)
 		nr.flags |= REC_TOMBSTONE;
-		op->created = 0;
-	} else if (op->kind == STORE_OP_UPDATE) {
+	else if (op->kind == STORE_OP_UPDATE) {
 		if ((op->update_err = op->update(op->update_arg, cur.value,
 		    cur.vlen, nr.updated_us, &upd, &nr.vlen)) != 0) {
 			err = STORE_UPDATE_FAILED;
@@ -846,13 +754,10 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	}
 	rec_encode(&nr, v.mv_data);
-	meta_from_rec(&nr, m);
+	*m = next;
 	goto out;
 fail:
-	/* a refused write answers with the current value */
-	if ((err == STORE_PRECOND || err == STORE_CONFLICT ||
-	    err == STORE_UPDATE_FAILED) && m->version > 0 && !m->deleted &&
-	    copy_value(op, &cur) != STORE_OK)
+	if (op_shows_current(err, m) && copy_value(op, &cur) != STORE_OK)
 		err = STORE_NOMEM;
 out:
 	free(upd);
@@ -864,41 +769,6 @@ is_lmdb_failure(enum store_err e)
 {
 	return e == STORE_FULL || e == STORE_IO || e == STORE_NOMEM ||
 	    e == STORE_CORRUPT;
-}
-
-static int
-op_valid(const struct store_op *op)
-{
-	switch (op->kind) {
-	case STORE_OP_CREATE:
-		return op->klen <= STORE_KEY_MAX;
-	case STORE_OP_UPDATE:
-		if (op->update == NULL)
-			return 0;
-		/* FALLTHROUGH */
-	case STORE_OP_PUT:
-	case STORE_OP_DELETE:
-	case STORE_OP_CHECK:
-	case STORE_OP_GET:
-		return op->klen > 0 && op->klen <= STORE_KEY_MAX;
-	case STORE_OP_MULTI:
-		return op->multi != NULL && op->klen > 0 &&
-		    op->klen <= STORE_KEY_MAX;
-	default:
-		return 0;
-	}
-}
-
-static void
-reset_outcome(struct store_op *op)
-{
-	free(op->cur_value);
-	memset(&op->meta, 0, sizeof(op->meta));
-	op->err = STORE_INVALID;
-	op->created = 0;
-	op->cur_value = NULL;
-	op->cur_vlen = 0;
-	op->update_err = 0;
 }
 
 /* One writer's ops: a single op, or a transaction's, all or nothing. */
@@ -917,7 +787,7 @@ unit_reset(struct unit *u)
 	size_t	 i;
 
 	for (i = 0; i < u->n; i++)
-		reset_outcome(&u->ops[i]);
+		op_reset(&u->ops[i]);
 	u->ok = 0;
 	u->wrote = 0;
 	u->failed = 0;

@@ -1,6 +1,6 @@
-/* Unit tests of store/: versions, timestamps, preconditions, tombstones,
- * long keys and a full map, against a real LMDB in a temporary directory
- * with an injected clock. */
+/* Unit tests of the store through store.h alone: versions, timestamps,
+ * preconditions, tombstones, long keys and a full store, in a temporary
+ * directory with an injected clock, whatever backend is linked in. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,38 +235,6 @@ test_unmodified_since_and_require(void)
 }
 
 static void
-test_read_conditions(void)
-{
-	struct store_cond	 c;
-	struct store_meta	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.version = 3;
-	m.lastmod_s = 100;
-	memset(&c, 0, sizeof(c));
-	c.flags = STORE_IF_NONE_MATCH;
-	c.nnone = 1;
-	c.none[0].kind = STORE_TAG_VERSION;
-	c.none[0].weak = 1;
-	c.none[0].version = 3;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
-	CHECK(store_cond_check(&c, &m, 0) == STORE_PRECOND);
-	c.none[0].version = 2;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-	c.flags = STORE_IF_MODIFIED;
-	c.modified_since = 100;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
-	CHECK(store_cond_check(&c, &m, 0) == STORE_OK);
-	c.modified_since = 99;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-	/* If-None-Match wins over If-Modified-Since */
-	c.flags = STORE_IF_MODIFIED | STORE_IF_NONE_MATCH;
-	c.modified_since = 100;
-	c.none[0].version = 2;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-}
-
-static void
 test_long_keys(void)
 {
 	store			*st = open_store(1 << 20);
@@ -426,7 +394,6 @@ main(void)
 	RUN(test_if_match);
 	RUN(test_tokens_and_none_match);
 	RUN(test_unmodified_since_and_require);
-	RUN(test_read_conditions);
 	RUN(test_long_keys);
 	RUN(test_map_full);
 	RUN(test_batch_isolation);
