@@ -7,6 +7,7 @@
 #ifndef STORE_INT_H
 #define STORE_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,61 @@ void	op_stamp(struct store_op *, const struct store_meta *cur,
 int	op_shows_current(enum store_err err, const struct store_meta *cur);
 /* The system's real-time clock: the store_clock_fn when none is given. */
 int64_t	op_real_clock(void *);
+
+/* commit.c: group commit (store_write(), store_write_all()). */
+
+/* One writer's ops: a single op, or a transaction's, all or nothing. */
+struct commit_unit {
+	struct store_op	*ops;
+	size_t		 n;
+	int		 atomic;
+	int		 ok;		/* applied (not yet committed) */
+	int		 wrote;		/* something to commit */
+	size_t		 failed;	/* atomic: the op that failed */
+};
+
+/* Clears a unit's outcome before it is applied (again). */
+void	commit_unit_reset(struct commit_unit *);
+/*
+ * The whole unit failed for want of a transaction or a commit: its ops
+ * that had succeeded, or not yet run, carry err.
+ */
+void	commit_unit_fail(struct commit_unit *, enum store_err err);
+
+/*
+ * What the queue asks of the backend, arg being the backend's own.
+ * begin takes the write lock, waiting for the writers of other processes
+ * if need be, and begins the transaction *txn; only then does the queue
+ * take its batch, so that those who arrived meanwhile join it. apply
+ * applies units[0..n) in order in txn, each against the state the ones
+ * before it left, and commits txn or aborts it, leaving each unit's
+ * outcome (ok, wrote, failed, and its ops' err) as store_apply() would.
+ */
+struct commit_backend {
+	enum store_err	(*begin)(void *arg, void **txn);
+	void		(*apply)(void *arg, void *txn,
+			    struct commit_unit *units, size_t n);
+	void		*arg;
+};
+
+/* A process's queue, in its store; the fields are commit.c's. */
+struct commit_queue {
+	struct commit_backend	 be;
+	pthread_mutex_t		 lock;
+	struct commit_waiter	*head;
+	struct commit_waiter	*tail;
+	size_t			 batch_max;	/* ops in one transaction */
+	struct store_stats	 stats;
+};
+
+/* batch_max as in store_opts (0: STORE_BATCH_MAX). */
+void		commit_init(struct commit_queue *, size_t batch_max,
+		    const struct commit_backend *);
+void		commit_fini(struct commit_queue *);
+/* store_write() and store_write_all() through q. */
+enum store_err	commit_write(struct commit_queue *q, struct store_op *);
+enum store_err	commit_write_all(struct commit_queue *q, struct store_op *,
+		    size_t n, size_t *failed);
+void		commit_stats(struct commit_queue *, struct store_stats *);
 
 #endif

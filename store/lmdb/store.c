@@ -11,13 +11,11 @@
  * the prefix with.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <lmdb.h>
 
@@ -38,18 +36,12 @@ struct store {
 	store_clock_fn	 clock;
 	void		*clock_arg;
 	store_log_fn	 log;
-	/* group commit (store_write) */
-	pthread_mutex_t	 qlock;
-	struct store_waiter *qhead;
-	struct store_waiter *qtail;
-	size_t		 batch_max;
-	uint64_t	 batches;
-	uint64_t	 batched_ops;
-	uint64_t	 held_us;	/* the write lock held, in total */
-	uint64_t	 held_max_us;	/* ... and at most, by one batch */
+	struct commit_queue q;		/* store_write() */
 };
 
 static int	is_lmdb_failure(enum store_err);
+static enum store_err queue_begin(void *, void **);
+static void	queue_apply(void *, void *, struct commit_unit *, size_t);
 
 /* The LMDB key of an API key. */
 struct slot {
@@ -119,6 +111,7 @@ enum store_err
 store_open(const struct store_opts *o, store **out)
 {
 	store		*st = NULL;
+	struct commit_backend be = { queue_begin, queue_apply, NULL };
 	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
 	uint32_t	 fmt = REC_FORMAT;
@@ -131,9 +124,8 @@ store_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	pthread_mutex_init(&st->qlock, NULL);
-	st->batch_max = o->batch_max == 0 ? STORE_BATCH_MAX :
-	    o->batch_max > STORE_BATCH_MAX ? STORE_BATCH_MAX : o->batch_max;
+	be.arg = st;
+	commit_init(&st->q, o->batch_max, &be);
 	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;
 	st->log = o->log;
@@ -213,7 +205,7 @@ store_close(store *st)
 	store_thread_end(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
-	pthread_mutex_destroy(&st->qlock);
+	commit_fini(&st->q);
 	free(st);
 }
 
@@ -771,52 +763,16 @@ is_lmdb_failure(enum store_err e)
 	    e == STORE_CORRUPT;
 }
 
-/* One writer's ops: a single op, or a transaction's, all or nothing. */
-struct unit {
-	struct store_op	*ops;
-	size_t		 n;
-	int		 atomic;
-	int		 ok;		/* applied (not yet committed) */
-	int		 wrote;		/* something to commit */
-	size_t		 failed;	/* atomic: the op that failed */
-};
-
-static void
-unit_reset(struct unit *u)
-{
-	size_t	 i;
-
-	for (i = 0; i < u->n; i++)
-		op_reset(&u->ops[i]);
-	u->ok = 0;
-	u->wrote = 0;
-	u->failed = 0;
-}
-
-/* The whole unit failed for want of a transaction or a commit. */
-static void
-unit_fail(struct unit *u, enum store_err err)
-{
-	size_t	 i;
-
-	u->ok = 0;
-	u->wrote = 0;
-	u->failed = 0;
-	for (i = 0; i < u->n; i++)
-		if (u->ops[i].err == STORE_OK || u->ops[i].err == STORE_INVALID)
-			u->ops[i].err = err;
-}
-
 /* Applies a unit's ops in a child of txn: all of them, or none. */
 static void
-apply_child(store *st, MDB_txn *txn, struct unit *u)
+apply_child(store *st, MDB_txn *txn, struct commit_unit *u)
 {
 	MDB_txn		*child;
 	size_t		 i;
 	int		 rc;
 
 	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
-		unit_fail(u, map_rc(st, __func__, "child txn", rc));
+		commit_unit_fail(u, map_rc(st, __func__, "child txn", rc));
 		return;
 	}
 	for (i = 0; i < u->n; i++) {
@@ -834,7 +790,7 @@ apply_child(store *st, MDB_txn *txn, struct unit *u)
 		return;
 	}
 	if ((rc = mdb_txn_commit(child)) != 0) {
-		unit_fail(u, map_rc(st, __func__, "child commit", rc));
+		commit_unit_fail(u, map_rc(st, __func__, "child commit", rc));
 		return;
 	}
 	u->ok = u->wrote = 1;
@@ -842,7 +798,7 @@ apply_child(store *st, MDB_txn *txn, struct unit *u)
 
 /* Commits txn; on failure the units that had succeeded carry the error. */
 static enum store_err
-commit(store *st, MDB_txn *txn, struct unit *units, size_t nu)
+commit(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 {
 	enum store_err	 err;
 	size_t		 i;
@@ -853,21 +809,12 @@ commit(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 	err = map_rc(st, __func__, "mdb_txn_commit", rc);
 	for (i = 0; i < nu; i++)
 		if (units[i].wrote)
-			unit_fail(&units[i], err);
+			commit_unit_fail(&units[i], err);
 	return err;
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static enum store_err
-begin_write(store *st, MDB_txn **txn, struct unit *units, size_t nu)
+begin_write(store *st, MDB_txn **txn, struct commit_unit *units, size_t nu)
 {
 	enum store_err	 err;
 	size_t		 i;
@@ -877,7 +824,7 @@ begin_write(store *st, MDB_txn **txn, struct unit *units, size_t nu)
 		return STORE_OK;
 	err = map_rc(st, __func__, "mdb_txn_begin", rc);
 	for (i = 0; i < nu; i++)
-		unit_fail(&units[i], err);
+		commit_unit_fail(&units[i], err);
 	return err;
 }
 
@@ -1027,7 +974,7 @@ out:
  * undone on failure, as always) and its answer stored beside it.
  */
 static void
-apply_idem(store *st, MDB_txn *txn, struct unit *u)
+apply_idem(store *st, MDB_txn *txn, struct commit_unit *u)
 {
 	struct store_idem	*id = u->ops[0].idem;
 	struct store_op		*op = &u->ops[0];
@@ -1041,7 +988,7 @@ apply_idem(store *st, MDB_txn *txn, struct unit *u)
 	id->response = NULL;
 	id->resplen = 0;
 	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
-		unit_fail(u, map_rc(st, __func__, "child txn", rc));
+		commit_unit_fail(u, map_rc(st, __func__, "child txn", rc));
 		return;
 	}
 	if ((err = idem_lookup(st, child, id, now)) != STORE_OK)
@@ -1066,14 +1013,14 @@ apply_idem(store *st, MDB_txn *txn, struct unit *u)
 	if ((err = idem_store(st, child, id, now)) != STORE_OK)
 		goto fail;
 	if ((rc = mdb_txn_commit(child)) != 0) {
-		unit_fail(u, map_rc(st, __func__, "child commit", rc));
+		commit_unit_fail(u, map_rc(st, __func__, "child commit", rc));
 		return;
 	}
 	u->wrote = 1;
 	return;
 fail:
 	mdb_txn_abort(child);
-	unit_fail(u, err);
+	commit_unit_fail(u, err);
 }
 
 /*
@@ -1081,7 +1028,7 @@ fail:
  * refuses (a full map) leaves its neighbours alone.
  */
 static enum store_err
-apply_isolated(store *st, struct unit *units, size_t nu)
+apply_isolated(store *st, struct commit_unit *units, size_t nu)
 {
 	MDB_txn		*txn;
 	enum store_err	 err;
@@ -1110,7 +1057,7 @@ apply_isolated(store *st, struct unit *units, size_t nu)
  * is unusable: abort and start over on the slow path.
  */
 static enum store_err
-apply_units(store *st, MDB_txn *txn, struct unit *units, size_t nu)
+apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 {
 	struct store_op	*op;
 	size_t		 i, nok = 0;
@@ -1133,7 +1080,7 @@ apply_units(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 	if (i < nu && nu > 1) {
 		mdb_txn_abort(txn);
 		for (i = 0; i < nu; i++)
-			unit_reset(&units[i]);
+			commit_unit_reset(&units[i]);
 		return apply_isolated(st, units, nu);
 	}
 	if (i < nu || nok == 0) {
@@ -1147,10 +1094,10 @@ apply_units(store *st, MDB_txn *txn, struct unit *units, size_t nu)
 enum store_err
 store_apply(store *st, struct store_op *ops, size_t n)
 {
-	struct unit	 one[1], *units = one;
-	MDB_txn		*txn;
-	enum store_err	 err;
-	size_t		 i;
+	struct commit_unit	 one[1], *units = one;
+	MDB_txn			*txn;
+	enum store_err		 err;
+	size_t			 i;
 
 	if (n > 1 && (units = calloc(n, sizeof(*units))) == NULL) {
 		for (i = 0; i < n; i++)
@@ -1159,8 +1106,8 @@ store_apply(store *st, struct store_op *ops, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		ops[i].cur_value = NULL;
-		units[i] = (struct unit){ &ops[i], 1, 0, 0, 0, 0 };
-		unit_reset(&units[i]);
+		units[i] = (struct commit_unit){ &ops[i], 1, 0, 0, 0, 0 };
+		commit_unit_reset(&units[i]);
 	}
 	if ((err = begin_write(st, &txn, units, n)) == STORE_OK)
 		err = apply_units(st, txn, units, n);
@@ -1170,115 +1117,36 @@ store_apply(store *st, struct store_op *ops, size_t n)
 }
 
 /*
- * Group commit. Writers queue up; the one at the head leads: it begins a
- * write transaction (waiting, if need be, for another process to finish
- * its own), then takes queued units up to batch_max ops (itself first,
- * and all who arrived while it waited), applies them and commits once,
- * then wakes each with its own outcome and hands the lead to the next in
- * line. A lone writer leads at once: nobody waits for company. Each waiter
- * lives on its writer's stack until marked done.
+ * Group commit: the queue (store/commit.c) begins a write transaction
+ * here, takes its batch, and applies it here.
  */
-struct store_waiter {
-	struct unit		*u;
-	int			 done;
-	pthread_cond_t		 cv;
-	struct store_waiter	*next;
-};
+static enum store_err
+queue_begin(void *arg, void **txn)
+{
+	MDB_txn		*t = NULL;
+	enum store_err	 err;
+
+	err = begin_write(arg, &t, NULL, 0);
+	*txn = t;
+	return err;
+}
 
 static void
-group_commit(store *st, struct unit *u)
+queue_apply(void *arg, void *txn, struct commit_unit *units, size_t n)
 {
-	struct store_waiter	 w, *x, *batch[STORE_BATCH_MAX];
-	struct unit		 units[STORE_BATCH_MAX];
-	MDB_txn			*txn = NULL;
-	size_t			 n = 0, nops = 0, i;
-	uint64_t		 t0, held;
-	int			 rc;
-
-	memset(&w, 0, sizeof(w));
-	w.u = u;
-	pthread_cond_init(&w.cv, NULL);
-	pthread_mutex_lock(&st->qlock);
-	if (st->qtail != NULL)
-		st->qtail->next = &w;
-	else
-		st->qhead = &w;
-	st->qtail = &w;
-	while (!w.done && st->qhead != &w)
-		pthread_cond_wait(&w.cv, &st->qlock);
-	if (w.done)
-		goto out;
-	pthread_mutex_unlock(&st->qlock);
-	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-	t0 = mono_us();		/* the write lock is ours from here */
-	pthread_mutex_lock(&st->qlock);
-	for (x = st->qhead; x != NULL && n < STORE_BATCH_MAX; x = x->next) {
-		if (n > 0 && nops + x->u->n > st->batch_max)
-			break;
-		batch[n] = x;
-		units[n] = *x->u;
-		unit_reset(&units[n]);
-		nops += units[n++].n;
-	}
-	pthread_mutex_unlock(&st->qlock);
-
-	if (rc != 0) {
-		enum store_err err = map_rc(st, __func__, "mdb_txn_begin", rc);
-
-		for (i = 0; i < n; i++)
-			unit_fail(&units[i], err);
-	} else
-		(void)apply_units(st, txn, units, n);
-
-	held = mono_us() - t0;
-	pthread_mutex_lock(&st->qlock);
-	st->batches++;
-	st->batched_ops += nops;
-	st->held_us += held;
-	if (held > st->held_max_us)
-		st->held_max_us = held;
-	for (i = 0; i < n; i++) {
-		*batch[i]->u = units[i];
-		st->qhead = batch[i]->next;
-		batch[i]->done = 1;
-		if (batch[i] != &w)
-			pthread_cond_signal(&batch[i]->cv);
-	}
-	if (st->qhead == NULL)
-		st->qtail = NULL;
-	else
-		pthread_cond_signal(&st->qhead->cv);
-out:
-	pthread_mutex_unlock(&st->qlock);
-	pthread_cond_destroy(&w.cv);
+	(void)apply_units(arg, txn, units, n);
 }
 
 enum store_err
 store_write(store *st, struct store_op *op)
 {
-	struct unit	 u = { op, 1, 0, 0, 0, 0 };
-
-	op->cur_value = NULL;
-	group_commit(st, &u);
-	return op->err;
+	return commit_write(&st->q, op);
 }
 
 enum store_err
 store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
 {
-	struct unit	 u = { ops, n, 1, 0, 0, 0 };
-	size_t		 i;
-
-	*failed = 0;
-	if (n == 0 || n > STORE_BATCH_MAX)
-		return STORE_INVALID;
-	for (i = 0; i < n; i++)
-		ops[i].cur_value = NULL;
-	group_commit(st, &u);
-	if (u.ok)
-		return STORE_OK;
-	*failed = u.failed;
-	return ops[u.failed].err;
+	return commit_write_all(&st->q, ops, n, failed);
 }
 
 enum store_err
@@ -1291,10 +1159,5 @@ store_backup(store *st, const char *dir)
 void
 store_stats(store *st, struct store_stats *out)
 {
-	pthread_mutex_lock(&st->qlock);
-	out->batches = st->batches;
-	out->batched_ops = st->batched_ops;
-	out->held_us = st->held_us;
-	out->held_max_us = st->held_max_us;
-	pthread_mutex_unlock(&st->qlock);
+	commit_stats(&st->q, out);
 }
