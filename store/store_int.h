@@ -36,6 +36,33 @@ int	op_shows_current(enum store_err err, const struct store_meta *cur);
 /* The system's real-time clock: the store_clock_fn when none is given. */
 int64_t	op_real_clock(void *);
 
+/* name.c: the names of created keys (STORE_OP_CREATE). */
+
+/* The next time-ordered id at now (µs), after the last one given. */
+uint64_t	name_id(int64_t now, uint64_t last);
+
+/*
+ * What naming asks of the backend, in the write transaction, arg being
+ * the backend's own. id gives the next id: name_id() over the last one it
+ * gave, which it keeps with the transaction. look reads key's state:
+ * STORE_NOTFOUND or STORE_DELETED (free), STORE_OK (a live key) or
+ * STORE_KEY_CLASH (a key the backend cannot hold beside one it holds),
+ * or an error.
+ */
+struct name_backend {
+	enum store_err	(*id)(void *arg, uint64_t *id);
+	enum store_err	(*look)(void *arg, const char *key, size_t klen);
+	void		*arg;
+};
+
+/*
+ * Names op's new key in op->new_key: the prefix op->key plus the first
+ * free name. Returns what look said of it, STORE_NOTFOUND or
+ * STORE_DELETED, or an error (STORE_INVALID when no name fits the key
+ * limit).
+ */
+enum store_err	name_pick(struct store_op *op, const struct name_backend *);
+
 /* commit.c: group commit (store_write(), store_write_all()). */
 
 /* One writer's ops: a single op, or a transaction's, all or nothing. */

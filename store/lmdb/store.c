@@ -492,7 +492,7 @@ static enum store_err
 next_id(store *st, MDB_txn *txn, uint64_t *id)
 {
 	MDB_val		 k, v;
-	uint64_t	 last = 0, now;
+	uint64_t	 last = 0;
 	int		 rc;
 
 	k.mv_data = "last_id";
@@ -502,8 +502,7 @@ next_id(store *st, MDB_txn *txn, uint64_t *id)
 		memcpy(&last, v.mv_data, sizeof(last));
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_rc(st, __func__, "mdb_get", rc);
-	now = (uint64_t)st->clock(st->clock_arg) << 8;
-	*id = now > last ? now : last + 1;
+	*id = name_id(st->clock(st->clock_arg), last);
 	v.mv_data = id;
 	v.mv_size = sizeof(*id);
 	if ((rc = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
@@ -511,54 +510,32 @@ next_id(store *st, MDB_txn *txn, uint64_t *id)
 	return STORE_OK;
 }
 
-/*
- * Names a CREATE op's new key (API.md 3.6): the prefix plus the first
- * free of slug, slug-2, ... or a fresh id. Returns STORE_NOTFOUND, or
- * STORE_OK with *r the tombstone that the new key replaces.
- */
-static enum store_err
-pick_new_key(store *st, MDB_txn *txn, struct store_op *op, struct slot *sl,
-    struct rec *r)
-{
-	static const char hex[] = "0123456789abcdef";
-	enum store_err	 err;
-	uint64_t	 id, i;
-	size_t		 n;
-	int		 k, sfx;
-	char		 num[24];
+/* What naming asks of LMDB (see name_backend); arg is a struct pick. */
+struct pick {
+	store		*st;
+	MDB_txn		*txn;
+	struct slot	*sl;
+	struct rec	*r;		/* the key chosen's tombstone */
+};
 
-	if (op->klen > STORE_KEY_MAX)
-		return STORE_INVALID;
-	memcpy(op->new_key, op->key, op->klen);
-	for (i = 1; i <= 1000000; i++) {
-		n = op->klen;
-		if (op->slug != NULL && op->slug_len > 0) {
-			sfx = i > 1 ? snprintf(num, sizeof(num), "-%llu",
-			    (unsigned long long)i) : 0;
-			if (n + op->slug_len + (size_t)sfx > STORE_KEY_MAX)
-				return STORE_INVALID;
-			memcpy(op->new_key + n, op->slug, op->slug_len);
-			memcpy(op->new_key + n + op->slug_len, num, (size_t)sfx);
-			n += op->slug_len + (size_t)sfx;
-		} else {
-			if (n + 16 > STORE_KEY_MAX)
-				return STORE_INVALID;
-			if ((err = next_id(st, txn, &id)) != STORE_OK)
-				return err;
-			for (k = 15; k >= 0; k--, id >>= 4)
-				op->new_key[n + (size_t)k] = hex[id & 15];
-			n += 16;
-		}
-		op->new_key[n] = '\0';
-		op->new_klen = n;
-		err = lookup(st, txn, op->new_key, n, sl, r);
-		if (err == STORE_NOTFOUND ||
-		    (err == STORE_OK && (r->flags & REC_TOMBSTONE)))
-			return err;
-		if (err != STORE_OK && err != STORE_KEY_CLASH)
-			return err;
-	}
-	return STORE_INVALID;
+static enum store_err
+pick_id(void *arg, uint64_t *id)
+{
+	struct pick	*p = arg;
+
+	return next_id(p->st, p->txn, id);
+}
+
+static enum store_err
+pick_look(void *arg, const char *key, size_t klen)
+{
+	struct pick	*p = arg;
+	enum store_err	 err;
+
+	err = lookup(p->st, p->txn, key, klen, p->sl, p->r);
+	if (err == STORE_OK && (p->r->flags & REC_TOMBSTONE))
+		err = STORE_DELETED;
+	return err;
 }
 
 struct store_io {
@@ -666,8 +643,13 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	int		 rc;
 
 	if (op->kind == STORE_OP_CREATE) {
-		if ((err = pick_new_key(st, txn, op, &sl, &cur)) != STORE_OK &&
-		    err != STORE_NOTFOUND)
+		struct pick		 p = { st, txn, &sl, &cur };
+		struct name_backend	 be = { pick_id, pick_look, &p };
+
+		err = name_pick(op, &be);
+		if (err == STORE_DELETED)
+			err = STORE_OK;		/* cur is the tombstone */
+		else if (err != STORE_NOTFOUND)
 			goto out;
 		key = op->new_key;
 		klen = op->new_klen;

@@ -1,6 +1,7 @@
 /* Unit tests of the store through store.h alone: versions, timestamps,
- * preconditions, tombstones, long keys and a full store, in a temporary
- * directory with an injected clock, whatever backend is linked in. */
+ * preconditions, tombstones, long keys, a full store and the names of
+ * created keys, in a temporary directory with an injected clock,
+ * whatever backend is linked in. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -385,6 +386,52 @@ test_write_all(void)
 	close_store(st);
 }
 
+static enum store_err
+create(store *st, const char *prefix, const char *slug, struct store_op *op)
+{
+	*op = mkop(STORE_OP_CREATE, prefix, "{}", NULL);
+	op->klen = strlen(prefix);
+	op->slug = slug;
+	op->slug_len = slug ? strlen(slug) : 0;
+	(void)store_apply(st, op, 1);
+	return op->err;
+}
+
+static void
+test_create_names(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	char			 first[STORE_KEY_MAX + 1];
+	size_t			 i;
+
+	fake_now = 9200000000000000LL;
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card") == 0 && op.new_klen == 10);
+	CHECK(op.created && op.meta.version == 1);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-2") == 0);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-3") == 0);
+	/* a tombstone is free: the name comes back, its versions go on */
+	CHECK(del(st, "cards/card-2", NULL, &op) == STORE_OK);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-2") == 0);
+	CHECK(op.created && op.meta.version == 3);
+	/* no slug: 16 hex digits that grow, even when the clock stands still */
+	CHECK(create(st, "ids/", NULL, &op) == STORE_OK);
+	CHECK(op.new_klen == 20 && strncmp(op.new_key, "ids/", 4) == 0);
+	for (i = 4; i < op.new_klen; i++)
+		CHECK(strchr("0123456789abcdef", op.new_key[i]) != NULL);
+	memcpy(first, op.new_key, op.new_klen + 1);
+	CHECK(create(st, "ids/", NULL, &op) == STORE_OK);
+	CHECK(op.new_klen == 20 && strcmp(op.new_key, first) > 0);
+	/* an empty prefix names a top-level key */
+	CHECK(create(st, "", "top", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "top") == 0);
+	close_store(st);
+}
+
 int
 main(void)
 {
@@ -398,5 +445,6 @@ main(void)
 	RUN(test_map_full);
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
+	RUN(test_create_names);
 	return T_EXIT();
 }
