@@ -1,8 +1,10 @@
 /*
  * store_int.h - what store/ gives the backend that implements store.h
- * (store/lmdb/ today): the parts of the store that hold whatever keeps
- * the data. Private to store/ and its backends; nothing here names a
- * backend, and nothing of a backend's comes back through it.
+ * (store/lmdb/ today): the parts of the store that are the same whatever
+ * keeps the data. The preconditions (cond.c) are in store.h itself.
+ * Private to store/ and its backends. Nothing here names a backend: where
+ * a part needs the backend's data it calls back through a struct of the
+ * backend's own functions (name_backend, commit_backend).
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
