@@ -1,8 +1,9 @@
 /*
  * hash.h - the hashes verstore uses: FNV-1a 64, whose values are part of
- * the stored data (activity sets route items by it, API.md 6), and a
- * keyed hash for the indexes built in memory while a request runs, whose
- * random key makes names and ids chosen to collide useless.
+ * the stored data (activity sets route items by it, API.md 6; the LMDB
+ * store files its longest keys under it), and a keyed hash for the
+ * indexes built in memory while a request runs, whose random key makes
+ * names and ids chosen to collide useless.
  */
 #ifndef HASH_H
 #define HASH_H

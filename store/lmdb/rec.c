@@ -1,6 +1,7 @@
 /* rec.c - the on-disk record format; see rec.h. */
 #include <string.h>
 
+#include "store/store.h"
 #include "rec.h"
 
 int
@@ -59,4 +60,19 @@ rec_encode(const struct rec *r, void *out)
 		memcpy(b + REC_HEAD + r->plen, r->fullkey, r->fklen);
 	if (r->vlen)
 		memcpy(b + REC_HEAD + r->plen + r->fklen, r->value, r->vlen);
+}
+
+void
+rec_meta(const struct rec *r, struct store_meta *m)
+{
+	size_t	 n = r->plen > STORE_PRINCIPAL_MAX ? STORE_PRINCIPAL_MAX : r->plen;
+
+	m->version = r->version;
+	m->created_us = r->created_us;
+	m->updated_us = r->updated_us;
+	m->lastmod_s = r->lastmod_s;
+	m->deleted = (r->flags & REC_TOMBSTONE) != 0;
+	if (n > 0)
+		memcpy(m->principal, r->principal, n);
+	m->principal[n] = '\0';
 }

@@ -1,5 +1,5 @@
 /*
- * rec.h - the on-disk record format (private to store/).
+ * rec.h - the on-disk record format (private to store/lmdb/).
  *
  *   off  size  field
  *     0     1  format (REC_FORMAT)
@@ -20,6 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store/store.h"
 
 #define REC_FORMAT	1
 #define REC_HEAD	40
@@ -45,5 +47,7 @@ int	rec_decode(const void *p, size_t n, struct rec *r);
 size_t	rec_size(const struct rec *r);
 /* Writes r into out[0..rec_size(r)). */
 void	rec_encode(const struct rec *r, void *out);
+/* The state r records (the principal cut to STORE_PRINCIPAL_MAX). */
+void	rec_meta(const struct rec *r, struct store_meta *m);
 
 #endif

@@ -1,6 +1,7 @@
-/* Unit tests of store/: versions, timestamps, preconditions, tombstones,
- * long keys and a full map, against a real LMDB in a temporary directory
- * with an injected clock. */
+/* Unit tests of the store through store.h alone: versions, timestamps,
+ * preconditions, tombstones, long keys, a full store and the names of
+ * created keys, in a temporary directory with an injected clock,
+ * whatever backend is linked in. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -235,38 +236,6 @@ test_unmodified_since_and_require(void)
 }
 
 static void
-test_read_conditions(void)
-{
-	struct store_cond	 c;
-	struct store_meta	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.version = 3;
-	m.lastmod_s = 100;
-	memset(&c, 0, sizeof(c));
-	c.flags = STORE_IF_NONE_MATCH;
-	c.nnone = 1;
-	c.none[0].kind = STORE_TAG_VERSION;
-	c.none[0].weak = 1;
-	c.none[0].version = 3;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
-	CHECK(store_cond_check(&c, &m, 0) == STORE_PRECOND);
-	c.none[0].version = 2;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-	c.flags = STORE_IF_MODIFIED;
-	c.modified_since = 100;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_NOT_MODIFIED);
-	CHECK(store_cond_check(&c, &m, 0) == STORE_OK);
-	c.modified_since = 99;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-	/* If-None-Match wins over If-Modified-Since */
-	c.flags = STORE_IF_MODIFIED | STORE_IF_NONE_MATCH;
-	c.modified_since = 100;
-	c.none[0].version = 2;
-	CHECK(store_cond_check(&c, &m, 1) == STORE_OK);
-}
-
-static void
 test_long_keys(void)
 {
 	store			*st = open_store(1 << 20);
@@ -417,6 +386,52 @@ test_write_all(void)
 	close_store(st);
 }
 
+static enum store_err
+create(store *st, const char *prefix, const char *slug, struct store_op *op)
+{
+	*op = mkop(STORE_OP_CREATE, prefix, "{}", NULL);
+	op->klen = strlen(prefix);
+	op->slug = slug;
+	op->slug_len = slug ? strlen(slug) : 0;
+	(void)store_apply(st, op, 1);
+	return op->err;
+}
+
+static void
+test_create_names(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 op;
+	char			 first[STORE_KEY_MAX + 1];
+	size_t			 i;
+
+	fake_now = 9200000000000000LL;
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card") == 0 && op.new_klen == 10);
+	CHECK(op.created && op.meta.version == 1);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-2") == 0);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-3") == 0);
+	/* a tombstone is free: the name comes back, its versions go on */
+	CHECK(del(st, "cards/card-2", NULL, &op) == STORE_OK);
+	CHECK(create(st, "cards/", "card", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "cards/card-2") == 0);
+	CHECK(op.created && op.meta.version == 3);
+	/* no slug: 16 hex digits that grow, even when the clock stands still */
+	CHECK(create(st, "ids/", NULL, &op) == STORE_OK);
+	CHECK(op.new_klen == 20 && strncmp(op.new_key, "ids/", 4) == 0);
+	for (i = 4; i < op.new_klen; i++)
+		CHECK(strchr("0123456789abcdef", op.new_key[i]) != NULL);
+	memcpy(first, op.new_key, op.new_klen + 1);
+	CHECK(create(st, "ids/", NULL, &op) == STORE_OK);
+	CHECK(op.new_klen == 20 && strcmp(op.new_key, first) > 0);
+	/* an empty prefix names a top-level key */
+	CHECK(create(st, "", "top", &op) == STORE_OK);
+	CHECK(strcmp(op.new_key, "top") == 0);
+	close_store(st);
+}
+
 int
 main(void)
 {
@@ -426,10 +441,10 @@ main(void)
 	RUN(test_if_match);
 	RUN(test_tokens_and_none_match);
 	RUN(test_unmodified_since_and_require);
-	RUN(test_read_conditions);
 	RUN(test_long_keys);
 	RUN(test_map_full);
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
+	RUN(test_create_names);
 	return T_EXIT();
 }

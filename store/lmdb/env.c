@@ -1,0 +1,129 @@
+/*
+ * env.c - the LMDB environment: opened with its databases, closed, and
+ * copied for a backup; see lmdb_int.h for what it holds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "rec.h"
+#include "store/store.h"
+#include "store/store_int.h"
+#include "lmdb_int.h"
+
+enum store_err
+store_open(const struct store_opts *o, store **out)
+{
+	store		*st = NULL;
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	uint32_t	 fmt = REC_FORMAT;
+	int		 rc, dead = 0;
+	enum store_err	 err = STORE_INVALID;
+
+	*out = NULL;
+	if (o->dir == NULL || o->map_size == 0)
+		goto out;
+	err = STORE_NOMEM;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		goto out;
+	write_init(st, o->batch_max);
+	st->clock = o->clock ? o->clock : op_real_clock;
+	st->clock_arg = o->clock_arg;
+	st->log = o->log;
+	err = STORE_IO;
+	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
+		db_log(st, 0, __func__, "mkdir %s: %s", o->dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env,
+	    o->max_readers ? o->max_readers : 126)) != 0) {
+		err = db_err(st, __func__, "mdb_env_create", rc);
+		goto out;
+	}
+	/*
+	 * MDB_NOTLS: a reader slot belongs to its transaction, not thread.
+	 * MDB_NOSYNC: a commit is written to the file (the page cache) but
+	 * not synced; the kernel writes it back later.
+	 */
+	if ((rc = mdb_env_open(st->env, o->dir, MDB_NOTLS |
+	    (o->relaxed ? MDB_NOSYNC : 0), 0600)) != 0) {
+		err = db_err(st, __func__, o->dir, rc);
+		goto out;
+	}
+	st->maxkey = (size_t)mdb_env_get_maxkeysize(st->env);
+	if ((rc = mdb_reader_check(st->env, &dead)) != 0) {
+		err = db_err(st, __func__, "mdb_reader_check", rc);
+		goto out;
+	}
+	if (dead > 0)
+		db_log(st, 1, __func__, "cleared %d stale reader slots", dead);
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "records", MDB_CREATE, &st->recs)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "idem_exp", MDB_CREATE,
+	    &st->idem_exp)) != 0) {
+		err = db_err(st, __func__, "open databases", rc);
+		goto out;
+	}
+	k.mv_data = "format";
+	k.mv_size = 6;
+	rc = mdb_get(txn, st->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		v.mv_data = &fmt;
+		v.mv_size = sizeof(fmt);
+		rc = mdb_put(txn, st->meta, &k, &v, 0);
+	} else if (rc == 0 && (v.mv_size != sizeof(fmt) ||
+	    memcmp(v.mv_data, &fmt, sizeof(fmt)) != 0)) {
+		db_log(st, 0, __func__, "%s: unknown store format", o->dir);
+		err = STORE_CORRUPT;
+		goto out;
+	}
+	if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		err = db_err(st, __func__, "format", rc);
+		goto out;
+	}
+	txn = NULL;
+	*out = st;
+	st = NULL;
+	err = STORE_OK;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(st);
+	return err;
+}
+
+void
+store_close(store *st)
+{
+	if (st == NULL)
+		return;
+	store_thread_end(st);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	commit_fini(&st->q);
+	free(st);
+}
+
+enum store_err
+store_backup(store *st, const char *dir)
+{
+	return db_err(st, __func__, dir, mdb_env_copy2(st->env, dir,
+	    MDB_CP_COMPACT));
+}
+
+void
+store_stats(store *st, struct store_stats *out)
+{
+	commit_stats(&st->q, out);
+}

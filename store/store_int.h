@@ -1,0 +1,124 @@
+/*
+ * store_int.h - what store/ gives the backend that implements store.h
+ * (store/lmdb/ today): the parts of the store that are the same whatever
+ * keeps the data. The preconditions (cond.c) are in store.h itself.
+ * Private to store/ and its backends. Nothing here names a backend: where
+ * a part needs the backend's data it calls back through a struct of the
+ * backend's own functions (name_backend, commit_backend).
+ */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* op.c: an op's rules. */
+
+/* Whether op is well formed for its kind (key length, callbacks). */
+int	op_valid(const struct store_op *);
+/* Clears op's outcome, freeing cur_value, before it is applied (again). */
+void	op_reset(struct store_op *);
+/*
+ * The state a write of op leaves its key in, given its current state cur
+ * (version 0: it never existed) and now, the clock's µs: the next
+ * version, the times (see op.c), created_us kept while the key lives,
+ * op's principal, and a tombstone for a delete. Sets op->created. cur and
+ * next must differ.
+ */
+void	op_stamp(struct store_op *, const struct store_meta *cur,
+	    int64_t now, struct store_meta *next);
+/*
+ * Whether a write refused with err answers with the key's current value
+ * in op->cur_value (see store_apply() in store.h).
+ */
+int	op_shows_current(enum store_err err, const struct store_meta *cur);
+/* The system's real-time clock: the store_clock_fn when none is given. */
+int64_t	op_real_clock(void *);
+
+/* name.c: the names of created keys (STORE_OP_CREATE). */
+
+/* The next time-ordered id at now (µs), after the last one given. */
+uint64_t	name_id(int64_t now, uint64_t last);
+
+/*
+ * What naming asks of the backend, in the write transaction, arg being
+ * the backend's own. id gives the next id: name_id() over the last one it
+ * gave, which it keeps with the transaction. look reads key's state:
+ * STORE_NOTFOUND or STORE_DELETED (free), STORE_OK (a live key) or
+ * STORE_KEY_CLASH (a key the backend cannot hold beside one it holds),
+ * or an error.
+ */
+struct name_backend {
+	enum store_err	(*id)(void *arg, uint64_t *id);
+	enum store_err	(*look)(void *arg, const char *key, size_t klen);
+	void		*arg;
+};
+
+/*
+ * Names op's new key in op->new_key: the prefix op->key plus the first
+ * free name. Returns what look said of it, STORE_NOTFOUND or
+ * STORE_DELETED, or an error (STORE_INVALID when no name fits the key
+ * limit).
+ */
+enum store_err	name_pick(struct store_op *op, const struct name_backend *);
+
+/* commit.c: group commit (store_write(), store_write_all()). */
+
+/* One writer's ops: a single op, or a transaction's, all or nothing. */
+struct commit_unit {
+	struct store_op	*ops;
+	size_t		 n;
+	int		 atomic;
+	int		 ok;		/* applied (not yet committed) */
+	int		 wrote;		/* something to commit */
+	size_t		 failed;	/* atomic: the op that failed */
+};
+
+/* Clears a unit's outcome before it is applied (again). */
+void	commit_unit_reset(struct commit_unit *);
+/*
+ * The whole unit failed for want of a transaction or a commit: its ops
+ * that had succeeded, or not yet run, carry err.
+ */
+void	commit_unit_fail(struct commit_unit *, enum store_err err);
+
+/*
+ * What the queue asks of the backend, arg being the backend's own.
+ * begin takes the write lock, waiting for the writers of other processes
+ * if need be, and begins the transaction *txn; only then does the queue
+ * take its batch, so that those who arrived meanwhile join it. apply
+ * applies units[0..n) in order in txn, each against the state the ones
+ * before it left, and commits txn or aborts it, leaving each unit's
+ * outcome (ok, wrote, failed, and its ops' err) as store_apply() would.
+ */
+struct commit_backend {
+	enum store_err	(*begin)(void *arg, void **txn);
+	void		(*apply)(void *arg, void *txn,
+			    struct commit_unit *units, size_t n);
+	void		*arg;
+};
+
+/* A process's queue, in its store; the fields are commit.c's. */
+struct commit_queue {
+	struct commit_backend	 be;
+	pthread_mutex_t		 lock;
+	struct commit_waiter	*head;
+	struct commit_waiter	*tail;
+	size_t			 batch_max;	/* ops in one transaction */
+	struct store_stats	 stats;
+};
+
+/* batch_max as in store_opts (0: STORE_BATCH_MAX). */
+void		commit_init(struct commit_queue *, size_t batch_max,
+		    const struct commit_backend *);
+void		commit_fini(struct commit_queue *);
+/* store_write() and store_write_all() through q. */
+enum store_err	commit_write(struct commit_queue *q, struct store_op *);
+enum store_err	commit_write_all(struct commit_queue *q, struct store_op *,
+		    size_t n, size_t *failed);
+void		commit_stats(struct commit_queue *, struct store_stats *);
+
+#endif
