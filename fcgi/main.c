@@ -6,6 +6,7 @@
  *   verstored backup [-c file] DIR   write a hot copy of the store to DIR
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,13 @@ handle(void *arg, void *state, const struct wire *req, struct buf *out)
 	http_serve(req, api_serve, &w->ctx, state, out);
 }
 
+/* The store's group commit, counted in the shared metrics. */
+static void
+count_batch(void *arg, size_t nops)
+{
+	metrics_batch(arg, nops > UINT_MAX ? UINT_MAX : (unsigned)nops);
+}
+
 static void *
 work_start(const struct conf *c, int listen_fd, void *arg)
 {
@@ -90,6 +98,8 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	so.log = log_store;
 	so.batch_max = c->batch_max;
 	so.relaxed = c->durability_relaxed;
+	so.on_batch = count_batch;
+	so.batch_arg = w->metrics;
 	if (store_open(&so, &w->ctx.st) != STORE_OK) {
 		log_error("cannot open the store in %s", c->data_dir);
 		free(w);

@@ -36,14 +36,16 @@ commit_unit_fail(struct commit_unit *u, enum store_err err)
 }
 
 void
-commit_init(struct commit_queue *q, size_t batch_max,
+commit_init(struct commit_queue *q, const struct store_opts *o,
     const struct commit_backend *be)
 {
 	memset(q, 0, sizeof(*q));
 	pthread_mutex_init(&q->lock, NULL);
 	q->be = *be;
-	q->batch_max = batch_max == 0 ? STORE_BATCH_MAX :
-	    batch_max > STORE_BATCH_MAX ? STORE_BATCH_MAX : batch_max;
+	q->batch_max = o->batch_max == 0 ? STORE_BATCH_MAX :
+	    o->batch_max > STORE_BATCH_MAX ? STORE_BATCH_MAX : o->batch_max;
+	q->on_batch = o->on_batch;
+	q->batch_arg = o->batch_arg;
 }
 
 void
@@ -121,6 +123,8 @@ group_commit(struct commit_queue *q, struct commit_unit *u)
 		q->be.apply(q->be.arg, txn, units, n);
 
 	held = mono_us() - t0;
+	if (q->on_batch != NULL && err == STORE_OK)
+		q->on_batch(q->batch_arg, nops);
 	pthread_mutex_lock(&q->lock);
 	q->stats.batches++;
 	q->stats.batched_ops += nops;

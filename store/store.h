@@ -107,6 +107,13 @@ typedef int64_t	(*store_clock_fn)(void *arg);
 /* Receives the store's log lines (level: 0 error, 1 warn, 2 info). */
 typedef void	(*store_log_fn)(int level, const char *func, const char *msg);
 
+/*
+ * Told of each write transaction that group commit made, with the number
+ * of ops it carried, by the thread that made it, once it committed; it
+ * must be quick and must not call the store.
+ */
+typedef void	(*store_batch_fn)(void *arg, size_t nops);
+
 struct store_opts {
 	const char	*dir;		/* created (one level) when missing */
 	size_t		 map_size;	/* bytes; the store never grows past it */
@@ -118,6 +125,8 @@ struct store_opts {
 	int		 relaxed;	/* commits not synced to disk: a crash
 					   of the machine may lose the last
 					   writes, a crash of the process not */
+	store_batch_fn	 on_batch;	/* NULL: nobody is told */
+	void		*batch_arg;
 };
 
 /*
@@ -339,5 +348,13 @@ struct store_stats {
 	uint64_t	held_max_us;	/* ... the longest one */
 };
 void		store_stats(store *, struct store_stats *);
+
+/* How full the store is, for every process alike (API.md 11). */
+struct store_usage {
+	uint64_t	size_bytes;	/* the most it may hold (map_size) */
+	uint64_t	used_bytes;	/* what its data takes now */
+	uint64_t	readers;	/* read transactions open in any process */
+};
+enum store_err	store_usage(store *, struct store_usage *);
 
 #endif

@@ -108,11 +108,13 @@ struct commit_queue {
 	struct commit_waiter	*head;
 	struct commit_waiter	*tail;
 	size_t			 batch_max;	/* ops in one transaction */
+	store_batch_fn		 on_batch;
+	void			*batch_arg;
 	struct store_stats	 stats;
 };
 
-/* batch_max as in store_opts (0: STORE_BATCH_MAX). */
-void		commit_init(struct commit_queue *, size_t batch_max,
+/* batch_max, on_batch and batch_arg as o gives them. */
+void		commit_init(struct commit_queue *, const struct store_opts *o,
 		    const struct commit_backend *);
 void		commit_fini(struct commit_queue *);
 /* store_write() and store_write_all() through q. */

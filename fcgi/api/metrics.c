@@ -12,14 +12,24 @@ void
 metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct api_call *call)
 {
+	struct store_usage	 u;
+	struct metrics_gauges	 g;
+
 	(void)call;
 	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
 		api_problem(r, P_METHOD_METRICS);
 		buf_puts(&r->head, "Allow: GET, HEAD\r\n");
 		return;
 	}
+	if (store_usage(ctx->st, &u) != STORE_OK) {
+		api_internal(r, STORE_IO);
+		return;
+	}
+	g.size_bytes = u.size_bytes;
+	g.used_bytes = u.used_bytes;
+	g.readers = u.readers;
 	if (ctx->metrics == NULL ||
-	    metrics_render(ctx->metrics, NULL, &r->body) != METRICS_OK) {
+	    metrics_render(ctx->metrics, &g, &r->body) != METRICS_OK) {
 		api_problem(r, P_OOM);
 		return;
 	}

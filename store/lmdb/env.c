@@ -30,7 +30,7 @@ store_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	write_init(st, o->batch_max);
+	write_init(st, o);
 	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;
 	st->log = o->log;
@@ -126,4 +126,37 @@ void
 store_stats(store *st, struct store_stats *out)
 {
 	commit_stats(&st->q, out);
+}
+
+/* mdb_reader_list's line for each slot: those with a txnid are reading. */
+static int
+count_reader(const char *line, void *arg)
+{
+	uint64_t	*n = arg;
+	size_t		 len = strlen(line);
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	if (len > 0 && line[len - 1] >= '0' && line[len - 1] <= '9')
+		(*n)++;
+	return 0;
+}
+
+enum store_err
+store_usage(store *st, struct store_usage *out)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 stat;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = mdb_env_info(st->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(st->env, &stat)) != 0)
+		return db_err(st, __func__, "info", rc);
+	out->size_bytes = info.me_mapsize;
+	out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+	/* the header line ends in "txnid", an idle slot in "-" */
+	if (mdb_reader_list(st->env, count_reader, &out->readers) < 0)
+		return db_err(st, __func__, "readers", EIO);
+	return STORE_OK;
 }

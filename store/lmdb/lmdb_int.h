@@ -95,6 +95,6 @@ enum store_err	idem_store(store *, MDB_txn *, struct store_idem *id,
 /* write.c */
 
 /* Sets up st's group commit queue to run its batches here. */
-void		write_init(store *st, size_t batch_max);
+void		write_init(store *st, const struct store_opts *);
 
 #endif

@@ -463,11 +463,11 @@ queue_apply(void *arg, void *txn, struct commit_unit *units, size_t n)
 }
 
 void
-write_init(store *st, size_t batch_max)
+write_init(store *st, const struct store_opts *o)
 {
 	struct commit_backend	 be = { queue_begin, queue_apply, st };
 
-	commit_init(&st->q, batch_max, &be);
+	commit_init(&st->q, o, &be);
 }
 
 enum store_err

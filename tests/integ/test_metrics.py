@@ -71,6 +71,14 @@ def test_counters_add_up_over_workers(srv):
            - sample(before, "verstore_request_duration_seconds_count",
                     method="PUT"))
     assert dur == n, dur
+    # every PUT was one op of some group-commit batch, in either worker
+    ops = (sample(after, "verstore_write_batch_ops_sum")
+           - sample(before, "verstore_write_batch_ops_sum"))
+    batches = (sample(after, "verstore_write_batches_total")
+               - sample(before, "verstore_write_batches_total"))
+    assert ops == n and 0 < batches <= n, (ops, batches)
+    assert sample(after, "verstore_store_size_bytes") > \
+        sample(after, "verstore_store_used_bytes") > 0
     assert len(srv.worker_pids()) == 2
 
 
