@@ -67,7 +67,8 @@ def test_error_text_only_in_the_catalogue():
         if rel == "fcgi/api/problem.h":
             continue
         text = open(path).read()
-        wrong += [f"{rel}: {c}" for c in code.findall(text)]
+        if not rel.startswith("fcgi/lib/"):     # metrics name codes as labels
+            wrong += [f"{rel}: {c}" for c in code.findall(text)]
         for args in call.findall(text):
             if "P_" not in args and "..." not in args:
                 wrong.append(f"{rel}: api_problem({args.strip()})")
