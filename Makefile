@@ -121,7 +121,8 @@ install: all
 	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
-	install -m 644 nginx.conf.example doc/API.md $(DESTDIR)$(PREFIX)/share/verstore/
+	install -m 644 nginx.conf.example doc/API.md conf/alerts.yml \
+	    $(DESTDIR)$(PREFIX)/share/verstore/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || \
 	    install -m 644 conf/verstore.conf $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf
 

@@ -21,7 +21,8 @@ def test_make_install_lays_out_a_working_tree():
         unit = os.path.join(d, "usr/local/lib/systemd/system/verstored.service")
         for f in (exe, conf, unit, os.path.join(d, "usr/local/share/man/man8/verstored.8"),
                   os.path.join(d, "usr/local/share/verstore/nginx.conf.example"),
-                  os.path.join(d, "usr/local/share/verstore/API.md")):
+                  os.path.join(d, "usr/local/share/verstore/API.md"),
+                  os.path.join(d, "usr/local/share/verstore/alerts.yml")):
             assert os.path.isfile(f), f
         assert os.access(exe, os.X_OK)
         r = subprocess.run([exe, "--version"], capture_output=True, text=True)
