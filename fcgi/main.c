@@ -297,7 +297,7 @@ main(int argc, char *argv[])
 	struct conf		*c;
 	struct pool_listener	 l;
 	struct pool_work	 work = { work_start, work_stop, work_finish,
-				     NULL };
+				     NULL, NULL, NULL };
 	struct metrics		*m;
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 256];

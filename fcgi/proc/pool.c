@@ -174,18 +174,21 @@ worker_main(const struct conf *c, int listen_fd, pid_t master,
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);	/* the master coordinates a stop */
-	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by threads */
 
 	if ((h = work->start(c, listen_fd, work->arg)) == NULL)
 		return EXIT_NO_START;
 	while (sig != SIGTERM) {
 		sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGHUP && work->reload != NULL)
+			work->reload(h);
 		if (sig == -1 && errno != EINTR) {
 			log_error("sigwaitinfo: %s", strerror(errno));
 			break;
@@ -217,11 +220,14 @@ spawn(const struct conf *c, struct pool_listener *l, struct wslot *s,
 	}
 	if (pid == 0) {
 		struct sigaction sa;
+		sigset_t	 mask = *oldmask;
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
 		sigaction(SIGCHLD, &sa, NULL);
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		/* a SIGHUP before the work starts waits for it, not kills */
+		sigaddset(&mask, SIGHUP);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		rc = worker_main(c, l->fd, master, work);
 		/* a clean stop runs exit handlers (a leak checker's, say) */
 		if (rc == 0)
@@ -246,7 +252,6 @@ log_exit(pid_t pid, int status, int stopping)
 		    WEXITSTATUS(status));
 }
 
-/* Reaps exited workers; returns how many of slots still run. */
 /*
  * Reaps exited workers; returns how many of slots still run. *ever_ran
  * is set once a worker has lived YOUNG_MS; *no_start when a worker could
@@ -348,9 +353,12 @@ pool_run(const struct conf *c, struct pool_listener *l,
 			log_info("%s: stopping", strsignal(sig));
 			break;
 		}
-		if (sig == SIGHUP)
-			log_warn("SIGHUP: reload is not supported; restart "
-			    "verstored to apply a new configuration");
+		if (sig == SIGHUP &&
+		    (work->check == NULL || work->check(work->arg) == 0)) {
+			for (i = 0; i < n; i++)
+				if (slots[i].pid != 0)
+					kill(slots[i].pid, SIGHUP);
+		}
 		(void)reap(slots, n, 0, &unclean, &ever_ran, &no_start);
 		if (no_start) {
 			log_error("workers cannot start (see above): stopping");

@@ -4,9 +4,11 @@
  * given (struct pool_work) after fork.
  *
  * Signals to the master: SIGTERM / SIGINT drain and stop (exit 0 when all
- * workers finished in time); SIGHUP is logged and ignored (restart to
- * apply a new configuration). A worker that dies is replaced, with a
- * back-off when it keeps dying young.
+ * workers finished in time); SIGHUP reloads: the master asks the work's
+ * `check` whether the new configuration may be applied and, when it may,
+ * passes SIGHUP on to every worker, whose `reload` applies it without
+ * stopping. A worker that dies is replaced, with a back-off when it keeps
+ * dying young.
  */
 #ifndef POOL_H
 #define POOL_H
@@ -42,6 +44,14 @@ struct pool_work {
 	/* Waits for that. 0: all finished and freed; 1: work was cut off
 	   (freed); -1: still running (nothing freed: the worker exits). */
 	int	 (*finish)(void *);
+	/* SIGHUP came to the worker: apply the configuration anew, while
+	   requests go on. NULL: nothing to do. */
+	void	 (*reload)(void *);
+	/* SIGHUP came to the master, before it is passed on: 0 when the
+	   new configuration may be applied (the master's own copy updated,
+	   for workers started later), -1 when it is refused (logged; the
+	   workers keep theirs). Called with arg. NULL: always 0. */
+	int	 (*check)(void *arg);
 	void	*arg;
 };
 
