@@ -27,10 +27,10 @@ LDLIBS	 = -llmdb -lpthread
 STORE_SRC = store/lmdb/store.c store/lmdb/rec.c
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
-	    fcgi/lib/sha256.c fcgi/lib/log.c
+	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c
 JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c
 HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
-PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c
+PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
 	    fcgi/api/storage.c fcgi/api/route.c
