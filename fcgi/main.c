@@ -177,7 +177,9 @@ conf_message(enum conf_err e)
 	case CONF_SYNTAX:	return "expected \"name value\"";
 	case CONF_UNKNOWN:	return "unknown setting";
 	case CONF_VALUE:	return "invalid value";
-	case CONF_TOO_MANY:	return "too many require_preconditions prefixes";
+	case CONF_TOO_MANY:	return "too many values (32 at most)";
+	case CONF_NO_TOKENS:	return "token needs a \"tokens FILE\" line "
+				    "naming the tokens file";
 	default:		return "error";
 	}
 }
@@ -286,7 +288,7 @@ main(int argc, char *argv[])
 	struct pool_work	 work = { work_start, work_stop, work_finish,
 				     NULL };
 	const char		*path = DEFAULT_CONF;
-	char			 msg[PATH_MAX + 256];
+	char			 msg[PATH_MAX + 1024];
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
