@@ -1,6 +1,7 @@
 # verstore - see README.md.
 #   make            build build/verstored
 #   make run        install what is missing, build, run nginx + verstored
+#                   (PORT=, DATA=, CONF=FILE: see conf/run.sh)
 #   make test       build and run every test; last line "N passed, M failed"
 #   make test-asan  the same, built with -fsanitize=address,undefined
 
@@ -102,7 +103,8 @@ bench-scale: all $(BUILD)/bench/load
 	@python3 tests/bench/scale.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page, the
-# systemd unit, the example nginx site, and the configuration (never over
+# systemd unit, the example nginx site, the configuration and an empty
+# tokens file, mode 0640 in group verstore when there is one (neither over
 # one that is there already).
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
@@ -119,8 +121,14 @@ install: all
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
 	install -m 644 nginx.conf.example doc/API.md $(DESTDIR)$(PREFIX)/share/verstore/
-	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || \
-	    install -m 644 conf/verstore.conf $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || { \
+	    sed -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' conf/verstore.conf \
+	    > $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf && \
+	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf; }
+	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/tokens ] || { \
+	    install -m 640 /dev/null $(DESTDIR)$(SYSCONFDIR)/verstore/tokens && \
+	    if [ "$$(id -u)" -eq 0 ] && getent group verstore >/dev/null; then \
+	    chgrp verstore $(DESTDIR)$(SYSCONFDIR)/verstore/tokens; fi; }
 
 # make fuzz [FUZZ_SECONDS=30]: every tests/fuzz/fuzz_*.c under libFuzzer
 # (clang), with address and undefined-behaviour sanitizers.

@@ -537,6 +537,10 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	log_set_level(c->log_level);
+	if (c->auth != CONF_AUTH_NONE)
+		log_warn("auth %s: requests are not checked against it yet "
+		    "(doc/API.md 9)", c->auth == CONF_AUTH_TOKEN ? "token" :
+		    "remote_user");
 	if ((pe = pool_listen(c, &l)) != POOL_OK) {
 		free(c);
 		return 1;
