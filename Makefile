@@ -1,6 +1,7 @@
 # verstore - see README.md.
 #   make            build build/verstored
 #   make run        install what is missing, build, run nginx + verstored
+#                   (PORT=, DATA=, CONF=FILE: see conf/run.sh)
 #   make test       build and run every test; last line "N passed, M failed"
 #   make test-asan  the same, built with -fsanitize=address,undefined
 
@@ -29,10 +30,11 @@ STORE_SRC = store/cond.c store/op.c store/commit.c store/name.c \
 	    store/lmdb/idem.c store/lmdb/rec.c
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
-	    fcgi/lib/log.c fcgi/lib/metrics.c
+	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c \
+	    fcgi/lib/metrics.c
 JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c fcgi/json/jw.c
 HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
-PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c
+PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
 	    fcgi/api/storage.c fcgi/api/metrics.c fcgi/api/route.c
@@ -105,7 +107,8 @@ bench-scale: all $(BUILD)/bench/load
 	@python3 tests/bench/scale.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page, the
-# systemd unit, the example nginx site, and the configuration (never over
+# systemd unit, the example nginx site, the configuration and an empty
+# tokens file, mode 0640 in group verstore when there is one (neither over
 # one that is there already).
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
@@ -123,8 +126,14 @@ install: all
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
 	install -m 644 nginx.conf.example doc/API.md conf/alerts.yml \
 	    $(DESTDIR)$(PREFIX)/share/verstore/
-	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || \
-	    install -m 644 conf/verstore.conf $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || { \
+	    sed -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' conf/verstore.conf \
+	    > $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf && \
+	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf; }
+	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/tokens ] || { \
+	    install -m 640 /dev/null $(DESTDIR)$(SYSCONFDIR)/verstore/tokens && \
+	    if [ "$$(id -u)" -eq 0 ] && getent group verstore >/dev/null; then \
+	    chgrp verstore $(DESTDIR)$(SYSCONFDIR)/verstore/tokens; fi; }
 
 # make fuzz [FUZZ_SECONDS=30]: every tests/fuzz/fuzz_*.c under libFuzzer
 # (clang), with address and undefined-behaviour sanitizers.

@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # make run: installs what is missing, builds, and runs nginx + verstored in
 # the foreground on 127.0.0.1:$PORT (default 8080) with data in $DATA
-# (default ./var). Ctrl-C stops both.
+# (default ./var). With CONF=FILE, FILE's settings come after the defaults
+# (auth none among them), so "auth token" and "tokens FILE" in it take
+# effect; PORT and DATA still set the port, the data and the socket.
+# Ctrl-C stops both.
 set -eu
+CONF=${CONF:-}
+if [ -n "$CONF" ]; then
+	case "$CONF" in /*) ;; *) CONF="$PWD/$CONF" ;; esac
+	if [ ! -r "$CONF" ]; then
+		echo "CONF=$CONF: no such readable file" >&2
+		exit 1
+	fi
+fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 PORT=${PORT:-8080}
@@ -34,11 +45,20 @@ if [ ! -d "$www" ]; then
 HTML
 fi
 
-# The documented defaults, then what this local run changes.
+# The documented defaults, then what a local run changes (no credentials
+# asked), then CONF's settings, then the paths that PORT and DATA set.
 {
 	cat conf/verstore.conf
 	echo
 	echo "# make run"
+	echo "auth none"
+	if [ -n "$CONF" ]; then
+		echo
+		echo "# CONF=$CONF"
+		cat "$CONF"
+		echo
+	fi
+	echo "# make run: PORT and DATA"
 	echo "data_dir $DATA/data"
 	echo "socket $DATA/run/verstored.sock"
 	echo "socket_mode 0660"

@@ -4,8 +4,10 @@
  *   verstored [-c file]              run (in the foreground; log on stderr)
  *   verstored -t [-c file]           check the configuration and exit
  *   verstored backup [-c file] DIR   write a hot copy of the store to DIR
+ *   verstored token add|list|revoke  keep the tokens file (see cmd_token)
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +24,14 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "proc/pool.h"
+#include "proc/tokens.h"
 
 #define DEFAULT_CONF	"/etc/verstore/verstore.conf"
 
 /* proc/ knows no store: its bounds must be the store's own. */
 _Static_assert(CONF_KEY_MAX == STORE_KEY_MAX, "conf and store key bounds");
 _Static_assert(CONF_BATCH_MAX == STORE_BATCH_MAX, "conf and store batch bounds");
+_Static_assert(TOKENS_KEY_MAX == STORE_KEY_MAX, "tokens and store key bounds");
 #ifndef VERSTORE_VERSION
 #define VERSTORE_VERSION	"unknown"
 #endif
@@ -159,7 +163,11 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: verstored [-t] [-c file]\n"
-	    "       verstored backup [-c file] dir\n");
+	    "       verstored backup [-c file] dir\n"
+	    "       verstored token add name [--read-only] [--prefix p]... "
+	    "[-c file]\n"
+	    "       verstored token list [-c file]\n"
+	    "       verstored token revoke name [-c file]\n");
 	exit(2);
 }
 
@@ -175,9 +183,17 @@ help(void)
 	    "and the paths\n"
 	    "       verstored backup [-c file] dir   hot copy of the store "
 	    "into an empty dir\n"
+	    "       verstored token add name [--read-only] [--prefix p]... "
+	    "[-c file]\n"
+	    "                                        a new token, printed "
+	    "once on stdout\n"
+	    "       verstored token list [-c file]   names, modes and "
+	    "prefixes\n"
+	    "       verstored token revoke name [-c file]\n"
 	    "       verstored --version | --help\n\n"
 	    "The configuration (default %s) holds \"name value\"\nlines; "
-	    "conf/verstore.conf documents every setting. SIGTERM drains and "
+	    "conf/verstore.conf documents every setting. The token commands "
+	    "keep the\nfile its \"tokens\" setting names. SIGTERM drains and "
 	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n",
 	    VERSTORE_VERSION, DEFAULT_CONF);
 }
@@ -190,7 +206,9 @@ conf_message(enum conf_err e)
 	case CONF_SYNTAX:	return "expected \"name value\"";
 	case CONF_UNKNOWN:	return "unknown setting";
 	case CONF_VALUE:	return "invalid value";
-	case CONF_TOO_MANY:	return "too many require_preconditions prefixes";
+	case CONF_TOO_MANY:	return "too many values (32 at most)";
+	case CONF_NO_TOKENS:	return "token needs a \"tokens FILE\" line "
+				    "naming the tokens file";
 	default:		return "error";
 	}
 }
@@ -291,6 +309,191 @@ out:
 	return rc;
 }
 
+/* An error of the token commands, with the file's line when it has one. */
+static void
+token_error(const char *cmd, const char *path, const struct tokens_err *e)
+{
+	char	 why[512];
+
+	tokens_reason(e, why, sizeof(why));
+	if (e->line > 0)
+		fprintf(stderr, "verstored: token %s: %s:%d: %s\n", cmd, path,
+		    e->line, why);
+	else if (e->code == TOKENS_NAME || e->code == TOKENS_PREFIX)
+		fprintf(stderr, "verstored: token %s: %s\n", cmd, why);
+	else
+		fprintf(stderr, "verstored: token %s: %s: %s\n", cmd, path, why);
+}
+
+static int
+token_add(const struct conf *c, const char *conf_path, const char *name,
+    int rw, const char *const *pfx, size_t npfx)
+{
+	struct tokens_err	 e;
+	char			 token[TOKENS_TOKEN_LEN + 1];
+	size_t			 i, n;
+	int			 rc = 1;
+
+	if (tokens_add(c->tokens, name, rw, pfx, npfx, token, &e) !=
+	    TOKENS_OK) {
+		token_error("add", c->tokens, &e);
+		return 1;
+	}
+	if (printf("%s\n", token) < 0 || fflush(stdout) == EOF) {
+		fprintf(stderr, "verstored: token add: the token could not be "
+		    "written out: %s; its line is taken back\n",
+		    strerror(errno));
+		if (tokens_revoke(c->tokens, name, &e) != TOKENS_OK)
+			token_error("revoke", c->tokens, &e);
+		goto out;
+	}
+	fprintf(stderr, "verstored: token %s (%s) added to %s\n", name,
+	    rw ? "rw" : "ro", c->tokens);
+	for (i = 0; i < npfx; i++) {
+		n = strlen(pfx[i]);
+		if (pfx[i][n - 1] != '/' && strcmp(pfx[i], "*") != 0)
+			fprintf(stderr, "verstored: token add: warning: prefix "
+			    "\"%s\" covers every key that starts with those "
+			    "bytes (\"%sx\" too); end it with / to mean a "
+			    "folder\n", pfx[i], pfx[i]);
+	}
+	if (c->auth != CONF_AUTH_TOKEN)
+		fprintf(stderr, "verstored: note: %s does not set auth token; "
+		    "tokens count only under it\n", conf_path);
+	rc = 0;
+out:
+	explicit_bzero(token, sizeof(token));
+	return rc;
+}
+
+static int
+token_list(const struct conf *c)
+{
+	struct tokens			*t;
+	struct tokens_err		 e;
+	const struct tokens_entry	*en;
+	size_t				 i, j;
+
+	if (tokens_load(c->tokens, &t, &e) != TOKENS_OK) {
+		token_error("list", c->tokens, &e);
+		return 1;
+	}
+	for (i = 0; i < tokens_count(t); i++) {
+		en = tokens_at(t, i);
+		printf("%s %s", en->name, en->rw ? "rw" : "ro");
+		if (en->all)
+			printf(" *");
+		for (j = 0; j < en->nprefixes; j++)
+			printf(" %s", en->prefixes[j]);
+		printf("\n");
+	}
+	tokens_free(t);
+	if (fflush(stdout) == EOF) {
+		perror("verstored: token list");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+token_revoke(const struct conf *c, const char *name)
+{
+	struct tokens_err	 e;
+
+	if (tokens_revoke(c->tokens, name, &e) != TOKENS_OK) {
+		token_error("revoke", c->tokens, &e);
+		return 1;
+	}
+	fprintf(stderr, "verstored: token %s revoked in %s\n", name,
+	    c->tokens);
+	return 0;
+}
+
+/*
+ * verstored token add NAME [--read-only] [--prefix P]... [-c file]
+ * verstored token list [-c file]
+ * verstored token revoke NAME [-c file]
+ * on the tokens file that the configuration's "tokens" names; options go
+ * anywhere after the command word. The logic is proc/tokens.c's.
+ */
+static int
+cmd_token(int argc, char *argv[])
+{
+	static const struct option	 opts[] = {
+		{ "read-only",	no_argument,		NULL, 'r' },
+		{ "prefix",	required_argument,	NULL, 'p' },
+		{ NULL,		0,			NULL, 0 },
+	};
+	struct conf			*c = NULL;
+	const char			*path = DEFAULT_CONF, *cmd, *name = NULL;
+	const char			**pfx = NULL;
+	size_t				 npfx = 0;
+	int				 ch, rw = 1, add_opts = 0, rc = 2;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "list") != 0 &&
+	    strcmp(cmd, "revoke") != 0)
+		usage();
+	if ((pfx = calloc((size_t)argc, sizeof(*pfx))) == NULL) {
+		perror("verstored");
+		return 1;
+	}
+	/* "-": the words that are not options come as 1, in their order */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc - 1, argv + 1, "-c:", opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 1:
+			if (name != NULL)
+				goto out;
+			name = optarg;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case 'r':
+			rw = 0;
+			add_opts = 1;
+			break;
+		case 'p':
+			pfx[npfx++] = optarg;
+			add_opts = 1;
+			break;
+		default:
+			fprintf(stderr, "verstored: token %s: an unknown option, "
+			    "or one without its value\n", cmd);
+			goto out;
+		}
+	}
+	if ((name == NULL) != (strcmp(cmd, "list") == 0) ||
+	    (add_opts && strcmp(cmd, "add") != 0))
+		goto out;
+	rc = 1;
+	if ((c = load_conf(path, 0)) == NULL)
+		goto out;
+	if (c->tokens[0] == '\0') {
+		fprintf(stderr, "verstored: token %s: %s names no tokens file; "
+		    "add a line such as \"tokens /etc/verstore/tokens\"\n",
+		    cmd, path);
+		goto out;
+	}
+	if (strcmp(cmd, "add") == 0)
+		rc = token_add(c, path, name, rw, pfx, npfx);
+	else if (strcmp(cmd, "list") == 0)
+		rc = token_list(c);
+	else
+		rc = token_revoke(c, name);
+out:
+	free(pfx);
+	free(c);
+	if (rc == 2)
+		usage();
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -300,7 +503,7 @@ main(int argc, char *argv[])
 				     NULL, NULL, NULL };
 	struct metrics		*m;
 	const char		*path = DEFAULT_CONF;
-	char			 msg[PATH_MAX + 256];
+	char			 msg[PATH_MAX + 1024];
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
@@ -315,6 +518,8 @@ main(int argc, char *argv[])
 	}
 	if (argc > 1 && strcmp(argv[1], "backup") == 0)
 		return cmd_backup(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return cmd_token(argc - 1, argv + 1);
 	while ((ch = getopt(argc, argv, "c:t")) != -1) {
 		switch (ch) {
 		case 'c':

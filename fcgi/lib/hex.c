@@ -12,3 +12,17 @@ hex_digit(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+void
+hex_encode(const void *s, size_t n, char *out)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	const unsigned char	*p = s;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proc/conf.h"
+#include "proc/tokens.h"
 #include "lib/log.h"
 
 void
@@ -91,12 +92,117 @@ copy(char *dst, size_t dstsz, const char *src)
 	return 0;
 }
 
+static int
+is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/*
+ * An origin as a browser sends it (RFC 6454): scheme://host[:port],
+ * lower case, the host a name or a bracketed IPv6 address, the port 1 to
+ * 65535 without a leading zero, nothing after it.
+ */
+static int
+origin_valid(const char *s, size_t n)
+{
+	size_t		 i = 0, h;
+	unsigned long	 port = 0;
+
+	if (n > CONF_ORIGIN_MAX || n == 0 || !(s[0] >= 'a' && s[0] <= 'z'))
+		return 0;
+	while (i < n && ((s[i] >= 'a' && s[i] <= 'z') ||
+	    (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+	    s[i] == '.'))
+		i++;
+	if (n - i < 3 || memcmp(s + i, "://", 3) != 0)
+		return 0;
+	i += 3;
+	h = i;
+	if (i < n && s[i] == '[') {
+		for (i++; i < n && ((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') || s[i] == ':' ||
+		    s[i] == '.'); i++)
+			;
+		if (i == h + 1 || i == n || s[i++] != ']')
+			return 0;
+	} else {
+		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-'))
+			i++;
+		if (i == h)
+			return 0;
+	}
+	if (i == n)
+		return 1;
+	if (s[i++] != ':' || i == n || s[i] == '0' || n - i > 5)
+		return 0;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		port = port * 10 + (unsigned long)(s[i] - '0');
+	}
+	return port <= 65535;
+}
+
+/* The next blank-separated word of v at or after *at: its start and n. */
+static const char *
+word(const char *v, size_t *at, size_t *n)
+{
+	const char	*w;
+
+	while (v[*at] != '\0' && is_space(v[*at]))
+		(*at)++;
+	w = v + *at;
+	while (v[*at] != '\0' && !is_space(v[*at]))
+		(*at)++;
+	*n = (size_t)(v + *at - w);
+	return *n > 0 ? w : NULL;
+}
+
+/* cors_origins: every origin valid and within the count, or none set. */
+static enum conf_err
+set_origins(struct conf *c, const char *v)
+{
+	const char	*w;
+	size_t		 at = 0, n, count = 0;
+
+	while ((w = word(v, &at, &n)) != NULL) {
+		if (!origin_valid(w, n))
+			return CONF_VALUE;
+		if (++count > CONF_ORIGINS_MAX)
+			return CONF_TOO_MANY;
+	}
+	if (count == 0)
+		return CONF_VALUE;
+	c->norigins = 0;
+	for (at = 0; (w = word(v, &at, &n)) != NULL; c->norigins++) {
+		memcpy(c->origins[c->norigins], w, n);
+		c->origins[c->norigins][n] = '\0';
+	}
+	return CONF_OK;
+}
+
+/* The index of v among words[0..n), or -1. */
+static int
+one_of(const char *v, const char *const *words, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
 enum conf_err
 conf_set(struct conf *c, const char *name, const char *v)
 {
+	static const char *const auths[] = { "none", "token", "remote_user" };
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 	unsigned	 u;
-	size_t		 z, i;
+	size_t		 z;
+	int		 k;
 
 	if (strcmp(name, "data_dir") == 0)
 		return copy(c->data_dir, sizeof(c->data_dir), v) ? CONF_VALUE : 0;
@@ -164,13 +270,27 @@ conf_set(struct conf *c, const char *name, const char *v)
 		c->durability_relaxed = v[0] == 'r';
 		return CONF_OK;
 	}
+	if (strcmp(name, "auth") == 0) {
+		if ((k = one_of(v, auths, 3)) == -1)
+			return CONF_VALUE;
+		c->auth = k;
+		return CONF_OK;
+	}
+	if (strcmp(name, "tokens") == 0)
+		return copy(c->tokens, sizeof(c->tokens), v) ? CONF_VALUE : 0;
+	if (strcmp(name, "cors_origins") == 0)
+		return set_origins(c, v);
+	if (strcmp(name, "metrics_public") == 0) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+			return CONF_VALUE;
+		c->metrics_public = v[1] == 'n';
+		return CONF_OK;
+	}
 	if (strcmp(name, "log_level") == 0) {
-		for (i = 0; i < 4; i++)
-			if (strcmp(v, levels[i]) == 0) {
-				c->log_level = (int)i;
-				return CONF_OK;
-			}
-		return CONF_VALUE;
+		if ((k = one_of(v, levels, 4)) == -1)
+			return CONF_VALUE;
+		c->log_level = k;
+		return CONF_OK;
 	}
 	if (strcmp(name, "batch_max") == 0) {
 		if (parse_uint(v, 1, CONF_BATCH_MAX, 10, &u) == -1)
@@ -224,18 +344,38 @@ conf_set(struct conf *c, const char *name, const char *v)
 	return CONF_UNKNOWN;
 }
 
-static int
-is_space(char ch)
+/* Cuts value into e->value. */
+static void
+say_value(struct conf_error *e, const char *v, size_t n)
 {
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+	if (n >= sizeof(e->value))
+		n = sizeof(e->value) - 1;
+	memcpy(e->value, v, n);
+	e->value[n] = '\0';
+}
+
+/* A value of cors_origins that is not an origin, for the message. */
+static void
+say_bad_origin(struct conf_error *e, const char *v)
+{
+	const char	*w;
+	size_t		 at = 0, n;
+
+	while ((w = word(v, &at, &n)) != NULL)
+		if (!origin_valid(w, n)) {
+			say_value(e, w, n);
+			return;
+		}
 }
 
 enum conf_err
 conf_load(struct conf *c, const char *path, struct conf_error *e)
 {
 	FILE		*f = NULL;
-	char		 line[1024], *p, *name, *val, *end;
+	char		 line[CONF_ORIGINS_MAX * (CONF_ORIGIN_MAX + 1) + 256];
+	char		*p, *name, *val, *end;
 	size_t		 n;
+	int		 list, auth_line = 0;
 	enum conf_err	 rc = CONF_OK;
 
 	memset(e, 0, sizeof(*e));
@@ -277,21 +417,31 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 			rc = CONF_SYNTAX;
 			goto out;
 		}
-		for (p = val; *p != '\0'; p++)
+		list = strcmp(name, "cors_origins") == 0;
+		for (p = val; *p != '\0' && !list; p++)
 			if (is_space(*p)) {
 				rc = CONF_SYNTAX;
 				goto out;
 			}
-		n = strlen(val) < sizeof(e->value) ? strlen(val) :
-		    sizeof(e->value) - 1;
-		memcpy(e->value, val, n);
-		e->value[n] = '\0';
-		if ((rc = conf_set(c, name, val)) != CONF_OK)
+		say_value(e, val, strlen(val));
+		if ((rc = conf_set(c, name, val)) != CONF_OK) {
+			if (rc == CONF_VALUE && list)
+				say_bad_origin(e, val);
 			goto out;
+		}
+		if (strcmp(name, "auth") == 0)
+			auth_line = e->line;
 	}
 	if (ferror(f)) {
 		e->sys = errno;
 		rc = CONF_OPEN;
+		goto out;
+	}
+	if (c->auth == CONF_AUTH_TOKEN && c->tokens[0] == '\0') {
+		e->line = auth_line;
+		snprintf(e->name, sizeof(e->name), "auth");
+		snprintf(e->value, sizeof(e->value), "token");
+		rc = CONF_NO_TOKENS;
 		goto out;
 	}
 	e->line = 0;
@@ -329,6 +479,12 @@ conf_expected(const char *name)
 		{ "request_timeout", "seconds, 1 to 3600" },
 		{ "max_conns", "a number of connections, 16 to 1048576" },
 		{ "shutdown_timeout", "seconds, 1 to 3600" },
+		{ "auth", "none, token or remote_user" },
+		{ "tokens", "the path of the tokens file" },
+		{ "cors_origins", "origins such as https://app.example.com or "
+		    "http://localhost:8080 (scheme://host[:port], lower case, "
+		    "no path)" },
+		{ "metrics_public", "on or off" },
 	};
 	size_t	 i;
 
@@ -380,6 +536,32 @@ dir_usable(const char *dir, const char *what, char *msg, size_t msgsz)
 	return 0;
 }
 
+/* Can this process read and load the tokens file? */
+static int
+tokens_usable(const char *path, char *msg, size_t msgsz)
+{
+	struct tokens		*t;
+	struct tokens_err	 e;
+	char			 why[512];
+
+	if (tokens_load(path, &t, &e) == TOKENS_OK) {
+		tokens_free(t);
+		return 0;
+	}
+	if (e.code == TOKENS_READ && e.sys == ENOENT)
+		snprintf(msg, msgsz, "tokens %s: %s; \"verstored token add\" "
+		    "makes it", path, strerror(e.sys));
+	else if (e.code == TOKENS_READ)
+		snprintf(msg, msgsz, "tokens %s: %s for uid %ld%s", path,
+		    strerror(e.sys), (long)geteuid(), e.sys == EACCES ?
+		    "; let this user read it (mode 0640, in its group)" : "");
+	else {
+		tokens_reason(&e, why, sizeof(why));
+		snprintf(msg, msgsz, "tokens %s:%d: %s", path, e.line, why);
+	}
+	return -1;
+}
+
 int
 conf_check(const struct conf *c, char *msg, size_t msgsz)
 {
@@ -404,6 +586,8 @@ conf_check(const struct conf *c, char *msg, size_t msgsz)
 		    c->socket_group);
 		return -1;
 	}
+	if (c->auth == CONF_AUTH_TOKEN)
+		return tokens_usable(c->tokens, msg, msgsz);
 	return 0;
 }
 
@@ -416,6 +600,18 @@ conf_workers(const struct conf *c)
 		return c->workers;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+int
+conf_origin_allowed(const struct conf *c, const char *origin, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->norigins; i++)
+		if (strlen(c->origins[i]) == n &&
+		    memcmp(c->origins[i], origin, n) == 0)
+			return 1;
+	return 0;
 }
 
 int

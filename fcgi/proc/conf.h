@@ -14,6 +14,14 @@
 #define CONF_PREFIXES_MAX	32
 #define CONF_KEY_MAX		512	/* a key prefix; STORE_KEY_MAX */
 #define CONF_BATCH_MAX		256	/* batch_max; STORE_BATCH_MAX */
+#define CONF_ORIGINS_MAX	32	/* cors_origins */
+#define CONF_ORIGIN_MAX		255	/* bytes of one origin */
+
+enum conf_auth {
+	CONF_AUTH_NONE = 0,		/* no credentials asked */
+	CONF_AUTH_TOKEN,		/* Bearer tokens of the tokens file */
+	CONF_AUTH_REMOTE_USER,		/* nginx's REMOTE_USER */
+};
 
 struct conf {
 	char		data_dir[PATH_MAX];
@@ -38,6 +46,11 @@ struct conf {
 	unsigned	request_timeout;	/* seconds to deliver a request */
 	unsigned	max_conns;		/* open connections per worker */
 	int		durability_relaxed;	/* commits not synced */
+	int		auth;			/* enum conf_auth */
+	char		tokens[PATH_MAX];	/* the tokens file; "" = unset */
+	size_t		norigins;		/* cors_origins */
+	char		origins[CONF_ORIGINS_MAX][CONF_ORIGIN_MAX + 1];
+	int		metrics_public;		/* /api/metrics without auth */
 };
 
 enum conf_err {
@@ -46,7 +59,9 @@ enum conf_err {
 	CONF_SYNTAX,		/* a line is not "name value" */
 	CONF_UNKNOWN,		/* no such setting */
 	CONF_VALUE,		/* the value is out of range or malformed */
-	CONF_TOO_MANY,		/* too many require_preconditions prefixes */
+	CONF_TOO_MANY,		/* too many require_preconditions prefixes
+				   or cors_origins */
+	CONF_NO_TOKENS,		/* auth token, and no tokens file named */
 };
 
 struct conf_error {
@@ -58,22 +73,33 @@ struct conf_error {
 };
 
 void		conf_defaults(struct conf *);
-/* Loads path over the defaults. A later line overrides an earlier one. */
+/*
+ * Loads path over the defaults. A later line overrides an earlier one.
+ * "auth token" needs a "tokens" line (CONF_NO_TOKENS, on the auth line).
+ */
 enum conf_err	conf_load(struct conf *, const char *path, struct conf_error *);
-/* Applies one "name value" setting. */
+/*
+ * Applies one "name value" setting. Only cors_origins takes a list, its
+ * values separated by blanks; it replaces the list of an earlier line.
+ */
 enum conf_err	conf_set(struct conf *, const char *name, const char *value);
 /* The form a setting's value takes, for a message; NULL if unknown. */
 const char	*conf_expected(const char *name);
 /*
  * Checks, as the user running it, that the paths of the configuration
  * can be used: data_dir (made when missing) and its store are readable
- * and writable, the socket's directory can hold the socket, and
- * socket_group names a group. -1 with a sentence in msg when not.
+ * and writable, the socket's directory can hold the socket, socket_group
+ * names a group, and under auth token the tokens file can be read and
+ * loads. -1 with a sentence in msg when not (naming the tokens file's
+ * line at fault).
  */
 int		conf_check(const struct conf *, char *msg, size_t msgsz);
 /* The number of workers to run (resolves workers 0). */
 unsigned	conf_workers(const struct conf *);
 /* 1 when writes to key[0..n) must carry a precondition. */
 int		conf_requires(const struct conf *, const char *key, size_t n);
+/* 1 when origin[0..n) is one of cors_origins (compared as bytes). */
+int		conf_origin_allowed(const struct conf *, const char *origin,
+		    size_t n);
 
 #endif

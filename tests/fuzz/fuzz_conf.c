@@ -1,6 +1,7 @@
 /*
  * fuzz_conf.c - the configuration parser: any bytes as a file. Property:
- * a file that loads leaves every setting within its documented range.
+ * a file that loads leaves every setting within its documented range,
+ * and auth token with a tokens file.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    c.max_body < 1024 || c.max_value < 1024 ||
 	    (c.bucket_count_max & (c.bucket_count_max - 1)) != 0 ||
 	    (c.precondition_failed_status != 412 &&
-	    c.precondition_failed_status != 409)))
+	    c.precondition_failed_status != 409) ||
+	    c.auth < CONF_AUTH_NONE || c.auth > CONF_AUTH_REMOTE_USER ||
+	    (c.auth == CONF_AUTH_TOKEN && c.tokens[0] == '\0') ||
+	    c.norigins > CONF_ORIGINS_MAX))
 		abort();
 	unlink(path);
 	return 0;

@@ -74,3 +74,30 @@ def test_paths_and_group_are_checked():
             assert not os.path.exists(sock)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_auth_settings_name_the_line():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "v.conf")
+        base = f"data_dir {d}/data\nsocket {d}/run/v.sock\n"
+        for text, want in (
+                ("auth token\n",
+                 'v.conf:3: auth: token needs a "tokens FILE" line'),
+                ("auth tokens\n",
+                 'v.conf:3: auth: expected none, token or remote_user, '
+                 'got "tokens"'),
+                ("cors_origins https://a.example https://B.example\n",
+                 'v.conf:3: cors_origins: expected origins such as '
+                 'https://app.example.com or http://localhost:8080 '
+                 '(scheme://host[:port], lower case, no path), '
+                 'got "https://B.example"'),
+                ("metrics_public yes\n",
+                 'v.conf:3: metrics_public: expected on or off')):
+            write(conf, base + text)
+            r = verstored("-t", "-c", conf)
+            assert r.returncode == 1 and want in r.stderr, (text, r.stderr)
+            assert "test failed" in r.stderr
+        write(conf, base + "cors_origins https://a.example http://b:8080\n"
+                           "metrics_public on\nauth none\n")
+        r = verstored("-t", "-c", conf)
+        assert r.returncode == 0 and "successful" in r.stderr, r.stderr

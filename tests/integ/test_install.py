@@ -1,6 +1,6 @@
-"""make install DESTDIR=...: a working tree of files; the systemd unit
-passes systemd-analyze verify and rates well under 5 in its security
-analysis."""
+"""make install DESTDIR=...: a working tree of files, an empty tokens
+file among them; the systemd unit passes systemd-analyze verify and rates
+well under 5 in its security analysis."""
 import os
 import re
 import shutil
@@ -27,17 +27,34 @@ def test_make_install_lays_out_a_working_tree():
         assert os.access(exe, os.X_OK)
         r = subprocess.run([exe, "--version"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("verstored "), r
-        r = subprocess.run([exe, "-t", "-c", conf], capture_output=True, text=True)
+        # an empty tokens file, 0640, that the installed conf names
+        tokens = os.path.join(d, "etc/verstore/tokens")
+        assert os.path.getsize(tokens) == 0
+        assert os.stat(tokens).st_mode & 0o777 == 0o640
+        text = open(conf).read()
+        assert "\nauth token\n" in text
+        assert "\ntokens /etc/verstore/tokens\n" in text
+        checked = os.path.join(d, "checked.conf")
+        with open(checked, "w") as f:
+            f.write(text.replace("tokens /etc/verstore/tokens",
+                                 f"tokens {tokens}"))
+        r = subprocess.run([exe, "-t", "-c", checked], capture_output=True,
+                           text=True)
         assert r.returncode == 0 and "successful" in r.stderr, r.stderr
         text = open(unit).read()
         assert "ExecStart=/usr/local/sbin/verstored -c /etc/verstore/verstore.conf" in text
-        # a second install keeps the configuration an operator edited
+        # a second install keeps the configuration and the tokens file
+        # an operator edited
         with open(conf, "a") as f:
             f.write("\nworkers 3\n")
+        r = subprocess.run([exe, "token", "add", "alice", "-c", checked],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
         subprocess.run(["make", "-s", "-C", harness.ROOT, "install",
                         f"DESTDIR={d}", f"BUILD={harness.BUILD}"],
                        check=True, capture_output=True, timeout=300)
         assert "workers 3" in open(conf).read()
+        assert open(tokens).read().startswith("alice ")
         if shutil.which("systemd-analyze"):
             # verify wants the binary at its path: point a copy at DESTDIR
             copy = os.path.join(d, "verstored.service")

@@ -29,7 +29,17 @@ def check_configs(d):
         f.write("# ok\nworkers 2\nmap_size 64M\n")
     r = verstored("-t", "-c", good)
     assert r.returncode == 0 and "successful" in r.stderr, r
-    r = verstored("-t", "-c", os.path.join(harness.ROOT, "conf", "verstore.conf"))
+    # the shipped file, with its tokens file where this test can make one
+    shipped = os.path.join(d, "shipped.conf")
+    tokens = os.path.join(d, "tokens")
+    with open(os.path.join(harness.ROOT, "conf", "verstore.conf")) as f:
+        text = f.read()
+    assert "\ntokens /etc/verstore/tokens\n" in text
+    with open(shipped, "w") as f:
+        f.write(text.replace("\ntokens /etc/verstore/tokens\n",
+                             f"\ntokens {tokens}\n"))
+    open(tokens, "w").close()
+    r = verstored("-t", "-c", shipped)
     assert r.returncode == 0, r
     for text, line, word in (("workers 2\nthreads lots\n", 2, "threads"),
                              ("\n\nmap_sise 1G\n", 3, "map_sise"),

@@ -1,5 +1,7 @@
 """make run (conf/run.sh): ready only once health answers through nginx;
-a port in use is said at once, with the way out; Ctrl-C stops both."""
+a port in use is said at once, with the way out; Ctrl-C stops both.
+CONF=FILE adds FILE's settings after the defaults (auth none), while
+PORT and DATA still set the port, the data and the socket."""
 import os
 import shutil
 import signal
@@ -11,12 +13,29 @@ import urllib.request
 import harness
 
 
-def start(port, data):
+def start(port, data, conf=None):
     env = dict(os.environ, PORT=str(port), DATA=data, BUILD=harness.BUILD)
+    env.pop("CONF", None)
+    if conf is not None:
+        env["CONF"] = conf
     return subprocess.Popen(["bash", os.path.join(harness.ROOT, "conf", "run.sh")],
                             cwd=harness.ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+
+
+def wait_ready(p):
+    """The lines run.sh printed up to "verstore on ...", or to its end."""
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("verstore on http://127.0.0.1:"):
+            break
+    return lines
 
 
 def test_make_run_ready_busy_port_and_stop():
@@ -24,16 +43,10 @@ def test_make_run_ready_busy_port_and_stop():
     port = harness.free_port()
     p = start(port, data)
     try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = p.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("verstore on http://127.0.0.1:"):
-                break
+        lines = wait_ready(p)
         assert lines and lines[-1].startswith("verstore on"), lines
+        # make run asks no credentials, whatever the installed default
+        assert "requests are not checked" not in "".join(lines), lines
         # ready means ready: health answers at once
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health",
                                     timeout=5) as r:
@@ -54,3 +67,53 @@ def test_make_run_ready_busy_port_and_stop():
             p.wait()
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(data + "-2", ignore_errors=True)
+
+
+def test_make_run_conf_file():
+    data = tempfile.mkdtemp(prefix="verstore-run-")
+    extra = os.path.join(data, "extra.conf")
+    tokens = os.path.join(data, "tokens")
+    p = None
+    try:
+        with open(tokens, "w") as f:
+            f.write("# none yet\n")
+        with open(extra, "w") as f:
+            f.write(f"auth token\ntokens {tokens}\n"
+                    f"data_dir {data}/elsewhere\nworkers 1\n")
+        port = harness.free_port()
+        p = start(port, data, conf=extra)
+        lines = wait_ready(p)
+        assert lines and lines[-1].startswith("verstore on"), lines
+        out = "".join(lines)
+        # auth token took effect: verstored says it does not check it yet
+        assert "auth token: requests are not checked" in out, out
+        conf = open(os.path.join(data, "verstore.conf")).read()
+        at = [conf.index(t) for t in ("# make run\nauth none\n",
+                                       f"auth token\ntokens {tokens}",
+                                       f"data_dir {data}/data")]
+        assert at == sorted(at), conf
+        # DATA still holds the data; CONF's data_dir is overridden
+        assert os.path.exists(os.path.join(data, "data", "data.mdb"))
+        assert not os.path.exists(os.path.join(data, "elsewhere"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health",
+                                    timeout=5) as r:
+            assert r.status == 200
+        os.killpg(p.pid, signal.SIGINT)
+        p.communicate(timeout=30)
+        assert p.returncode == 0, p.returncode
+        # a tokens file that does not parse stops it, naming the line
+        with open(tokens, "a") as f:
+            f.write("alice 00 rw *\n")
+        p = start(harness.free_port(), data, conf=extra)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 1, out
+        assert f"tokens {tokens}:2: SHA256HEX" in out, out
+        # and a CONF that is not there is said at once
+        p = start(harness.free_port(), data, conf=extra + ".none")
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 1 and "no such readable file" in out, out
+    finally:
+        if p is not None and p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        shutil.rmtree(data, ignore_errors=True)

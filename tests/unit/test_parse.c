@@ -292,6 +292,118 @@ test_conf(void)
 	CHECK(conf_load(&c, "conf/verstore.conf", &e) == CONF_OK);
 }
 
+static void
+test_conf_auth(void)
+{
+	static const char *const bad[] = {
+		"https://App.example.com", "HTTPS://a", "https://a/",
+		"https://a/x", "https://", "https//a", "a.example.com",
+		"https://a:", "https://a:0", "https://a:080", "https://a:65536",
+		"https://a:123456", "https://u@a", "https://[::1", "https://[]",
+		"https://a?", "*", "null", "1http://a", "https://a_b",
+	};
+	struct conf		 c;
+	struct conf_error	 e;
+	char			 path[] = "/tmp/verstore-conf-XXXXXX";
+	char			 tpath[] = "/tmp/verstore-tokens-XXXXXX";
+	char			 msg[1024], text[256];
+	size_t			 i;
+	int			 fd;
+	FILE			*f;
+
+	conf_defaults(&c);
+	CHECK(c.auth == CONF_AUTH_NONE && c.tokens[0] == '\0');
+	CHECK(c.norigins == 0 && !c.metrics_public);
+	CHECK(conf_set(&c, "auth", "token") == CONF_OK);
+	CHECK(c.auth == CONF_AUTH_TOKEN);
+	CHECK(conf_set(&c, "auth", "remote_user") == CONF_OK);
+	CHECK(c.auth == CONF_AUTH_REMOTE_USER);
+	CHECK(conf_set(&c, "auth", "basic") == CONF_VALUE);
+	CHECK(conf_set(&c, "auth", "none") == CONF_OK && c.auth == CONF_AUTH_NONE);
+	CHECK(conf_set(&c, "metrics_public", "on") == CONF_OK && c.metrics_public);
+	CHECK(conf_set(&c, "metrics_public", "yes") == CONF_VALUE);
+	CHECK(conf_set(&c, "metrics_public", "off") == CONF_OK);
+	CHECK(!c.metrics_public);
+	CHECK(conf_set(&c, "tokens", "/etc/verstore/tokens") == CONF_OK);
+	CHECK(strcmp(c.tokens, "/etc/verstore/tokens") == 0);
+
+	/* origins: scheme://host[:port], lower case, nothing after */
+	CHECK(conf_set(&c, "cors_origins", "https://app.example.com "
+	    "http://localhost:8080\thttp://[::1]:3000 app+x://h.a-b") ==
+	    CONF_OK);
+	CHECK(c.norigins == 4 && strcmp(c.origins[1], "http://localhost:8080") == 0);
+	CHECK(conf_origin_allowed(&c, "https://app.example.com", 23));
+	CHECK(conf_origin_allowed(&c, "http://[::1]:3000", 17));
+	CHECK(!conf_origin_allowed(&c, "https://app.example.co", 22));
+	CHECK(!conf_origin_allowed(&c, "https://app.example.com/", 24));
+	CHECK(!conf_origin_allowed(&c, "http://localhost", 16));
+	CHECK(conf_set(&c, "cors_origins", "https://b.example") == CONF_OK);
+	CHECK(c.norigins == 1 && strcmp(c.origins[0], "https://b.example") == 0);
+	CHECK(!conf_origin_allowed(&c, "https://app.example.com", 23));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (conf_set(&c, "cors_origins", bad[i]) != CONF_VALUE)
+			fprintf(stderr, "  should fail: %s\n", bad[i]);
+		CHECK(conf_set(&c, "cors_origins", bad[i]) == CONF_VALUE);
+	}
+	/* one bad origin sets none of the line */
+	CHECK(conf_set(&c, "cors_origins", "https://a https://B") == CONF_VALUE);
+	CHECK(c.norigins == 1 && strcmp(c.origins[0], "https://b.example") == 0);
+	CHECK(conf_set(&c, "cors_origins", "https://a:65535") == CONF_OK);
+
+	/* in a file: a list on one line; the bad origin is the value named */
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL)
+		abort();
+	fputs("cors_origins https://a.example http://b.example:8080 # two\n"
+	    "workers 2 3\n", f);
+	fclose(f);
+	conf_defaults(&c);
+	CHECK(conf_load(&c, path, &e) == CONF_SYNTAX && e.line == 2);
+	CHECK(c.norigins == 2 && strcmp(c.origins[1], "http://b.example:8080") == 0);
+	f = fopen(path, "w");
+	fputs("\ncors_origins https://a.example https://b.example/ https://c\n", f);
+	fclose(f);
+	CHECK(conf_load(&c, path, &e) == CONF_VALUE && e.line == 2);
+	CHECK(strcmp(e.name, "cors_origins") == 0);
+	CHECK(strcmp(e.value, "https://b.example/") == 0);
+
+	/* auth token needs a tokens file, named on the auth line */
+	f = fopen(path, "w");
+	fputs("workers 2\nauth token\nthreads 4\n", f);
+	fclose(f);
+	conf_defaults(&c);
+	CHECK(conf_load(&c, path, &e) == CONF_NO_TOKENS && e.line == 2);
+	CHECK(strcmp(e.name, "auth") == 0);
+	f = fopen(path, "w");
+	fputs("auth token\nauth none\n", f);
+	fclose(f);
+	conf_defaults(&c);
+	CHECK(conf_load(&c, path, &e) == CONF_OK);
+
+	/* conf_check loads the tokens file: a bad line is named */
+	if ((fd = mkstemp(tpath)) == -1 || close(fd) == -1)
+		abort();
+	f = fopen(path, "w");
+	snprintf(text, sizeof(text), "data_dir /tmp\nsocket /tmp/v.sock\n"
+	    "auth token\ntokens %s\n", tpath);
+	fputs(text, f);
+	fclose(f);
+	conf_defaults(&c);
+	CHECK(conf_load(&c, path, &e) == CONF_OK);
+	CHECK(conf_check(&c, msg, sizeof(msg)) == 0);
+	f = fopen(tpath, "w");
+	fputs("# tokens\nalice 00 rw *\n", f);
+	fclose(f);
+	CHECK(conf_check(&c, msg, sizeof(msg)) == -1);
+	snprintf(text, sizeof(text), "tokens %s:2: SHA256HEX: expected", tpath);
+	CHECK(strncmp(msg, text, strlen(text)) == 0);
+	unlink(tpath);
+	CHECK(conf_check(&c, msg, sizeof(msg)) == -1);
+	CHECK(strstr(msg, "No such file") != NULL);
+	c.auth = CONF_AUTH_NONE;
+	CHECK(conf_check(&c, msg, sizeof(msg)) == 0);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -304,5 +416,6 @@ main(void)
 	RUN(test_media_and_lists);
 	RUN(test_keys);
 	RUN(test_conf);
+	RUN(test_conf_auth);
 	return T_EXIT();
 }
