@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,89 @@ _Static_assert(TOKENS_KEY_MAX == STORE_KEY_MAX, "tokens and store key bounds");
 
 /* ---- a worker's work: the store, the connections, the API ------------- */
 
-struct worker {
-	struct api_ctx		 ctx;
-	struct conn_loop	*loop;
-	struct metrics		*metrics;	/* the master's, shared */
+/* What the master hands every worker it forks. */
+struct app {
+	const char	*conf_path;	/* read again on SIGHUP */
+	struct conf	*conf;		/* the master's, reloads applied */
+	struct metrics	*metrics;	/* shared by every process */
 };
+
+/*
+ * The settings and tokens requests are answered with. A request takes a
+ * reference for its whole length; SIGHUP puts a new one in place, and the
+ * old one is freed by the last request that still uses it.
+ */
+struct live {
+	struct conf	 conf;
+	struct tokens	*tokens;	/* NULL unless auth token */
+	unsigned	 refs;		/* under worker.lock */
+};
+
+struct worker {
+	const struct app	*app;
+	store			*st;
+	struct conn_loop	*loop;
+	pthread_mutex_t		 lock;
+	struct live		*live;	/* current; one reference is ours */
+};
+
+static void
+live_free(struct live *l)
+{
+	if (l == NULL)
+		return;
+	tokens_free(l->tokens);
+	free(l);
+}
+
+/*
+ * A snapshot of c, with its tokens file loaded under auth token; NULL
+ * when that file does not load (logged).
+ */
+static struct live *
+live_make(const struct conf *c)
+{
+	struct live		*l;
+	struct tokens_err	 e;
+	char			 why[512];
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->conf = *c;
+	l->refs = 1;
+	if (c->auth == CONF_AUTH_TOKEN &&
+	    tokens_load(c->tokens, &l->tokens, &e) != TOKENS_OK) {
+		tokens_reason(&e, why, sizeof(why));
+		log_error("tokens %s:%d: %s", c->tokens, e.line, why);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static struct live *
+live_get(struct worker *w)
+{
+	struct live	*l;
+
+	pthread_mutex_lock(&w->lock);
+	l = w->live;
+	l->refs++;
+	pthread_mutex_unlock(&w->lock);
+	return l;
+}
+
+static void
+live_put(struct worker *w, struct live *l)
+{
+	unsigned	 refs;
+
+	pthread_mutex_lock(&w->lock);
+	refs = --l->refs;
+	pthread_mutex_unlock(&w->lock);
+	if (refs == 0)
+		live_free(l);
+}
 
 static void *
 thread_start(void *arg)
@@ -56,7 +135,7 @@ thread_end(void *arg, void *state)
 {
 	struct worker	*w = arg;
 
-	store_thread_end(w->ctx.st);
+	store_thread_end(w->st);
 	http_scratch_free(state);
 	free(state);
 }
@@ -72,8 +151,16 @@ static void
 handle(void *arg, void *state, const struct wire *req, struct buf *out)
 {
 	struct worker	*w = arg;
+	struct live	*l = live_get(w);
+	struct api_ctx	 ctx;
 
-	http_serve(req, api_serve, &w->ctx, state, out);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.conf = &l->conf;
+	ctx.tokens = l->tokens;
+	ctx.st = w->st;
+	ctx.metrics = w->app->metrics;
+	http_serve(req, api_serve, &ctx, state, out);
+	live_put(w, l);
 }
 
 /* The store's group commit, counted in the shared metrics. */
@@ -93,7 +180,12 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
-	w->metrics = arg;
+	w->app = arg;
+	if ((w->live = live_make(c)) == NULL) {
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->lock, NULL);
 	nreaders = conf_workers(c) * (c->threads + 2) + 16;
 	memset(&so, 0, sizeof(so));
 	so.dir = c->data_dir;
@@ -103,14 +195,11 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	so.batch_max = c->batch_max;
 	so.relaxed = c->durability_relaxed;
 	so.on_batch = count_batch;
-	so.batch_arg = w->metrics;
-	if (store_open(&so, &w->ctx.st) != STORE_OK) {
+	so.batch_arg = w->app->metrics;
+	if (store_open(&so, &w->st) != STORE_OK) {
 		log_error("cannot open the store in %s", c->data_dir);
-		free(w);
-		return NULL;
+		goto fail;
 	}
-	w->ctx.conf = c;
-	w->ctx.metrics = w->metrics;
 	memset(&co, 0, sizeof(co));
 	co.listen_fd = listen_fd;
 	co.threads = c->threads;
@@ -121,13 +210,54 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	co.thread_end = thread_end;
 	co.handle = handle;
 	co.arg = w;
-	if (conn_start(&co, &w->loop) != CONN_OK) {
-		store_close(w->ctx.st);
-		free(w);
-		return NULL;
-	}
+	if (conn_start(&co, &w->loop) != CONN_OK)
+		goto fail;
 	log_debug("worker ready, %u threads", c->threads);
 	return w;
+fail:
+	store_close(w->st);
+	live_free(w->live);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return NULL;
+}
+
+static struct conf	*reload_conf(const char *);
+
+/*
+ * SIGHUP in a worker: reads the configuration file and the tokens again
+ * and puts them in place for the requests that start from now on; those
+ * in flight finish with what they began with. A file that does not load
+ * changes nothing.
+ */
+static void
+work_reload(void *h)
+{
+	struct worker	*w = h;
+	struct conf	*next, *cur = NULL;
+	struct live	*l, *old;
+	char		 restart[256];
+
+	if ((next = reload_conf(w->app->conf_path)) == NULL)
+		return;
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		goto out;
+	old = live_get(w);
+	*cur = old->conf;
+	live_put(w, old);
+	conf_apply(cur, next, restart, sizeof(restart));
+	if ((l = live_make(cur)) == NULL)
+		goto out;
+	log_set_level(cur->log_level);
+	pthread_mutex_lock(&w->lock);
+	old = w->live;
+	w->live = l;
+	pthread_mutex_unlock(&w->lock);
+	live_put(w, old);
+	log_debug("configuration reloaded");
+out:
+	free(cur);
+	free(next);
 }
 
 static void
@@ -147,12 +277,14 @@ work_finish(void *h)
 
 	if ((rc = conn_wait(w->loop)) == -1)
 		return rc;	/* threads still running: free nothing */
-	store_stats(w->ctx.st, &ss);
+	store_stats(w->st, &ss);
 	log_info("%llu writes in %llu write transactions, which held the "
 	    "write lock %.1f ms in all, %.1f ms at most",
 	    (unsigned long long)ss.batched_ops, (unsigned long long)ss.batches,
 	    ss.held_us / 1000.0, ss.held_max_us / 1000.0);
-	store_close(w->ctx.st);
+	store_close(w->st);
+	live_put(w, w->live);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 	return rc;
 }
@@ -213,12 +345,28 @@ conf_message(enum conf_err e)
 	}
 }
 
+/* What is wrong with the configuration file at path, in a sentence. */
+static void
+conf_error_text(const char *path, const struct conf_error *e, char *buf,
+    size_t sz)
+{
+	if (e->code == CONF_OPEN)
+		snprintf(buf, sz, "%s: %s", path, strerror(e->sys));
+	else if (e->code == CONF_VALUE && conf_expected(e->name) != NULL)
+		snprintf(buf, sz, "%s:%d: %s: expected %s, got \"%s\"", path,
+		    e->line, e->name, conf_expected(e->name), e->value);
+	else
+		snprintf(buf, sz, "%s:%d: %s: %s", path, e->line, e->name,
+		    conf_message(e->code));
+}
+
 /* Loads path over the defaults; NULL (said on stderr) when it is bad. */
 static struct conf *
 load_conf(const char *path, int test)
 {
 	struct conf		*c;
 	struct conf_error	 e;
+	char			 msg[PATH_MAX + 256];
 
 	if ((c = malloc(sizeof(*c))) == NULL) {
 		perror("verstored");
@@ -227,20 +375,69 @@ load_conf(const char *path, int test)
 	conf_defaults(c);
 	if (conf_load(c, path, &e) == CONF_OK)
 		return c;
-	if (e.code == CONF_OPEN)
-		fprintf(stderr, "verstored: %s: %s\n", path, strerror(e.sys));
-	else if (e.code == CONF_VALUE && conf_expected(e.name) != NULL)
-		fprintf(stderr, "verstored: %s:%d: %s: expected %s, got "
-		    "\"%s\"\n", path, e.line, e.name, conf_expected(e.name),
-		    e.value);
-	else
-		fprintf(stderr, "verstored: %s:%d: %s: %s\n", path, e.line,
-		    e.name, conf_message(e.code));
+	conf_error_text(path, &e, msg, sizeof(msg));
+	fprintf(stderr, "verstored: %s\n", msg);
 	if (test)
 		fprintf(stderr, "verstored: configuration file %s test "
 		    "failed\n", path);
 	free(c);
 	return NULL;
+}
+
+/* Loads path for a reload; NULL (logged) when it is bad. */
+static struct conf *
+reload_conf(const char *path)
+{
+	struct conf		*c;
+	struct conf_error	 e;
+	char			 msg[PATH_MAX + 256];
+
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		log_error("SIGHUP: out of memory: not reloaded");
+		return NULL;
+	}
+	conf_defaults(c);
+	if (conf_load(c, path, &e) == CONF_OK)
+		return c;
+	conf_error_text(path, &e, msg, sizeof(msg));
+	log_error("SIGHUP: %s; the configuration in force stays", msg);
+	free(c);
+	return NULL;
+}
+
+/*
+ * SIGHUP in the master, before the workers get it: the file and its tokens
+ * must load, else nothing changes. The master's copy takes the new
+ * settings, for workers it starts later.
+ */
+static int
+master_check(void *arg)
+{
+	struct app		*a = arg;
+	struct conf		*next;
+	struct tokens		*t = NULL;
+	struct tokens_err	 e;
+	char			 why[512], restart[256];
+
+	if ((next = reload_conf(a->conf_path)) == NULL)
+		return -1;
+	if (next->auth == CONF_AUTH_TOKEN &&
+	    tokens_load(next->tokens, &t, &e) != TOKENS_OK) {
+		tokens_reason(&e, why, sizeof(why));
+		log_error("SIGHUP: tokens %s:%d: %s; the configuration in "
+		    "force stays", next->tokens, e.line, why);
+		free(next);
+		return -1;
+	}
+	tokens_free(t);
+	conf_apply(a->conf, next, restart, sizeof(restart));
+	free(next);
+	log_set_level(a->conf->log_level);
+	if (restart[0] != '\0')
+		log_warn("SIGHUP: %s: changed, applied at the next restart",
+		    restart);
+	log_info("SIGHUP: %s reloaded", a->conf_path);
+	return 0;
 }
 
 /*
@@ -500,8 +697,8 @@ main(int argc, char *argv[])
 	struct conf		*c;
 	struct pool_listener	 l;
 	struct pool_work	 work = { work_start, work_stop, work_finish,
-				     NULL, NULL, NULL };
-	struct metrics		*m;
+				     work_reload, master_check, NULL };
+	struct app		 app;
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 1024];
 	int			 ch, test = 0;
@@ -555,20 +752,22 @@ main(int argc, char *argv[])
 	 * Made before any worker is forked, so that every worker counts into
 	 * the same region and a replaced worker's counts stay in it.
 	 */
-	if (metrics_create(&m) != METRICS_OK) {
+	if (metrics_create(&app.metrics) != METRICS_OK) {
 		log_error("cannot map the metrics: %s", strerror(errno));
 		free(c);
 		return 1;
 	}
-	work.arg = m;
+	app.conf_path = path;
+	app.conf = c;
+	work.arg = &app;
 	if ((pe = pool_listen(c, &l)) != POOL_OK) {
-		metrics_destroy(m);
+		metrics_destroy(app.metrics);
 		free(c);
 		return 1;
 	}
 	pe = pool_run(c, &l, &work);
 	log_info("stopped%s", pe == POOL_OK ? "" : " (not cleanly)");
-	metrics_destroy(m);
+	metrics_destroy(app.metrics);
 	free(c);
 	return pe == POOL_OK ? 0 : 1;
 }

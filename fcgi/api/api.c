@@ -92,6 +92,12 @@ api_problem(struct http_resp *r, int status, const char *code,
 	return -1;
 }
 
+const char *
+api_principal(const struct api_ctx *ctx)
+{
+	return ctx->who != NULL ? ctx->who->name : NULL;
+}
+
 void
 api_head_etag(struct http_resp *r, const struct store_meta *m)
 {

@@ -14,18 +14,33 @@
 #define API_STORAGE	"/api/storage/"
 
 struct metrics;
+struct tokens;
+struct tokens_entry;
 
-struct api_ctx {
-	const struct conf	*conf;
-	store			*st;
-	struct metrics		*metrics;	/* NULL: nothing counted */
+/* Who is asking (auth.c). */
+struct api_who {
+	const char			*name;	/* the principal; NULL: none */
+	const struct tokens_entry	*token;	/* NULL: any key, any way */
 };
 
-/* What routing found in the request's URI (route.c). */
+/*
+ * What a request is answered with: the configuration and tokens in force
+ * (one snapshot for the whole request, see main.c), the store, the
+ * counters, and (set by route_handle for the handlers) who asks.
+ */
+struct api_ctx {
+	const struct conf	*conf;
+	const struct tokens	*tokens;	/* NULL unless auth token */
+	store			*st;
+	struct metrics		*metrics;	/* NULL: nothing counted */
+	const struct api_who	*who;		/* NULL: nobody in particular */
+};
+
+/* What routing found in the request (route.c). */
 struct api_call {
-	const char	*rest;		/* the path after the route's own */
-	size_t		 rlen;
-	const char	*query;		/* after '?', or NULL */
+	const char		*rest;	/* the path after the route's own */
+	size_t			 rlen;
+	const char		*query;	/* after '?', or NULL */
 };
 
 /* A resource's handler: answers req into resp, which starts reset. */

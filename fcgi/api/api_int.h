@@ -78,6 +78,8 @@ void	api_write_failed(const struct api_ctx *, struct http_resp *,
 /* Answers a write that succeeded ({"key","version","updated_at"}). */
 void	api_write_ok(struct http_resp *, const struct http_req *,
 	    const struct key *, const struct store_op *, long index);
+/* The principal of the request (updated_by), or NULL. */
+const char *api_principal(const struct api_ctx *);
 /* Reads the header preconditions; -1 with resp set when malformed. */
 int	api_parse_conds(const struct http_req *, struct store_cond *,
 	    int forread, struct http_resp *);

@@ -124,6 +124,7 @@ idem_begin(const struct api_ctx *ctx, const struct http_req *q,
 		goto bad;
 	ir->key[o] = '\0';
 	ir->id.key = ir->key;
+	ir->id.principal = api_principal(ctx);
 	ir->id.klen = o;
 	fingerprint(q, ir->id.fp);
 	ir->id.ttl_us = (int64_t)ctx->conf->idempotency_ttl * 1000000;

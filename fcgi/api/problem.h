@@ -12,6 +12,23 @@
 #ifndef PROBLEM_H
 #define PROBLEM_H
 
+/* Credentials (API.md 9) */
+#define P_AUTH_NONE	401, "UNAUTHORIZED", "This request needs " \
+	"credentials: send Authorization: Bearer <token>."
+#define P_AUTH_MALFORMED	401, "UNAUTHORIZED", "Authorization is " \
+	"malformed: send Authorization: Bearer <token>, the token as " \
+	"verstored token add printed it."
+#define P_AUTH_UNKNOWN	401, "UNAUTHORIZED", "The bearer token is not " \
+	"known: it was mistyped or revoked."
+#define P_AUTH_NO_USER	401, "UNAUTHORIZED", "No authenticated user: " \
+	"nginx passed no REMOTE_USER."
+#define P_AUTH_USER_LONG	401, "UNAUTHORIZED", \
+	"REMOTE_USER is longer than 255 bytes."
+#define P_FORBIDDEN_RO	403, "FORBIDDEN", "The token \"%s\" is " \
+	"read-only: it may not change \"%s\"."
+#define P_FORBIDDEN_KEY	403, "FORBIDDEN", "The token \"%s\" may not %s " \
+	"\"%s\": none of its prefixes covers it."
+
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
 	"lives under /api/storage/, /api/txn, /api/activities/, " \

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "api/auth.h"
 #include "api/metrics.h"
 #include "api/route.h"
 #include "api/sets.h"
@@ -13,18 +14,23 @@
 /*
  * The API's resources, each a handler of one file of api/. A path equal
  * to `path` names the resource; with `under`, so does any longer path that
- * starts with it, and the handler gets the rest.
+ * starts with it, and the handler gets the rest. Every route asks for
+ * credentials (API.md 9) unless it is `open`: always, or with conf
+ * metrics_public.
  */
+enum route_open { OPEN_NEVER, OPEN_ALWAYS, OPEN_METRICS };
+
 static const struct route {
 	const char	*path;
 	int		 under;
+	enum route_open	 open;
 	api_handler	 fn;
 } routes[] = {
-	{ "/api/health",	0, route_health },
-	{ "/api/metrics",	0, metrics_handle },
-	{ "/api/txn",		0, txn_handle },
-	{ "/api/activities/",	1, sets_handle },
-	{ "/api/storage/",	1, storage_handle },
+	{ "/api/health",	0, OPEN_ALWAYS,	route_health },
+	{ "/api/metrics",	0, OPEN_METRICS, metrics_handle },
+	{ "/api/txn",		0, OPEN_NEVER,	txn_handle },
+	{ "/api/activities/",	1, OPEN_NEVER,	sets_handle },
+	{ "/api/storage/",	1, OPEN_NEVER,	storage_handle },
 };
 
 void
@@ -85,22 +91,36 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r)
 {
 	const struct route	*rt;
+	struct api_ctx		 rc = *ctx;
 	struct api_call		 c;
+	struct api_who		 who;
 	const char		*query;
 	size_t			 plen;
 	uint64_t		 start = now_us();
+	int			 open;
 
 	query = strchr(q->uri, '?');
 	plen = query != NULL ? (size_t)(query - q->uri) : strlen(q->uri);
+	memset(&c, 0, sizeof(c));
 	c.query = query != NULL ? query + 1 : NULL;
-	if ((rt = route_find(q->uri, plen, &c)) == NULL)
+	memset(&who, 0, sizeof(who));
+	rc.who = &who;
+	rt = route_find(q->uri, plen, &c);
+	open = rt != NULL && (rt->open == OPEN_ALWAYS ||
+	    (rt->open == OPEN_METRICS && ctx->conf->metrics_public));
+	if (auth_preflight(ctx, q, r))
+		;	/* answered; a preflight carries no credentials */
+	else if (!open && auth_check(ctx, q, r, &who) == -1)
+		;	/* 401 */
+	else if (rt == NULL)
 		api_problem(r, P_NO_RESOURCE);
 	else
-		rt->fn(ctx, q, r, &c);
+		rt->fn(&rc, q, r, &c);
 	if (r->body.oom || r->head.oom) {
 		http_resp_reset(r);
 		api_problem(r, P_OOM);
 	}
+	auth_cors(ctx, q, r);
 	if (ctx->metrics != NULL)
 		(void)metrics_request(ctx->metrics, q->method, r->status,
 		    now_us() - start);

@@ -5,6 +5,7 @@
 
 #include "model/act.h"
 #include "api/api_int.h"
+#include "api/auth.h"
 #include "api/idem.h"
 #include "lib/log.h"
 #include "api/sets.h"
@@ -201,6 +202,7 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 	if (idem_begin(ctx, q, &ir, &a.f, r) == -1)
 		goto out;
 	op.kind = STORE_OP_MULTI;
+	op.principal = api_principal(ctx);
 	op.key = key;
 	op.klen = act_manifest_key(key, sizeof(key), name, n);
 	op.multi = act_post_cb;
@@ -221,17 +223,26 @@ void
 sets_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct api_call *call)
 {
-	char	 name[ACT_NAME_MAX + 1];
+	char	 name[ACT_NAME_MAX + 1], pfx[STORE_KEY_MAX + 1];
 	long	 n;
+	int	 is_read, is_write;
 
 	if ((n = key_decode(call->rest, call->rlen, name, sizeof(name))) < 0 ||
 	    !act_name_valid(name, (size_t)n)) {
 		api_problem(r, P_SET_NAME);
 		return;
 	}
-	if (strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0)
+	is_read = strcmp(q->method, "GET") == 0 ||
+	    strcmp(q->method, "HEAD") == 0;
+	is_write = strcmp(q->method, "POST") == 0;
+	/* a token reaches a set through its keys, _act/S/ */
+	if ((is_read || is_write) && auth_need(ctx->who, r, pfx,
+	    act_set_prefix(pfx, sizeof(pfx), name, (size_t)n), is_write,
+	    -1) == -1)
+		return;
+	if (is_read)
 		h_set_get(ctx, q, r, name, (size_t)n, call->query);
-	else if (strcmp(q->method, "POST") == 0)
+	else if (is_write)
 		h_set_post(ctx, q, r, name, (size_t)n);
 	else {
 		api_problem(r, P_METHOD_SET);
@@ -273,6 +284,7 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 	a.value = val.p;
 	a.vlen = val.len;
 	op.kind = STORE_OP_MULTI;
+	op.principal = api_principal(ctx);
 	op.key = k->s;
 	op.klen = k->n;
 	op.cond = &c;

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/api_int.h"
+#include "api/auth.h"
 #include "api/idem.h"
 #include "api/sets.h"
 #include "api/storage.h"
@@ -125,6 +126,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
 		goto out;
 	op.kind = STORE_OP_PUT;
+	op.principal = api_principal(ctx);
 	op.key = k->s;
 	op.klen = k->n;
 	op.value = val.p;
@@ -155,6 +157,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	if (conf_requires(ctx->conf, k->s, k->n))
 		c.flags |= STORE_REQUIRE;
 	op.kind = STORE_OP_DELETE;
+	op.principal = api_principal(ctx);
 	op.key = k->s;
 	op.klen = k->n;
 	op.cond = &c;
@@ -207,8 +210,8 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
     struct store_cond *c, int with_index)
 {
 	struct store_op		 op;
-	struct api_patch_job	 job = { p, NULL, ctx->conf->max_value,
-				    { -1, -1 } };
+	struct api_patch_job	 job = { p, api_principal(ctx),
+				    ctx->conf->max_value, { -1, -1 } };
 	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
 				    with_index };
 	struct idem_req		 ir;
@@ -219,6 +222,7 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 	if (conf_requires(ctx->conf, k->s, k->n))
 		c->flags |= STORE_REQUIRE;
 	op.kind = STORE_OP_UPDATE;
+	op.principal = api_principal(ctx);
 	op.key = k->s;
 	op.klen = k->n;
 	op.cond = c;
@@ -449,6 +453,7 @@ h_create(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	op.kind = STORE_OP_CREATE;
+	op.principal = api_principal(ctx);
 	op.key = prefix->s;
 	op.klen = prefix->n;
 	op.slug = has_slug ? slug : NULL;
@@ -478,15 +483,22 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 	struct api_err	 e;
 	enum key_err	 ke;
 	const char	*m = q->method;
-	int		 is_write;
+	int		 is_read, is_write;
 
 	if ((ke = key_parse(call->rest, call->rlen, &k)) != KEY_OK) {
 		(void)api_err_key(&e, ke);
 		api_fail(r, &e);
 		return;
 	}
+	is_read = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
+	    strcmp(m, "PATCH") == 0 || strcmp(m, "POST") == 0;
+	/* a list or a created key is within the token's prefixes, or not */
+	if ((is_read || is_write || strcmp(m, "OPTIONS") == 0) &&
+	    auth_need(ctx->who, r, k.s, k.n, is_write, -1) == -1)
+		return;
 	if (k.prefix) {
-		if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+		if (is_read) {
 			h_list(ctx, r, &k, query);
 			r->head_only = m[0] == 'H';
 		} else if (strcmp(m, "POST") == 0 && !k.reserved)
@@ -499,8 +511,6 @@ storage_handle(const struct api_ctx *ctx, const struct http_req *q,
 		}
 		return;
 	}
-	is_write = strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 ||
-	    strcmp(m, "PATCH") == 0 || strcmp(m, "POST") == 0;
 	if (is_write && k.reserved && act_is_key(k.s, k.n)) {
 		if (strcmp(m, "PUT") == 0)
 			sets_put_key(ctx, q, r, &k);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "api/auth.h"
 #include "api/idem.h"
 #include "api/txn.h"
 
@@ -213,11 +214,16 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 			goto out;
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (auth_need(ctx->who, r, t[i].k.s, t[i].k.n,
+		    t[i].kind != T_GET && t[i].kind != T_CHECK, (long)i) == -1)
+			goto out;
 	for (i = 0; i < n; i++) {
 		struct store_op *op = &ops[i];
 
 		op->key = t[i].k.s;
 		op->klen = t[i].k.n;
+		op->principal = api_principal(ctx);
 		op->cond = &t[i].c;
 		switch (t[i].kind) {
 		case T_CHECK:	op->kind = STORE_OP_CHECK; break;
@@ -231,6 +237,7 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		case T_PATCH:
 			op->kind = STORE_OP_UPDATE;
 			t[i].job.p = t[i].p;
+			t[i].job.principal = api_principal(ctx);
 			t[i].job.max_value = ctx->conf->max_value;
 			op->update = api_patch_cb;
 			op->update_arg = &t[i].job;

@@ -67,6 +67,14 @@ act_is_key(const char *key, size_t n)
 }
 
 size_t
+act_set_prefix(char *out, size_t outsz, const char *name, size_t n)
+{
+	int	 k = snprintf(out, outsz, PREFIX "%.*s/", (int)n, name);
+
+	return k < 0 ? 0 : (size_t)k < outsz ? (size_t)k : outsz - 1;
+}
+
+size_t
 act_manifest_key(char *out, size_t outsz, const char *name, size_t n)
 {
 	int	 k = snprintf(out, outsz, PREFIX "%.*s/manifest", (int)n, name);

@@ -46,6 +46,12 @@ int		act_name_valid(const char *name, size_t n);
 /* 1 when key[0..n) is under _act/, where sets keep their keys. */
 int		act_is_key(const char *key, size_t n);
 /*
+ * Writes the prefix of every key of set name[0..n), "_act/S/", into out
+ * (NUL-terminated, cut to outsz); returns its length.
+ */
+size_t		act_set_prefix(char *out, size_t outsz, const char *name,
+		    size_t n);
+/*
  * Writes set name[0..n)'s manifest key, "_act/S/manifest", into out
  * (NUL-terminated, cut to outsz); returns its length.
  */

@@ -602,6 +602,53 @@ conf_workers(const struct conf *c)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* Notes name in restart when the setting differs. */
+static void
+restart_only(int differs, const char *name, char *restart, size_t sz)
+{
+	size_t	 n = strlen(restart);
+
+	if (!differs || n + strlen(name) + 2 > sz)
+		return;
+	snprintf(restart + n, sz - n, "%s%s", n > 0 ? " " : "", name);
+}
+
+void
+conf_apply(struct conf *cur, const struct conf *next, char *restart,
+    size_t restartsz)
+{
+	struct conf	 old = *cur;
+
+	if (restartsz > 0)
+		restart[0] = '\0';
+#define KEEP(f, same) do {						\
+	restart_only(!(same), #f, restart, restartsz);			\
+	cur->f = old.f;							\
+} while (0)
+	*cur = *next;
+	KEEP(workers, old.workers == next->workers);
+	KEEP(threads, old.threads == next->threads);
+	KEEP(map_size, old.map_size == next->map_size);
+	KEEP(max_body, old.max_body == next->max_body);
+	KEEP(socket_mode, old.socket_mode == next->socket_mode);
+	KEEP(shutdown_timeout, old.shutdown_timeout == next->shutdown_timeout);
+	KEEP(batch_max, old.batch_max == next->batch_max);
+	KEEP(request_timeout, old.request_timeout == next->request_timeout);
+	KEEP(max_conns, old.max_conns == next->max_conns);
+	KEEP(durability_relaxed,
+	    old.durability_relaxed == next->durability_relaxed);
+#undef KEEP
+	restart_only(strcmp(old.data_dir, next->data_dir) != 0, "data_dir",
+	    restart, restartsz);
+	memcpy(cur->data_dir, old.data_dir, sizeof(cur->data_dir));
+	restart_only(strcmp(old.socket, next->socket) != 0, "socket", restart,
+	    restartsz);
+	memcpy(cur->socket, old.socket, sizeof(cur->socket));
+	restart_only(strcmp(old.socket_group, next->socket_group) != 0,
+	    "socket_group", restart, restartsz);
+	memcpy(cur->socket_group, old.socket_group, sizeof(cur->socket_group));
+}
+
 int
 conf_origin_allowed(const struct conf *c, const char *origin, size_t n)
 {

@@ -94,6 +94,14 @@ const char	*conf_expected(const char *name);
  * line at fault).
  */
 int		conf_check(const struct conf *, char *msg, size_t msgsz);
+/*
+ * SIGHUP: takes next's settings into cur, but for those that only a
+ * restart applies (the data, the socket, the processes and threads, the
+ * sizes the connections and the store were opened with); the names of
+ * those that next changes go into restart, blank-separated ("" if none).
+ */
+void		conf_apply(struct conf *cur, const struct conf *next,
+		    char *restart, size_t restartsz);
 /* The number of workers to run (resolves workers 0). */
 unsigned	conf_workers(const struct conf *);
 /* 1 when writes to key[0..n) must carry a precondition. */

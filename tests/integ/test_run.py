@@ -8,6 +8,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import harness
@@ -85,8 +86,6 @@ def test_make_run_conf_file():
         lines = wait_ready(p)
         assert lines and lines[-1].startswith("verstore on"), lines
         out = "".join(lines)
-        # auth token took effect: verstored says it does not check it yet
-        assert "auth token: requests are not checked" in out, out
         conf = open(os.path.join(data, "verstore.conf")).read()
         at = [conf.index(t) for t in ("# make run\nauth none\n",
                                        f"auth token\ntokens {tokens}",
@@ -98,6 +97,13 @@ def test_make_run_conf_file():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health",
                                     timeout=5) as r:
             assert r.status == 200
+        # auth token took effect: the API wants a token
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/storage/x",
+                                   timeout=5)
+            assert False, "no 401"
+        except urllib.error.HTTPError as e:
+            assert e.code == 401, e.code
         os.killpg(p.pid, signal.SIGINT)
         p.communicate(timeout=30)
         assert p.returncode == 0, p.returncode
