@@ -1,5 +1,6 @@
 /* log.c - see log.h. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -7,12 +8,13 @@
 
 #include "lib/log.h"
 
-static int log_level = LOG_INFO;	/* written once, before threads */
+/* set at start and on SIGHUP, while request threads log */
+static atomic_int log_level = LOG_INFO;
 
 void
 log_set_level(int level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
 
 void
@@ -26,7 +28,7 @@ log_msg(int level, const char *func, const char *fmt, ...)
 	int		 k;
 	va_list		 ap;
 
-	if (level > log_level)
+	if (level > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

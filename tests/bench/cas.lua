@@ -20,11 +20,13 @@ function init(args)
   body = '{"value":"' .. string.rep("y", 1024 - 14) .. '"}'
   wrk.method = "PUT"
   wrk.headers["Content-Type"] = "application/json"
+  local tok = os.getenv("BENCH_TOKEN")
+  auth = tok and tok ~= "" and ("Bearer " .. tok) or nil
 end
 function request()
   idx = idx % NKEYS + 1
   local k = keys[idx]
-  return wrk.format(nil, "/api/storage/" .. k, { ["If-Match"] = '"' .. ver[k] .. '"', ["Content-Type"] = "application/json" }, body)
+  return wrk.format(nil, "/api/storage/" .. k, { ["If-Match"] = '"' .. ver[k] .. '"', ["Content-Type"] = "application/json", ["Authorization"] = auth }, body)
 end
 function response(status, headers, body)
   local k, v = body:match('"key":"([^"]+)".-"version":(%d+)')

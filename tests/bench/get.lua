@@ -2,6 +2,10 @@
 local N = 100
 function init(args)
   idx = math.random(N)
+  local tok = os.getenv("BENCH_TOKEN")
+  if tok and tok ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. tok
+  end
 end
 function request()
   idx = idx % N + 1

@@ -30,7 +30,7 @@ def lat_ms(s):
     return {"us": v / 1000, "ms": v, "s": v * 1000}[m.group(2)]
 
 
-def wrk(url, conns, script=None, threads=2, secs=SECS, args=()):
+def wrk(url, conns, script=None, threads=2, secs=SECS, args=(), token=None):
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{secs}s", "--latency",
            "--timeout", "10s"]
     if script:
@@ -40,7 +40,8 @@ def wrk(url, conns, script=None, threads=2, secs=SECS, args=()):
         cmd += ["--", *args]
     out = subprocess.run(cmd, capture_output=True, text=True,
                          timeout=secs + 60,
-                         env=dict(os.environ, BENCH_DIR=HERE)).stdout
+                         env=dict(os.environ, BENCH_DIR=HERE,
+                                  BENCH_TOKEN=token or "")).stdout
     r = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
          "p50": lat_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
          "p99": lat_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
@@ -57,13 +58,13 @@ def wrk(url, conns, script=None, threads=2, secs=SECS, args=()):
     return r
 
 
-def load(srv, keys, value):
+def load(srv, keys, value, headers=None):
     """PUTs keys concurrently; every one must land."""
     chunks = [keys[i::16] for i in range(16)]
 
     def one(i):
         for k in chunks[i]:
-            r = srv.put(k, value)
+            r = srv.put(k, value, headers=headers)
             assert r.status in (200, 201), r
     harness.run_threads(16, one)
 
@@ -177,6 +178,51 @@ def relaxed_put_rate():
         srv.stop()
 
 
+BENCH_TOKEN = "bench-0123456789abcdefghijklmnopqrstuvwxyzAB"
+
+
+def auth_rows(rows):
+    """The GET and conditional PUT loads under auth none and auth token
+    (a token limited to bench/, found among 50, as in a team), each on a
+    fresh server with the same settings and data, one after the other."""
+    import hashlib
+    d = tempfile.mkdtemp(prefix="verstore-bench-tokens-")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "tokens")
+    with open(path, "w") as f:
+        for i in range(50):
+            tok = BENCH_TOKEN if i == 49 else f"other-{i}-{BENCH_TOKEN}"
+            f.write(f"user{i} {hashlib.sha256(tok.encode()).hexdigest()} "
+                    f"rw bench/\n")
+    os.chmod(path, 0o644)
+    try:
+        for mode in ("none", "token"):
+            conf = f"auth token\ntokens {path}\n" if mode == "token" else ""
+            token = BENCH_TOKEN if mode == "token" else None
+            auth = {"Authorization": "Bearer " + BENCH_TOKEN} if token \
+                else None
+            srv = harness.Server(workers=os.cpu_count(), threads=16,
+                                 conf=conf)
+            try:
+                srv.start()
+                base = f"http://127.0.0.1:{srv.port}"
+                kib = "x" * (1024 - 14)
+                load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib,
+                     auth)
+                load(srv, [f"bench/cas/t{t}-{i}" for t in (1, 2)
+                           for i in range(1, 1001)], kib, auth)
+                for name, conns, script in (
+                        ("GET 1 KiB, 100 hot keys", 32, "get.lua"),
+                        ("PUT If-Match, own keys, c64", 64, "cas.lua")):
+                    row = f"{name}, auth {mode}"
+                    print(f"  {row} ...", flush=True)
+                    rows[row] = wrk(base, conns, script, token=token)
+            finally:
+                srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ncpu = os.cpu_count()
     ret_port = harness.free_port()
@@ -223,6 +269,7 @@ def main():
         print("  PUT If-Match, own keys, c64, durability relaxed ...",
               flush=True)
         rows["PUT If-Match c64, durability relaxed"] = relaxed_put_rate()
+        auth_rows(rows)
         print("  LMDB 1 put per synced commit ...", flush=True)
         rows["LMDB 1 put/commit"] = lmdb_commit_rate()
         if shutil.which("etcd"):
@@ -286,6 +333,11 @@ def report(rows, ncpu):
                         get / r("etcd range (point read), c32"), 2.5))
         targets.append(("conditional PUT c64 (2xx/s) / etcd txn CAS c64 (req/s)",
                         cas_ok / r("etcd txn CAS, c64"), 3.0))
+    for name in ("GET 1 KiB, 100 hot keys", "PUT If-Match, own keys, c64"):
+        if name + ", auth token" in rows:
+            targets.append((f"{name}: auth token / auth none",
+                            r(name + ", auth token") /
+                            r(name + ", auth none"), 0.95))
     print()
     print("| ratio | measured | target |")
     print("|---|---:|---|")
