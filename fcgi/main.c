@@ -148,7 +148,8 @@ api_serve(void *arg, const struct http_req *req, struct http_resp *resp)
 }
 
 static void
-handle(void *arg, void *state, const struct wire *req, struct buf *out)
+handle(void *arg, void *state, const struct wire *req, struct http_park *pk,
+    struct buf *out)
 {
 	struct worker	*w = arg;
 	struct live	*l = live_get(w);
@@ -159,8 +160,17 @@ handle(void *arg, void *state, const struct wire *req, struct buf *out)
 	ctx.tokens = l->tokens;
 	ctx.st = w->st;
 	ctx.metrics = w->app->metrics;
-	http_serve(req, api_serve, &ctx, state, out);
+	http_serve(req, api_serve, &ctx, state, pk, out);
 	live_put(w, l);
+}
+
+/* Watchers waiting in this worker, counted in the shared metrics. */
+static void
+count_watchers(void *arg, int delta)
+{
+	struct worker	*w = arg;
+
+	metrics_watchers_add(w->app->metrics, delta);
 }
 
 /* The store's group commit, counted in the shared metrics. */
@@ -206,6 +216,8 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	co.max_conns = c->max_conns;
 	co.request_timeout = c->request_timeout;
 	co.max_body = c->max_body;
+	co.max_watchers = c->max_watchers;
+	co.watchers = count_watchers;
 	co.thread_start = thread_start;
 	co.thread_end = thread_end;
 	co.handle = handle;

@@ -13,6 +13,15 @@
  * Connections closed while a batch of events is handled are freed only
  * after the batch, as a later event of the batch may still name them.
  *
+ * Watchers: a request whose handler parks it comes back to the loop
+ * through the `back` list; the loop keeps it in the parked list with its
+ * epoll registration armed for its peer's close only. conn_notify()
+ * posts changes as notes; the loop matches them against the parked
+ * watchers' prefixes and hands those concerned, and those whose time
+ * came, to the request threads again. A watcher handed back with a
+ * cursor below the last change the loop heard of runs again at once: a
+ * change that came while it was running is never missed.
+ *
  * The hand-over: a complete request goes straight to the request thread
  * that went idle last (a stack, under the queue's mutex), which sleeps on
  * a semaphore of its own; only when no thread is idle does it wait in the
@@ -46,12 +55,26 @@
 #define OUT_KEEP	(1u << 20)	/* a thread keeps a larger answer buffer
 					   only for one request */
 
+enum conn_state { C_PENDING = 0, C_BUSY, C_PARKED };
+
 struct conn {
 	int		 fd;		/* -1 once closed */
 	int		 armed;		/* registered with epoll */
-	int64_t		 deadline;	/* ms */
-	struct conn	*prev, *next;	/* pending list, queue or dead list */
+	enum conn_state	 state;
+	int		 watching;	/* counted among the watchers */
+	int64_t		 deadline;	/* ms; parked: when it runs again */
+	struct conn	*prev, *next;	/* pending or parked list, queue,
+					   back or dead list */
 	struct wire	 w;
+	struct http_park pk;
+};
+
+/* Changes posted by conn_notify(), for the loop. */
+struct note {
+	struct note	*next;
+	uint64_t	 upto;
+	size_t		 n;
+	struct conn_topic t[];		/* keys follow the array */
 };
 
 struct conn_loop;
@@ -74,6 +97,7 @@ struct conn_loop {
 	atomic_int	 stopping;
 	_Atomic int64_t	 stop_deadline;
 	atomic_uint	 open;		/* connections not yet closed */
+	atomic_uint	 nwatch;	/* watchers counted */
 
 	/* the loop thread's own */
 	struct conn	*pend_head, *pend_tail;
@@ -81,12 +105,16 @@ struct conn_loop {
 	int		 accepting;
 	int64_t		 accept_resume;	/* ms; 0: not paused */
 	int64_t		 refused_warn;	/* ms; no warning before */
+	struct conn	*park_head, *park_tail;
+	uint64_t	 heard;		/* the last change notified */
 	char		 rbuf[READ_BUF];
 
 	/* shared, under mu */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 ended;		/* live went down */
 	struct conn	*q_head, *q_tail;
+	struct conn	*back;		/* parked by a request thread */
+	struct note	*notes;		/* newest first */
 	struct req_thread *idle;	/* the last to go idle first */
 	int		 loop_done;	/* nothing more will be queued */
 	unsigned	 live;		/* threads running, the loop's included */
@@ -132,24 +160,43 @@ pending_close(struct conn_loop *l, struct conn *c, const char *why)
 }
 
 static void
+conn_free(struct conn *c)
+{
+	wire_free(&c->w);
+	buf_free(&c->pk.watch);
+	free(c);
+}
+
+static void
 free_dead(struct conn_loop *l)
 {
 	struct conn	*c;
 
 	while ((c = l->dead) != NULL) {
 		l->dead = c->next;
-		wire_free(&c->w);
-		free(c);
+		conn_free(c);
 	}
+}
+
+/* A watcher that ends is counted down; any thread. */
+static void
+unwatch(struct conn_loop *l, struct conn *c)
+{
+	if (!c->watching)
+		return;
+	c->watching = 0;
+	atomic_fetch_sub(&l->nwatch, 1);
+	if (l->o.watchers != NULL)
+		l->o.watchers(l->o.arg, -1);
 }
 
 /* Hands a complete request to an idle thread, or queues it. */
 static void
-enqueue(struct conn_loop *l, struct conn *c)
+hand(struct conn_loop *l, struct conn *c)
 {
 	struct req_thread	*t;
 
-	pending_unlink(l, c);
+	c->state = C_BUSY;
 	pthread_mutex_lock(&l->mu);
 	if ((t = l->idle) != NULL)
 		l->idle = t->next_idle;
@@ -165,6 +212,216 @@ enqueue(struct conn_loop *l, struct conn *c)
 		t->c = c;
 		sem_post(&t->go);
 	}
+}
+
+static void
+enqueue(struct conn_loop *l, struct conn *c)
+{
+	pending_unlink(l, c);
+	hand(l, c);
+}
+
+/* ---- watchers ----------------------------------------------------------- */
+
+static void
+park_link(struct conn_loop *l, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = l->park_tail;
+	if (l->park_tail != NULL)
+		l->park_tail->next = c;
+	else
+		l->park_head = c;
+	l->park_tail = c;
+}
+
+static void
+park_unlink(struct conn_loop *l, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->park_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->park_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Closes a watcher the loop holds (parked, or handed back). */
+static void
+watcher_close(struct conn_loop *l, struct conn *c, int parked,
+    const char *why)
+{
+	log_debug("closing watcher %d: %s", c->fd, why);
+	if (parked)
+		park_unlink(l, c);
+	close(c->fd);
+	c->fd = -1;
+	unwatch(l, c);
+	c->next = l->dead;
+	l->dead = c;
+	atomic_fetch_sub(&l->open, 1);
+}
+
+/* A watcher handed back waits: for its peer's close only, in epoll. */
+static void
+park(struct conn_loop *l, struct conn *c, int64_t now)
+{
+	struct epoll_event	 ev;
+
+	c->state = C_PARKED;
+	c->deadline = c->pk.until_ms;
+	if (c->pk.cursor < l->heard)
+		c->deadline = now;	/* a change came while it ran */
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+	ev.data.ptr = c;
+	if (epoll_ctl(l->epfd, c->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    c->fd, &ev) == -1) {
+		c->next = NULL;
+		watcher_close(l, c, 0, strerror(errno));
+		return;
+	}
+	c->armed = 1;
+	if (!c->watching) {
+		c->watching = 1;
+		atomic_fetch_add(&l->nwatch, 1);
+		if (l->o.watchers != NULL)
+			l->o.watchers(l->o.arg, 1);
+	}
+	park_link(l, c);
+}
+
+/* 1 when a change of t concerns watcher c. */
+static int
+concerns(const struct conn *c, const struct conn_topic *t)
+{
+	const struct buf	*w = &c->pk.watch;
+
+	return t->seq > c->pk.cursor && t->klen >= w->len &&
+	    (w->len == 0 || memcmp(t->key, w->p, w->len) == 0);
+}
+
+/* Marks the watchers a note concerns to run now; the others move on. */
+static void
+apply_note(struct conn_loop *l, const struct note *nt, int64_t now)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	for (c = l->park_head; c != NULL; c = c->next) {
+		if (c->deadline <= now)
+			continue;
+		for (i = 0; i < nt->n && !concerns(c, &nt->t[i]); i++)
+			;
+		if (i < nt->n)
+			c->deadline = now;
+		else if (c->pk.cursor < nt->upto)
+			c->pk.cursor = nt->upto;
+	}
+	if (nt->upto > l->heard)
+		l->heard = nt->upto;
+}
+
+/* Takes what request threads handed back and what was notified. */
+static void
+take_back(struct conn_loop *l, int64_t now)
+{
+	struct conn	*back, *c;
+	struct note	*notes, *nt, *old = NULL;
+
+	pthread_mutex_lock(&l->mu);
+	back = l->back;
+	l->back = NULL;
+	notes = l->notes;
+	l->notes = NULL;
+	pthread_mutex_unlock(&l->mu);
+	while ((c = back) != NULL) {
+		back = c->next;
+		c->next = NULL;
+		if (atomic_load(&l->stopping))
+			watcher_close(l, c, 0, "stopping");
+		else
+			park(l, c, now);
+	}
+	while ((nt = notes) != NULL) {		/* oldest first */
+		notes = nt->next;
+		nt->next = old;
+		old = nt;
+	}
+	while ((nt = old) != NULL) {
+		old = nt->next;
+		apply_note(l, nt, now);
+		free(nt);
+	}
+}
+
+/*
+ * Hands the watchers whose time came to the request threads; returns
+ * when the next one's comes (INT64_MAX: none).
+ */
+static int64_t
+run_due(struct conn_loop *l, int64_t now)
+{
+	struct epoll_event	 ev;
+	struct conn		*c, *next;
+	int64_t			 wake = INT64_MAX;
+	int			 ending = atomic_load(&l->stopping);
+
+	for (c = l->park_head; c != NULL; c = next) {
+		next = c->next;
+		if (ending)
+			c->deadline = now;
+		if (c->deadline > now) {
+			if (c->deadline < wake)
+				wake = c->deadline;
+			continue;
+		}
+		park_unlink(l, c);
+		memset(&ev, 0, sizeof(ev));	/* its events are the thread's */
+		ev.data.ptr = c;
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->pk.resumed = 1;
+		c->pk.timed_out = now >= c->pk.until_ms;
+		c->pk.streaming = c->pk.stream;
+		c->pk.ending = ending;
+		hand(l, c);
+	}
+	return wake;
+}
+
+void
+conn_notify(struct conn_loop *l, const struct conn_topic *t, size_t n,
+    uint64_t upto)
+{
+	struct note	*nt;
+	size_t		 i, keys = 0;
+	char		*p;
+	uint64_t	 one = 1;
+
+	for (i = 0; i < n; i++)
+		keys += t[i].klen;
+	if ((nt = malloc(sizeof(*nt) + n * sizeof(nt->t[0]) + keys)) == NULL) {
+		log_error("out of memory: watchers not told of %zu changes", n);
+		return;
+	}
+	nt->upto = upto;
+	nt->n = n;
+	p = (char *)&nt->t[n];
+	for (i = 0; i < n; i++) {
+		memcpy(p, t[i].key, t[i].klen);
+		nt->t[i] = t[i];
+		nt->t[i].key = p;
+		p += t[i].klen;
+	}
+	pthread_mutex_lock(&l->mu);
+	nt->next = l->notes;
+	l->notes = nt;
+	pthread_mutex_unlock(&l->mu);
+	if (write(l->evfd, &one, sizeof(one)) == -1)
+		log_error("eventfd: %s", strerror(errno));
 }
 
 /* Reads what the connection has; hands it over once complete. */
@@ -320,11 +577,9 @@ expire(struct conn_loop *l, int64_t now)
 }
 
 static int
-wait_ms(const struct conn_loop *l, int64_t now)
+wait_ms(const struct conn_loop *l, int64_t now, int64_t wake)
 {
-	int64_t	 wake = INT64_MAX;
-
-	if (l->pend_head != NULL)
+	if (l->pend_head != NULL && l->pend_head->deadline < wake)
 		wake = l->pend_head->deadline;
 	if (atomic_load(&l->stopping) &&
 	    atomic_load(&l->stop_deadline) < wake)
@@ -343,14 +598,17 @@ loop_main(void *arg)
 {
 	struct conn_loop	*l = arg;
 	struct req_thread	*idle, *t;
+	struct conn		*back, *bc;
 	struct epoll_event	 ev[EVENTS_MAX];
 	uint64_t		 tick;
-	int64_t			 now;
+	int64_t			 now, wake;
 	int			 n, i;
 
 	for (;;) {
 		free_dead(l);
 		now = conn_now_ms();
+		take_back(l, now);
+		wake = run_due(l, now);
 		if (atomic_load(&l->stopping)) {
 			listen_watch(l, 0);
 			l->accept_resume = 0;
@@ -359,10 +617,11 @@ loop_main(void *arg)
 			listen_watch(l, 1);
 		}
 		expire(l, now);
-		if (atomic_load(&l->stopping) && (l->pend_head == NULL ||
+		if (atomic_load(&l->stopping) && ((l->pend_head == NULL &&
+		    l->park_head == NULL) ||
 		    now >= atomic_load(&l->stop_deadline)))
 			break;
-		n = epoll_wait(l->epfd, ev, EVENTS_MAX, wait_ms(l, now));
+		n = epoll_wait(l->epfd, ev, EVENTS_MAX, wait_ms(l, now, wake));
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -379,7 +638,9 @@ loop_main(void *arg)
 				if (read(l->evfd, &tick, sizeof(tick)) == -1 &&
 				    errno != EAGAIN)
 					log_warn("eventfd: %s", strerror(errno));
-			} else if (c->fd != -1)
+			} else if (c->fd != -1 && c->state == C_PARKED)
+				watcher_close(l, c, 1, "its peer closed");
+			else if (c->fd != -1 && c->state == C_PENDING)
 				conn_read(l, c);
 		}
 	}
@@ -389,9 +650,19 @@ loop_main(void *arg)
 	pthread_mutex_unlock(&l->mu);
 	while (l->pend_head != NULL)
 		pending_close(l, l->pend_head, "shutdown_timeout");
-	free_dead(l);
+	while (l->park_head != NULL)
+		watcher_close(l, l->park_head, 1, "shutdown_timeout");
 	pthread_mutex_lock(&l->mu);
 	l->loop_done = 1;
+	back = l->back;
+	l->back = NULL;
+	pthread_mutex_unlock(&l->mu);
+	while ((bc = back) != NULL) {
+		back = bc->next;
+		watcher_close(l, bc, 0, "shutdown_timeout");
+	}
+	free_dead(l);
+	pthread_mutex_lock(&l->mu);
 	l->live--;
 	idle = l->idle;
 	l->idle = NULL;
@@ -433,6 +704,43 @@ write_all(int fd, const char *p, size_t n, int64_t deadline)
 		    errno != EINTR)
 			return -1;
 	}
+	return 0;
+}
+
+/* Sends all of p[0..n) now, without waiting; 0, or -1. */
+static int
+send_now(int fd, const char *p, size_t n)
+{
+	ssize_t	 k;
+
+	while (n > 0) {
+		k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Gives a watcher that waits back to the loop; -1 when it is gone. */
+static int
+give_back(struct conn_loop *l, struct conn *c)
+{
+	uint64_t	 one = 1;
+
+	pthread_mutex_lock(&l->mu);
+	if (l->loop_done) {
+		pthread_mutex_unlock(&l->mu);
+		return -1;
+	}
+	c->next = l->back;
+	l->back = c;
+	pthread_mutex_unlock(&l->mu);
+	if (write(l->evfd, &one, sizeof(one)) == -1)
+		log_error("eventfd: %s", strerror(errno));
 	return 0;
 }
 
@@ -480,16 +788,27 @@ request_main(void *arg)
 	}
 	while ((c = next_request(t)) != NULL) {
 		buf_reset(&out);
-		l->o.handle(l->o.arg, state, &c->w, &out);
-		if (out.oom)
+		c->pk.can_park = c->watching ||
+		    atomic_load(&l->nwatch) < l->o.max_watchers;
+		l->o.handle(l->o.arg, state, &c->w, &c->pk, &out);
+		if (out.oom) {
 			log_error("out of memory writing a response");
-		else if (write_all(c->fd, out.p, out.len, conn_now_ms() +
+			c->pk.park = 0;
+		} else if (c->pk.park) {
+			/* a stream's part goes now or never: a watcher that
+			   cannot keep up is dropped, and resumes later */
+			if ((out.len == 0 || send_now(c->fd, out.p,
+			    out.len) == 0) && give_back(l, c) == 0)
+				goto next;
+			log_debug("watcher dropped");
+		} else if (write_all(c->fd, out.p, out.len, conn_now_ms() +
 		    (int64_t)l->o.request_timeout * 1000) == -1)
 			log_debug("client went away");
 		close(c->fd);
-		wire_free(&c->w);
-		free(c);
+		unwatch(l, c);
+		conn_free(c);
 		atomic_fetch_sub(&l->open, 1);
+next:
 		if (out.cap > OUT_KEEP)
 			buf_free(&out);
 	}
@@ -521,8 +840,13 @@ raise_nofile(void)
 static void
 loop_free(struct conn_loop *l)
 {
+	struct note	*nt;
 	unsigned	 i;
 
+	while ((nt = l->notes) != NULL) {
+		l->notes = nt->next;
+		free(nt);
+	}
 	if (l->epfd != -1)
 		close(l->epfd);
 	if (l->evfd != -1)

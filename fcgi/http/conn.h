@@ -12,6 +12,15 @@
  * connections the oldest one still being received is closed to make room
  * (or, when every open one is complete and waiting for a thread, the new
  * one is refused).
+ *
+ * Watchers: a handler may make its request wait (struct http_park). The
+ * connection then goes back to the loop, parked: it holds no thread, and
+ * runs again on a thread when conn_notify() names a topic (a key) under
+ * the prefix it watches with a seq past its cursor, when its time comes,
+ * or never, if its peer closes first. A stream's part that does not fit
+ * in the socket at once closes it: a slow watcher is dropped, never
+ * waited for. At most max_watchers wait at once (can_park says whether
+ * one more may); they do not count against max_conns.
  */
 #ifndef CONN_H
 #define CONN_H
@@ -20,6 +29,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "http/http.h"
 #include "http/wire.h"
 
 enum conn_err {
@@ -33,13 +43,24 @@ struct conn_opts {
 	unsigned	 max_conns;
 	unsigned	 request_timeout;	/* seconds */
 	size_t		 max_body;
+	unsigned	 max_watchers;
 	/* Each request thread's own state, made and ended in that thread. */
 	void		*(*thread_start)(void *arg);
 	void		 (*thread_end)(void *arg, void *state);
-	/* Answers a complete request: appends the framed answer to out. */
+	/* Answers a complete request: appends the framed answer to out;
+	   pk as http_serve() takes it. */
 	void		 (*handle)(void *arg, void *state, const struct wire *,
-			    struct buf *out);
+			    struct http_park *pk, struct buf *out);
+	/* The number of waiting watchers changed by delta (NULL: none). */
+	void		 (*watchers)(void *arg, int delta);
 	void		*arg;
+};
+
+/* A change that watchers may wait for: a key and its seq. */
+struct conn_topic {
+	const char	*key;
+	size_t		 klen;
+	uint64_t	 seq;
 };
 
 struct conn_loop;
@@ -58,6 +79,15 @@ void		 conn_stop(struct conn_loop *, int64_t deadline_ms);
  * (nothing freed: exit the process).
  */
 int		 conn_wait(struct conn_loop *);
+/*
+ * Wakes the watchers of these changes: each one parked whose prefix
+ * starts one of the keys with a seq above its cursor runs again; those
+ * that no change concerns take upto as their cursor (the changes given
+ * are every change up to upto). Any thread may call it; it copies what
+ * it needs.
+ */
+void		 conn_notify(struct conn_loop *, const struct conn_topic *,
+		    size_t n, uint64_t upto);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t		 conn_now_ms(void);
 

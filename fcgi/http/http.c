@@ -39,6 +39,11 @@ http_resp_reset(struct http_resp *r)
 	r->status = 500;
 	r->content_type = NULL;
 	r->head_only = 0;
+	r->park = 0;
+	r->stream = 0;
+	r->park_until_ms = 0;
+	r->cursor = 0;
+	buf_reset(&r->watch);
 	buf_reset(&r->head);
 	buf_reset(&r->body);
 }
@@ -48,6 +53,7 @@ http_resp_free(struct http_resp *r)
 {
 	buf_free(&r->head);
 	buf_free(&r->body);
+	buf_free(&r->watch);
 }
 
 void
@@ -71,13 +77,42 @@ body_err(enum wire_body b)
 	return HTTP_BODY_BAD_LENGTH;
 }
 
-/* The CGI header lines, then the body, as STDOUT records. */
+/*
+ * The CGI header lines, then the body, as STDOUT records; a stream's
+ * first part without Content-Length and end, its later parts body only.
+ */
 static void
-write_resp(const struct wire *w, struct http_scratch *s, struct buf *out)
+write_resp(const struct wire *w, struct http_scratch *s, int streaming,
+    struct buf *out)
 {
 	struct http_resp	*r = &s->resp;
 	struct buf		*o = &s->head;
 
+	if (streaming || (r->stream && r->park)) {
+		if (!streaming) {
+			buf_reset(o);
+			buf_printf(o, "Status: %d %s\r\nContent-Type: %s\r\n",
+			    r->status, http_reason(r->status),
+			    r->content_type != NULL ? r->content_type :
+			    "application/octet-stream");
+			buf_add(o, r->head.p, r->head.len);
+			buf_puts(o, "\r\n");
+			if (o->oom) {
+				out->oom = 1;
+				return;
+			}
+			wire_stdout(out, w->id, o->p, o->len);
+		}
+		if (r->body.len > 0)
+			wire_stdout(out, w->id, r->body.p, r->body.len);
+		if (r->body.oom)
+			out->oom = 1;
+		if (!r->park)
+			wire_end(out, w->id);
+		return;
+	}
+	if (r->park)
+		return;		/* a long poll: nothing yet */
 	buf_reset(o);
 	buf_puts(o, "Status: ");
 	buf_u64(o, (uint64_t)r->status);
@@ -105,7 +140,7 @@ write_resp(const struct wire *w, struct http_scratch *s, struct buf *out)
 
 void
 http_serve(const struct wire *w, http_handler handler, void *arg,
-    struct http_scratch *s, struct buf *out)
+    struct http_scratch *s, struct http_park *pk, struct buf *out)
 {
 	struct http_req	 q;
 	const char	*m;
@@ -130,8 +165,31 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 	    "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	q.ac_request_headers = wire_param(w,
 	    "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+	q.accept = wire_param(w, "HTTP_ACCEPT");
+	q.last_event_id = wire_param(w, "HTTP_LAST_EVENT_ID");
+	if (pk != NULL) {
+		q.resumed = pk->resumed;
+		q.timed_out = pk->timed_out;
+		q.can_park = pk->can_park && !pk->ending;
+		q.streaming = pk->streaming;
+		q.cursor = pk->cursor;
+	}
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
 	handler(arg, &q, &s->resp);
-	write_resp(w, s, out);
+	if (pk == NULL || pk->ending || (!q.can_park && !q.streaming))
+		s->resp.park = 0;	/* it may not wait: it ends now */
+	if (pk != NULL) {
+		pk->park = s->resp.park;
+		pk->stream = s->resp.stream || q.streaming;
+		pk->until_ms = s->resp.park_until_ms;
+		pk->cursor = s->resp.cursor;
+		if (pk->park && !q.resumed) {
+			buf_reset(&pk->watch);
+			buf_add(&pk->watch, s->resp.watch.p, s->resp.watch.len);
+			if (pk->watch.oom)
+				pk->park = 0;
+		}
+	}
+	write_resp(w, s, q.streaming, out);
 }

@@ -32,9 +32,17 @@ struct http_req {
 	const char		*origin;
 	const char		*ac_request_method;	/* preflight */
 	const char		*ac_request_headers;
+	const char		*accept;
+	const char		*last_event_id;
 	const char		*body;		/* body_len bytes + NUL */
 	size_t			 body_len;
 	enum http_body_err	 body_err;
+	/* a watcher's request run again (struct http_park) */
+	int			 resumed;	/* it waited, and runs again */
+	int			 timed_out;	/* ... because its time came */
+	int			 can_park;	/* there is room for it to wait */
+	int			 streaming;	/* its head went out already */
+	uint64_t		 cursor;	/* what it had seen, as resp set */
 };
 
 struct http_resp {
@@ -43,6 +51,18 @@ struct http_resp {
 	struct buf	 head;		/* extra header lines, each CRLF-ended */
 	struct buf	 body;
 	int		 head_only;	/* HEAD: headers as for GET, no body */
+	/*
+	 * A watcher: instead of ending, the request waits, to run again
+	 * when http_wake() says something happened or at park_until_ms.
+	 * park 1 answers nothing yet (a long poll); stream 1 sends the
+	 * head and body now and keeps the answer open (each later run
+	 * sends body only). cursor is kept for the next run.
+	 */
+	int		 park;
+	int		 stream;
+	int64_t		 park_until_ms;	/* CLOCK_MONOTONIC */
+	uint64_t	 cursor;
+	struct buf	 watch;		/* the key prefix it waits on */
 };
 
 /* Per-thread memory reused from request to request. */
@@ -58,11 +78,33 @@ typedef void	(*http_handler)(void *arg, const struct http_req *req,
 		    struct http_resp *resp);
 
 /*
+ * What the connection keeps of a request that waits (a watcher) between
+ * its runs; opaque to http but for these fields.
+ */
+struct http_park {
+	/* in */
+	int		 resumed;
+	int		 timed_out;
+	int		 can_park;
+	int		 streaming;
+	int		 ending;	/* the worker stops: end, do not wait */
+	uint64_t	 cursor;
+	/* out */
+	int		 park;		/* wait: keep the connection */
+	int		 stream;	/* what went out leaves it open */
+	int64_t		 until_ms;
+	struct buf	 watch;		/* resp's, kept (the caller frees) */
+};
+
+/*
  * Answers one complete request (wire_done) through handler: appends the
- * answer, framed in FastCGI records, to out.
+ * answer, framed in FastCGI records, to out. With pk (NULL: the request
+ * cannot wait), a handler may make it wait: pk says so, and what out
+ * holds then is a stream's part (no end record), or nothing.
  */
 void		 http_serve(const struct wire *, http_handler handler,
-		    void *arg, struct http_scratch *, struct buf *out);
+		    void *arg, struct http_scratch *, struct http_park *pk,
+		    struct buf *out);
 /* Frees a scratch's memory; NULL-safe. */
 void		 http_scratch_free(struct http_scratch *);
 const char	*http_reason(int status);

@@ -35,6 +35,7 @@ conf_defaults(struct conf *c)
 	c->max_value = (size_t)16 << 20;
 	c->request_timeout = 30;
 	c->max_conns = 1024;
+	c->max_watchers = 10000;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -329,6 +330,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		c->max_conns = u;
 		return CONF_OK;
 	}
+	if (strcmp(name, "max_watchers") == 0) {
+		if (parse_uint(v, 0, 1 << 20, 10, &u) == -1)
+			return CONF_VALUE;
+		c->max_watchers = u;
+		return CONF_OK;
+	}
 	if (strcmp(name, "idempotency_ttl") == 0) {
 		if (parse_uint(v, 1, 30 * 86400, 10, &u) == -1)
 			return CONF_VALUE;
@@ -478,6 +485,7 @@ conf_expected(const char *name)
 		{ "idempotency_ttl", "seconds, 1 to 2592000" },
 		{ "request_timeout", "seconds, 1 to 3600" },
 		{ "max_conns", "a number of connections, 16 to 1048576" },
+		{ "max_watchers", "a number of watchers, 0 to 1048576" },
 		{ "shutdown_timeout", "seconds, 1 to 3600" },
 		{ "auth", "none, token or remote_user" },
 		{ "tokens", "the path of the tokens file" },
@@ -635,6 +643,7 @@ conf_apply(struct conf *cur, const struct conf *next, char *restart,
 	KEEP(batch_max, old.batch_max == next->batch_max);
 	KEEP(request_timeout, old.request_timeout == next->request_timeout);
 	KEEP(max_conns, old.max_conns == next->max_conns);
+	KEEP(max_watchers, old.max_watchers == next->max_watchers);
 	KEEP(durability_relaxed,
 	    old.durability_relaxed == next->durability_relaxed);
 #undef KEEP

@@ -45,6 +45,7 @@ struct conf {
 	size_t		max_value;		/* a stored value's bytes */
 	unsigned	request_timeout;	/* seconds to deliver a request */
 	unsigned	max_conns;		/* open connections per worker */
+	unsigned	max_watchers;		/* waiting feed requests, each */
 	int		durability_relaxed;	/* commits not synced */
 	int		auth;			/* enum conf_auth */
 	char		tokens[PATH_MAX];	/* the tokens file; "" = unset */
