@@ -27,7 +27,7 @@ LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/cond.c store/op.c store/commit.c store/name.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
-	    store/lmdb/idem.c store/lmdb/rec.c
+	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
 	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c \
@@ -37,7 +37,8 @@ HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
 PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/auth.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
-	    fcgi/api/storage.c fcgi/api/metrics.c fcgi/api/route.c
+	    fcgi/api/storage.c fcgi/api/changes.c fcgi/api/metrics.c \
+	    fcgi/api/route.c
 FCGI_LIB  = $(LIB_SRC) $(JSON_SRC) $(HTTP_SRC) $(PROC_SRC) $(MODEL_SRC) \
 	    $(API_SRC)
 FCGI_SRC  = $(FCGI_LIB) fcgi/main.c

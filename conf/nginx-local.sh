@@ -14,7 +14,8 @@ worker_processes $workers;
 daemon off;
 pid $state/nginx.pid;
 error_log $log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile 65536;
+events { worker_connections 24576; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;

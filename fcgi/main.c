@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "http/http.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/notify.h"
 #include "proc/pool.h"
 #include "proc/tokens.h"
 
@@ -44,6 +46,7 @@ struct app {
 	const char	*conf_path;	/* read again on SIGHUP */
 	struct conf	*conf;		/* the master's, reloads applied */
 	struct metrics	*metrics;	/* shared by every process */
+	struct notify	*notify;	/* the latest seq, shared */
 };
 
 /*
@@ -63,6 +66,9 @@ struct worker {
 	struct conn_loop	*loop;
 	pthread_mutex_t		 lock;
 	struct live		*live;	/* current; one reference is ours */
+	pthread_t		 feed;	/* tells the watchers of changes */
+	int			 feed_started;
+	atomic_int		 feed_stop;
 };
 
 static void
@@ -173,6 +179,66 @@ count_watchers(void *arg, int delta)
 	metrics_watchers_add(w->app->metrics, delta);
 }
 
+/* A commit: the watchers of every worker may have something new. */
+static void
+post_commit(void *arg, uint64_t seq)
+{
+	const struct app	*a = arg;
+
+	notify_post(a->notify, seq);
+	metrics_seq_set(a->metrics, seq);
+}
+
+#define FEED_BATCH	1000	/* changes read for the watchers at once */
+
+/*
+ * The worker's feed thread: sleeps on the shared seq and, when it moves,
+ * reads what changed since (one reader for all the watchers) and tells
+ * the connections, which wake the watchers concerned.
+ */
+static void *
+feed_main(void *arg)
+{
+	struct worker		*w = arg;
+	struct store_changes	 ch;
+	struct conn_topic	*t = NULL;
+	uint64_t		 seen = store_seq(w->st), seq;
+	size_t			 i, more;
+
+	while (!atomic_load(&w->feed_stop)) {
+		if ((seq = notify_wait(w->app->notify, seen, 1000)) <= seen)
+			continue;
+		do {
+			more = 0;
+			if (store_changes(w->st, seen, "", 0, FEED_BATCH, 0,
+			    &ch) != STORE_OK) {
+				log_error("the feed cannot be read");
+				sleep(1);
+				break;
+			}
+			if (t == NULL &&
+			    (t = calloc(FEED_BATCH, sizeof(*t))) == NULL) {
+				store_changes_free(&ch);
+				sleep(1);
+				break;
+			}
+			for (i = 0; i < ch.n && i < FEED_BATCH; i++) {
+				t[i].key = ch.items[i].key;
+				t[i].klen = ch.items[i].klen;
+				t[i].seq = ch.items[i].seq;
+			}
+			conn_notify(w->loop, t, i, ch.last_seq);
+			if (ch.last_seq > seen)
+				seen = ch.last_seq;
+			more = ch.n == FEED_BATCH;
+			store_changes_free(&ch);
+		} while (more && !atomic_load(&w->feed_stop));
+	}
+	free(t);
+	store_thread_end(w->st);
+	return NULL;
+}
+
 /* The store's group commit, counted in the shared metrics. */
 static void
 count_batch(void *arg, size_t nops)
@@ -206,6 +272,9 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	so.relaxed = c->durability_relaxed;
 	so.on_batch = count_batch;
 	so.batch_arg = w->app->metrics;
+	so.on_commit = post_commit;
+	so.history_versions = c->history_versions;
+	so.commit_arg = (void *)w->app;
 	if (store_open(&so, &w->st) != STORE_OK) {
 		log_error("cannot open the store in %s", c->data_dir);
 		goto fail;
@@ -224,6 +293,13 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	co.arg = w;
 	if (conn_start(&co, &w->loop) != CONN_OK)
 		goto fail;
+	if (pthread_create(&w->feed, NULL, feed_main, w) != 0) {
+		log_error("cannot start the feed thread");
+		conn_stop(w->loop, conn_now_ms());
+		(void)conn_wait(w->loop);
+		goto fail;
+	}
+	w->feed_started = 1;
 	log_debug("worker ready, %u threads", c->threads);
 	return w;
 fail:
@@ -277,6 +353,7 @@ work_stop(void *h, int64_t deadline_ms)
 {
 	struct worker	*w = h;
 
+	atomic_store(&w->feed_stop, 1);
 	conn_stop(w->loop, deadline_ms);
 }
 
@@ -289,6 +366,8 @@ work_finish(void *h)
 
 	if ((rc = conn_wait(w->loop)) == -1)
 		return rc;	/* threads still running: free nothing */
+	if (w->feed_started)
+		pthread_join(w->feed, NULL);
 	store_stats(w->st, &ss);
 	log_info("%llu writes in %llu write transactions, which held the "
 	    "write lock %.1f ms in all, %.1f ms at most",
@@ -764,8 +843,11 @@ main(int argc, char *argv[])
 	 * Made before any worker is forked, so that every worker counts into
 	 * the same region and a replaced worker's counts stay in it.
 	 */
-	if (metrics_create(&app.metrics) != METRICS_OK) {
-		log_error("cannot map the metrics: %s", strerror(errno));
+	if (metrics_create(&app.metrics) != METRICS_OK ||
+	    notify_create(&app.notify) == -1) {
+		log_error("cannot map the shared counters: %s",
+		    strerror(errno));
+		metrics_destroy(app.metrics);
 		free(c);
 		return 1;
 	}
@@ -773,12 +855,14 @@ main(int argc, char *argv[])
 	app.conf = c;
 	work.arg = &app;
 	if ((pe = pool_listen(c, &l)) != POOL_OK) {
+		notify_destroy(app.notify);
 		metrics_destroy(app.metrics);
 		free(c);
 		return 1;
 	}
 	pe = pool_run(c, &l, &work);
 	log_info("stopped%s", pe == POOL_OK ? "" : " (not cleanly)");
+	notify_destroy(app.notify);
 	metrics_destroy(app.metrics);
 	free(c);
 	return pe == POOL_OK ? 0 : 1;

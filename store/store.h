@@ -38,6 +38,7 @@ enum store_err {
 	STORE_NOMEM,
 	STORE_IO,		/* the backend or the OS failed; logged */
 	STORE_CORRUPT,		/* a stored record does not decode; logged */
+	STORE_GONE,		/* a version no longer kept (history) */
 };
 
 #define STORE_KEY_MAX		512	/* bytes */
@@ -113,6 +114,16 @@ typedef void	(*store_log_fn)(int level, const char *func, const char *msg);
  * must be quick and must not call the store.
  */
 typedef void	(*store_batch_fn)(void *arg, size_t nops);
+/*
+ * Told, once each, of the highest seq (see store_changes) that a write
+ * transaction committed, by the thread that committed it, outside any
+ * lock; it must be quick and must not call the store (it wakes the
+ * watchers of the change feed, in every process).
+ */
+typedef void	(*store_commit_fn)(void *arg, uint64_t seq);
+
+/* The versions a key keeps when store_opts names none (API.md 7). */
+#define STORE_HISTORY_DEFAULT	10
 
 struct store_opts {
 	const char	*dir;		/* created (one level) when missing */
@@ -127,6 +138,10 @@ struct store_opts {
 					   writes, a crash of the process not */
 	store_batch_fn	 on_batch;	/* NULL: nobody is told */
 	void		*batch_arg;
+	store_commit_fn	 on_commit;	/* NULL: nobody is told */
+	void		*commit_arg;
+	unsigned	 history_versions; /* per key, the current one and
+					   tombstones counted; 0: default */
 };
 
 /*
@@ -348,6 +363,73 @@ struct store_stats {
 	uint64_t	held_max_us;	/* ... the longest one */
 };
 void		store_stats(store *, struct store_stats *);
+
+/*
+ * The change feed (API.md 7). Every write that changes a key takes the
+ * next seq, strictly increasing over the whole store; the feed holds each
+ * key's latest change only.
+ */
+struct store_change {
+	uint64_t	 seq;
+	const char	*key;		/* klen bytes + NUL; the list's */
+	size_t		 klen;
+	uint64_t	 version;
+	int		 deleted;
+	int64_t		 updated_us;
+};
+struct store_changes {
+	struct store_change	*items;	/* owned; store_changes_free() */
+	size_t			 n;
+	uint64_t		 last_seq;
+};
+/*
+ * The latest change of each key under prefix[0..plen) whose latest change
+ * has a seq above since, in seq order: at most limit (>= 1) of them, from
+ * at most scan_max entries of the feed (0: a default of 10000), so that a
+ * narrow prefix never makes a call unbounded. last_seq is the seq of the
+ * last result; with none, the last seq looked at, or, when the feed's end
+ * was reached, the store's last seq: since = last_seq never skips one.
+ */
+enum store_err	store_changes(store *, uint64_t since, const char *prefix,
+		    size_t plen, size_t limit, size_t scan_max,
+		    struct store_changes *out);
+void		store_changes_free(struct store_changes *);	/* NULL-safe */
+/* The last seq committed (0: none yet, or the store cannot be read). */
+uint64_t	store_seq(store *);
+
+/*
+ * History: a key keeps its last history_versions versions, the current
+ * one and tombstones included.
+ */
+struct store_version {
+	uint64_t	 version;
+	int64_t		 updated_us;
+	int		 deleted;
+	size_t		 size;		/* the value's bytes; 0: tombstone */
+	char		 principal[STORE_PRINCIPAL_MAX + 1];
+};
+/*
+ * The versions key keeps, newest first: *out malloc'ed (free()), *n of
+ * them. STORE_NOTFOUND when the key never was.
+ */
+enum store_err	store_history(store *, const char *key, size_t klen,
+		    struct store_version **out, size_t *n);
+/*
+ * Version `version` of key, as store_get() reads the current one:
+ * STORE_OK (meta, and *value malloc'ed for the caller to free()),
+ * STORE_DELETED (a tombstone; meta set), STORE_NOTFOUND (no such
+ * version, or no such key), STORE_GONE (it was, and is no longer kept).
+ */
+enum store_err	store_get_version(store *, const char *key, size_t klen,
+		    uint64_t version, struct store_meta *meta, char **value,
+		    size_t *vlen);
+/*
+ * The same in a store_read() or STORE_OP_MULTI transaction: *value points
+ * into it, valid until it ends.
+ */
+enum store_err	store_io_get_version(store_io *, const char *key,
+		    size_t klen, uint64_t version, struct store_meta *meta,
+		    const char **value, size_t *vlen);
 
 /* How full the store is, for every process alike (API.md 11). */
 struct store_usage {

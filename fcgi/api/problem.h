@@ -32,7 +32,7 @@
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
 	"lives under /api/storage/, /api/txn, /api/activities/, " \
-	"/api/health and /api/metrics."
+	"/api/changes, /api/health and /api/metrics."
 #define P_METHOD_HEALTH	405, "METHOD_NOT_ALLOWED", "Use GET or HEAD here."
 #define P_METHOD_METRICS	405, "METHOD_NOT_ALLOWED", \
 	"Use GET or HEAD here."
@@ -113,8 +113,11 @@
 	"version must be a non-negative integer."
 #define P_QUERY_AFTER	400, "INVALID_REQUEST", \
 	"after must be a percent-encoded key."
-#define P_NO_HISTORY	400, "INVALID_REQUEST", \
-	"version and history reads are not available."
+#define P_QUERY_HISTORY	400, "INVALID_REQUEST", \
+	"history takes 1: GET the key with ?history=1."
+#define P_VERSION_GONE	404, "VERSION_GONE", "Version %llu is no longer " \
+	"kept (history_versions); read the current one, or ?history=1 for " \
+	"those kept."
 
 /* Writes: PUT bodies, patches, appends, created keys */
 #define P_PUT_TWICE	400, "INVALID_REQUEST", "The body names %s twice."
@@ -190,6 +193,16 @@
 	"max_value or bucket_count_max."
 #define P_SET_FAILED	500, "INTERNAL", "The set could not be read or " \
 	"written; nothing was changed."
+
+/* The change feed (API.md 7) */
+#define P_METHOD_CHANGES	405, "METHOD_NOT_ALLOWED", \
+	"The feed is read with GET."
+#define P_FEED_PREFIX	400, "INVALID_REQUEST", \
+	"prefix must be a percent-encoded key prefix of at most 512 bytes."
+#define P_FEED_LAST_ID	400, "INVALID_REQUEST", \
+	"Last-Event-ID must be a seq, as the stream's id: lines give it."
+#define P_FEED_FULL	503, "UNAVAILABLE", "This worker already has " \
+	"max_watchers waiting; retry after a moment."
 
 /* Idempotency (API.md 8) */
 #define P_IDEM_KEY	400, "INVALID_REQUEST", "Idempotency-Key is 1 to " \

@@ -4,6 +4,7 @@
 
 #include "api/api_int.h"
 #include "api/auth.h"
+#include "api/changes.h"
 #include "api/metrics.h"
 #include "api/route.h"
 #include "api/sets.h"
@@ -29,6 +30,7 @@ static const struct route {
 	{ "/api/health",	0, OPEN_ALWAYS,	route_health },
 	{ "/api/metrics",	0, OPEN_METRICS, metrics_handle },
 	{ "/api/txn",		0, OPEN_NEVER,	txn_handle },
+	{ "/api/changes",	0, OPEN_NEVER,	changes_handle },
 	{ "/api/activities/",	1, OPEN_NEVER,	sets_handle },
 	{ "/api/storage/",	1, OPEN_NEVER,	storage_handle },
 };

@@ -59,6 +59,94 @@ envelope(struct http_resp *r, const char *key, size_t klen,
 	api_end(&w, r);
 }
 
+/* GET ?version=N: one version of the key's history (API.md 3.1, 7). */
+static void
+h_get_version(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k, uint64_t version)
+{
+	struct store_meta	 m;
+	char			*value = NULL;
+	size_t			 vlen;
+	enum store_err		 err;
+	struct jw		 w;
+
+	err = store_get_version(ctx->st, k->s, k->n, version, &m, &value,
+	    &vlen);
+	switch (err) {
+	case STORE_OK:
+		break;
+	case STORE_NOTFOUND:
+	case STORE_DELETED:
+		api_not_found(r, k, &m, err);
+		goto out;
+	case STORE_GONE:
+		api_problem_open(&w, r, P_VERSION_GONE,
+		    (unsigned long long)version);
+		jw_str(&w, "key", k->s, k->n);
+		jw_u64(&w, "version", version);
+		api_problem_close(&w);
+		goto out;
+	default:
+		api_internal(r, err);
+		goto out;
+	}
+	r->status = 200;
+	r->head_only = q->method[0] == 'H';
+	api_head_etag(r, &m);
+	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+	envelope(r, k->s, k->n, &m, value, vlen);
+out:
+	free(value);
+}
+
+/* GET ?history=1: the versions kept, newest first. */
+static void
+h_history(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct key *k)
+{
+	struct store_version	*v = NULL;
+	struct store_meta	 m;
+	size_t			 n = 0, i;
+	enum store_err		 err;
+	struct jw		 w;
+
+	err = store_history(ctx->st, k->s, k->n, &v, &n);
+	if (err == STORE_NOTFOUND) {
+		memset(&m, 0, sizeof(m));
+		api_not_found(r, k, &m, err);
+		goto out;
+	}
+	if (err != STORE_OK) {
+		api_internal(r, err);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	r->head_only = q->method[0] == 'H';
+	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_str(&w, "key", k->s, k->n);
+	jw_arr(&w, "versions");
+	for (i = 0; i < n; i++) {
+		jw_obj(&w, NULL);
+		jw_u64(&w, "version", v[i].version);
+		api_json_ts(&w, "updated_at", v[i].updated_us);
+		if (v[i].principal[0] != '\0')
+			jw_strz(&w, "updated_by", v[i].principal);
+		else
+			jw_null(&w, "updated_by");
+		jw_bool(&w, "deleted", v[i].deleted);
+		jw_u64(&w, "size", v[i].size);
+		jw_close(&w);
+	}
+	jw_close(&w);
+	jw_close(&w);
+	api_end(&w, r);
+out:
+	free(v);
+}
+
 static void
 h_get(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *k, const char *query)
@@ -68,11 +156,20 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 	char			*value = NULL;
 	size_t			 vlen, n;
 	const char		*v;
+	uint64_t		 version = 0;
 	enum store_err		 err;
 
-	if (api_query_param(query, "version", &v, &n) ||
-	    api_query_param(query, "history", &v, &n)) {
-		api_problem(r, P_NO_HISTORY);
+	if (api_query_param(query, "history", &v, &n)) {
+		if (n == 1 && v[0] == '1')
+			h_history(ctx, q, r, k);
+		else
+			api_problem(r, P_QUERY_HISTORY);
+		goto out;
+	}
+	if (api_query_param(query, "version", &v, &n)) {
+		if (api_query_uint(query, "version", 1, UINT64_MAX / 2,
+		    &version, r) == 0)
+			h_get_version(ctx, q, r, k, version);
 		goto out;
 	}
 	if (api_parse_conds(q, &c, 1, r) == -1)

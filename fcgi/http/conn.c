@@ -494,7 +494,8 @@ listen_watch(struct conn_loop *l, int on)
 static int
 make_room(struct conn_loop *l)
 {
-	if (atomic_load(&l->open) < l->o.max_conns)
+	/* watchers wait apart: max_watchers bounds them */
+	if (atomic_load(&l->open) - atomic_load(&l->nwatch) < l->o.max_conns)
 		return 0;
 	if (l->pend_head == NULL)
 		return -1;

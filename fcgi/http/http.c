@@ -173,6 +173,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		q.can_park = pk->can_park && !pk->ending;
 		q.streaming = pk->streaming;
 		q.cursor = pk->cursor;
+		q.park_until_ms = pk->until_ms;
 	}
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);

@@ -43,6 +43,7 @@ struct http_req {
 	int			 can_park;	/* there is room for it to wait */
 	int			 streaming;	/* its head went out already */
 	uint64_t		 cursor;	/* what it had seen, as resp set */
+	int64_t			 park_until_ms;	/* ... and when it was to wake */
 };
 
 struct http_resp {

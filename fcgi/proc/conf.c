@@ -36,6 +36,7 @@ conf_defaults(struct conf *c)
 	c->request_timeout = 30;
 	c->max_conns = 1024;
 	c->max_watchers = 10000;
+	c->history_versions = 10;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -330,6 +331,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		c->max_conns = u;
 		return CONF_OK;
 	}
+	if (strcmp(name, "history_versions") == 0) {
+		if (parse_uint(v, 1, 1000, 10, &u) == -1)
+			return CONF_VALUE;
+		c->history_versions = u;
+		return CONF_OK;
+	}
 	if (strcmp(name, "max_watchers") == 0) {
 		if (parse_uint(v, 0, 1 << 20, 10, &u) == -1)
 			return CONF_VALUE;
@@ -486,6 +493,7 @@ conf_expected(const char *name)
 		{ "request_timeout", "seconds, 1 to 3600" },
 		{ "max_conns", "a number of connections, 16 to 1048576" },
 		{ "max_watchers", "a number of watchers, 0 to 1048576" },
+		{ "history_versions", "a number of versions, 1 to 1000" },
 		{ "shutdown_timeout", "seconds, 1 to 3600" },
 		{ "auth", "none, token or remote_user" },
 		{ "tokens", "the path of the tokens file" },
@@ -644,6 +652,8 @@ conf_apply(struct conf *cur, const struct conf *next, char *restart,
 	KEEP(request_timeout, old.request_timeout == next->request_timeout);
 	KEEP(max_conns, old.max_conns == next->max_conns);
 	KEEP(max_watchers, old.max_watchers == next->max_watchers);
+	KEEP(history_versions,
+	    old.history_versions == next->history_versions);
 	KEEP(durability_relaxed,
 	    old.durability_relaxed == next->durability_relaxed);
 #undef KEEP

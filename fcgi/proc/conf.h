@@ -46,6 +46,7 @@ struct conf {
 	unsigned	request_timeout;	/* seconds to deliver a request */
 	unsigned	max_conns;		/* open connections per worker */
 	unsigned	max_watchers;		/* waiting feed requests, each */
+	unsigned	history_versions;	/* versions a key keeps */
 	int		durability_relaxed;	/* commits not synced */
 	int		auth;			/* enum conf_auth */
 	char		tokens[PATH_MAX];	/* the tokens file; "" = unset */

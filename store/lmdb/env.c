@@ -20,7 +20,7 @@ store_open(const struct store_opts *o, store **out)
 	store		*st = NULL;
 	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
-	uint32_t	 fmt = REC_FORMAT;
+	uint32_t	 fmt = STORE_FORMAT;
 	int		 rc, dead = 0;
 	enum store_err	 err = STORE_INVALID;
 
@@ -34,6 +34,10 @@ store_open(const struct store_opts *o, store **out)
 	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;
 	st->log = o->log;
+	st->history_versions = o->history_versions ? o->history_versions :
+	    STORE_HISTORY_DEFAULT;
+	st->on_commit = o->on_commit;
+	st->commit_arg = o->commit_arg;
 	err = STORE_IO;
 	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
 		db_log(st, 0, __func__, "mkdir %s: %s", o->dir,
@@ -41,7 +45,7 @@ store_open(const struct store_opts *o, store **out)
 		goto out;
 	}
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, 4)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 6)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env,
 	    o->max_readers ? o->max_readers : 126)) != 0) {
@@ -70,7 +74,11 @@ store_open(const struct store_opts *o, store **out)
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "idem_exp", MDB_CREATE,
-	    &st->idem_exp)) != 0) {
+	    &st->idem_exp)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE,
+	    &st->changes)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "history", MDB_CREATE,
+	    &st->history)) != 0) {
 		err = db_err(st, __func__, "open databases", rc);
 		goto out;
 	}

@@ -29,15 +29,6 @@ idem_name(const struct store_idem *id, char *buf, size_t bufsz)
 	return plen + 1 + id->klen;
 }
 
-static void
-be64(unsigned char *out, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (unsigned char)(v & 0xff);
-}
-
 /* Drops up to IDEM_PURGE records that expired before now. */
 static enum store_err
 idem_purge(store *st, MDB_txn *txn, int64_t now)
@@ -47,7 +38,7 @@ idem_purge(store *st, MDB_txn *txn, int64_t now)
 	unsigned char	 t[8];
 	int		 rc, i;
 
-	be64(t, (uint64_t)now);
+	db_be64(t, (uint64_t)now);
 	if ((rc = mdb_cursor_open(txn, st->idem_exp, &c)) != 0)
 		return db_err(st, __func__, "mdb_cursor_open", rc);
 	for (i = 0; i < IDEM_PURGE; i++) {
@@ -132,7 +123,7 @@ idem_store(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
 	memcpy(v.mv_data, &exp, 8);
 	memcpy((char *)v.mv_data + 8, id->fp, 16);
 	memcpy((char *)v.mv_data + IDEM_HEAD, out, outlen);
-	be64(ebuf, (uint64_t)exp);
+	db_be64(ebuf, (uint64_t)exp);
 	memcpy(ebuf + 8, buf, nlen);
 	k.mv_data = ebuf;
 	k.mv_size = 8 + nlen;

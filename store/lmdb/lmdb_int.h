@@ -1,10 +1,11 @@
 /*
  * lmdb_int.h - what the files of store/lmdb/ share; private to it.
  *
- * One environment (env.c), four named databases: "records" maps a key to
- * its current record (rec.h), "meta" holds the format number and the last
- * id given to a created key (write.c), "idem" and "idem_exp" the
- * idempotency records (idem.c). LMDB keys are limited to 511 bytes
+ * One environment (env.c), six named databases: "records" maps a key to
+ * its current record (rec.h), "meta" holds the format number, the last
+ * id given to a created key (write.c) and the last seq (feed.c), "idem"
+ * and "idem_exp" the idempotency records (idem.c), "changes" and
+ * "history" the change feed and the versions kept (feed.c). LMDB keys are limited to 511 bytes
  * (mdb_env_get_maxkeysize) while API keys may have 512: a key longer than
  * the limit is stored under a slot made of its first SLOT_PREFIX bytes,
  * 0xff (never in UTF-8) and the FNV-1a 64 of the whole key (lib/hash.h),
@@ -13,12 +14,13 @@
  * with.
  *
  * The arrows point down: env.c opens the store with what write.c gives
- * the group commit queue; write.c uses idem.c; read.c, write.c and
- * idem.c use db.c; db.c uses rec.c.
+ * the group commit queue; write.c uses idem.c and feed.c; read.c, feed.c,
+ * write.c and idem.c use db.c; db.c uses rec.c.
  */
 #ifndef LMDB_INT_H
 #define LMDB_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +31,8 @@
 #include "store/store_int.h"
 
 #define SLOT_PREFIX	502	/* + 0xff + 8 hash bytes = 511 */
+#define HIST_PREFIX	494	/* + 0xfe + 8 hash bytes + 8 version = 511 */
+#define STORE_FORMAT	1	/* meta "format": the databases' layout */
 
 struct store {
 	MDB_env		*env;
@@ -36,6 +40,12 @@ struct store {
 	MDB_dbi		 meta;
 	MDB_dbi		 idem;		/* principal NUL key -> record */
 	MDB_dbi		 idem_exp;	/* expiry (be64) principal NUL key */
+	MDB_dbi		 changes;	/* seq (be64) -> slot of its key */
+	MDB_dbi		 history;	/* hist key, version (be64) -> rec */
+	unsigned	 history_versions;
+	store_commit_fn	 on_commit;
+	void		*commit_arg;
+	_Atomic uint64_t posted;	/* the last seq told on_commit */
 	size_t		 maxkey;
 	store_clock_fn	 clock;
 	void		*clock_arg;
@@ -91,6 +101,25 @@ enum store_err	idem_lookup(store *, MDB_txn *, struct store_idem *id,
 /* Stores the answer rendered for the request, replacing an expired one. */
 enum store_err	idem_store(store *, MDB_txn *, struct store_idem *id,
 		    int64_t now);
+
+/* feed.c: the change feed and history, written with each change. */
+
+/* Writes v big-endian into out[0..8). */
+void		db_be64(unsigned char *out, uint64_t v);
+/* The next seq, taken in the write transaction txn. */
+enum store_err	feed_next_seq(store *, MDB_txn *txn, uint64_t *seq);
+/* The last seq taken, as txn sees it. */
+uint64_t	feed_last_seq(store *, MDB_txn *txn);
+/* 1 when a record of key must carry the full key for its history. */
+int		feed_needs_fullkey(size_t klen);
+/*
+ * Records the change nr (encoded as enc[0..enclen)) of key: moves the
+ * key's entry in the changes index from old_seq (0: none) to nr->seq, adds
+ * the version to its history and drops the one that falls out.
+ */
+enum store_err	feed_record(store *, MDB_txn *, const char *key, size_t klen,
+		    uint64_t old_seq, const struct rec *nr, const void *enc,
+		    size_t enclen);
 
 /* write.c */
 

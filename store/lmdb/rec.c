@@ -9,8 +9,12 @@ rec_decode(const void *p, size_t n, struct rec *r)
 {
 	const unsigned char	*b = p;
 	uint16_t		 plen, fklen;
+	size_t			 head;
 
-	if (n < REC_HEAD || b[0] != REC_FORMAT)
+	if (n < REC_HEAD_1 || (b[0] != 1 && b[0] != REC_FORMAT))
+		return -1;
+	head = b[0] == 1 ? REC_HEAD_1 : REC_HEAD;
+	if (n < head)
 		return -1;
 	memset(r, 0, sizeof(*r));
 	r->flags = b[1];
@@ -20,16 +24,18 @@ rec_decode(const void *p, size_t n, struct rec *r)
 	memcpy(&r->created_us, b + 16, 8);
 	memcpy(&r->updated_us, b + 24, 8);
 	memcpy(&r->lastmod_s, b + 32, 8);
+	if (head == REC_HEAD)
+		memcpy(&r->seq, b + 40, 8);
 	if (!(r->flags & REC_FULLKEY))
 		fklen = 0;
-	if ((size_t)plen + fklen > n - REC_HEAD)
+	if ((size_t)plen + fklen > n - head)
 		return -1;
-	r->principal = (const char *)b + REC_HEAD;
+	r->principal = (const char *)b + head;
 	r->plen = plen;
 	r->fullkey = r->principal + plen;
 	r->fklen = fklen;
 	r->value = r->fullkey + fklen;
-	r->vlen = n - REC_HEAD - plen - fklen;
+	r->vlen = n - head - plen - fklen;
 	return 0;
 }
 
@@ -54,6 +60,7 @@ rec_encode(const struct rec *r, void *out)
 	memcpy(b + 16, &r->created_us, 8);
 	memcpy(b + 24, &r->updated_us, 8);
 	memcpy(b + 32, &r->lastmod_s, 8);
+	memcpy(b + 40, &r->seq, 8);
 	if (r->plen)
 		memcpy(b + REC_HEAD, r->principal, r->plen);
 	if (r->fklen)

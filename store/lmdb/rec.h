@@ -11,7 +11,12 @@
  *    16     8  created_us
  *    24     8  updated_us
  *    32     8  lastmod_s
- *    40        principal, then the full key, then the JSON value
+ *    40     8  seq: the change that wrote it (API.md 7)
+ *    48        principal, then the full key, then the JSON value
+ *
+ * Format 1, written before the change feed, has no seq: its head ends at
+ * 40, and it reads as seq 0 (no change in the feed until it is written
+ * again). Every record written now is format 2.
  *
  * Host byte order: an LMDB file is not portable across endianness anyway.
  */
@@ -23,8 +28,9 @@
 
 #include "store/store.h"
 
-#define REC_FORMAT	1
-#define REC_HEAD	40
+#define REC_FORMAT	2
+#define REC_HEAD	48
+#define REC_HEAD_1	40		/* format 1 */
 #define REC_TOMBSTONE	0x01
 #define REC_FULLKEY	0x02
 
@@ -34,6 +40,7 @@ struct rec {
 	int64_t		 created_us;
 	int64_t		 updated_us;
 	int64_t		 lastmod_s;
+	uint64_t	 seq;
 	const char	*principal;	/* borrowed */
 	size_t		 plen;
 	const char	*fullkey;	/* borrowed; REC_FULLKEY only */

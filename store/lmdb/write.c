@@ -3,6 +3,7 @@
  * them with one commit (store_apply), and the group commit queue's
  * calls (store/commit.c drives them: store_write, store_write_all).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,11 +190,13 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	nr.lastmod_s = next.lastmod_s;
 	nr.principal = next.principal;
 	nr.plen = strlen(next.principal);
-	if (sl.hashed) {
+	if (sl.hashed || feed_needs_fullkey(klen)) {
 		nr.flags |= REC_FULLKEY;
 		nr.fullkey = key;
 		nr.fklen = klen;
 	}
+	if ((err = feed_next_seq(st, txn, &nr.seq)) != STORE_OK)
+		goto out;
 	if (next.deleted)
 		nr.flags |= REC_TOMBSTONE;
 	else if (op->kind == STORE_OP_UPDATE) {
@@ -214,6 +217,9 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	}
 	rec_encode(&nr, v.mv_data);
+	if ((err = feed_record(st, txn, key, klen, m->version > 0 ? cur.seq : 0,
+	    &nr, v.mv_data, v.mv_size)) != STORE_OK)
+		goto out;
 	*m = next;
 	goto out;
 fail:
@@ -281,11 +287,21 @@ static enum store_err
 end_write(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 {
 	enum store_err	 err;
+	uint64_t	 seq = feed_last_seq(st, txn);
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = mdb_txn_commit(txn)) == 0)
+	if ((rc = mdb_txn_commit(txn)) == 0) {
+		uint64_t prev = atomic_load(&st->posted);
+
+		/* told once per seq, outside the write lock */
+		while (prev < seq &&
+		    !atomic_compare_exchange_weak(&st->posted, &prev, seq))
+			;
+		if (prev < seq && st->on_commit != NULL)
+			st->on_commit(st->commit_arg, seq);
 		return STORE_OK;
+	}
 	err = db_err(st, __func__, "mdb_txn_commit", rc);
 	for (i = 0; i < nu; i++)
 		if (units[i].wrote)

@@ -195,12 +195,13 @@ def shared_anon(pid):
 
 
 def test_workers_count_into_the_masters_metrics():
-    """The metrics region is mapped by the master before it forks: every
-    worker, a replacement too, maps that same region, so what a worker
-    counted outlives it (API.md 11)."""
+    """The metrics region and the feed's seq are mapped by the master
+    before it forks: every worker, a replacement too, maps those same
+    regions, so what a worker counted outlives it (API.md 11) and a commit
+    in one wakes the watchers of all (API.md 7)."""
     with running(workers=2, threads=2) as srv:
         region = shared_anon(srv.vs.pid)
-        assert len(region) == 1, region
+        assert len(region) == 2, region
         before = srv.worker_pids()
         assert all(shared_anon(p) == region for p in before)
         os.kill(before[0], signal.SIGKILL)

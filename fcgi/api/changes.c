@@ -1,0 +1,246 @@
+/*
+ * changes.c - GET /api/changes: the latest change of each key after a
+ * seq, at once, as a long poll (wait=W), or as a Server-Sent Events
+ * stream (Accept: text/event-stream) (API.md 7).
+ *
+ * A request that has to wait parks (http_park): it holds no thread and no
+ * reader while it waits, and runs here again when a change under its
+ * prefix is committed (conn_notify) or its time comes, with the cursor it
+ * left: the seq up to which it has seen everything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+#include "api/auth.h"
+#include "api/changes.h"
+#include "model/key.h"
+
+#define LIMIT_DEFAULT	100
+#define LIMIT_MAX	1000
+#define WAIT_MAX	60		/* seconds */
+#define STREAM_BATCH	1000		/* events sent in one run */
+#define KEEPALIVE_MS	25000		/* a comment that often */
+#define RETRY_AFTER	"2"		/* seconds, when watchers are full */
+
+struct feed {
+	uint64_t	 since;
+	uint64_t	 limit;
+	uint64_t	 wait;
+	char		 prefix[STORE_KEY_MAX + 1];
+	size_t		 plen;
+	int		 stream;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A decimal seq (Last-Event-ID); -1 when it is not one. */
+static int
+parse_seq(const char *s, uint64_t *out)
+{
+	uint64_t	 x = 0;
+	size_t		 i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 19)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static int
+parse_feed(const struct http_req *q, const struct api_call *call,
+    struct feed *f, struct http_resp *r)
+{
+	const char	*v;
+	size_t		 vn;
+	long		 n;
+
+	memset(f, 0, sizeof(*f));
+	f->limit = LIMIT_DEFAULT;
+	if (api_query_uint(call->query, "since", 0, UINT64_MAX / 2, &f->since,
+	    r) == -1 ||
+	    api_query_uint(call->query, "limit", 1, LIMIT_MAX, &f->limit,
+	    r) == -1 ||
+	    api_query_uint(call->query, "wait", 0, WAIT_MAX, &f->wait, r) == -1)
+		return -1;
+	if (api_query_param(call->query, "prefix", &v, &vn)) {
+		if ((n = key_decode(v, vn, f->prefix, sizeof(f->prefix))) < 0)
+			return api_problem(r, P_FEED_PREFIX);
+		f->plen = (size_t)n;
+	}
+	f->stream = q->accept != NULL &&
+	    strstr(q->accept, "text/event-stream") != NULL;
+	/* a browser's EventSource reconnects with its first URL and the
+	   last id it saw, which wins */
+	if (f->stream && q->last_event_id != NULL &&
+	    parse_seq(q->last_event_id, &f->since) == -1)
+		return api_problem(r, P_FEED_LAST_ID);
+	return 0;
+}
+
+/* One result object (API.md 7). */
+static void
+change_obj(struct jw *w, const char *name, const struct store_change *c)
+{
+	jw_obj(w, name);
+	jw_u64(w, "seq", c->seq);
+	jw_str(w, "key", c->key, c->klen);
+	jw_u64(w, "version", c->version);
+	jw_bool(w, "deleted", c->deleted);
+	api_json_ts(w, "updated_at", c->updated_us);
+	jw_close(w);
+}
+
+/* Reads the changes after since that the request may see; -1 with r set. */
+static int
+read_changes(const struct api_ctx *ctx, const struct feed *f, uint64_t since,
+    size_t limit, struct store_changes *ch, struct http_resp *r)
+{
+	enum store_err	 err;
+	size_t		 i, k;
+
+	err = store_changes(ctx->st, since, f->prefix, f->plen, limit, 0, ch);
+	if (err != STORE_OK)
+		return api_internal(r, err);
+	/* a token sees the keys under its prefixes only */
+	for (i = k = 0; i < ch->n; i++)
+		if (auth_allows(ctx->who, ch->items[i].key, ch->items[i].klen,
+		    0))
+			ch->items[k++] = ch->items[i];
+	ch->n = k;
+	return 0;
+}
+
+static void
+full(struct http_resp *r)
+{
+	api_problem(r, P_FEED_FULL);
+	buf_puts(&r->head, "Retry-After: " RETRY_AFTER "\r\n");
+}
+
+static void
+park(struct http_resp *r, const struct feed *f, uint64_t cursor,
+    int64_t until)
+{
+	r->park = 1;
+	r->cursor = cursor;
+	r->park_until_ms = until;
+	buf_add(&r->watch, f->prefix, f->plen);
+}
+
+static void
+long_poll(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct feed *f)
+{
+	struct store_changes	 ch;
+	struct jw		 w;
+	uint64_t		 since = q->resumed ? q->cursor : f->since;
+	size_t			 i;
+
+	memset(&ch, 0, sizeof(ch));
+	if (read_changes(ctx, f, since, (size_t)f->limit, &ch, r) == -1)
+		goto out;
+	if (ch.n == 0 && f->wait > 0 && !q->timed_out) {
+		if (!q->resumed && !q->can_park) {
+			full(r);
+			goto out;
+		}
+		park(r, f, ch.last_seq, q->resumed ? q->park_until_ms :
+		    now_ms() + (int64_t)f->wait * 1000);
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "application/json";
+	buf_puts(&r->head, "Cache-Control: no-store\r\n");
+	jw_init(&w, &r->body);
+	jw_obj(&w, NULL);
+	jw_arr(&w, "results");
+	for (i = 0; i < ch.n; i++)
+		change_obj(&w, NULL, &ch.items[i]);
+	jw_close(&w);
+	jw_u64(&w, "last_seq", ch.last_seq);
+	jw_close(&w);
+	api_end(&w, r);
+out:
+	store_changes_free(&ch);
+}
+
+static void
+stream(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct feed *f)
+{
+	struct store_changes	 ch;
+	struct jw		 w;
+	struct buf		 data = { 0 };
+	uint64_t		 since = q->streaming ? q->cursor : f->since;
+	size_t			 i;
+
+	memset(&ch, 0, sizeof(ch));
+	if (!q->streaming && !q->can_park) {
+		full(r);
+		goto out;
+	}
+	if (read_changes(ctx, f, since, STREAM_BATCH, &ch, r) == -1) {
+		if (q->streaming)
+			buf_reset(&r->body);	/* the stream just ends */
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = "text/event-stream";
+	r->stream = 1;
+	if (!q->streaming)
+		buf_puts(&r->head, "Cache-Control: no-store\r\n"
+		    "X-Accel-Buffering: no\r\n");
+	for (i = 0; i < ch.n; i++) {
+		buf_reset(&data);
+		jw_init(&w, &data);
+		change_obj(&w, NULL, &ch.items[i]);
+		if (jw_end(&w) == -1 || data.oom)
+			break;
+		buf_printf(&r->body, "id: %llu\nevent: change\ndata: ",
+		    (unsigned long long)ch.items[i].seq);
+		buf_add(&r->body, data.p, data.len);
+		buf_add(&r->body, "\n", 1);
+	}
+	if (ch.n == 0 && q->timed_out)
+		buf_puts(&r->body, ": keepalive\n\n");
+	/* a full batch: more is waiting, go on at once */
+	park(r, f, ch.last_seq, ch.n == STREAM_BATCH ? 0 :
+	    now_ms() + KEEPALIVE_MS);
+out:
+	buf_free(&data);
+	store_changes_free(&ch);
+}
+
+void
+changes_handle(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r, const struct api_call *call)
+{
+	struct feed	 f;
+
+	if (strcmp(q->method, "GET") != 0) {
+		api_problem(r, P_METHOD_CHANGES);
+		buf_puts(&r->head, "Allow: GET\r\n");
+		return;
+	}
+	if (parse_feed(q, call, &f, r) == -1)
+		return;
+	if (f.stream)
+		stream(ctx, q, r, &f);
+	else
+		long_poll(ctx, q, r, &f);
+}
