@@ -10,25 +10,33 @@
 
 static char tstore_dir[64];
 
-static store *
-tstore_open(size_t map_size, store_clock_fn clock)
+/* Opens a store with o's options in a new directory (o->dir is set). */
+static inline store *
+tstore_open_opts(struct store_opts *o)
 {
-	struct store_opts	 o;
-	store			*st = NULL;
+	store	*st = NULL;
 
 	strcpy(tstore_dir, "/tmp/verstore-unit-XXXXXX");
 	if (mkdtemp(tstore_dir) == NULL)
 		abort();
-	memset(&o, 0, sizeof(o));
-	o.dir = tstore_dir;
-	o.map_size = map_size;
-	o.clock = clock;
-	if (store_open(&o, &st) != STORE_OK)
+	o->dir = tstore_dir;
+	if (store_open(o, &st) != STORE_OK)
 		abort();
 	return st;
 }
 
-static void
+static inline store *
+tstore_open(size_t map_size, store_clock_fn clock)
+{
+	struct store_opts	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.map_size = map_size;
+	o.clock = clock;
+	return tstore_open_opts(&o);
+}
+
+static inline void
 tstore_close(store *st)
 {
 	char	 cmd[128];
