@@ -4,15 +4,18 @@
  *
  * The three texts are wrapped in one tree, and the current value is
  * changed in place: a path that yours changed alone takes a copy of your
- * value there. Two subtrees that nothing opened compare with one memcmp,
- * so a small change to a large value opens only the path to it. The
- * first conflict stops the building, and the walk goes on only to list
- * the other paths; a result that grows past max_value is walked again
- * without building, so that a conflict wins over its size.
+ * value there, and an id-array is built anew from its items, found by id
+ * through a hash of each array's ids. Two subtrees that nothing opened
+ * compare with one memcmp, so a small change to a large value opens only
+ * the path to it. The first conflict stops the building, and the walk
+ * goes on only to list the other paths; a result that grows past
+ * max_value is walked again without building, so that a conflict wins
+ * over its size.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "json/json.h"
 #include "json/jtree.h"
 #include "json/merge3.h"
@@ -21,10 +24,27 @@
 #define MEM_FACTOR	24
 #define MEM_MIN		((size_t)16 << 20)
 
-/* A token of the path being merged: a member's decoded name. */
+/* A token of the path being merged: a member's decoded name, or an id. */
 struct frame {
 	const char	*s;
 	size_t		 n;
+	int		 id;		/* an item of an id-array: "id=" */
+};
+
+/* An item of an id-array: its id (see merge3.h) and the id's hash. */
+struct item {
+	const char	*id;
+	size_t		 n;
+	uint64_t	 h;
+	struct jnode	*x;
+};
+
+/* The items of an id-array in order, and by id (index + 1; 0: none). */
+struct ids {
+	struct item	*item;
+	size_t		 n;
+	size_t		*slot;
+	size_t		 cap;
 };
 
 struct m3 {
@@ -36,6 +56,7 @@ struct m3 {
 	enum merge3_err		 err;
 	struct frame		 path[JSON_MAX_DEPTH];
 	size_t			 depth;		/* tokens in path */
+	uint64_t		 seed;		/* of the ids' hashes */
 };
 
 /* ---- failures ------------------------------------------------------------ */
@@ -74,7 +95,7 @@ merge3_conflicts_free(struct merge3_conflicts *c)
 static size_t
 tok_len(const struct frame *f)
 {
-	size_t	 i, n = f->n;
+	size_t	 i, n = f->n + (f->id ? 3 : 0);
 
 	for (i = 0; i < f->n; i++)
 		n += f->s[i] == '~' || f->s[i] == '/';
@@ -86,6 +107,10 @@ tok_put(char *d, const struct frame *f)
 {
 	size_t	 i;
 
+	if (f->id) {
+		memcpy(d, "id=", 3);
+		d += 3;
+	}
 	for (i = 0; i < f->n; i++) {
 		if (f->s[i] == '~' || f->s[i] == '/') {
 			*d++ = '~';
@@ -218,6 +243,7 @@ member(struct m3 *m, struct jnode *c, struct jnode *bm, struct jnode *ym,
 	struct frame	*f = &m->path[m->depth];
 
 	f->s = jtree_name(ym != NULL ? ym : bm, &f->n);
+	f->id = 0;
 	m->depth++;
 	if (merge_at(m, bm, ym, cm, &r) == -1)
 		return -1;
@@ -271,6 +297,174 @@ merge_members(struct m3 *m, struct jnode *b, struct jnode *y, struct jnode *c)
 	return jtree_error(m->t) == JTREE_OK ? 0 : tfail(m);
 }
 
+/* ---- id-arrays ------------------------------------------------------------- */
+
+/* The id of x when it is an object with one: 1, or 0; -1 on failure. */
+static int
+item_id(struct m3 *m, struct jnode *x, struct item *it)
+{
+	struct jnode	*id;
+
+	if (jtree_type(x) != JTREE_OBJECT)
+		return 0;
+	if ((id = jtree_get(x, "id", 2)) == NULL)
+		return jtree_error(m->t) == JTREE_OK ? 0 : tfail(m);
+	it->x = x;
+	it->id = jtree_text(id, &it->n);	/* a scalar's is always there */
+	if (jtree_type(id) == JTREE_STRING) {
+		if (memchr(it->id, '\\', it->n) == NULL) {
+			it->id++;
+			it->n -= 2;
+		} else if ((it->id = jtree_string(id, &it->n)) == NULL)
+			return tfail(m);
+	} else if (jtree_type(id) != JTREE_NUMBER)
+		return 0;
+	it->h = hash_keyed(m->seed, it->id, it->n);
+	return 1;
+}
+
+static struct jnode *
+ids_get(const struct ids *ids, const struct item *it)
+{
+	const struct item	*o;
+	size_t			 m = ids->cap - 1, i = it->h & m;
+
+	for (; ids->slot[i] != 0; i = (i + 1) & m) {
+		o = &ids->item[ids->slot[i] - 1];
+		if (o->h == it->h && o->n == it->n &&
+		    memcmp(o->id, it->id, it->n) == 0)
+			return o->x;
+	}
+	return NULL;
+}
+
+/* Indexes the items of arr: 1, or 0 when it is no id-array; -1 on failure. */
+static int
+ids_build(struct m3 *m, struct jnode *arr, struct ids *ids)
+{
+	struct item	*it;
+	size_t		 i, j, n;
+	int		 k;
+
+	n = jtree_count(arr);
+	if (jtree_error(m->t) != JTREE_OK)
+		return tfail(m);
+	for (ids->cap = 8; ids->cap < 2 * n; ids->cap *= 2)
+		;
+	if ((ids->item = calloc(n ? n : 1, sizeof(*ids->item))) == NULL ||
+	    (ids->slot = calloc(ids->cap, sizeof(*ids->slot))) == NULL) {
+		m->err = MERGE3_NOMEM;
+		return -1;
+	}
+	if (m->seed == 0)
+		m->seed = hash_key();	/* ids chosen to collide cannot be */
+	for (i = 0; i < n; i++) {
+		it = &ids->item[i];
+		if ((it->x = jtree_at(arr, i)) == NULL)
+			return tfail(m);
+		if ((k = item_id(m, it->x, it)) != 1)
+			return k;
+		if (ids_get(ids, it) != NULL)
+			return 0;		/* two items, one id */
+		for (j = it->h & (ids->cap - 1); ids->slot[j] != 0;
+		    j = (j + 1) & (ids->cap - 1))
+			;
+		ids->slot[j] = i + 1;
+	}
+	ids->n = n;
+	return 1;
+}
+
+static void
+ids_free(struct ids *ids)
+{
+	free(ids->item);
+	free(ids->slot);
+}
+
+/*
+ * Merges one item, bi -> yi into ci (NULL where absent), and appends what
+ * is to stand there to arr (when building).
+ */
+static int
+merge_item(struct m3 *m, const struct item *it, struct jnode *bi,
+    struct jnode *yi, struct jnode *ci, struct jnode *arr, size_t *len)
+{
+	struct frame	*f = &m->path[m->depth];
+	struct jnode	*r;
+
+	f->s = it->id;
+	f->n = it->n;
+	f->id = 1;
+	m->depth++;
+	if (merge_at(m, bi, yi, ci, &r) == -1)
+		return -1;
+	m->depth--;
+	if (!m->build || r == NULL)
+		return 0;
+	if (r == ci && (r = jtree_copy(m->t, ci)) == NULL)
+		return tfail(m);
+	return jtree_insert(m->t, arr, (*len)++, r) == JTREE_OK ? 0 : tfail(m);
+}
+
+/*
+ * Merges the id-arrays b -> y into c: into a new array, *res. 1, or 0
+ * when one of them is no id-array; -1 on failure.
+ */
+static int
+merge_ids(struct m3 *m, struct jnode *b, struct jnode *y, struct jnode *c,
+    struct jnode **res)
+{
+	struct ids	 ib = { 0 }, iy = { 0 }, ic = { 0 };
+	struct jnode	*arr = NULL;
+	struct item	*it;
+	size_t		 i, len = 0;
+	int		 rc = -1;
+
+	if (m->depth >= JSON_MAX_DEPTH) {
+		deep(m);
+		goto out;
+	}
+	if ((rc = ids_build(m, b, &ib)) != 1 ||
+	    (rc = ids_build(m, y, &iy)) != 1 ||
+	    (rc = ids_build(m, c, &ic)) != 1)
+		goto out;
+	rc = -1;
+	if (m->build && (arr = jtree_new_array(m->t)) == NULL) {
+		tfail(m);
+		goto out;
+	}
+	/* the current items, in the current order */
+	for (i = 0; i < ic.n; i++) {
+		it = &ic.item[i];
+		if (merge_item(m, it, ids_get(&ib, it), ids_get(&iy, it),
+		    it->x, arr, &len) == -1)
+			goto out;
+	}
+	/* what the current value removed */
+	for (i = 0; i < ib.n; i++) {
+		it = &ib.item[i];
+		if (ids_get(&ic, it) == NULL && merge_item(m, it, it->x,
+		    ids_get(&iy, it), NULL, arr, &len) == -1)
+			goto out;
+	}
+	/* what only yours added, in your order */
+	for (i = 0; i < iy.n; i++) {
+		it = &iy.item[i];
+		if (ids_get(&ib, it) == NULL && ids_get(&ic, it) == NULL &&
+		    merge_item(m, it, NULL, it->x, NULL, arr, &len) == -1)
+			goto out;
+	}
+	if (m->build)
+		*res = arr;
+	rc = 1;
+out:
+	ids_free(&ib);
+	ids_free(&iy);
+	ids_free(&ic);
+	return rc;
+}
+
 static int
 all_of(enum jtree_type type, struct jnode *b, struct jnode *y,
     struct jnode *c)
@@ -299,6 +493,9 @@ merge_at(struct m3 *m, struct jnode *b, struct jnode *y, struct jnode *c,
 		return k == 1 ? 0 : -1;
 	if (all_of(JTREE_OBJECT, b, y, c))
 		return merge_members(m, b, y, c);
+	if (all_of(JTREE_ARRAY, b, y, c) &&
+	    (k = merge_ids(m, b, y, c, res)) != 0)
+		return k == 1 ? 0 : -1;
 	return conflict(m);
 }
 

@@ -6,17 +6,27 @@
  * Each path takes the side that changed it (added, changed or removed).
  * A path changed on both sides to equal results is fine; changed to
  * different results, it is a conflict, unless the base and both sides
- * hold objects there: then their members merge, one by one. A path and
- * one inside it count as the same path: one side removing /a while the
- * other changes /a/b is a conflict at /a.
+ * hold objects there (their members merge, one by one) or id-arrays
+ * (their items merge by id). A path and one inside it count as the same
+ * path: one side removing /a while the other changes /a/b is a conflict
+ * at /a.
  *
  * Equal values have the same compact text, but for the order of the
  * members of objects (names compared by their decoded bytes): numbers and
  * strings compare by their exact text, and every one is kept as it was
  * sent ("1.50", "\u0000").
  *
- * Arrays are whole values. The result's order: the current members in
- * the current order, then the members only yours added, in your order.
+ * Arrays are whole values, except id-arrays: in the base, in yours and in
+ * the current value alike, every element an object whose "id" is a
+ * number or a string, and no two elements of one array with the same id.
+ * An id is a number's text or a string's decoded bytes, so 7 and "7" are
+ * the same id, and every item has a pointer of its own: /l/id=7.
+ *
+ * The result's order: the current members in the current order, then the
+ * members only yours added, in your order; in an id-array, the current
+ * items that stay, in the current order, then the items only yours added,
+ * in your order. An item removed on one side and unchanged on the other is
+ * removed; removed on one side and changed on the other, it conflicts.
  */
 #ifndef MERGE3_H
 #define MERGE3_H

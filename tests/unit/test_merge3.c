@@ -79,6 +79,68 @@ static const struct tcase cases[] = {
 	{ "{'l':[{'a':1,'b':2}]}", "{'l':[{'b':2,'a':1}],'x':1}",
 	    "{'l':[{'a':1,'b':2}],'y':1}", MERGE3_OK,
 	    "{'l':[{'a':1,'b':2}],'y':1,'x':1}" },
+	/* id-arrays: items added on both sides are all kept */
+	{ "{'l':[{'id':1,'t':'a'}]}",
+	    "{'l':[{'id':1,'t':'a'},{'id':2,'t':'y'},{'id':4,'t':'y2'}]}",
+	    "{'l':[{'id':3,'t':'c'},{'id':1,'t':'a'}]}", MERGE3_OK,
+	    "{'l':[{'id':3,'t':'c'},{'id':1,'t':'a'},{'id':2,'t':'y'},"
+	    "{'id':4,'t':'y2'}]}" },
+	{ "{'l':[]}", "{'l':[{'id':1}]}", "{'l':[{'id':2}]}", MERGE3_OK,
+	    "{'l':[{'id':2},{'id':1}]}" },
+	/* an item edited on both sides, in different members */
+	{ "{'l':[{'id':'a','t':1,'u':1}]}", "{'l':[{'id':'a','t':2,'u':1}]}",
+	    "{'l':[{'id':'a','t':1,'u':2},{'id':'b'}]}", MERGE3_OK,
+	    "{'l':[{'id':'a','t':2,'u':2},{'id':'b'}]}" },
+	/* ... in the same member */
+	{ "{'c':[{'id':7,'text':'x'}]}", "{'c':[{'id':7,'text':'y'}]}",
+	    "{'c':[{'id':7,'text':'z'}]}", MERGE3_CONFLICT, "/c/id=7/text" },
+	/* removed against changed, either way round */
+	{ "{'l':[{'id':3,'t':1},{'id':4}]}", "{'l':[{'id':4}]}",
+	    "{'l':[{'id':3,'t':2},{'id':4},{'id':5}]}", MERGE3_CONFLICT,
+	    "/l/id=3" },
+	{ "{'l':[{'id':3,'t':1},{'id':4}]}",
+	    "{'l':[{'id':3,'t':2},{'id':4},{'id':5}]}", "{'l':[{'id':4}]}",
+	    MERGE3_CONFLICT, "/l/id=3" },
+	/* removed against unchanged, either way round, or on both sides */
+	{ "{'l':[{'id':1},{'id':2},{'id':3}]}", "{'l':[{'id':2}]}",
+	    "{'l':[{'id':1},{'id':2},{'id':4}]}", MERGE3_OK,
+	    "{'l':[{'id':2},{'id':4}]}" },
+	{ "{'l':[{'id':1},{'id':2}]}", "{'l':[{'id':1},{'id':2},{'id':3}]}",
+	    "{'l':[{'id':2}]}", MERGE3_OK, "{'l':[{'id':2},{'id':3}]}" },
+	/* the current order kept, your change to an item taken */
+	{ "{'l':[{'id':1,'v':1},{'id':2,'v':1}]}",
+	    "{'l':[{'id':2,'v':2},{'id':1,'v':1}]}",
+	    "{'l':[{'id':1,'v':1},{'id':2,'v':1},{'id':3}]}", MERGE3_OK,
+	    "{'l':[{'id':1,'v':1},{'id':2,'v':2},{'id':3}]}" },
+	/* added on both sides with one id: equal, or a conflict */
+	{ "{'l':[]}", "{'l':[{'id':9,'t':1}]}", "{'l':[{'id':9,'t':1}]}",
+	    MERGE3_OK, "{'l':[{'id':9,'t':1}]}" },
+	{ "{'l':[]}", "{'l':[{'id':9,'t':1}]}", "{'l':[{'id':9,'t':2}]}",
+	    MERGE3_CONFLICT, "/l/id=9" },
+	/* ids nest, and escape as pointer tokens do; numbers by their text */
+	{ "{'l':[{'id':'a/b~','c':[{'id':1.0,'x':1}]}]}",
+	    "{'l':[{'id':'a/b~','c':[{'id':1.0,'x':2}]}]}",
+	    "{'l':[{'id':'a/b~','c':[{'id':1.0,'x':3},{'id':1}]}]}",
+	    MERGE3_CONFLICT, "/l/id=a~1b~0/c/id=1.0/x" },
+	{ "{'l':[{'id':'\\u0041','v':1}]}", "{'l':[{'id':'A','v':2}]}",
+	    "{'l':[{'id':'\\u0041','v':3}]}", MERGE3_CONFLICT, "/l/id=A/v" },
+	/* no id-array: a missing id, one id twice (7 and '7' are one),
+	   an id that is no number or string, an element no object */
+	{ "{'l':[{'id':1}]}", "{'l':[{'id':1},{'id':2}]}",
+	    "{'l':[{'x':3},{'id':1}]}", MERGE3_CONFLICT, "/l" },
+	{ "{'l':[{'id':1}]}", "{'l':[{'id':1},{'id':2}]}",
+	    "{'l':[{'id':1},{'id':1}]}", MERGE3_CONFLICT, "/l" },
+	{ "{'l':[{'id':7}]}", "{'l':[{'id':7},{'id':2}]}",
+	    "{'l':[{'id':7},{'id':'7'}]}", MERGE3_CONFLICT, "/l" },
+	{ "{'l':[{'id':1}]}", "{'l':[{'id':1},{'id':2}]}",
+	    "{'l':[{'id':1},{'id':null}]}", MERGE3_CONFLICT, "/l" },
+	{ "{'l':[{'id':1}]}", "{'l':[{'id':1},{'id':2}]}",
+	    "{'l':[{'id':1},3]}", MERGE3_CONFLICT, "/l" },
+	{ "{'l':[{'id':1}]}", "{'l':[{'id':1},{'id':2}]}", "{'l':{'id':1}}",
+	    MERGE3_CONFLICT, "/l" },
+	/* the root can be an id-array */
+	{ "[{'id':1}]", "[{'id':1},{'id':2}]", "[{'id':0},{'id':1}]",
+	    MERGE3_OK, "[{'id':0},{'id':1},{'id':2}]" },
 	/* the root */
 	{ "{'a':1}", "{'a':2}", "'s'", MERGE3_WHOLE, NULL },
 	{ "1", "2", "3", MERGE3_WHOLE, NULL },
@@ -352,11 +414,31 @@ gen_object(struct buf *b, int depth)
 	buf_add(b, "}", 1);
 }
 
+/* An id-array of up to three items, ids from 0 to 4. */
+static void
+gen_items(struct buf *b, int depth)
+{
+	unsigned	 i, n = rnd(4), used = 0, id;
+
+	buf_add(b, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (used & (1u << (id = rnd(5))))
+			continue;
+		buf_printf(b, "%s{\"id\":%u,\"a\":", used ? "," : "", id);
+		used |= 1u << id;
+		gen_value(b, depth + 2);
+		buf_add(b, "}", 1);
+	}
+	buf_add(b, "]", 1);
+}
+
 static void
 gen_value(struct buf *b, int depth)
 {
 	if (depth < 4 && rnd(3) == 0)
 		gen_object(b, depth);
+	else if (depth < 4 && rnd(3) == 0)
+		gen_items(b, depth);
 	else
 		buf_puts(b, scalars[rnd(sizeof(scalars) / sizeof(scalars[0]))]);
 }
@@ -372,6 +454,22 @@ mutate(struct jtree *t, struct jnode *x, struct buf *b, int depth)
 
 	if (rnd(8) == 0) {		/* a new value */
 		gen_value(b, depth);
+		return;
+	}
+	if (jtree_type(x) == JTREE_ARRAY) {
+		buf_add(b, "[", 1);
+		n = jtree_count(x);
+		for (i = 0; i < n; i++) {
+			if (rnd(5) == 0)	/* removed */
+				continue;
+			if (b->p[b->len - 1] != '[')
+				buf_add(b, ",", 1);
+			mutate(t, jtree_at(x, i), b, depth + 1);
+		}
+		if (rnd(3) == 0)	/* an item added, its id maybe taken */
+			buf_printf(b, "%s{\"id\":%u}",
+			    b->p[b->len - 1] != '[' ? "," : "", 5 + rnd(3));
+		buf_add(b, "]", 1);
 		return;
 	}
 	if (jtree_type(x) != JTREE_OBJECT) {
@@ -393,7 +491,8 @@ mutate(struct jtree *t, struct jnode *x, struct buf *b, int depth)
 		buf_add(b, ":", 1);
 		mutate(t, m, b, depth + 1);
 	}
-	if (rnd(4) == 0 && jtree_get(x, "n", 1) == NULL) {
+	if (rnd(4) == 0 && jtree_get(x, "n", 1) == NULL &&
+	    jtree_get(x, "id", 2) == NULL) {
 		buf_puts(b, b->p[b->len - 1] != '{' ? ",\"n\":" : "\"n\":");
 		gen_value(b, depth + 1);
 	}
@@ -433,7 +532,8 @@ is(const char *out, size_t n, const struct buf *want)
 /*
  * merge3(b, b, c) is c, merge3(b, y, b) is y (or b when y only ordered
  * b's members anew), merge3(b, y, y) is y; swapping yours and current
- * conflicts as often.
+ * conflicts as often, and merges to the same value but for the order of
+ * id-arrays' items.
  */
 static void
 test_random(void)
@@ -487,7 +587,8 @@ test_random(void)
 		    &cf2);
 		if (e != e2 || cf.total != cf2.total || (e == MERGE3_OK &&
 		    (json_check(out, n, 64, NULL) != JSON_OK ||
-		    !equal(out, n, out2, n2)))) {
+		    (!equal(out, n, out2, n2) && strstr(out, "\"id\"") ==
+		    NULL)))) {
 			bad++;
 			fprintf(stderr, "  %s -> %s, %s: %d %s; swapped %d %s\n",
 			    b.p, y.p, c.p, e, out ? out : "-", e2,
