@@ -32,7 +32,8 @@ STORE_SRC = store/cond.c store/op.c store/commit.c store/name.c \
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
 	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c \
 	    fcgi/lib/metrics.c fcgi/lib/notify.c
-JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c fcgi/json/jw.c
+JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c fcgi/json/merge3.c \
+	    fcgi/json/jw.c
 HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
 PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c

@@ -295,6 +295,15 @@ expand(struct jnode *x)
 }
 
 const char *
+jtree_text(const struct jnode *x, size_t *len)
+{
+	if (x->k != NULL)
+		return NULL;
+	*len = x->rawlen;
+	return x->raw;
+}
+
+const char *
 jtree_number(struct jnode *x)
 {
 	char	*d;
@@ -602,9 +611,10 @@ link_at(struct jtree *t, struct jnode *x, size_t i, struct jnode *v)
 	return JTREE_OK;
 }
 
-enum jtree_err
-jtree_set(struct jtree *t, struct jnode *obj, const char *name, size_t len,
-    struct jnode *v)
+/* Sets obj's member name[0..len) to v; a new one named as like, if given. */
+static enum jtree_err
+set_member(struct jtree *t, struct jnode *obj, const char *name, size_t len,
+    const struct jnode *like, struct jnode *v)
 {
 	struct jnode	*old;
 
@@ -614,11 +624,32 @@ jtree_set(struct jtree *t, struct jnode *obj, const char *name, size_t len,
 		return jtree_replace(t, old, v);
 	if (obj->tree->err != JTREE_OK)
 		return obj->tree->err;
-	if (name_new(t, v, name, len) == -1)
+	if (like != NULL) {
+		v->name = like->name;
+		v->namelen = like->namelen;
+		v->key = like->key;
+		v->keylen = like->keylen;
+	} else if (name_new(t, v, name, len) == -1)
 		return t->err;
 	if (obj->k->n != obj->k->live && obj->k->n >= 2 * obj->k->live + 8)
 		compact(obj->k);
 	return link_at(t, obj, obj->k->n, v);
+}
+
+enum jtree_err
+jtree_set(struct jtree *t, struct jnode *obj, const char *name, size_t len,
+    struct jnode *v)
+{
+	return set_member(t, obj, name, len, NULL, v);
+}
+
+enum jtree_err
+jtree_set_as(struct jtree *t, struct jnode *obj, const struct jnode *m,
+    struct jnode *v)
+{
+	if (m->name == NULL)
+		return t->err != JTREE_OK ? t->err : JTREE_NOMEM;
+	return set_member(t, obj, m->key, m->keylen, m, v);
 }
 
 enum jtree_err

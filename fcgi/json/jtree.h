@@ -54,6 +54,12 @@ struct jnode	*jtree_wrap(struct jtree *, const char *s, size_t n);
 enum jtree_type	 jtree_type(const struct jnode *);
 /* The node's length as compact JSON text. */
 size_t		 jtree_size(const struct jnode *);
+/*
+ * The compact text of a node that nothing has opened (a scalar, or a
+ * container that no jtree_count(), jtree_at(), jtree_get() or change has
+ * expanded), *len bytes, not NUL-terminated; NULL once it is opened.
+ */
+const char	*jtree_text(const struct jnode *, size_t *len);
 /* A number's exact text (NUL-terminated, in the tree). */
 const char	*jtree_number(struct jnode *);
 /* A string's decoded bytes (*len of them, NULs included), in the tree. */
@@ -81,6 +87,12 @@ struct jnode	*jtree_copy(struct jtree *, struct jnode *);
 /* Sets obj's member name[0..len) to the free node v (replacing any). */
 enum jtree_err	 jtree_set(struct jtree *, struct jnode *obj, const char *name,
 		    size_t len, struct jnode *v);
+/*
+ * The same with the name of m, a member of another object of the tree:
+ * the name keeps the text it was written with.
+ */
+enum jtree_err	 jtree_set_as(struct jtree *, struct jnode *obj,
+		    const struct jnode *m, struct jnode *v);
 /* Inserts the free node v before element i of arr (i == count: last). */
 enum jtree_err	 jtree_insert(struct jtree *, struct jnode *arr, size_t i,
 		    struct jnode *v);

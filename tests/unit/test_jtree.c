@@ -71,6 +71,35 @@ test_equal(void)
 	jtree_free(t);
 }
 
+/* A node's text while nothing opened it; a member set under another's name. */
+static void
+test_text_and_set_as(void)
+{
+	static const char	 doc[] = "{\"x\\u0041\":1.50,\"o\":{\"b\":[]}}";
+	struct jtree		*t = jtree_new(1 << 20, 1 << 24);
+	struct jnode		*r, *o, *m, *to;
+	const char		*s;
+	size_t			 n;
+
+	r = jtree_wrap(t, doc, strlen(doc));
+	CHECK(r != NULL && (s = jtree_text(r, &n)) == doc && n == strlen(doc));
+	CHECK((m = jtree_at(r, 0)) != NULL && jtree_text(r, &n) == NULL);
+	CHECK((s = jtree_text(m, &n)) != NULL && n == 4 &&
+	    memcmp(s, "1.50", 4) == 0);
+	CHECK((o = jtree_get(r, "o", 1)) != NULL &&
+	    (s = jtree_text(o, &n)) != NULL && n == 8);
+	to = jtree_parse(t, "{\"a\":1}", 7);
+	CHECK(jtree_set_as(t, to, m, jtree_copy(t, m)) == JTREE_OK);
+	CHECK(written_ok(t, to, "{\"a\":1,\"x\\u0041\":1.50}"));
+	CHECK(jtree_get(to, "xA", 2) != NULL);
+	/* an existing member keeps its own name's text */
+	CHECK(jtree_set(t, to, "xA", 2, jtree_new_null(t)) == JTREE_OK);
+	CHECK(jtree_set_as(t, to, m, jtree_new_object(t)) == JTREE_OK);
+	CHECK(written_ok(t, to, "{\"a\":1,\"x\\u0041\":{}}"));
+	CHECK(jtree_set_as(t, to, r, jtree_new_null(t)) != JTREE_OK);
+	jtree_free(t);
+}
+
 static void
 test_limits(void)
 {
@@ -188,6 +217,7 @@ main(void)
 {
 	RUN(test_exact_text);
 	RUN(test_equal);
+	RUN(test_text_and_set_as);
 	RUN(test_limits);
 	RUN(test_large_object);
 	RUN(test_random_sizes);
