@@ -38,7 +38,7 @@ HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
 PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/auth.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
-	    fcgi/api/storage.c fcgi/api/changes.c fcgi/api/metrics.c \
+	    fcgi/api/storage.c fcgi/api/merge.c fcgi/api/changes.c fcgi/api/metrics.c \
 	    fcgi/api/route.c
 FCGI_LIB  = $(LIB_SRC) $(JSON_SRC) $(HTTP_SRC) $(PROC_SRC) $(MODEL_SRC) \
 	    $(API_SRC)

@@ -120,9 +120,8 @@ api_json_ts(struct jw *w, const char *name, int64_t us)
 	jw_strz(w, name, ts);
 }
 
-/* "key", "value", "version", "updated_at", "exists": a key's state. */
-static void
-state_members(struct jw *w, const struct key *k, const struct store_meta *m,
+void
+api_state_members(struct jw *w, const struct key *k, const struct store_meta *m,
     const char *value, size_t vlen)
 {
 	int	 exists = m->version > 0 && !m->deleted;
@@ -294,7 +293,7 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 		break;
 	}
 	if (state)
-		state_members(&w, k, &op->meta, op->cur_value, op->cur_vlen);
+		api_state_members(&w, k, &op->meta, op->cur_value, op->cur_vlen);
 	if (op_index >= 0)
 		jw_u64(&w, "op_index", (uint64_t)op_index);
 	api_problem_close(&w);

@@ -103,6 +103,9 @@
 	"failed: the key is not in the state the request expected."
 #define P_VERSION	409, "VERSION_CONFLICT", "The version in the " \
 	"request is not the key's current version."
+#define P_MERGE_CONFLICT	409, "MERGE_CONFLICT", "The key changed " \
+	"since the version you read, and %zu of the paths you changed were " \
+	"changed there too (conflicts); nothing was written."
 #define P_REQUIRED	428, "PRECONDITION_REQUIRED", "Writes to this key " \
 	"need If-Match, If-Unmodified-Since or a version."
 

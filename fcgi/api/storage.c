@@ -11,6 +11,7 @@
 #include "api/api_int.h"
 #include "api/auth.h"
 #include "api/idem.h"
+#include "api/merge.h"
 #include "api/sets.h"
 #include "api/storage.h"
 #include "http/hdr.h"
@@ -222,6 +223,12 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	memset(&op, 0, sizeof(op));
 	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
 		goto out;
+	/* a stale write may be merged: one call does it all */
+	if ((hdr_list_has(q->prefer, "merge") ||
+	    conf_auto_merge(ctx->conf, k->s, k->n)) && merge_has_base(&c)) {
+		merge_put(ctx, q, r, k, &c, merge_base(&c), val.p, val.len);
+		goto out;
+	}
 	op.kind = STORE_OP_PUT;
 	op.principal = api_principal(ctx);
 	op.key = k->s;

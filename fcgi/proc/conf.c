@@ -266,6 +266,18 @@ conf_set(struct conf *c, const char *name, const char *v)
 		}
 		return CONF_OK;
 	}
+	if (strcmp(name, "auto_merge") == 0) {
+		if (strcmp(v, "off") == 0) {
+			c->nmerge = 0;
+			return CONF_OK;
+		}
+		if (c->nmerge == CONF_PREFIXES_MAX)
+			return CONF_TOO_MANY;
+		if (copy(c->merge[c->nmerge], sizeof(c->merge[0]), v) == -1)
+			return CONF_VALUE;
+		c->nmerge++;
+		return CONF_OK;
+	}
 	if (strcmp(name, "durability") == 0) {
 		if (strcmp(v, "strict") != 0 && strcmp(v, "relaxed") != 0)
 			return CONF_VALUE;
@@ -485,6 +497,7 @@ conf_expected(const char *name)
 		{ "durability", "strict or relaxed" },
 		{ "precondition_failed_status", "412 or 409" },
 		{ "require_preconditions", "on, off or a key prefix" },
+		{ "auto_merge", "off or a key prefix" },
 		{ "log_level", "error, warn, info or debug" },
 		{ "batch_max", "a number of writes, 1 to 256" },
 		{ "bucket_max_items", "a number of items, 2 to 1000000" },
@@ -680,17 +693,29 @@ conf_origin_allowed(const struct conf *c, const char *origin, size_t n)
 	return 0;
 }
 
-int
-conf_requires(const struct conf *c, const char *key, size_t n)
+/* 1 when key[0..n) starts with one of the np prefixes p. */
+static int
+prefixed(const char p[][CONF_KEY_MAX + 1], size_t np, const char *key,
+    size_t n)
 {
 	size_t	 i, plen;
 
-	if (c->require_all)
-		return 1;
-	for (i = 0; i < c->nrequire; i++) {
-		plen = strlen(c->require[i]);
-		if (plen <= n && memcmp(key, c->require[i], plen) == 0)
+	for (i = 0; i < np; i++) {
+		plen = strlen(p[i]);
+		if (plen <= n && memcmp(key, p[i], plen) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+int
+conf_requires(const struct conf *c, const char *key, size_t n)
+{
+	return c->require_all || prefixed(c->require, c->nrequire, key, n);
+}
+
+int
+conf_auto_merge(const struct conf *c, const char *key, size_t n)
+{
+	return prefixed(c->merge, c->nmerge, key, n);
 }

@@ -36,6 +36,8 @@ struct conf {
 	int		require_all;		/* require_preconditions on */
 	size_t		nrequire;		/* ... or for these prefixes */
 	char		require[CONF_PREFIXES_MAX][CONF_KEY_MAX + 1];
+	size_t		nmerge;			/* auto_merge prefixes */
+	char		merge[CONF_PREFIXES_MAX][CONF_KEY_MAX + 1];
 	int		log_level;		/* enum log_level */
 	unsigned	shutdown_timeout;	/* seconds */
 	unsigned	batch_max;		/* writes per group commit */
@@ -106,6 +108,8 @@ void		conf_apply(struct conf *cur, const struct conf *next,
 		    char *restart, size_t restartsz);
 /* The number of workers to run (resolves workers 0). */
 unsigned	conf_workers(const struct conf *);
+/* 1 when a stale PUT of key[0..n) is merged without Prefer: merge. */
+int		conf_auto_merge(const struct conf *, const char *key, size_t n);
 /* 1 when writes to key[0..n) must carry a precondition. */
 int		conf_requires(const struct conf *, const char *key, size_t n);
 /* 1 when origin[0..n) is one of cors_origins (compared as bytes). */
