@@ -66,6 +66,8 @@ static const struct tcase cases[] = {
 	    MERGE3_CONFLICT, "/p" },
 	{ "{'a':1}", "{'a':1,'\\u00e9\\/':'\\u00e9'}", "{'a':2}", MERGE3_OK,
 	    "{'a':2,'\\u00e9\\/':'\\u00e9'}" },
+	/* the empty name, removed against changed */
+	{ "{'a':1,'':'x'}", "{'':'s'}", "{}", MERGE3_CONFLICT, "/" },
 	/* pointers escape ~ and / */
 	{ "{'a/b':{'m~n':1}}", "{'a/b':{'m~n':2}}", "{'a/b':{'m~n':3}}",
 	    MERGE3_CONFLICT, "/a~1b/m~0n" },
@@ -269,6 +271,17 @@ test_too_large(void)
 	    MERGE3_TOO_LARGE && out == NULL);
 	CHECK(m3("{\"a\":1}", "{\"a\":1}", "{\"a\":12345}", 10, &out, &cf) ==
 	    MERGE3_TOO_LARGE && out == NULL);
+	/* an id-array grows as it is built anew */
+	CHECK(m3("[{\"id\":1}]", "[{\"id\":1},{\"id\":2,\"t\":\"0123456789\"}]",
+	    "[{\"id\":0},{\"id\":1}]", 30, &out, &cf) == MERGE3_TOO_LARGE &&
+	    out == NULL);
+	CHECK(m3("{\"l\":[{\"id\":1}]}", "{\"l\":[{\"id\":1},{\"id\":2}]}",
+	    "{\"l\":[{\"id\":0},{\"id\":1}],\"x\":\"0123456789\"}", 50, &out,
+	    &cf) == MERGE3_TOO_LARGE && out == NULL);
+	CHECK(m3("{\"l\":[{\"id\":1}]}", "{\"l\":[{\"id\":1},{\"id\":2}]}",
+	    "{\"l\":[{\"id\":0},{\"id\":1}],\"x\":\"0123456789\"}", 60, &out,
+	    &cf) == MERGE3_OK && out != NULL);
+	free(out);
 	/* a conflict wins over the size that came first */
 	CHECK(m3("{\"a\":1,\"b\":1}", "{\"a\":\"0123456789\",\"b\":2}",
 	    "{\"a\":1,\"b\":3}", 20, &out, &cf) == MERGE3_CONFLICT);
@@ -533,7 +546,7 @@ is(const char *out, size_t n, const struct buf *want)
  * merge3(b, b, c) is c, merge3(b, y, b) is y (or b when y only ordered
  * b's members anew), merge3(b, y, y) is y; swapping yours and current
  * conflicts as often, and merges to the same value but for the order of
- * id-arrays' items.
+ * id-arrays' items; yours merged into a result again changes nothing.
  */
 static void
 test_random(void)
@@ -593,6 +606,14 @@ test_random(void)
 			fprintf(stderr, "  %s -> %s, %s: %d %s; swapped %d %s\n",
 			    b.p, y.p, c.p, e, out ? out : "-", e2,
 			    out2 ? out2 : "-");
+		}
+		free(out2);
+		if (e == MERGE3_OK && (merge3(b.p, b.len, y.p, y.len, out, n,
+		    MAX, &out2, &n2, &cf2) != MERGE3_OK || n2 != n ||
+		    memcmp(out, out2, n) != 0)) {
+			bad++;
+			fprintf(stderr, "  %s -> %s into %s again: %s\n", b.p,
+			    y.p, out, out2 ? out2 : "-");
 		}
 		free(out);
 		free(out2);
