@@ -66,13 +66,13 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(call objs,$(FCGI_LIB) $(STORE_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -Itests/unit -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Each fuzz target also runs over its corpus in make test (replay.c).
 $(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
     $(call objs,$(FCGI_LIB) $(STORE_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 unit: $(UNITS)
 
@@ -97,7 +97,7 @@ $(BUILD)/bench/lmdb_commit: tests/bench/lmdb_commit.c
 # The store uses the one leaf of fcgi/ that it may: lib/hash.c.
 $(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC) fcgi/lib/hash.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Needs wrk (and etcd-server for the peer rows): conf/deps.sh installs them.
 bench: all $(BUILD)/bench/lmdb_commit
