@@ -179,6 +179,122 @@ def relaxed_put_rate():
 
 
 BENCH_TOKEN = "bench-0123456789abcdefghijklmnopqrstuvwxyzAB"
+N_WATCH = 10000         # watchers open beside the ordinary load
+N_WAKE = 1000           # streams whose wake-up is timed
+WAKES = 30
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        with open(f"/proc/{p}/status") as f:
+            total += int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+    return total
+
+
+def gauge(srv, name):
+    m = re.search(rf"^{name} (\S+)$", srv.get("/api/metrics").body.decode(),
+                  re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def open_watchers(srv, n, query, stream=False):
+    import socket
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall((f"GET /api/changes?{query} HTTP/1.0\r\nHost: x\r\n" +
+                   ("Accept: text/event-stream\r\n" if stream else "") +
+                   "\r\n").encode())
+        socks.append(s)
+    deadline = time.monotonic() + 60
+    while gauge(srv, "verstore_watchers") < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return socks
+
+
+def watcher_rows(rows):
+    """Memory per parked watcher, GET and conditional PUT rates with
+    10,000 watchers open beside none, and the time from a commit to the
+    watchers' answers (1,000 streams on one prefix)."""
+    import resource
+    import selectors
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    srv = harness.Server(workers=os.cpu_count(), threads=16)
+    try:
+        srv.start()
+        base = f"http://127.0.0.1:{srv.port}"
+        kib = "x" * (1024 - 14)
+        load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib)
+        for s in ("cas", "cas32"):     # one key set for each run
+            load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
+                       for i in range(1, 1001)], kib)
+        for name, conns, script in (("GET 1 KiB, 100 hot keys", 32,
+                                     "get.lua"),
+                                    ("PUT If-Match, own keys, c64", 64,
+                                     "cas.lua")):
+            print(f"  {name}, no watchers ...", flush=True)
+            rows[f"{name}, no watchers"] = wrk(base, conns, script,
+                                               args=["cas"])
+        since = srv.get("/api/changes?since=999999999").json["last_seq"]
+        pids = srv.worker_pids()
+        before = rss_kib(pids)
+        print(f"  opening {N_WATCH} watchers ...", flush=True)
+        socks = open_watchers(srv, N_WATCH,
+                              f"since={since}&prefix=idle%2F&wait=60")
+        per = (rss_kib(pids) - before) * 1024 / N_WATCH
+        rows["memory per parked watcher"] = {
+            "rps": 0, "p50": 0, "p99": 0, "errors": 0, "non2xx": 0,
+            "secs": 0, "bytes": per,
+            "note": f"{per / 1024:.1f} KiB each, worker RSS over "
+                    f"{N_WATCH} long polls"}
+        for name, conns, script in (("GET 1 KiB, 100 hot keys", 32,
+                                     "get.lua"),
+                                    ("PUT If-Match, own keys, c64", 64,
+                                     "cas.lua")):
+            row = f"{name}, {N_WATCH} watchers open"
+            print(f"  {row} ...", flush=True)
+            rows[row] = wrk(base, conns, script, args=["cas32"])
+        for s in socks:
+            s.close()
+        print(f"  wake-up of {N_WAKE} streams, {WAKES} commits ...",
+              flush=True)
+        since = srv.get("/api/changes?since=999999999").json["last_seq"]
+        socks = open_watchers(srv, N_WAKE, f"since={since}&prefix=wake%2F",
+                              stream=True)
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        lat = []
+        for w in range(WAKES):
+            key = f"wake/k{w}"
+            t0 = time.monotonic()
+            srv.put(key, w)
+            got = 0
+            while got < N_WAKE and time.monotonic() - t0 < 10:
+                for k, _ in sel.select(timeout=1):
+                    try:
+                        data = k.fileobj.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    if key.encode() in data:
+                        lat.append((time.monotonic() - t0) * 1000)
+                        got += 1
+        lat.sort()
+        rows[f"wake-up, {N_WAKE} streams"] = {
+            "rps": 0,
+            "p50": lat[len(lat) // 2] if lat else 0,
+            "p99": lat[int(len(lat) * 0.99)] if lat else 0,
+            "errors": 0, "non2xx": 0, "secs": 0,
+            "note": f"{len(lat)} of {N_WAKE * WAKES} events; ms from the "
+                    "PUT to the event read"}
+        for s in socks:
+            s.close()
+    finally:
+        srv.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def auth_rows(rows):
@@ -270,6 +386,7 @@ def main():
               flush=True)
         rows["PUT If-Match c64, durability relaxed"] = relaxed_put_rate()
         auth_rows(rows)
+        watcher_rows(rows)
         print("  LMDB 1 put per synced commit ...", flush=True)
         rows["LMDB 1 put/commit"] = lmdb_commit_rate()
         if shutil.which("etcd"):
@@ -333,6 +450,15 @@ def report(rows, ncpu):
                         get / r("etcd range (point read), c32"), 2.5))
         targets.append(("conditional PUT c64 (2xx/s) / etcd txn CAS c64 (req/s)",
                         cas_ok / r("etcd txn CAS, c64"), 3.0))
+    for name in ("GET 1 KiB, 100 hot keys", "PUT If-Match, own keys, c64"):
+        if f"{name}, {N_WATCH} watchers open" in rows:
+            targets.append((f"{name}: {N_WATCH} watchers open / none",
+                            r(f"{name}, {N_WATCH} watchers open") /
+                            r(f"{name}, no watchers"), 0.8))
+    if "memory per parked watcher" in rows:
+        targets.append(("8 KiB / memory per parked watcher",
+                        8192 / max(1.0, rows["memory per parked watcher"]
+                                   ["bytes"]), 1.0))
     for name in ("GET 1 KiB, 100 hot keys", "PUT If-Match, own keys, c64"):
         if name + ", auth token" in rows:
             targets.append((f"{name}: auth token / auth none",
