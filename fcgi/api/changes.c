@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api_int.h"
 #include "api/auth.h"
 #include "api/changes.h"
+#include "http/conn.h"
 #include "model/key.h"
 
 #define LIMIT_DEFAULT	100
@@ -33,15 +33,6 @@ struct feed {
 	size_t		 plen;
 	int		 stream;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A decimal seq (Last-Event-ID); -1 when it is not one. */
 static int
@@ -160,7 +151,7 @@ long_poll(const struct api_ctx *ctx, const struct http_req *q,
 			goto out;
 		}
 		park(r, f, ch.last_seq, q->resumed ? q->park_until_ms :
-		    now_ms() + (int64_t)f->wait * 1000);
+		    conn_now_ms() + (int64_t)f->wait * 1000);
 		goto out;
 	}
 	r->status = 200;
@@ -220,7 +211,7 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 		buf_puts(&r->body, ": keepalive\n\n");
 	/* a full batch: more is waiting, go on at once */
 	park(r, f, ch.last_seq, ch.n == STREAM_BATCH ? 0 :
-	    now_ms() + KEEPALIVE_MS);
+	    conn_now_ms() + KEEPALIVE_MS);
 out:
 	buf_free(&data);
 	store_changes_free(&ch);

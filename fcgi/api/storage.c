@@ -60,6 +60,18 @@ envelope(struct http_resp *r, const char *key, size_t klen,
 	api_end(&w, r);
 }
 
+/* 200 with the read envelope of k in state m. */
+static void
+read_ok(struct http_resp *r, const struct http_req *q, const struct key *k,
+    const struct store_meta *m, const char *value, size_t vlen)
+{
+	r->status = 200;
+	r->head_only = q->method[0] == 'H';
+	api_head_etag(r, m);
+	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
+	envelope(r, k->s, k->n, m, value, vlen);
+}
+
 /* GET ?version=N: one version of the key's history (API.md 3.1, 7). */
 static void
 h_get_version(const struct api_ctx *ctx, const struct http_req *q,
@@ -91,11 +103,7 @@ h_get_version(const struct api_ctx *ctx, const struct http_req *q,
 		api_internal(r, err);
 		goto out;
 	}
-	r->status = 200;
-	r->head_only = q->method[0] == 'H';
-	api_head_etag(r, &m);
-	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	envelope(r, k->s, k->n, &m, value, vlen);
+	read_ok(r, q, k, &m, value, vlen);
 out:
 	free(value);
 }
@@ -203,11 +211,7 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 		api_write_failed(ctx, r, k, &op, -1);
 		goto out;
 	}
-	r->status = 200;
-	r->head_only = q->method[0] == 'H';
-	api_head_etag(r, &m);
-	buf_puts(&r->head, "Cache-Control: no-cache\r\n");
-	envelope(r, k->s, k->n, &m, value, vlen);
+	read_ok(r, q, k, &m, value, vlen);
 out:
 	free(value);
 }
