@@ -221,7 +221,10 @@ def watcher_rows(rows):
     import selectors
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    srv = harness.Server(workers=os.cpu_count(), threads=16)
+    # each watcher holds two descriptors in nginx: two nginx workers keep
+    # 10,000 of them within a 20,000 descriptor limit
+    srv = harness.Server(workers=os.cpu_count(), threads=16,
+                         nginx_workers=2)
     try:
         srv.start()
         base = f"http://127.0.0.1:{srv.port}"
