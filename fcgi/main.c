@@ -230,6 +230,9 @@ feed_main(void *arg)
 			conn_notify(w->loop, t, i, ch.last_seq);
 			if (ch.last_seq > seen)
 				seen = ch.last_seq;
+			/* a post past what the store holds: do not spin on it */
+			if (ch.n == 0 && seq > seen)
+				seen = seq;
 			more = ch.n == FEED_BATCH;
 			store_changes_free(&ch);
 		} while (more && !atomic_load(&w->feed_stop));
