@@ -247,10 +247,60 @@ metrics_batch(struct metrics *m, unsigned nops)
 	add(&m->ops_sum, nops);
 }
 
+/* 1 while the process pid runs. */
+static int
+alive(int pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
+}
+
+/* This process's watcher slot: its own, a free one, or a dead one's. */
+static struct metrics_proc *
+proc_slot(struct metrics *m)
+{
+	struct metrics_proc	*p;
+	int			 me = (int)getpid(), pid;
+	size_t			 i;
+
+	for (i = 0; i < METRICS_PROCS; i++)
+		if (atomic_load(&m->watchers[i].pid) == me)
+			return &m->watchers[i];
+	for (i = 0; i < METRICS_PROCS; i++) {
+		p = &m->watchers[i];
+		pid = atomic_load(&p->pid);
+		if (pid != 0 && alive(pid))
+			continue;
+		if (atomic_compare_exchange_strong(&p->pid, &pid, me)) {
+			atomic_store(&p->n, 0);
+			return p;
+		}
+	}
+	return NULL;
+}
+
 void
 metrics_watchers_add(struct metrics *m, int64_t delta)
 {
-	atomic_fetch_add_explicit(&m->watchers, delta, memory_order_relaxed);
+	struct metrics_proc	*p;
+
+	if ((p = proc_slot(m)) != NULL)
+		atomic_fetch_add_explicit(&p->n, delta, memory_order_relaxed);
+}
+
+/* The watchers of the processes that run. */
+static long long
+watchers(struct metrics *m)
+{
+	long long	 sum = 0;
+	size_t		 i;
+	int		 pid;
+
+	for (i = 0; i < METRICS_PROCS; i++) {
+		pid = atomic_load(&m->watchers[i].pid);
+		if (pid != 0 && alive(pid))
+			sum += atomic_load(&m->watchers[i].n);
+	}
+	return sum;
 }
 
 void
@@ -497,8 +547,7 @@ metrics_render(struct metrics *m, const struct metrics_gauges *store,
 	}
 	family(out, "verstore_watchers", "gauge",
 	    "Waiting feed requests and open streams.");
-	buf_printf(out, "verstore_watchers %lld\n", (long long)
-	    atomic_load_explicit(&m->watchers, memory_order_relaxed));
+	buf_printf(out, "verstore_watchers %lld\n", watchers(m));
 	gauge(out, "verstore_changes_seq", "The store's change sequence.",
 	    get(&m->seq));
 	return out->oom ? METRICS_NOMEM : METRICS_OK;

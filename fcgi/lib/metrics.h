@@ -77,7 +77,11 @@ enum metrics_err metrics_conflict(struct metrics *, enum metrics_conflict,
 void	metrics_merge(struct metrics *, int merged);
 /* One write transaction (group commit) that carried nops writes. */
 void	metrics_batch(struct metrics *, unsigned nops);
-/* Waiting feed requests and open streams: +1 when one starts, -1 ends. */
+/*
+ * Waiting feed requests and open streams: +1 when one starts, -1 ends.
+ * Counted per process (at most 256 of them): the gauge leaves out those
+ * of a process that died.
+ */
 void	metrics_watchers_add(struct metrics *, int64_t delta);
 /* The store's change sequence; the gauge keeps the highest reported. */
 void	metrics_seq_set(struct metrics *, uint64_t seq);

@@ -27,6 +27,17 @@ struct metrics_slot {
 	atomic_ullong	 count[METRICS_CONFLICT_CODES];
 };
 
+/*
+ * Watchers are counted per process: a worker that dies holding some takes
+ * its count with it (its slot is skipped, then taken over).
+ */
+#define METRICS_PROCS	256
+
+struct metrics_proc {
+	atomic_int	 pid;		/* 0: free */
+	atomic_llong	 n;
+};
+
 /* The whole region: counts only, no pointers. */
 struct metrics {
 	atomic_ullong	 req[METRICS_NMETHODS][METRICS_NSTATUS];
@@ -38,7 +49,7 @@ struct metrics {
 	atomic_ullong	 merges[2];		/* conflict, merged */
 	atomic_ullong	 ops[METRICS_NOPS + 1];
 	atomic_ullong	 ops_sum;
-	atomic_llong	 watchers;
+	struct metrics_proc watchers[METRICS_PROCS];
 	atomic_ullong	 seq;
 };
 

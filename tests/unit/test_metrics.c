@@ -517,6 +517,38 @@ out:
 	metrics_destroy(m);
 }
 
+/* A worker that dies holding watchers takes its count with it. */
+static void
+test_dead_watchers_drop_out(void)
+{
+	struct metrics	*m;
+	struct buf	 b = { 0 };
+	pid_t		 pid;
+	int		 status;
+
+	if ((m = fresh()) == NULL)
+		return;
+	metrics_watchers_add(m, 2);
+	if ((pid = fork()) == 0) {
+		metrics_watchers_add(m, 5);
+		_exit(0);		/* as if killed: no -5 */
+	}
+	waitpid(pid, &status, 0);
+	CHECK(metrics_render(m, NULL, &b) == METRICS_OK);
+	CHECK(sample(&b, "verstore_watchers") == 2);
+	/* its slot is taken over, from zero */
+	if ((pid = fork()) == 0) {
+		metrics_watchers_add(m, 1);
+		buf_reset(&b);
+		_exit(metrics_render(m, NULL, &b) == METRICS_OK &&
+		    sample(&b, "verstore_watchers") == 3 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	buf_free(&b);
+	metrics_destroy(m);
+}
+
 int
 main(void)
 {
@@ -527,6 +559,7 @@ main(void)
 	RUN(test_processes);
 	RUN(test_claimer_died);
 	RUN(test_claimer_stalled);
+	RUN(test_dead_watchers_drop_out);
 	/* Debian's prometheus package has promtool; .ci/run installs it. */
 	if (system("command -v promtool >/dev/null 2>&1") == 0)
 		RUN(test_promtool);
