@@ -367,10 +367,12 @@ work_finish(void *h)
 	struct store_stats	 ss;
 	int			 rc;
 
-	if ((rc = conn_wait(w->loop)) == -1)
-		return rc;	/* threads still running: free nothing */
+	/* the feed thread tells the loop of changes: it ends first (within
+	   a second of work_stop), before conn_wait frees the loop */
 	if (w->feed_started)
 		pthread_join(w->feed, NULL);
+	if ((rc = conn_wait(w->loop)) == -1)
+		return rc;	/* threads still running: free nothing */
 	store_stats(w->st, &ss);
 	log_info("%llu writes in %llu write transactions, which held the "
 	    "write lock %.1f ms in all, %.1f ms at most",
