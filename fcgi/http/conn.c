@@ -365,7 +365,6 @@ take_back(struct conn_loop *l, int64_t now)
 static int64_t
 run_due(struct conn_loop *l, int64_t now)
 {
-	struct epoll_event	 ev;
 	struct conn		*c, *next;
 	int64_t			 wake = INT64_MAX;
 	int			 ending = atomic_load(&l->stopping);
@@ -380,9 +379,10 @@ run_due(struct conn_loop *l, int64_t now)
 			continue;
 		}
 		park_unlink(l, c);
-		memset(&ev, 0, sizeof(ev));	/* its events are the thread's */
-		ev.data.ptr = c;
-		(void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		/* out of the set: even a mask of 0 would still report
+		   EPOLLHUP, for a connection the thread may have freed */
+		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+			c->armed = 0;
 		c->pk.resumed = 1;
 		c->pk.timed_out = now >= c->pk.until_ms;
 		c->pk.streaming = c->pk.stream;
