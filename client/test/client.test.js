@@ -1,0 +1,118 @@
+// The client against a real nginx + verstored: VERSTORE_URL names it
+// (tests/integ/test_client.py starts one and runs this file).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Verstore, VerstoreError } from '../verstore.js';
+
+const URL = process.env.VERSTORE_URL;
+const run = `r${Date.now().toString(36)}`;
+const k = (name) => `client/${run}/${name}`;
+
+test('get, put with the version it read, and a stale put refused', async () => {
+  const a = new Verstore(URL), b = new Verstore(URL);
+  const created = await a.put(k('doc'), { n: 1 });
+  assert.equal(created.version, 1);
+  assert.equal((await b.get(k('doc'))).value.n, 1);
+  await a.put(k('doc'), { n: 2 });
+  await assert.rejects(b.put(k('doc'), { n: 3 }), (e) => {
+    assert.ok(e instanceof VerstoreError);
+    assert.equal(e.status, 412);
+    assert.equal(e.code, 'PRECONDITION_FAILED');
+    assert.deepEqual(e.current.value, { n: 2 });
+    return true;
+  });
+  // a put of a key never read must not replace one that exists
+  await assert.rejects(new Verstore(URL).put(k('doc'), { n: 9 }),
+    (e) => e.status === 412);
+  // b learned the current version from the refusal
+  assert.equal((await b.put(k('doc'), { n: 3 })).version, 3);
+});
+
+test('update re-applies its change after conflicts: 20 increments land', async () => {
+  await new Verstore(URL).put(k('counter'), { n: 0 });
+  await Promise.all(Array.from({ length: 20 }, () =>
+    new Verstore(URL).update(k('counter'), (v) => ({ n: v.n + 1 }))));
+  assert.equal((await new Verstore(URL).get(k('counter'))).value.n, 20);
+});
+
+test('update with merge: the server merges disjoint edits', async () => {
+  const a = new Verstore(URL), b = new Verstore(URL);
+  await a.put(k('card'), { title: 'x', body: 'y' });
+  await b.get(k('card'));
+  await a.update(k('card'), (v) => ({ ...v, title: 'X' }));
+  const r = await b.put(k('card'), { title: 'x', body: 'Y' }, { merge: true });
+  assert.deepEqual(r.merged, { base: 1, current: 2 });
+  assert.deepEqual((await a.get(k('card'))).value, { title: 'X', body: 'Y' });
+  // a clash names the pointers; onConflict may decide
+  await b.get(k('card'));
+  await a.update(k('card'), (v) => ({ ...v, title: 'A' }));
+  const seen = [];
+  const out = await b.update(k('card'), (v) => ({ ...v, title: 'B' }), {
+    merge: true,
+    onConflict: (c) => { seen.push(c); return { ...c.theirs, title: 'AB' }; },
+  });
+  assert.ok(out.version > 0);
+  assert.deepEqual(seen[0]?.conflicts ?? ['/title'], ['/title']);
+});
+
+test('create, patch, jsonPatch, append with a stamp, txn, list', async () => {
+  const s = new Verstore(URL);
+  const c = await s.create(k('cards'), { done: false }, { slug: 'My Card' });
+  assert.equal(c.key, `${k('cards')}/my-card`);
+  await s.patch(c.key, { done: true, tags: ['a'] });
+  await s.jsonPatch(c.key, [{ op: 'add', path: '/tags/-', value: 'b' }]);
+  await s.append(c.key, '/comments', { text: 'hi' }, { stamp: true });
+  const got = (await s.get(c.key)).value;
+  assert.deepEqual(got.tags, ['a', 'b']);
+  assert.equal(got.comments[0].text, 'hi');
+  assert.ok(got.comments[0].at);
+  const res = await s.txn([{ op: 'get', key: c.key },
+    { op: 'put', key: k('cards/other'), value: 1 }]);
+  assert.equal(res[0].value.done, true);
+  const keys = [];
+  for await (const it of s.list(k('cards'), { limit: 1 })) keys.push(it.key);
+  assert.deepEqual(keys, [`${k('cards')}/my-card`, `${k('cards')}/other`]);
+  const h = await s.history(c.key);
+  assert.equal(h[0].version, 4);
+  assert.equal((await s.version(c.key, 1)).value.done, false);
+});
+
+test('activities: upsert, get, delete by id', async () => {
+  const set = new Verstore(URL).activities(`${run}-acts`);
+  await set.upsert([{ id: 1, t: 'a' }, { id: 'x', t: 'b' }]);
+  await set.delete([1]);
+  const got = await set.get();
+  assert.deepEqual(got.items, [{ id: 'x', t: 'b' }]);
+});
+
+test('a write whose answer was lost is retried and applied once', async () => {
+  let drop = 1;
+  const flaky = async (url, init) => {
+    const res = await fetch(url, init);
+    if (init.method === 'POST' && drop-- > 0)
+      throw new TypeError('connection reset after the request went out');
+    return res;
+  };
+  const s = new Verstore(URL, { fetch: flaky, backoffMs: 1 });
+  await s.put(k('log'), { l: [] });
+  await s.append(k('log'), '/l', 'once');
+  assert.deepEqual((await s.get(k('log'))).value.l, ['once']);
+});
+
+test('watch tells of changes under its prefix, and saveLater debounces', async () => {
+  const s = new Verstore(URL);
+  const seen = [];
+  const w = s.watch(k('live/'), (c) => { seen.push(c.key); }, { wait: 5 });
+  await new Promise((r) => setTimeout(r, 200));
+  await new Verstore(URL).put(k('live/a'), 1);
+  await new Verstore(URL).put(k('elsewhere'), 1);
+  const saves = [1, 2, 3].map((n) => s.saveLater(k('live/b'), { n }, 100));
+  await saves[2];
+  const deadline = Date.now() + 5000;
+  while (seen.length < 2 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  w.close();
+  assert.deepEqual(seen.sort(), [k('live/a'), k('live/b')]);
+  const b = await s.get(k('live/b'));
+  assert.deepEqual([b.value, b.version], [{ n: 3 }, 1]);
+});

@@ -1,0 +1,307 @@
+// verstore.js - the browser and Node client of verstore (doc/API.md).
+//
+// One ES module, no dependencies: import {Verstore} from '/verstore.js'.
+// It keeps the version of every key it read and sends it back with the
+// next write, so a write never silently replaces one it did not see;
+// update() re-applies a change to the fresh value on a conflict, with
+// bounded exponential back-off and full jitter, or lets the server merge.
+
+/** An answer that is not a success: status, code and the server's body. */
+export class VerstoreError extends Error {
+  /**
+   * @param {number} status
+   * @param {object} body the problem+json body ({code, message, ...})
+   */
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`);
+    this.name = 'VerstoreError';
+    /** @type {number} */ this.status = status;
+    /** @type {string} */ this.code = body?.code ?? 'HTTP_' + status;
+    /** The server's whole problem body. */ this.body = body ?? {};
+    /** The key's current state on a 409/412: {value, version, exists}. */
+    this.current = body && 'version' in body ?
+      { value: body.value, version: body.version, exists: body.exists } :
+      null;
+    /** JSON pointers changed on both sides (MERGE_CONFLICT). */
+    this.conflicts = body?.conflicts ?? [];
+  }
+  /** True for a write refused because the key moved on. */
+  get isConflict() {
+    return this.status === 409 || this.status === 412;
+  }
+}
+
+const enc = (key) => key.split('/').map(encodeURIComponent).join('/');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const newKey = () => (globalThis.crypto?.randomUUID?.() ??
+  Math.random().toString(36).slice(2) + Date.now().toString(36));
+
+export class Verstore {
+  /**
+   * @param {string} baseUrl where the API is: 'https://app.example.org'
+   * @param {{token?: string, fetch?: typeof fetch, retries?: number,
+   *          conflictRetries?: number, backoffMs?: number}} [opts]
+   */
+  constructor(baseUrl = '', opts = {}) {
+    this.base = baseUrl.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+    this.retries = opts.retries ?? 8;	/* a network error, a 5xx */
+    this.conflictRetries = opts.conflictRetries ?? 30;	/* update() */
+    this.backoffMs = opts.backoffMs ?? 20;
+    /** @type {Map<string, number>} key -> the version last seen */
+    this.versions = new Map();
+    this.timers = new Map();
+  }
+
+  /** One request; network errors retried when the request is idempotent. */
+  async request(method, path, { body, headers = {}, idempotent } = {}) {
+    const h = { ...headers };
+    if (this.token) h.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined && !h['Content-Type'])
+      h['Content-Type'] = 'application/json';
+    const safe = idempotent ?? (method === 'GET' || method === 'PUT' ||
+      method === 'DELETE' || 'Idempotency-Key' in h);
+    for (let attempt = 0; ; attempt++) {
+      let res;
+      try {
+        res = await this.fetch(this.base + path, {
+          method, headers: h,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (e) {
+        if (!safe || attempt >= this.retries) throw e;
+        await this.backoff(attempt);
+        continue;
+      }
+      const text = await res.text();
+      const json = text ? JSON.parse(text) : null;
+      if (res.status >= 500 && res.status !== 507 && safe &&
+          attempt < this.retries) {
+        await this.backoff(attempt);
+        continue;
+      }
+      if (res.status >= 400) throw new VerstoreError(res.status, json);
+      return { status: res.status, headers: res.headers, json };
+    }
+  }
+
+  /** Full jitter: a random wait up to backoffMs * 2^attempt (max 1 s). */
+  backoff(attempt) {
+    const cap = Math.min(1000, this.backoffMs * 2 ** Math.min(attempt, 16));
+    return sleep(Math.random() * cap);
+  }
+
+  remember(key, version) {
+    if (version === undefined) return;
+    this.versions.set(key, version);
+  }
+
+  /** The envelope {key, value, version, updated_at, created_at, updated_by}. */
+  async get(key) {
+    const { json } = await this.request('GET', `/api/storage/${enc(key)}`);
+    this.remember(key, json.version);
+    return json;
+  }
+
+  /**
+   * Replaces key's value, on the condition that it is still the version
+   * this client read (none read: it must not exist yet). force: no
+   * condition. merge: a stale write is merged by the server (API.md 4.1).
+   */
+  async put(key, value, { force = false, merge = false, version } = {}) {
+    const headers = {};
+    const v = version ?? this.versions.get(key);
+    if (!force) {
+      if (v) headers['If-Match'] = `"${v}"`;
+      else headers['If-None-Match'] = '*';
+    }
+    if (merge) headers.Prefer = 'merge';
+    try {
+      const { json } = await this.request('PUT', `/api/storage/${enc(key)}`,
+        { body: { value }, headers });
+      this.remember(key, json.version);
+      return json;
+    } catch (e) {
+      if (e instanceof VerstoreError && e.current?.exists)
+        this.remember(key, e.current.version);
+      else if (e instanceof VerstoreError && e.status === 404)
+        this.versions.delete(key);
+      throw e;
+    }
+  }
+
+  async delete(key, { force = false } = {}) {
+    const v = this.versions.get(key);
+    const headers = !force && v ? { 'If-Match': `"${v}"` } : {};
+    const { json } = await this.request('DELETE', `/api/storage/${enc(key)}`,
+      { headers });
+    this.versions.delete(key);
+    return json;
+  }
+
+  /** Creates a key under prefix with a unique name (from slug). */
+  async create(prefix, value, { slug } = {}) {
+    const body = slug === undefined ? { value } : { value, slug };
+    const { json } = await this.request('POST',
+      `/api/storage/${enc(prefix.replace(/\/?$/, '/'))}`,
+      { body, headers: { 'Idempotency-Key': newKey() } });
+    this.remember(json.key, json.version);
+    return json;
+  }
+
+  async write(method, key, body, type, query = '') {
+    const { json } = await this.request(method,
+      `/api/storage/${enc(key)}${query}`,
+      { body, headers: { 'Content-Type': type, 'Idempotency-Key': newKey() } });
+    this.remember(key, json.version);
+    return json;
+  }
+
+  /** RFC 7396 merge patch, applied on the server. */
+  patch(key, mergePatch) {
+    return this.write('PATCH', key, mergePatch, 'application/merge-patch+json');
+  }
+
+  /** RFC 6902 JSON patch, all operations or none. */
+  jsonPatch(key, ops) {
+    return this.write('PATCH', key, ops, 'application/json-patch+json');
+  }
+
+  /** Appends item to the array at pointer; stamp adds "at" and "by". */
+  append(key, pointer, item, { stamp = false } = {}) {
+    return this.write('POST', key, item, 'application/json',
+      `?append=${encodeURIComponent(pointer)}${stamp ? '&stamp=1' : ''}`);
+  }
+
+  /** Several ops, all or nothing (API.md 5). */
+  async txn(ops) {
+    const { json } = await this.request('POST', '/api/txn',
+      { body: { ops }, headers: { 'Idempotency-Key': newKey() } });
+    return json.results;
+  }
+
+  /** The keys under prefix, page by page: for await (const item of ...). */
+  async *list(prefix, { after, limit = 100, values = false } = {}) {
+    let next = after;
+    do {
+      const q = new URLSearchParams({ limit: String(limit) });
+      if (next) q.set('after', next);
+      if (values) q.set('values', '1');
+      const { json } = await this.request('GET',
+        `/api/storage/${enc(prefix.replace(/\/?$/, '/'))}?${q}`);
+      for (const item of json.items) yield item;
+      next = json.next;
+    } while (next);
+  }
+
+  async history(key) {
+    const { json } = await this.request('GET',
+      `/api/storage/${enc(key)}?history=1`);
+    return json.versions;
+  }
+
+  async version(key, n) {
+    const { json } = await this.request('GET',
+      `/api/storage/${enc(key)}?version=${n}`);
+    return json;
+  }
+
+  /** An activity set (API.md 6): get, upsert and delete items by id. */
+  activities(set) {
+    const path = `/api/activities/${encodeURIComponent(set)}`;
+    const post = async (body) => (await this.request('POST', path,
+      { body, headers: { 'Idempotency-Key': newKey() } })).json;
+    return {
+      get: async () => (await this.request('GET', path)).json,
+      upsert: (items) => post({ upsert: items }),
+      delete: (ids) => post({ delete: ids }),
+    };
+  }
+
+  /**
+   * Reads key, applies fn to a copy of its value (undefined when absent)
+   * and writes the result on the condition that nobody wrote in between;
+   * on a conflict, fn runs again on the fresh value, after a back-off,
+   * at most `retries` times. merge: true lets the server merge a stale
+   * write instead. onConflict({base, yours, theirs, conflicts}) may return
+   * the value to write when even the server cannot merge.
+   */
+  async update(key, fn, { merge = false, retries = this.conflictRetries,
+    onConflict } = {}) {
+    let env = null;
+    try {
+      env = await this.get(key);
+    } catch (e) {
+      if (!(e instanceof VerstoreError && e.status === 404)) throw e;
+      this.versions.delete(key);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const base = env?.value;
+      const yours = await fn(structuredClone(base));
+      try {
+        return await this.put(key, yours, { merge,
+          version: env?.version });
+      } catch (e) {
+        if (!(e instanceof VerstoreError) || !e.isConflict &&
+            !(e.status === 404 && e.code === 'DELETED') ||
+            attempt >= retries)
+          throw e;
+        if (onConflict && e.code === 'MERGE_CONFLICT') {
+          const theirs = e.current?.value;
+          const pick = await onConflict({ base, yours, theirs,
+            conflicts: e.conflicts });
+          if (pick !== undefined)
+            return this.put(key, pick, { version: e.current.version });
+        }
+        await this.backoff(attempt);
+        env = e.current?.exists ?
+          { value: e.current.value, version: e.current.version } : null;
+        if (e.status === 404) env = null;
+      }
+    }
+  }
+
+  /** Writes value to key after ms without a newer call for the same key. */
+  saveLater(key, value, ms = 500) {
+    clearTimeout(this.timers.get(key)?.t);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.timers.delete(key);
+        this.update(key, () => value).then(resolve, reject);
+      }, ms);
+      this.timers.set(key, { t });
+    });
+  }
+
+  /**
+   * Calls cb(change) for every change under prefix from seq `since` on
+   * (default: from now), with long polls that resume from the last seq
+   * seen after any error. Returns {close()}.
+   */
+  watch(prefix, cb, { since, wait = 30 } = {}) {
+    let closed = false;
+    let seq = since;
+    const loop = async () => {
+      let attempt = 0;
+      while (!closed) {
+        try {
+          if (seq === undefined)	// from now: the store's last seq
+            seq = (await this.request('GET',
+              '/api/changes?since=9999999999&limit=1')).json.last_seq;
+          const q = new URLSearchParams({ since: String(seq),
+            prefix, wait: String(wait), limit: '1000' });
+          const { json } = await this.request('GET', `/api/changes?${q}`);
+          for (const c of json.results) if (!closed) await cb(c);
+          seq = json.last_seq;
+          attempt = 0;
+        } catch (e) {
+          if (closed) return;
+          await this.backoff(Math.min(attempt++, 6));
+        }
+      }
+    };
+    const done = loop().catch(() => {});
+    return { close() { closed = true; }, done };
+  }
+}
