@@ -31,7 +31,15 @@ export class VerstoreError extends Error {
   }
 }
 
-const enc = (key) => key.split('/').map(encodeURIComponent).join('/');
+// A key as a path, every segment percent-encoded. A "." or ".." segment
+// is refused here as the server would (400 INVALID_KEY): a URL cannot
+// carry one, even encoded, without it being resolved into another key.
+const enc = (key) => key.split('/').map((seg) => {
+  if (seg === '.' || seg === '..')
+    throw new VerstoreError(400, { code: 'INVALID_KEY',
+      message: 'The key has an empty, "." or ".." segment.' });
+  return encodeURIComponent(seg);
+}).join('/');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const newKey = () => (globalThis.crypto?.randomUUID?.() ??
   Math.random().toString(36).slice(2) + Date.now().toString(36));

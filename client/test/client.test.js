@@ -116,3 +116,8 @@ test('watch tells of changes under its prefix, and saveLater debounces', async (
   const b = await s.get(k('live/b'));
   assert.deepEqual([b.value, b.version], [{ n: 3 }, 1]);
 });
+
+test('a key with a dot segment is refused, never resolved to another', async () => {
+  await assert.rejects(new Verstore(URL).put('a/../b', 1, { force: true }),
+    (e) => e.status === 400 && e.code === 'INVALID_KEY');
+});
