@@ -52,7 +52,7 @@ class Server:
     """nginx in front of verstored, each a child process of the test."""
 
     def __init__(self, workers=2, threads=8, conf="", nginx_extra="",
-                 nginx_workers=1):
+                 nginx_workers=1, www=None):
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
         self.port = free_port()
@@ -72,6 +72,7 @@ class Server:
         self.vs_log = os.path.join(self.dir, "verstored.log")
         self.nginx_extra = nginx_extra      # http-level text, e.g. a server
         self.nginx_workers = nginx_workers
+        self.www = www                      # the web root; None: a stub
 
     # -- processes ----------------------------------------------------------
     def start(self):
@@ -94,10 +95,11 @@ class Server:
     def start_nginx(self):
         state = os.path.join(self.dir, "nginx")
         os.makedirs(os.path.join(state, "tmp"), exist_ok=True)
-        www = os.path.join(self.dir, "www")
-        os.makedirs(www, exist_ok=True)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!doctype html><title>app</title>\n")
+        www = self.www or os.path.join(self.dir, "www")
+        if self.www is None:
+            os.makedirs(www, exist_ok=True)
+            with open(os.path.join(www, "index.html"), "w") as f:
+                f.write("<!doctype html><title>app</title>\n")
         conf = subprocess.run(
             ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
              str(self.port), state, self.sock, www],
