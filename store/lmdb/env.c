@@ -82,6 +82,8 @@ store_open(const struct store_opts *o, store **out)
 		err = db_err(st, __func__, "open databases", rc);
 		goto out;
 	}
+	/* a commit that took no seq tells on_commit nothing */
+	atomic_store(&st->posted, feed_last_seq(st, txn));
 	k.mv_data = "format";
 	k.mv_size = 6;
 	rc = mdb_get(txn, st->meta, &k, &v);

@@ -24,6 +24,7 @@
 #include "lmdb_int.h"
 
 #define SCAN_DEFAULT	10000	/* index entries one store_changes reads */
+#define PRUNE_MAX	8	/* history entries one write drops at most */
 
 void
 db_be64(unsigned char *out, uint64_t v)
@@ -84,7 +85,10 @@ feed_next_seq(store *st, MDB_txn *txn, uint64_t *seq)
 	rc = mdb_get(txn, st->meta, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(last))
 		memcpy(&last, v.mv_data, sizeof(last));
-	else if (rc != 0 && rc != MDB_NOTFOUND)
+	else if (rc == 0) {
+		db_log(st, 0, __func__, "meta seq of %zu bytes", v.mv_size);
+		return STORE_CORRUPT;
+	} else if (rc != MDB_NOTFOUND)
 		return db_err(st, __func__, "mdb_get", rc);
 	*seq = last + 1;
 	v.mv_data = seq;
@@ -113,7 +117,8 @@ feed_record(store *st, MDB_txn *txn, const char *key, size_t klen,
 {
 	unsigned char	 b[8], hk[HIST_PREFIX + 9 + 8];
 	MDB_val		 k, v;
-	int		 rc;
+	uint64_t	 old;
+	int		 rc, n;
 
 	k.mv_size = 8;
 	k.mv_data = b;
@@ -134,12 +139,19 @@ feed_record(store *st, MDB_txn *txn, const char *key, size_t klen,
 	v.mv_size = enclen;
 	if ((rc = mdb_put(txn, st->history, &k, &v, 0)) != 0)
 		return db_err(st, __func__, "mdb_put", rc);
-	/* versions count up by one: the one that falls out is exactly this */
-	if (nr->version > st->history_versions) {
-		k.mv_size = hist_key(key, klen,
-		    nr->version - st->history_versions, hk);
-		if ((rc = mdb_del(txn, st->history, &k, NULL)) != 0 &&
-		    rc != MDB_NOTFOUND)
+	/*
+	 * Versions count up by one: the one that falls out is exactly
+	 * version - N. Those below it are there only when N was lowered
+	 * since: a few more of them go with each write (they read as gone).
+	 */
+	for (old = nr->version > st->history_versions ?
+	    nr->version - st->history_versions : 0, n = 0;
+	    old > 0 && n < PRUNE_MAX; old--, n++) {
+		k.mv_size = hist_key(key, klen, old, hk);
+		if ((rc = mdb_del(txn, st->history, &k, NULL)) == MDB_NOTFOUND &&
+		    n > 0)
+			break;
+		if (rc != 0 && rc != MDB_NOTFOUND)
 			return db_err(st, __func__, "mdb_del", rc);
 	}
 	return STORE_OK;
@@ -290,6 +302,9 @@ version_rec(store *st, MDB_txn *txn, const char *key, size_t klen,
 		*r = cur;
 		return STORE_OK;
 	}
+	/* older than the versions kept: gone, even while not yet pruned */
+	if (cur.version - version >= st->history_versions)
+		return STORE_GONE;
 	k.mv_data = hk;
 	k.mv_size = hist_key(key, klen, version, hk);
 	if ((rc = mdb_get(txn, st->history, &k, &v)) == MDB_NOTFOUND)

@@ -40,7 +40,10 @@ next_id(store *st, MDB_txn *txn, uint64_t *id)
 	rc = mdb_get(txn, st->meta, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(last))
 		memcpy(&last, v.mv_data, sizeof(last));
-	else if (rc != 0 && rc != MDB_NOTFOUND)
+	else if (rc == 0) {
+		db_log(st, 0, __func__, "meta last_id of %zu bytes", v.mv_size);
+		return STORE_CORRUPT;
+	} else if (rc != MDB_NOTFOUND)
 		return db_err(st, __func__, "mdb_get", rc);
 	*id = name_id(st->clock(st->clock_arg), last);
 	v.mv_data = id;

@@ -167,11 +167,47 @@ test_history_kept_and_pruned(void)
 	tstore_close(st);
 }
 
+/* A lower history_versions holds at once, and what it drops goes. */
+static void
+test_history_lowered(void)
+{
+	struct store_opts	 o;
+	struct store_version	*v = NULL;
+	struct store_meta	 m;
+	store			*st = open_feed(10);
+	char			*val;
+	size_t			 n, vlen;
+	int			 i;
+
+	for (i = 0; i < 15; i++)
+		CHECK(write1(st, STORE_OP_PUT, "l", "1") == STORE_OK);
+	CHECK(store_get_version(st, "l", 1, 6, &m, &val, &vlen) == STORE_OK);
+	free(val);
+	store_close(st);
+	memset(&o, 0, sizeof(o));
+	o.dir = tstore_dir;
+	o.map_size = (size_t)64 << 20;
+	o.history_versions = 3;
+	CHECK(store_open(&o, &st) == STORE_OK);
+	for (i = 0; i < 2; i++)
+		CHECK(write1(st, STORE_OP_PUT, "l", "1") == STORE_OK);
+	CHECK(store_get_version(st, "l", 1, 6, &m, &val, &vlen) == STORE_GONE);
+	CHECK(store_get_version(st, "l", 1, 14, &m, &val, &vlen) ==
+	    STORE_GONE);
+	CHECK(store_get_version(st, "l", 1, 15, &m, &val, &vlen) == STORE_OK);
+	free(val);
+	CHECK(store_history(st, "l", 1, &v, &n) == STORE_OK && n == 3 &&
+	    v[0].version == 17 && v[2].version == 15);
+	free(v);
+	tstore_close(st);
+}
+
 int
 main(void)
 {
 	RUN(test_one_entry_per_key_in_seq_order);
 	RUN(test_scan_bound);
 	RUN(test_history_kept_and_pruned);
+	RUN(test_history_lowered);
 	return T_EXIT();
 }
