@@ -6,6 +6,18 @@
 // update() re-applies a change to the fresh value on a conflict, with
 // bounded exponential back-off and full jitter, or lets the server merge.
 
+/**
+ * A key's state as the server answers it.
+ * @typedef {{key: string, value: *, version: number, updated_at: string,
+ *   created_at?: string, updated_by?: string | null,
+ *   merged?: {base: number, current: number}}} Envelope
+ */
+/**
+ * One change of the feed (doc/API.md 7).
+ * @typedef {{seq: number, key: string, version: number, deleted: boolean,
+ *   updated_at: string}} Change
+ */
+
 /** An answer that is not a success: status, code and the server's body. */
 export class VerstoreError extends Error {
   /**
@@ -63,7 +75,8 @@ export class Verstore {
   }
 
   /** One request; network errors retried when the request is idempotent. */
-  async request(method, path, { body, headers = {}, idempotent } = {}) {
+  async request(method, path, { body, headers = {}, idempotent,
+    retries = this.retries } = {}) {
     const h = { ...headers };
     if (this.token) h.Authorization = `Bearer ${this.token}`;
     if (body !== undefined && !h['Content-Type'])
@@ -78,14 +91,14 @@ export class Verstore {
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch (e) {
-        if (!safe || attempt >= this.retries) throw e;
+        if (!safe || attempt >= retries) throw e;
         await this.backoff(attempt);
         continue;
       }
       const text = await res.text();
       const json = text ? JSON.parse(text) : null;
       if (res.status >= 500 && res.status !== 507 && safe &&
-          attempt < this.retries) {
+          attempt < retries) {
         await this.backoff(attempt);
         continue;
       }
@@ -232,8 +245,17 @@ export class Verstore {
    * and writes the result on the condition that nobody wrote in between;
    * on a conflict, fn runs again on the fresh value, after a back-off,
    * at most `retries` times. merge: true lets the server merge a stale
-   * write instead. onConflict({base, yours, theirs, conflicts}) may return
-   * the value to write when even the server cannot merge.
+   * write instead. When even the server cannot merge (MERGE_CONFLICT),
+   * onConflict({key, base, yours, theirs, conflicts}) may return the value
+   * to write over theirs (askConflict of conflict.js asks the person);
+   * undefined re-applies fn to theirs, and a throw ends the update.
+   * @template T
+   * @param {string} key
+   * @param {(value: T | undefined) => T | Promise<T>} fn
+   * @param {{merge?: boolean, retries?: number,
+   *   onConflict?: (ctx: {key: string, base: *, yours: T, theirs: *,
+   *     conflicts: string[]}) => * | Promise<*>}} [opts]
+   * @returns {Promise<Envelope>} the envelope of the version written
    */
   async update(key, fn, { merge = false, retries = this.conflictRetries,
     onConflict } = {}) {
@@ -244,72 +266,156 @@ export class Verstore {
       if (!(e instanceof VerstoreError && e.status === 404)) throw e;
       this.versions.delete(key);
     }
+    let base = env?.value, version = env?.version;
+    let yours = await fn(structuredClone(base));
     for (let attempt = 0; ; attempt++) {
-      const base = env?.value;
-      const yours = await fn(structuredClone(base));
       try {
-        return await this.put(key, yours, { merge,
-          version: env?.version });
+        return await this.put(key, yours, { merge, version });
       } catch (e) {
         if (!(e instanceof VerstoreError) || !e.isConflict &&
             !(e.status === 404 && e.code === 'DELETED') ||
             attempt >= retries)
           throw e;
+        const theirs = e.current?.exists ? e.current.value : undefined;
+        version = e.current?.exists ? e.current.version : undefined;
         if (onConflict && e.code === 'MERGE_CONFLICT') {
-          const theirs = e.current?.value;
-          const pick = await onConflict({ base, yours, theirs,
+          const pick = await onConflict({ key, base, yours, theirs,
             conflicts: e.conflicts });
-          if (pick !== undefined)
-            return this.put(key, pick, { version: e.current.version });
+          if (pick !== undefined) {	/* written over theirs, merged
+					   again if someone wrote since */
+            base = theirs;
+            yours = pick;
+            continue;
+          }
         }
         await this.backoff(attempt);
-        env = e.current?.exists ?
-          { value: e.current.value, version: e.current.version } : null;
-        if (e.status === 404) env = null;
+        base = theirs;
+        yours = await fn(structuredClone(base));
       }
     }
   }
 
-  /** Writes value to key after ms without a newer call for the same key. */
+  /**
+   * Writes value to key (as update() does) once ms have passed without
+   * another saveLater of the same key: rapid edits become one write. Every
+   * call's promise settles with that write.
+   * @param {string} key
+   * @param {*} value
+   * @param {number} [ms]
+   * @returns {Promise<Envelope>}
+   */
   saveLater(key, value, ms = 500) {
-    clearTimeout(this.timers.get(key)?.t);
+    const prev = this.timers.get(key);
+    clearTimeout(prev?.t);
     return new Promise((resolve, reject) => {
+      const waiting = [...(prev?.waiting ?? []), { resolve, reject }];
       const t = setTimeout(() => {
         this.timers.delete(key);
-        this.update(key, () => value).then(resolve, reject);
+        this.update(key, () => value).then(
+          (r) => waiting.forEach((w) => w.resolve(r)),
+          (e) => waiting.forEach((w) => w.reject(e)));
       }, ms);
-      this.timers.set(key, { t });
+      this.timers.set(key, { t, waiting });
     });
   }
 
   /**
-   * Calls cb(change) for every change under prefix from seq `since` on
-   * (default: from now), with long polls that resume from the last seq
-   * seen after any error. Returns {close()}.
+   * Calls cb(change) for every change under prefix after seq `since`
+   * (default: from now), in seq order, until close(). It reads the
+   * Server-Sent Events stream of /api/changes with fetch, so that a token
+   * can go in a header, which EventSource cannot send; where fetch gives
+   * no streaming body, or with mode 'poll', it long-polls. After any
+   * network or server error it resumes from the last seq it handed to cb,
+   * so no change is skipped. A refusal that retrying cannot mend (401,
+   * 403, 400) ends it: `done` rejects with that VerstoreError; otherwise
+   * `done` resolves after close().
+   * @param {string} prefix
+   * @param {(change: Change) => void | Promise<void>} cb
+   * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll'}} [opts]
+   * @returns {{close(): void, done: Promise<void>}}
    */
-  watch(prefix, cb, { since, wait = 30 } = {}) {
-    let closed = false;
-    let seq = since;
+  watch(prefix, cb, { since, wait = 30, mode } = {}) {
+    let closed = false, seq = since, abort = null;
+    let poll = mode === 'poll' || typeof ReadableStream === 'undefined' ||
+      typeof TextDecoderStream === 'undefined';
+    const once = async () => {	/* true: some progress was made */
+      if (seq === undefined)	/* from now: the store's last seq */
+        seq = (await this.request('GET',
+          '/api/changes?since=9999999999&limit=1')).json.last_seq;
+      if (poll) {
+        const q = new URLSearchParams({ since: String(seq), prefix,
+          wait: String(wait), limit: '1000' });
+        const { json } = await this.request('GET', `/api/changes?${q}`,
+          { retries: 0 });
+        for (const c of json.results) {
+          if (closed) return true;
+          await cb(c);
+        }
+        seq = json.last_seq;
+        return true;
+      }
+      abort = new AbortController();
+      const q = new URLSearchParams({ since: String(seq), prefix });
+      const headers = { Accept: 'text/event-stream' };
+      if (this.token) headers.Authorization = `Bearer ${this.token}`;
+      const res = await this.fetch(`${this.base}/api/changes?${q}`,
+        { headers, signal: abort.signal });
+      if (!res.ok) {
+        const text = await res.text();
+        throw new VerstoreError(res.status, text ? JSON.parse(text) : null);
+      }
+      if (!res.body || !/^text\/event-stream/.test(
+        res.headers.get('Content-Type') ?? '')) {
+        poll = true;		/* a proxy that buffers, an old fetch */
+        await res.body?.cancel();
+        return false;
+      }
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '', progress = false;
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done || closed) return progress;
+          progress = true;
+          buf += value.replace(/\r\n?/g, '\n');
+          let end;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            const event = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            let id, type = 'message', data = [];
+            for (const line of event.split('\n')) {
+              const m = /^([^:]*):? ?(.*)$/.exec(line);
+              if (!m[1]) continue;		/* a comment: keepalive */
+              if (m[1] === 'id') id = m[2];
+              else if (m[1] === 'event') type = m[2];
+              else if (m[1] === 'data') data.push(m[2]);
+            }
+            if (type !== 'change' || !data.length) continue;
+            if (closed) return progress;
+            await cb(JSON.parse(data.join('\n')));
+            if (id !== undefined) seq = Number(id);
+          }
+        }
+      } finally {
+        reader.cancel().catch(() => {});
+      }
+    };
     const loop = async () => {
-      let attempt = 0;
-      while (!closed) {
+      for (let attempt = 0; !closed;) {
         try {
-          if (seq === undefined)	// from now: the store's last seq
-            seq = (await this.request('GET',
-              '/api/changes?since=9999999999&limit=1')).json.last_seq;
-          const q = new URLSearchParams({ since: String(seq),
-            prefix, wait: String(wait), limit: '1000' });
-          const { json } = await this.request('GET', `/api/changes?${q}`);
-          for (const c of json.results) if (!closed) await cb(c);
-          seq = json.last_seq;
-          attempt = 0;
+          attempt = (await once()) ? 0 : attempt;
+          if (!poll) await this.backoff(Math.min(attempt++, 6));
         } catch (e) {
           if (closed) return;
+          if (e instanceof VerstoreError && e.status >= 400 &&
+              e.status < 500 && e.status !== 408 && e.status !== 429)
+            throw e;
           await this.backoff(Math.min(attempt++, 6));
         }
       }
     };
-    const done = loop().catch(() => {});
-    return { close() { closed = true; }, done };
+    const done = loop();
+    done.catch(() => {});	/* no unhandled rejection for a caller that ignores done */
+    return { close() { closed = true; abort?.abort(); }, done };
   }
 }

@@ -1,56 +1,65 @@
 // In a real browser: Debian's chromium driven by playwright-core, against
-// nginx + verstored (VERSTORE_URL). Skipped without either.
+// nginx + verstored (VERSTORE_URL): the index, the conflict dialog, CORS.
+// Each demo has a test file of its own (demo-*.test.js).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
+import { URL_, skip, browser, shot } from './lib/browser.js';
 
-const URL_ = process.env.VERSTORE_URL;
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = process.env.VERSTORE_SHOTS;
-let chromium = null;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch { /* not installed */ }
-const skip = !chromium || !existsSync(CHROMIUM) ?
-  'needs playwright-core (npm ci in client/) and /usr/bin/chromium' : false;
-
-async function browser() {
-  return chromium.launch({ executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu'] });
-}
-
-async function shot(page, name) {
-  if (!SHOTS) return;
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}/${name}.png` });
-}
-
-test('the shared note: two windows, each sees the other live', { skip },
+test('the index links the five demos', { skip },
   async () => {
     const b = await browser();
     try {
-      const [p1, p2] = [await b.newPage(), await b.newPage()];
-      const logs = [];
-      for (const p of [p1, p2]) {
-        p.on('pageerror', (e) => logs.push(String(e)));
-        await p.goto(URL_ + '/');
-      }
-      await p1.fill('#note', 'hello from one');
-      await p2.waitForFunction(() =>
-        document.getElementById('note').value === 'hello from one',
-      null, { timeout: 3000 }).catch((e) => {
-        throw new Error(`${e.message}; page log: ${logs.join(' | ')}`);
+      const page = await b.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(URL_ + '/');
+      const links = await page.$$eval('#demos a', (as) =>
+        as.map((a) => a.getAttribute('href')));
+      assert.equal(links.length, 5);
+      await shot(page, 'index');
+      assert.deepEqual(errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+
+test('the conflict dialog: theirs and yours per field, picks applied',
+  { skip }, async () => {
+    const b = await browser();
+    try {
+      const page = await b.newPage();
+      await page.goto(URL_ + '/');
+      // the person keeps their title and takes the other's status; the
+      // fields that only one side changed are kept from both
+      const answer = page.evaluate(async () => {
+        const { askConflict } = await import('/conflict.js');
+        return askConflict({ key: 'crm/acme',
+          base: { title: 'Acme', status: 'lead', phone: '1', city: 'Oslo' },
+          yours: { title: 'Acme AS', status: 'won', phone: '2', city: 'Oslo' },
+          theirs: { title: 'ACME', status: 'lost', phone: '1', city: 'Bergen' },
+        });
       });
-      // the page leaves a field alone while the user is in it
-      await p1.evaluate(() => document.activeElement.blur());
-      await p2.fill('#note', 'and hello from two');
-      await p1.waitForFunction(() =>
-        document.getElementById('note').value === 'and hello from two',
-      null, { timeout: 3000 });
-      await shot(p1, 'note-window-1');
-      const r = await fetch(URL_ + '/api/storage/demo/note');
-      assert.equal((await r.json()).value.text, 'and hello from two');
+      const d = page.locator('verstore-conflict dialog');
+      await d.waitFor();
+      const rows = page.locator('verstore-conflict tr.conflict');
+      assert.equal(await rows.count(), 2);
+      assert.match(await rows.nth(0).innerText(), /\/title[\s\S]*"ACME"[\s\S]*"Acme AS"/);
+      assert.match(await rows.nth(1).innerText(), /\/status[\s\S]*"lost"[\s\S]*"won"/);
+      await rows.nth(1).locator('td.theirs input').check();
+      await shot(page, 'conflict-dialog');
+      await page.locator('verstore-conflict button[name=picked]').click();
+      assert.deepEqual(await answer,
+        { title: 'Acme AS', status: 'lost', phone: '2', city: 'Bergen' });
+      assert.equal(await page.locator('verstore-conflict').count(), 0);
+      // cancel rejects, so that update() writes nothing
+      const cancelled = page.evaluate(async () => {
+        const { askConflict } = await import('/conflict.js');
+        return askConflict({ base: { a: 1 }, yours: { a: 2 }, theirs: { a: 3 } })
+          .then(() => 'written', (e) => e.name);
+      });
+      await page.locator('verstore-conflict button[name=cancel]').click();
+      assert.equal(await cancelled, 'AbortError');
     } finally {
       await b.close();
     }

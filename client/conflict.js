@@ -1,0 +1,215 @@
+// conflict.js - the conflict dialog of verstore: <verstore-conflict>.
+//
+//   import { askConflict } from '/conflict.js';
+//   await store.update(key, edit, { merge: true, onConflict: askConflict });
+//
+// It shows, for each field that both sides changed, theirs and yours side
+// by side, and lets the person keep all of theirs, all of yours, or pick
+// per field; every change that does not clash is kept from both sides.
+// merge3() is that merge without the dialog, by the server's rules
+// (doc/API.md 4.1), so that the fields shown are the ones the server named.
+
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+function equal(a, b) {
+  if (a === b) return true;
+  if (Array.isArray(a))
+    return Array.isArray(b) && a.length === b.length &&
+      a.every((x, i) => equal(x, b[i]));
+  if (!isObj(a) || !isObj(b)) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length &&
+    ka.every((k) => Object.hasOwn(b, k) && equal(a[k], b[k]));
+}
+const esc = (s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** Arrays whose elements are all objects with distinct ids merge by id. */
+function idArray(a) {
+  if (!Array.isArray(a)) return false;
+  const ids = new Set();
+  for (const x of a) {
+    if (!isObj(x) || !(typeof x.id === 'string' || Number.isInteger(x.id)))
+      return false;
+    const k = typeof x.id + ':' + x.id;
+    if (ids.has(k)) return false;
+    ids.add(k);
+  }
+  return true;
+}
+const byId = (a) => new Map((a ?? []).map((x) => [typeof x.id + ':' + x.id, x]));
+
+/**
+ * Three-way merge of plain JSON values: what changed from base on one side
+ * only is taken from that side; objects merge member by member, arrays of
+ * objects with distinct ids item by item (theirs' order, your new items
+ * after); a path changed on both sides to different results is a conflict,
+ * settled by pick(pointer, yours, theirs), which defaults to theirs.
+ * undefined stands for "absent".
+ * @param {*} base the value both sides started from
+ * @param {*} yours
+ * @param {*} theirs
+ * @param {(pointer: string, yours: *, theirs: *) => *} [pick]
+ * @returns {{value: *, conflicts: Array<{pointer: string, yours: *,
+ *   theirs: *, base: *}>}}
+ */
+export function merge3(base, yours, theirs, pick) {
+  const conflicts = [];
+  const walk = (b, y, t, ptr) => {
+    if (equal(y, t)) return y;
+    if (equal(y, b)) return t;
+    if (equal(t, b)) return y;
+    if (isObj(y) && isObj(t)) {
+      const bo = isObj(b) ? b : {};
+      const out = {};
+      for (const k of new Set([...Object.keys(t), ...Object.keys(y)])) {
+        const v = walk(bo[k], y[k], t[k], `${ptr}/${esc(k)}`);
+        if (v !== undefined) out[k] = v;
+      }
+      return out;
+    }
+    if (idArray(y) && idArray(t) && (b === undefined || idArray(b))) {
+      const bm = byId(b), ym = byId(y), tm = byId(t);
+      const out = [];
+      const one = (k, x) => {
+        const v = walk(bm.get(k), ym.get(k), tm.get(k),
+          `${ptr}/id=${esc(x.id)}`);
+        if (v !== undefined) out.push(v);
+      };
+      for (const x of t) one(typeof x.id + ':' + x.id, x);
+      for (const x of y) {
+        const k = typeof x.id + ':' + x.id;
+        if (!tm.has(k)) one(k, x);
+      }
+      return out;
+    }
+    conflicts.push({ pointer: ptr, yours: y, theirs: t, base: b });
+    return pick ? pick(ptr, y, t) : t;
+  };
+  const value = walk(base, yours, theirs, '');
+  return { value, conflicts };
+}
+
+const show = (v) => v === undefined ? '(removed)' :
+  JSON.stringify(v, null, 2);
+
+const STYLE = `
+dialog{border:1px solid #888;border-radius:8px;padding:1em 1.2em;
+  max-width:min(48em,92vw);font:15px/1.4 system-ui,sans-serif}
+dialog::backdrop{background:#0005}
+h2{margin:0 0 .3em;font-size:1.15em}
+p{margin:.2em 0 .8em;color:#444}
+table{border-collapse:collapse;width:100%}
+th,td{border-top:1px solid #ddd;padding:.4em;vertical-align:top;text-align:left}
+td.field{font-family:monospace;white-space:nowrap}
+label{display:flex;gap:.4em;cursor:pointer}
+pre{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.9em;
+  max-height:10em;overflow:auto}
+.buttons{display:flex;flex-wrap:wrap;gap:.5em;margin-top:1em}
+button{font:inherit;padding:.35em .8em}`;
+
+/**
+ * <verstore-conflict>: a modal dialog over the page. Use askConflict(), or
+ * the element's ask(ctx, opts) when it is already in the page.
+ */
+export class VerstoreConflict extends (globalThis.HTMLElement ?? class {}) {
+  constructor() {
+    super();
+    this.attachShadow({ mode: 'open' });
+  }
+
+  /**
+   * Shows the clash and waits for the person's choice.
+   * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+   * @param {{title?: string, whole?: boolean}} [opts] whole: also offer
+   *   "Reload theirs" and "Overwrite with mine" (whole documents).
+   * @returns {Promise<{choice: 'mine'|'theirs'|'picked'|'reload'|
+   *   'overwrite'|'cancel', value: *}>} value: what to write (undefined
+   *   for cancel); for reload, theirs.
+   */
+  ask(ctx, opts = {}) {
+    const { base, yours, theirs } = ctx;
+    const { conflicts } = merge3(base, yours, theirs);
+    const root = this.shadowRoot;
+    root.replaceChildren();
+    const el = (tag, props = {}, ...kids) => {
+      const e = document.createElement(tag);
+      Object.assign(e, props);
+      e.append(...kids);
+      return e;
+    };
+    const style = el('style', { textContent: STYLE });
+    const dialog = el('dialog', { part: 'dialog' });
+    dialog.append(el('h2', { textContent: opts.title ??
+      'Someone else changed this too' }),
+    el('p', { textContent: (ctx.key ? `${ctx.key}: ` : '') +
+      `${conflicts.length} field${conflicts.length === 1 ? '' : 's'} ` +
+      'changed on both sides. Their other changes and yours are both kept.' }));
+    const table = el('table', {},
+      el('tr', {}, el('th', { textContent: 'Field' }),
+        el('th', { textContent: 'Theirs' }), el('th', { textContent: 'Yours' })));
+    conflicts.forEach((c, i) => {
+      const cell = (side, v, checked) => el('td', { className: side },
+        el('label', {}, el('input', { type: 'radio', name: `f${i}`,
+          value: side, checked }), el('pre', { textContent: show(v) })));
+      const row = el('tr', { className: 'conflict' },
+        el('td', { className: 'field', textContent: c.pointer || '(all)' }),
+        cell('theirs', c.theirs, false), cell('yours', c.yours, true));
+      row.dataset.pointer = c.pointer;
+      table.append(row);
+    });
+    dialog.append(table);
+    const buttons = el('div', { className: 'buttons' });
+    dialog.append(buttons);
+    root.append(style, dialog);
+    return new Promise((resolve) => {
+      const done = (choice, value) => {
+        dialog.close();
+        this.remove();
+        resolve({ choice, value });
+      };
+      const picked = () => {
+        const want = new Map(conflicts.map((c, i) => [c.pointer,
+          root.querySelector(`input[name=f${i}]:checked`)?.value]));
+        return merge3(base, yours, theirs,
+          (p, y, t) => want.get(p) === 'yours' ? y : t).value;
+      };
+      const button = (name, text, fn) => buttons.append(el('button',
+        { name, textContent: text, onclick: fn }));
+      button('mine', 'Keep mine', () => done('mine',
+        merge3(base, yours, theirs, (p, y) => y).value));
+      button('theirs', 'Take theirs', () => done('theirs',
+        merge3(base, yours, theirs).value));
+      if (conflicts.length > 1)
+        button('picked', 'Use my picks', () => done('picked', picked()));
+      if (opts.whole) {
+        button('reload', 'Reload theirs', () => done('reload', theirs));
+        button('overwrite', 'Overwrite with mine', () => done('overwrite', yours));
+      }
+      button('cancel', 'Cancel', () => done('cancel', undefined));
+      dialog.addEventListener('cancel', (e) => {
+        e.preventDefault();
+        done('cancel', undefined);
+      });
+      dialog.showModal();
+    });
+  }
+}
+
+if (globalThis.customElements && !customElements.get('verstore-conflict'))
+  customElements.define('verstore-conflict', VerstoreConflict);
+
+/**
+ * Opens a <verstore-conflict> dialog and resolves to the value to write:
+ * the shape of update()'s onConflict. Cancel rejects with an AbortError,
+ * so that update() writes nothing.
+ * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{title?: string, whole?: boolean}} [opts]
+ * @returns {Promise<*>}
+ */
+export async function askConflict(ctx, opts) {
+  const d = document.createElement('verstore-conflict');
+  document.body.append(d);
+  const { choice, value } = await d.ask(ctx, opts);
+  if (choice === 'cancel')
+    throw new DOMException('The conflict dialog was cancelled.', 'AbortError');
+  return value;
+}

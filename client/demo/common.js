@@ -1,0 +1,34 @@
+// common.js - what every demo page shares: the store and who is using it.
+//
+// The person's name comes from ?user=NAME (kept for the tab in
+// sessionStorage), else a guest name made once per tab; a token, for a
+// server with auth token, from ?token=T the same way. Only the library
+// (/verstore.js) and the dialog (/conflict.js) are used: nothing else.
+import { Verstore } from '/verstore.js';
+
+const params = new URLSearchParams(location.search);
+function setting(name, make) {
+  const v = params.get(name) ?? sessionStorage.getItem(`verstore-${name}`) ??
+    make?.();
+  if (v != null) sessionStorage.setItem(`verstore-${name}`, v);
+  return v ?? undefined;
+}
+
+/** The person using this tab. */
+export const user = setting('user', () =>
+  'guest-' + Math.random().toString(36).slice(2, 6));
+/** The store, as this tab's user. */
+export const store = new Verstore(location.origin,
+  { token: setting('token') });
+
+/** A short "12:03:04" of an RFC 3339 time, for lists of changes. */
+export const clock = (t) => t ? new Date(t).toLocaleTimeString() : '';
+
+/** Shows text in the page's status line (#status) for a few seconds. */
+export function status(text, ms = 4000) {
+  const el = document.getElementById('status');
+  if (!el) return;
+  el.textContent = text;
+  clearTimeout(el.t);
+  if (ms) el.t = setTimeout(() => { el.textContent = ''; }, ms);
+}
