@@ -296,6 +296,45 @@ export class Verstore {
   }
 
   /**
+   * Writes yours, a person's edit of `from`: the envelope the page showed
+   * when the editing began (a form opened, say), however long ago. The
+   * server merges it with whatever was written since (doc/API.md 4.1);
+   * what both changed goes to onConflict({key, base, yours, theirs,
+   * conflicts}), and its answer is written over theirs (merged again if
+   * someone wrote since). Without onConflict, or when it returns
+   * undefined, the VerstoreError is thrown. Conflicts the server cannot
+   * merge (a base gone from history, the whole value changed on both
+   * sides) come to onConflict too, with the conflict [''].
+   * @param {string} key
+   * @param {Envelope | null} from null: the key must not exist yet
+   * @param {*} yours
+   * @param {{onConflict?: (ctx: {key: string, base: *, yours: *,
+   *   theirs: *, conflicts: string[]}) => * | Promise<*>,
+   *   retries?: number}} [opts]
+   * @returns {Promise<Envelope>}
+   */
+  async save(key, from, yours, { onConflict, retries = this.conflictRetries }
+    = {}) {
+    let base = from?.value, version = from?.version;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.put(key, yours, { merge: true, version });
+      } catch (e) {
+        if (!(e instanceof VerstoreError) || !e.isConflict || !onConflict ||
+            attempt >= retries)
+          throw e;
+        const theirs = e.current?.exists ? e.current.value : undefined;
+        const pick = await onConflict({ key, base, yours, theirs,
+          conflicts: e.code === 'MERGE_CONFLICT' ? e.conflicts : [''] });
+        if (pick === undefined) throw e;
+        base = theirs;
+        version = e.current?.exists ? e.current.version : undefined;
+        yours = pick;
+      }
+    }
+  }
+
+  /**
    * Writes value to key (as update() does) once ms have passed without
    * another saveLater of the same key: rapid edits become one write. Every
    * call's promise settles with that write.

@@ -121,3 +121,27 @@ test('a key with a dot segment is refused, never resolved to another', async () 
   await assert.rejects(new Verstore(URL).put('a/../b', 1, { force: true }),
     (e) => e.status === 400 && e.code === 'INVALID_KEY');
 });
+
+test('save: an edit begun long ago merges, and a clash goes to onConflict', async () => {
+  const a = new Verstore(URL), b = new Verstore(URL);
+  await a.put(k('form'), { name: 'Ann', city: 'Oslo', tel: '1' });
+  const opened = await b.get(k('form'));		// b opens the form
+  await a.patch(k('form'), { city: 'Bergen' });	// a edits meanwhile
+  const r = await b.save(k('form'), opened, { ...opened.value, tel: '2' });
+  assert.deepEqual(r.merged, { base: 1, current: 2 });
+  assert.deepEqual((await a.get(k('form'))).value,
+    { name: 'Ann', city: 'Bergen', tel: '2' });
+  // the same field: onConflict sees base, yours, theirs and the pointer
+  const seen = [];
+  const again = await a.get(k('form'));
+  await b.patch(k('form'), { name: 'Anna' });
+  const w = await a.save(k('form'), again, { ...again.value, name: 'Anne' },
+    { onConflict: (c) => { seen.push(c); return { ...c.theirs, name: 'Anne' }; } });
+  assert.deepEqual(seen.map((c) => [c.base.name, c.yours.name, c.theirs.name,
+    c.conflicts]), [['Ann', 'Anne', 'Anna', ['/name']]]);
+  assert.equal(w.version, 5);
+  // without onConflict the refusal is thrown, and nothing is written
+  await assert.rejects(b.save(k('form'), again, { ...again.value, name: 'X' }),
+    (e) => e.code === 'MERGE_CONFLICT');
+  assert.equal((await a.get(k('form'))).value.name, 'Anne');
+});
