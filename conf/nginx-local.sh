@@ -33,5 +33,8 @@ sed -e '/# BEGIN https-only/,/# END https-only/d' \
     -e "s|unix:/run/verstore/verstored.sock|unix:$sock|" \
     -e "s|root /var/www/app;|root $root;|" \
     -e 's|include fastcgi_params;|include /etc/nginx/fastcgi_params;|' \
+    -e '/^    index index.html;$/a\
+    # make run serves client/: not its tests, tools or dependencies.\
+    location ~ ^/(node_modules|test|bin)/ { return 404; }' \
     "$here/nginx.conf.example" | sed -e 's/^/    /'
 echo "}"

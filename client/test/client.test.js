@@ -99,22 +99,33 @@ test('a write whose answer was lost is retried and applied once', async () => {
   assert.deepEqual((await s.get(k('log'))).value.l, ['once']);
 });
 
-test('watch tells of changes under its prefix, and saveLater debounces', async () => {
-  const s = new Verstore(URL);
-  const seen = [];
-  const w = s.watch(k('live/'), (c) => { seen.push(c.key); }, { wait: 5 });
-  await new Promise((r) => setTimeout(r, 200));
-  await new Verstore(URL).put(k('live/a'), 1);
-  await new Verstore(URL).put(k('elsewhere'), 1);
-  const saves = [1, 2, 3].map((n) => s.saveLater(k('live/b'), { n }, 100));
-  await saves[2];
-  const deadline = Date.now() + 5000;
-  while (seen.length < 2 && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 50));
-  w.close();
-  assert.deepEqual(seen.sort(), [k('live/a'), k('live/b')]);
-  const b = await s.get(k('live/b'));
-  assert.deepEqual([b.value, b.version], [{ n: 3 }, 1]);
+for (const mode of ['sse', 'poll']) {
+  test(`watch (${mode}) tells of changes under its prefix, and saveLater debounces`, async () => {
+    const s = new Verstore(URL);
+    const seen = [];
+    const live = k(`live-${mode}/`);
+    const w = s.watch(live, (c) => { seen.push(c.key); }, { wait: 5, mode });
+    await new Promise((r) => setTimeout(r, 200));
+    await new Verstore(URL).put(live + 'a', 1);
+    await new Verstore(URL).put(k(`elsewhere-${mode}`), 1);
+    const saves = [1, 2, 3].map((n) => s.saveLater(live + 'b', { n }, 100));
+    const written = await Promise.all(saves);	// every call settles
+    assert.deepEqual(written.map((r) => r.version), [1, 1, 1]);
+    const deadline = Date.now() + 5000;
+    while (seen.length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    w.close();
+    await w.done;
+    assert.deepEqual(seen.sort(), [live + 'a', live + 'b']);
+    const b = await s.get(live + 'b');
+    assert.deepEqual([b.value, b.version], [{ n: 3 }, 1]);
+  });
+}
+
+test('watch ends with the refusal when retrying cannot help', async () => {
+  const w = new Verstore(URL).watch('bad\u0001/', () => {}, { since: 0 });
+  await assert.rejects(w.done, (e) => e instanceof VerstoreError &&
+    e.status === 400);
 });
 
 test('a key with a dot segment is refused, never resolved to another', async () => {

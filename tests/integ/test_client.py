@@ -2,9 +2,14 @@
 the browser tests with Debian's chromium and playwright-core, against real
 nginx + verstored (each skipped where node, chromium or client/node_modules
 is missing)."""
+import json
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
+import time
 
 import harness
 
@@ -32,3 +37,121 @@ def test_client_library_cli_and_browser(srv):
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     if os.path.isdir(shots):
         print("  screenshots:", ", ".join(sorted(os.listdir(shots))))
+
+
+CLI = os.path.join(harness.ROOT, "client", "bin", "verstore")
+
+
+def cli(srv, *args, token=None, **kw):
+    env = dict(os.environ, VERSTORE_URL=f"http://127.0.0.1:{srv.port}",
+               VERSTORED=os.path.join(harness.BUILD, "verstored"))
+    env.pop("VERSTORE_TOKEN", None)
+    if token is not None:
+        env["VERSTORE_TOKEN"] = token
+    return subprocess.run([shutil.which("node") or "node", CLI, *args],
+                          capture_output=True, text=True, timeout=60,
+                          env=env, **kw)
+
+
+class Lines:
+    """The stdout lines of a running process, read by a thread."""
+
+    def __init__(self, proc):
+        self.proc, self.lines = proc, []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait(self, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [json.loads(x) for x in self.lines]
+
+
+def watcher(srv, *args):
+    env = dict(os.environ, VERSTORE_URL=f"http://127.0.0.1:{srv.port}")
+    return subprocess.Popen([shutil.which("node"), CLI, "watch", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def test_watch_resumes_after_the_server_restarts():
+    """Both ways of watching (the SSE stream and long polls) lose nothing
+    and repeat nothing across a restart of verstored behind nginx: the
+    change written while it was down to them is delivered after, once."""
+    if shutil.which("node") is None:
+        print("  skipped: no node")
+        return
+    with harness.running(workers=2) as srv:
+        assert srv.put("w/0", 0).status == 201
+        procs = [watcher(srv, "w/"), watcher(srv, "w/", "--poll")]
+        outs = [Lines(p) for p in procs]
+        try:
+            # watching from now: retry the first write until both saw one
+            for i in range(1, 200):
+                assert srv.put("w/1", i).status in (200, 201)
+                if all(o.wait(1, timeout=0.2) for o in outs):
+                    break
+            first = [o.wait(1)[-1]["seq"] for o in outs]
+            srv.stop_verstored()
+            srv.start_verstored()
+            srv.wait_healthy()
+            assert srv.put("w/2", 2).status == 201
+            assert srv.put("x/other", 1).status == 201
+            assert srv.put("w/3", 3).status == 201
+            for o, seq in zip(outs, first):
+                got = o.wait(len(o.lines) + 2)
+                after = [c["key"] for c in got if c["seq"] > seq]
+                assert after == ["w/2", "w/3"], got
+                seqs = [c["seq"] for c in got]
+                assert seqs == sorted(set(seqs)), got
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+
+
+def test_cli_tokens_and_exit_codes_under_auth_token():
+    """verstore token add|list|revoke run verstored token on this host;
+    token check asks the server; a refused token is exit 4, for watch
+    too, which ends instead of retrying."""
+    if shutil.which("node") is None:
+        print("  skipped: no node")
+        return
+    tokdir = tempfile.mkdtemp(prefix="verstore-tok-")
+    tokens = os.path.join(tokdir, "tokens")
+    srv = harness.Server(conf=f"auth token\ntokens {tokens}\n")
+    try:
+        r = cli(srv, "token", "add", "alice", "--prefix", "t/",
+                "-c", srv.conf_path)
+        assert r.returncode == 0, r.stderr
+        alice = r.stdout.strip()
+        srv.start()
+        assert "alice" in cli(srv, "token", "list", "-c",
+                              srv.conf_path).stdout
+        ok = cli(srv, "token", "check", token=alice)
+        assert ok.returncode == 0 and json.loads(ok.stdout)["ok"], ok
+        for bad in (None, "nope"):
+            r = cli(srv, "token", "check", token=bad)
+            assert r.returncode == 4 and "401 UNAUTHORIZED" in r.stderr, r
+        assert cli(srv, "put", "t/x", "1", token=alice).returncode == 0
+        r = cli(srv, "put", "u/x", "1", token=alice)
+        assert r.returncode == 4 and "403 FORBIDDEN" in r.stderr, r
+        r = cli(srv, "watch", "t/", token="nope")
+        assert r.returncode == 4, r
+        r = cli(srv, "token", "revoke", "alice", "-c", srv.conf_path)
+        assert r.returncode == 0, r.stderr
+        os.kill(srv.vs.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while cli(srv, "token", "check", token=alice).returncode != 4:
+            assert time.monotonic() < deadline, "revoked token still let in"
+            time.sleep(0.1)
+        r = cli(srv, "token", "frob")
+        assert r.returncode == 1 and "usage" in r.stderr
+    finally:
+        srv.stop()
+        shutil.rmtree(tokdir, ignore_errors=True)
