@@ -18,7 +18,8 @@
 #include "json/merge3.h"
 #include "lib/metrics.h"
 
-enum outcome { PUT_PLAIN, PUT_MERGED, PUT_CONFLICT, PUT_FAILED };
+enum outcome { PUT_PLAIN, PUT_MERGED, PUT_CONFLICT, PUT_FAILED,
+	PUT_REFUSED };
 
 struct merge_job {
 	/* in */
@@ -28,9 +29,11 @@ struct merge_job {
 	const char		*value;
 	size_t			 vlen;
 	size_t			 max_value;
+	const struct merge_writer *w;		/* NULL: store_io_put */
 	/* out */
 	enum outcome		 outcome;
 	enum store_err		 err;		/* PUT_FAILED */
+	int			 werr;		/* PUT_REFUSED */
 	enum merge3_err		 merr;
 	struct store_meta	 cur;		/* the state it found */
 	char			*cur_value;	/* malloc'ed copy */
@@ -95,6 +98,28 @@ base_by_time(store_io *io, const struct merge_job *j, int64_t us)
 	return 0;
 }
 
+/* Writes v as the key's value, by the writer's rules if there is one. */
+static int
+put_value(struct merge_job *j, store_io *io, const char *v, size_t n)
+{
+	enum store_err	 e;
+
+	if (j->w != NULL) {
+		if ((j->werr = j->w->put(j->w->arg, io, j->k, v, n,
+		    &j->meta)) != 0) {
+			j->outcome = PUT_REFUSED;
+			return 1;
+		}
+		return 0;
+	}
+	if ((e = store_io_put(io, j->k->s, j->k->n, v, n, &j->meta)) !=
+	    STORE_OK) {
+		j->err = e;
+		return 1;
+	}
+	return 0;
+}
+
 /* Inside the write transaction; nonzero: nothing was written. */
 static int
 merge_cb(void *arg, store_io *io)
@@ -105,6 +130,7 @@ merge_cb(void *arg, store_io *io)
 	char			*out = NULL;
 	size_t			 cn = 0, bn, outlen;
 	enum store_err		 e;
+	int			 k;
 
 	j->outcome = PUT_FAILED;
 	e = store_io_get(io, j->k->s, j->k->n, &j->cur, &cv, &cn);
@@ -113,11 +139,8 @@ merge_cb(void *arg, store_io *io)
 		return 1;
 	}
 	if ((e = store_cond_check(j->c, &j->cur, 0)) == STORE_OK) {
-		if ((e = store_io_put(io, j->k->s, j->k->n, j->value, j->vlen,
-		    &j->meta)) != STORE_OK) {
-			j->err = e;
+		if (put_value(j, io, j->value, j->vlen) != 0)
 			return 1;
-		}
 		j->outcome = PUT_PLAIN;
 		return 0;
 	}
@@ -137,12 +160,10 @@ merge_cb(void *arg, store_io *io)
 	    &out, &outlen, &j->conflicts);
 	switch (j->merr) {
 	case MERGE3_OK:
-		e = store_io_put(io, j->k->s, j->k->n, out, outlen, &j->meta);
+		k = put_value(j, io, out, outlen);
 		free(out);
-		if (e != STORE_OK) {
-			j->err = e;
+		if (k != 0)
 			return 1;
-		}
 		j->outcome = PUT_MERGED;
 		return 0;
 	case MERGE3_CONFLICT:
@@ -198,13 +219,15 @@ merge_conflict(struct http_resp *r, const struct key *k,
 	api_head_etag(r, &j->cur);
 }
 
-void
+int
 merge_put(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *k, const struct store_cond *c,
-    uint64_t base, const char *value, size_t vlen)
+    uint64_t base, const char *value, size_t vlen,
+    const struct merge_writer *w)
 {
 	struct merge_job	 j;
 	struct store_op		 op;
+	int			 rc = 0;
 
 	memset(&j, 0, sizeof(j));
 	j.k = k;
@@ -213,6 +236,7 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 	j.value = value;
 	j.vlen = vlen;
 	j.max_value = ctx->conf->max_value;
+	j.w = w;
 	memset(&op, 0, sizeof(op));
 	op.kind = STORE_OP_MULTI;
 	op.key = k->s;
@@ -221,7 +245,8 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.multi = merge_cb;
 	op.multi_arg = &j;
 	(void)store_write(ctx->st, &op);
-	if (op.err != STORE_OK && op.err != STORE_UPDATE_FAILED) {
+	if (op.err != STORE_OK && op.err != STORE_UPDATE_FAILED &&
+	    j.outcome != PUT_REFUSED) {
 		j.outcome = PUT_FAILED;
 		j.err = op.err;
 	}
@@ -243,6 +268,9 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 		api_count_conflict(ctx, METRICS_MERGE_CONFLICT, k->s, k->n);
 		merge_conflict(r, k, &j);
 		break;
+	case PUT_REFUSED:
+		rc = j.werr;
+		break;
 	case PUT_FAILED:
 		if (j.merr == MERGE3_TOO_LARGE) {
 			api_problem(r, P_VALUE_TOO_LARGE, ctx->conf->max_value);
@@ -260,4 +288,5 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 	free(op.cur_value);
 	free(j.cur_value);
 	merge3_conflicts_free(&j.conflicts);
+	return rc;
 }

@@ -7,6 +7,8 @@
 #include "api/api_int.h"
 #include "api/auth.h"
 #include "api/idem.h"
+#include "api/merge.h"
+#include "http/hdr.h"
 #include "lib/log.h"
 #include "api/sets.h"
 
@@ -268,6 +270,14 @@ act_put_cb(void *arg, store_io *io)
 	    &a->lim, &a->meta);
 }
 
+/* The same checks, as the writer of a merged PUT. */
+static int
+act_merge_put(void *arg, store_io *io, const struct key *k, const char *v,
+    size_t n, struct store_meta *meta)
+{
+	return (int)act_put_key(io, k->s, k->n, v, n, arg, meta);
+}
+
 void
 sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct key *k)
@@ -277,10 +287,20 @@ sets_put_key(const struct api_ctx *ctx, const struct http_req *q,
 	struct buf		 val = { 0 };
 	struct act_put		 a = { k, NULL, 0, ACT_LIMITS(ctx->conf),
 				    { 0 } };
+	struct merge_writer	 w = { act_merge_put, &a.lim };
+	int			 e;
 
 	memset(&op, 0, sizeof(op));
 	if (api_read_put(ctx, q, r, k, &c, &val) == -1)
 		goto out;
+	/* a stale bucket merges item by item by id, then is checked */
+	if ((hdr_list_has(q->prefer, "merge") ||
+	    conf_auto_merge(ctx->conf, k->s, k->n)) && merge_has_base(&c)) {
+		if ((e = merge_put(ctx, q, r, k, &c, merge_base(&c), val.p,
+		    val.len, &w)) != 0)
+			sets_failed(r, (enum act_err)e);
+		goto out;
+	}
 	a.value = val.p;
 	a.vlen = val.len;
 	op.kind = STORE_OP_MULTI;

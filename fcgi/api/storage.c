@@ -230,7 +230,8 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	/* a stale write may be merged: one call does it all */
 	if ((hdr_list_has(q->prefer, "merge") ||
 	    conf_auto_merge(ctx->conf, k->s, k->n)) && merge_has_base(&c)) {
-		merge_put(ctx, q, r, k, &c, merge_base(&c), val.p, val.len);
+		(void)merge_put(ctx, q, r, k, &c, merge_base(&c), val.p,
+		    val.len, NULL);
 		goto out;
 	}
 	op.kind = STORE_OP_PUT;

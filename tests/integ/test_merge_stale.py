@@ -8,7 +8,8 @@ import re
 from harness import run_threads
 
 SERVER = {"workers": 2, "threads": 8,
-          "conf": "history_versions 50\nauto_merge forms/\n"}
+          "conf": "history_versions 50\nauto_merge forms/\n"
+                  "bucket_max_items 4\n"}
 MERGE = {"Prefer": "merge"}
 
 
@@ -122,3 +123,44 @@ def test_base_named_by_updated_at(srv):
     r = srv.put("m/t", {"a": 1, "b": 2}, headers=MERGE, updated_at=read_at)
     assert r.status == 200 and r.json["merged"]["base"] == 1, r
     assert srv.get("/api/storage/m/t").json["value"] == {"a": 2, "b": 2}
+
+
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def test_a_stale_activity_bucket_merges_by_id_and_stays_valid(srv):
+    """A set's bucket (API.md 6.4) merges like any id-array, and the merged
+    bucket is checked as any write of it is."""
+    ids = [f"i{n}" for n in range(6)]          # 6 > bucket_max_items: B=2
+    r = srv.request("POST", "/api/activities/board", {"upsert": [
+        {"id": i, "title": i, "done": False} for i in ids]})
+    assert r.status == 200 and r.json["bucket_count"] == 2, r
+    key = "_act/board/0"
+    read = srv.get("/api/storage/" + key).json
+    v, items = read["version"], read["value"]
+    a, b = items[0]["id"], items[1]["id"]
+    # another tab ticks a; this one, from the same read, renames b
+    mine = [dict(i, title="renamed") if i["id"] == b else i for i in items]
+    theirs = [dict(i, done=True) if i["id"] == a else i for i in items]
+    assert put(srv, key, theirs, v).status == 200
+    r = put(srv, key, mine, v, MERGE)
+    assert r.status == 200, r
+    assert r.json["merged"] == {"base": v, "current": v + 1}
+    got = {i["id"]: i for i in srv.get("/api/activities/board").json["items"]}
+    assert got[a]["done"] is True and got[b]["title"] == "renamed"
+    assert len(got) == 6
+    # the same field of one item: the item's field is named
+    r = put(srv, key, [dict(i, done="maybe") if i["id"] == a else i
+                       for i in items], v, MERGE)
+    assert r.status == 409 and r.json["code"] == "MERGE_CONFLICT", r
+    assert r.json["conflicts"] == [f"/id={a}/done"]
+    # a merge that would put an item in the other bucket is refused, and
+    # nothing is written
+    other = next(f"x{n}" for n in range(100) if fnv1a64(f"x{n}") % 2 == 1)
+    r = put(srv, key, items + [{"id": other}], v, MERGE)
+    assert r.status == 422 and r.json["code"] == "INVALID_ACTIVITY", r
+    assert srv.get("/api/storage/" + key).json["version"] == v + 2
