@@ -41,7 +41,8 @@ const byId = (a) => new Map((a ?? []).map((x) => [typeof x.id + ':' + x.id, x]))
  * Three-way merge of plain JSON values: what changed from base on one side
  * only is taken from that side; objects merge member by member, arrays of
  * objects with distinct ids item by item (theirs' order, your new items
- * after); a path changed on both sides to different results is a conflict,
+ * after), where all three are objects (id-arrays); a path changed on both
+ * sides to different results is a conflict,
  * settled by pick(pointer, yours, theirs), which defaults to theirs.
  * undefined stands for "absent".
  * @param {*} base the value both sides started from
@@ -57,16 +58,17 @@ export function merge3(base, yours, theirs, pick) {
     if (equal(y, t)) return y;
     if (equal(y, b)) return t;
     if (equal(t, b)) return y;
-    if (isObj(y) && isObj(t)) {
-      const bo = isObj(b) ? b : {};
+    // as the server: objects (and id-arrays) merge inside only where the
+    // base had one too; two different objects added at one path clash
+    if (isObj(b) && isObj(y) && isObj(t)) {
       const out = {};
       for (const k of new Set([...Object.keys(t), ...Object.keys(y)])) {
-        const v = walk(bo[k], y[k], t[k], `${ptr}/${esc(k)}`);
+        const v = walk(b[k], y[k], t[k], `${ptr}/${esc(k)}`);
         if (v !== undefined) out[k] = v;
       }
       return out;
     }
-    if (idArray(y) && idArray(t) && (b === undefined || idArray(b))) {
+    if (idArray(b) && idArray(y) && idArray(t)) {
       const bm = byId(b), ym = byId(y), tm = byId(t);
       const out = [];
       const one = (k, x) => {
@@ -198,6 +200,22 @@ if (globalThis.customElements && !customElements.get('verstore-conflict'))
   customElements.define('verstore-conflict', VerstoreConflict);
 
 /**
+ * Opens a <verstore-conflict> dialog over the page and resolves to the
+ * person's choice. Nothing clashes (a refusal that a merge settles): no
+ * dialog, {choice: 'merged', value: the merge}.
+ * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{title?: string, whole?: boolean}} [opts]
+ * @returns {Promise<{choice: string, value: *}>} as the element's ask()
+ */
+export async function openConflict(ctx, opts) {
+  const m = merge3(ctx.base, ctx.yours, ctx.theirs);
+  if (!m.conflicts.length) return { choice: 'merged', value: m.value };
+  const d = document.createElement('verstore-conflict');
+  document.body.append(d);
+  return d.ask(ctx, opts);
+}
+
+/**
  * Opens a <verstore-conflict> dialog and resolves to the value to write:
  * the shape of update()'s onConflict. Cancel rejects with an AbortError,
  * so that update() writes nothing.
@@ -206,9 +224,7 @@ if (globalThis.customElements && !customElements.get('verstore-conflict'))
  * @returns {Promise<*>}
  */
 export async function askConflict(ctx, opts) {
-  const d = document.createElement('verstore-conflict');
-  document.body.append(d);
-  const { choice, value } = await d.ask(ctx, opts);
+  const { choice, value } = await openConflict(ctx, opts);
   if (choice === 'cancel')
     throw new DOMException('The conflict dialog was cancelled.', 'AbortError');
   return value;

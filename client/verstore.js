@@ -23,8 +23,9 @@ export class VerstoreError extends Error {
   /**
    * @param {number} status
    * @param {object} body the problem+json body ({code, message, ...})
+   * @param {Headers} [headers] the answer's headers
    */
-  constructor(status, body) {
+  constructor(status, body, headers) {
     super(body?.message ?? `HTTP ${status}`);
     this.name = 'VerstoreError';
     /** @type {number} */ this.status = status;
@@ -36,6 +37,12 @@ export class VerstoreError extends Error {
       null;
     /** JSON pointers changed on both sides (MERGE_CONFLICT). */
     this.conflicts = body?.conflicts ?? [];
+    /**
+     * The answer's headers: on a 412, the ETag and Last-Modified of the
+     * current state.
+     * @type {Headers}
+     */
+    this.headers = headers ?? new Headers();
   }
   /** True for a write refused because the key moved on. */
   get isConflict() {
@@ -56,11 +63,21 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const newKey = () => (globalThis.crypto?.randomUUID?.() ??
   Math.random().toString(36).slice(2) + Date.now().toString(36));
 
+/**
+ * The store at one base URL, as one principal. It remembers the version of
+ * every key it read or wrote (in `versions`), and sends it with the next
+ * write of that key.
+ */
 export class Verstore {
   /**
-   * @param {string} baseUrl where the API is: 'https://app.example.org'
+   * @param {string} baseUrl where the API is: 'https://app.example.org',
+   *   or location.origin in a page served with it
    * @param {{token?: string, fetch?: typeof fetch, retries?: number,
    *          conflictRetries?: number, backoffMs?: number}} [opts]
+   *   token: a Bearer token (doc/API.md 9); fetch: another fetch (tests);
+   *   retries: of a request after a network error or a 5xx, when it is
+   *   safe to repeat (default 8); conflictRetries: of update() and save()
+   *   (default 30); backoffMs: the first back-off's cap (default 20)
    */
   constructor(baseUrl = '', opts = {}) {
     this.base = baseUrl.replace(/\/+$/, '');
@@ -74,9 +91,21 @@ export class Verstore {
     this.timers = new Map();
   }
 
-  /** One request; network errors retried when the request is idempotent. */
+  /**
+   * One request to the API, for what the methods below do not cover. A
+   * network error or a 5xx is retried with back-off when the request is
+   * safe to repeat: GET, PUT, DELETE, or one with an Idempotency-Key.
+   * @param {string} method
+   * @param {string} path from the base URL: '/api/storage/a%2Fb'
+   * @param {{body?: *, headers?: Object<string, string>,
+   *   idempotent?: boolean, retries?: number, signal?: AbortSignal}} [opts]
+   *   body: sent as JSON; signal: aborts the request
+   * @returns {Promise<{status: number, headers: Headers, json: *}>} json
+   *   is null for an answer without a body (204, 304)
+   * @throws {VerstoreError} for a 4xx or a 5xx answer
+   */
   async request(method, path, { body, headers = {}, idempotent,
-    retries = this.retries } = {}) {
+    retries = this.retries, signal } = {}) {
     const h = { ...headers };
     if (this.token) h.Authorization = `Bearer ${this.token}`;
     if (body !== undefined && !h['Content-Type'])
@@ -87,38 +116,54 @@ export class Verstore {
       let res;
       try {
         res = await this.fetch(this.base + path, {
-          method, headers: h,
+          method, headers: h, signal,
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch (e) {
-        if (!safe || attempt >= retries) throw e;
+        if (!safe || attempt >= retries || signal?.aborted) throw e;
         await this.backoff(attempt);
         continue;
       }
       const text = await res.text();
-      const json = text ? JSON.parse(text) : null;
+      let json = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {		/* not JSON: a proxy's page, say */
+        json = res.status >= 400 ? { message: text.slice(0, 200) } : null;
+      }
       if (res.status >= 500 && res.status !== 507 && safe &&
           attempt < retries) {
         await this.backoff(attempt);
         continue;
       }
-      if (res.status >= 400) throw new VerstoreError(res.status, json);
+      if (res.status >= 400)
+        throw new VerstoreError(res.status, json, res.headers);
       return { status: res.status, headers: res.headers, json };
     }
   }
 
-  /** Full jitter: a random wait up to backoffMs * 2^attempt (max 1 s). */
+  /**
+   * Full jitter: a random wait up to backoffMs * 2^attempt (at most 1 s).
+   * @param {number} attempt 0 for the first retry
+   * @returns {Promise<void>}
+   */
   backoff(attempt) {
     const cap = Math.min(1000, this.backoffMs * 2 ** Math.min(attempt, 16));
     return sleep(Math.random() * cap);
   }
 
+  /** @private */
   remember(key, version) {
     if (version === undefined) return;
     this.versions.set(key, version);
   }
 
-  /** The envelope {key, value, version, updated_at, created_at, updated_by}. */
+  /**
+   * Reads key, and remembers its version for the next write.
+   * @param {string} key
+   * @returns {Promise<Envelope>}
+   * @throws {VerstoreError} 404 NOT_FOUND or DELETED
+   */
   async get(key) {
     const { json } = await this.request('GET', `/api/storage/${enc(key)}`);
     this.remember(key, json.version);
@@ -129,6 +174,14 @@ export class Verstore {
    * Replaces key's value, on the condition that it is still the version
    * this client read (none read: it must not exist yet). force: no
    * condition. merge: a stale write is merged by the server (API.md 4.1).
+   * @param {string} key
+   * @param {*} value any JSON value
+   * @param {{force?: boolean, merge?: boolean, version?: number}} [opts]
+   *   version: the version to replace instead of the one remembered (0:
+   *   the key must not exist)
+   * @returns {Promise<Envelope>} {key, version, updated_at}, and merged
+   * @throws {VerstoreError} 412 (current state in .current), 409
+   *   MERGE_CONFLICT (.conflicts), 404 when the key went away
    */
   async put(key, value, { force = false, merge = false, version } = {}) {
     const headers = {};
@@ -152,6 +205,13 @@ export class Verstore {
     }
   }
 
+  /**
+   * Deletes key, on the condition that it is still the version read
+   * (force: none). The key's version goes on from there if it comes back.
+   * @param {string} key
+   * @param {{force?: boolean}} [opts]
+   * @returns {Promise<{key: string, version: number, deleted: true}>}
+   */
   async delete(key, { force = false } = {}) {
     const v = this.versions.get(key);
     const headers = !force && v ? { 'If-Match': `"${v}"` } : {};
@@ -161,7 +221,15 @@ export class Verstore {
     return json;
   }
 
-  /** Creates a key under prefix with a unique name (from slug). */
+  /**
+   * Creates a key under prefix with a unique name: from slug ('Ann Lee'
+   * gives ann-lee, then ann-lee-2, ...), or a time-ordered id without one.
+   * Retried safely: one key even if an answer is lost.
+   * @param {string} prefix 'cards' or 'cards/'
+   * @param {*} value
+   * @param {{slug?: string}} [opts]
+   * @returns {Promise<Envelope>} with the key made
+   */
   async create(prefix, value, { slug } = {}) {
     const body = slug === undefined ? { value } : { value, slug };
     const { json } = await this.request('POST',
@@ -171,6 +239,7 @@ export class Verstore {
     return json;
   }
 
+  /** @private */
   async write(method, key, body, type, query = '') {
     const { json } = await this.request(method,
       `/api/storage/${enc(key)}${query}`,
@@ -179,30 +248,65 @@ export class Verstore {
     return json;
   }
 
-  /** RFC 7396 merge patch, applied on the server. */
+  /**
+   * An RFC 7396 merge patch, applied on the server: patches of different
+   * fields by several clients all land, with no condition and no retry.
+   * @param {string} key
+   * @param {object} mergePatch
+   * @returns {Promise<Envelope>}
+   */
   patch(key, mergePatch) {
     return this.write('PATCH', key, mergePatch, 'application/merge-patch+json');
   }
 
-  /** RFC 6902 JSON patch, all operations or none. */
+  /**
+   * An RFC 6902 JSON patch: all operations or none.
+   * @param {string} key
+   * @param {Array<{op: string, path: string, value?: *, from?: string}>} ops
+   * @returns {Promise<Envelope>}
+   * @throws {VerstoreError} 409 PATCH_CONFLICT when a test fails
+   */
   jsonPatch(key, ops) {
     return this.write('PATCH', key, ops, 'application/json-patch+json');
   }
 
-  /** Appends item to the array at pointer; stamp adds "at" and "by". */
+  /**
+   * Appends item to the array at pointer, atomically: thirty appends at
+   * once leave thirty items. stamp: the server sets the item's "at" (its
+   * time) and "by" (the principal).
+   * @param {string} key
+   * @param {string} pointer a JSON pointer: '/comments'
+   * @param {*} item
+   * @param {{stamp?: boolean}} [opts]
+   * @returns {Promise<{key: string, version: number, updated_at: string,
+   *   index: number}>}
+   */
   append(key, pointer, item, { stamp = false } = {}) {
     return this.write('POST', key, item, 'application/json',
       `?append=${encodeURIComponent(pointer)}${stamp ? '&stamp=1' : ''}`);
   }
 
-  /** Several ops, all or nothing (API.md 5). */
+  /**
+   * Several operations in one write, all or none (doc/API.md 5).
+   * @param {Array<object>} ops {op: 'check'|'put'|'delete'|'get'|...}
+   * @returns {Promise<Array<object>>} one result per op
+   * @throws {VerstoreError} with body.op_index naming the op that failed
+   */
   async txn(ops) {
     const { json } = await this.request('POST', '/api/txn',
       { body: { ops }, headers: { 'Idempotency-Key': newKey() } });
     return json.results;
   }
 
-  /** The keys under prefix, page by page: for await (const item of ...). */
+  /**
+   * The live keys under prefix in byte order, fetched page by page:
+   * for await (const item of store.list('cards/')) ...
+   * @param {string} prefix
+   * @param {{after?: string, limit?: number, values?: boolean}} [opts]
+   *   after: start after this key; limit: per page; values: with values
+   * @returns {AsyncGenerator<{key: string, version: number,
+   *   updated_at: string, value?: *}>}
+   */
   async *list(prefix, { after, limit = 100, values = false } = {}) {
     let next = after;
     do {
@@ -216,19 +320,41 @@ export class Verstore {
     } while (next);
   }
 
+  /**
+   * The versions kept of key, newest first (doc/API.md 7).
+   * @param {string} key
+   * @returns {Promise<Array<{version: number, updated_at: string,
+   *   updated_by: string | null, deleted: boolean, size: number}>>}
+   */
   async history(key) {
     const { json } = await this.request('GET',
       `/api/storage/${enc(key)}?history=1`);
     return json.versions;
   }
 
+  /**
+   * Version n of key, while it is kept.
+   * @param {string} key
+   * @param {number} n
+   * @returns {Promise<Envelope>}
+   * @throws {VerstoreError} 404 VERSION_GONE, DELETED or NOT_FOUND
+   */
   async version(key, n) {
     const { json } = await this.request('GET',
       `/api/storage/${enc(key)}?version=${n}`);
     return json;
   }
 
-  /** An activity set (API.md 6): get, upsert and delete items by id. */
+  /**
+   * An activity set (doc/API.md 6): items with ids, sharded in buckets.
+   * upsert and delete merge by id on the server, so that many writers
+   * never overwrite each other.
+   * @param {string} set one key segment
+   * @returns {{get(): Promise<{set: string, etag: string, items: object[],
+   *   buckets: Array<{key: string, version: number, count: number}>}>,
+   *   upsert(items: object[]): Promise<object>,
+   *   delete(ids: Array<string|number>): Promise<object>}}
+   */
   activities(set) {
     const path = `/api/activities/${encodeURIComponent(set)}`;
     const post = async (body) => (await this.request('POST', path,
@@ -266,7 +392,7 @@ export class Verstore {
       if (!(e instanceof VerstoreError && e.status === 404)) throw e;
       this.versions.delete(key);
     }
-    let base = env?.value, version = env?.version;
+    let base = env?.value, version = env?.version ?? 0;
     let yours = await fn(structuredClone(base));
     for (let attempt = 0; ; attempt++) {
       try {
@@ -277,7 +403,7 @@ export class Verstore {
             attempt >= retries)
           throw e;
         const theirs = e.current?.exists ? e.current.value : undefined;
-        version = e.current?.exists ? e.current.version : undefined;
+        version = e.current?.exists ? e.current.version : 0;
         if (onConflict && e.code === 'MERGE_CONFLICT') {
           const pick = await onConflict({ key, base, yours, theirs,
             conflicts: e.conflicts });
@@ -315,7 +441,7 @@ export class Verstore {
    */
   async save(key, from, yours, { onConflict, retries = this.conflictRetries }
     = {}) {
-    let base = from?.value, version = from?.version;
+    let base = from?.value, version = from?.version ?? 0;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.put(key, yours, { merge: true, version });
@@ -328,7 +454,7 @@ export class Verstore {
           conflicts: e.code === 'MERGE_CONFLICT' ? e.conflicts : [''] });
         if (pick === undefined) throw e;
         base = theirs;
-        version = e.current?.exists ? e.current.version : undefined;
+        version = e.current?.exists ? e.current.version : 0;
         yours = pick;
       }
     }
@@ -359,6 +485,16 @@ export class Verstore {
   }
 
   /**
+   * The seq of the store's last change: watch({since}) from it misses
+   * nothing written after this call.
+   * @returns {Promise<number>}
+   */
+  async seq() {
+    return (await this.request('GET',
+      '/api/changes?since=9999999999&limit=1')).json.last_seq;
+  }
+
+  /**
    * Calls cb(change) for every change under prefix after seq `since`
    * (default: from now), in seq order, until close(). It reads the
    * Server-Sent Events stream of /api/changes with fetch, so that a token
@@ -367,28 +503,42 @@ export class Verstore {
    * network or server error it resumes from the last seq it handed to cb,
    * so no change is skipped. A refusal that retrying cannot mend (401,
    * 403, 400) ends it: `done` rejects with that VerstoreError; otherwise
-   * `done` resolves after close().
+   * `done` resolves after close(). `ready` resolves with the seq it starts
+   * from: a page that awaits it before its first read misses nothing. An
+   * error thrown by cb goes to onError (default: console.error), and the
+   * watch goes on with the next change.
    * @param {string} prefix
    * @param {(change: Change) => void | Promise<void>} cb
-   * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll'}} [opts]
-   * @returns {{close(): void, done: Promise<void>}}
+   * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll',
+   *   onError?: (e: *, change: Change) => void}} [opts]
+   * @returns {{close(): void, done: Promise<void>, ready: Promise<number>}}
    */
-  watch(prefix, cb, { since, wait = 30, mode } = {}) {
-    let closed = false, seq = since, abort = null;
+  watch(prefix, cb, { since, wait = 30, mode,
+    onError = (e) => console.error('verstore watch:', e) } = {}) {
+    let closed = false, seq = since, abort = null, started;
+    const ready = new Promise((r) => { started = r; });
+    const deliver = async (c) => {
+      try {
+        await cb(c);
+      } catch (e) {
+        onError(e, c);
+      }
+    };
     let poll = mode === 'poll' || typeof ReadableStream === 'undefined' ||
       typeof TextDecoderStream === 'undefined';
     const once = async () => {	/* true: some progress was made */
-      if (seq === undefined)	/* from now: the store's last seq */
-        seq = (await this.request('GET',
-          '/api/changes?since=9999999999&limit=1')).json.last_seq;
+      if (seq === undefined)	/* from now */
+        seq = await this.seq();
+      started(seq);
       if (poll) {
         const q = new URLSearchParams({ since: String(seq), prefix,
           wait: String(wait), limit: '1000' });
+        abort = new AbortController();
         const { json } = await this.request('GET', `/api/changes?${q}`,
-          { retries: 0 });
+          { retries: 0, signal: abort.signal });
         for (const c of json.results) {
           if (closed) return true;
-          await cb(c);
+          await deliver(c);
         }
         seq = json.last_seq;
         return true;
@@ -401,7 +551,8 @@ export class Verstore {
         { headers, signal: abort.signal });
       if (!res.ok) {
         const text = await res.text();
-        throw new VerstoreError(res.status, text ? JSON.parse(text) : null);
+        throw new VerstoreError(res.status, text ? JSON.parse(text) : null,
+          res.headers);
       }
       if (!res.body || !/^text\/event-stream/.test(
         res.headers.get('Content-Type') ?? '')) {
@@ -431,7 +582,7 @@ export class Verstore {
             }
             if (type !== 'change' || !data.length) continue;
             if (closed) return progress;
-            await cb(JSON.parse(data.join('\n')));
+            await deliver(JSON.parse(data.join('\n')));
             if (id !== undefined) seq = Number(id);
           }
         }
@@ -455,6 +606,7 @@ export class Verstore {
     };
     const done = loop();
     done.catch(() => {});	/* no unhandled rejection for a caller that ignores done */
-    return { close() { closed = true; abort?.abort(); }, done };
+    return { close() { closed = true; abort?.abort(); started(seq); }, done,
+      ready };
   }
 }

@@ -19,6 +19,7 @@ test('get, put with the version it read, and a stale put refused', async () => {
     assert.equal(e.status, 412);
     assert.equal(e.code, 'PRECONDITION_FAILED');
     assert.deepEqual(e.current.value, { n: 2 });
+    assert.equal(e.headers.get('ETag'), '"2"');	// of the current state
     return true;
   });
   // a put of a key never read must not replace one that exists
@@ -104,8 +105,12 @@ for (const mode of ['sse', 'poll']) {
     const s = new Verstore(URL);
     const seen = [];
     const live = k(`live-${mode}/`);
-    const w = s.watch(live, (c) => { seen.push(c.key); }, { wait: 5, mode });
-    await new Promise((r) => setTimeout(r, 200));
+    const errors = [];
+    const w = s.watch(live, (c) => {
+      seen.push(c.key);
+      if (c.key.endsWith('/a')) throw new Error('a page bug');	// goes on
+    }, { wait: 5, mode, onError: (e) => errors.push(e.message) });
+    assert.equal(await w.ready, await s.seq());	// nothing written since
     await new Verstore(URL).put(live + 'a', 1);
     await new Verstore(URL).put(k(`elsewhere-${mode}`), 1);
     const saves = [1, 2, 3].map((n) => s.saveLater(live + 'b', { n }, 100));
@@ -117,13 +122,14 @@ for (const mode of ['sse', 'poll']) {
     w.close();
     await w.done;
     assert.deepEqual(seen.sort(), [live + 'a', live + 'b']);
+    assert.deepEqual(errors, ['a page bug']);
     const b = await s.get(live + 'b');
     assert.deepEqual([b.value, b.version], [{ n: 3 }, 1]);
   });
 }
 
 test('watch ends with the refusal when retrying cannot help', async () => {
-  const w = new Verstore(URL).watch('bad\u0001/', () => {}, { since: 0 });
+  const w = new Verstore(URL).watch('x/', () => {}, { since: -1 });
   await assert.rejects(w.done, (e) => e instanceof VerstoreError &&
     e.status === 400);
 });
