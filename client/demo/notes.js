@@ -1,0 +1,202 @@
+// notes.js - notes that keep their own copy and sync with plain HTTP.
+//
+// The page keeps the notes and their Last-Modified on this device, so it
+// opens without the network. Every few seconds, on focus and when the
+// change feed says so, it asks with If-Modified-Since: 304 is "nothing
+// new", 200 brings a newer copy to merge with the unsaved edits. A save
+// sends If-Unmodified-Since: 412 means someone saved first; their notes
+// and yours merge note by note (by id), and a note that both changed
+// opens the conflict dialog.
+import { store, user, status, clock } from '/demo/common.js';
+import { askConflict, merge3 } from '/conflict.js';
+
+const name = new URLSearchParams(location.search).get('notes') ?? 'notes/mine';
+const path = '/api/storage/' + name.split('/').map(encodeURIComponent).join('/');
+const here = `verstore-notes:${user}:${name}`;	/* this device's copy */
+const EMPTY = { notes: [] };
+
+/* copy: the version last synced, {value, lastModified}; mine: what the
+   page shows, unsaved edits included. */
+let { copy, mine } = JSON.parse(localStorage.getItem(here)) ??
+  { copy: { value: EMPTY, lastModified: null }, mine: EMPTY };
+let seen = copy.lastModified;	/* the newest Last-Modified received */
+/** How syncing went: shown in the sync line. */
+window.syncStats = { checks: 0, notModified: 0, changed: 0, saves: 0,
+  refused: 0 };
+
+document.querySelector('.who').textContent = user;
+document.title = `${name} - Notes`;
+const list = document.getElementById('notes');
+const saveButton = document.getElementById('save');
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Keeps the copy and the edits on this device, and shows them. */
+function keep() {
+  localStorage.setItem(here, JSON.stringify({ copy, mine }));
+  saveButton.disabled = same(mine, copy.value);
+  render();
+}
+
+function render() {
+  const old = new Map([...list.children].map((li) => [li.dataset.id, li]));
+  mine.notes.forEach((note, i) => {
+    const li = old.get(note.id) ?? noteElement(note.id);
+    old.delete(note.id);
+    const text = li.querySelector('textarea');
+    /* What the person types is in `mine` at once, so a difference here is
+       someone else's change to a note they have not changed: show it,
+       keeping the cursor where it was if they are in that note. */
+    if (text.value !== note.text) {
+      const inIt = text === document.activeElement;
+      const { selectionStart, selectionEnd } = text;
+      text.value = note.text;
+      if (inIt) text.setSelectionRange(selectionStart, selectionEnd);
+    }
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
+  });
+  for (const li of old.values()) li.remove();
+}
+
+/* Edits make a new `mine`, never change it in place: parts of it may be
+   shared with the copy. */
+function noteElement(id) {
+  const li = document.createElement('li');
+  li.dataset.id = id;
+  const text = document.createElement('textarea');
+  text.placeholder = 'Write a note';
+  text.addEventListener('input', () => {
+    mine = { ...mine, notes: mine.notes.map((n) =>
+      n.id === id ? { ...n, text: text.value } : n) };
+    keep();
+  });
+  const remove = document.createElement('button');
+  remove.textContent = 'Delete';
+  remove.addEventListener('click', () => {
+    mine = { ...mine, notes: mine.notes.filter((n) => n.id !== id) };
+    keep();
+  });
+  li.append(text, remove);
+  return li;
+}
+
+function showSync(text) {
+  const s = window.syncStats;
+  document.getElementById('sync').textContent = `${text}, checked at ` +
+    `${clock(new Date())} (${s.notModified} of ${s.checks} checks: ` +
+    '304 Not Modified)';
+}
+
+/** Asks the server for a newer copy than the newest one seen. */
+async function check() {
+  const headers = seen ? { 'If-Modified-Since': seen } : {};
+  let res;
+  try {
+    res = await store.request('GET', path, { headers });
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    window.syncStats.checks++;
+    return showSync('Nothing saved yet');
+  }
+  window.syncStats.checks++;
+  if (res.status === 304) {
+    window.syncStats.notModified++;
+    return showSync('Up to date');
+  }
+  window.syncStats.changed++;
+  seen = res.headers.get('Last-Modified');
+  take({ value: res.json.value, lastModified: seen });
+  showSync('New copy received');
+}
+
+/** Merges a newer copy into what is shown. A note changed on both sides
+    keeps the person's text, and the copy stays the old one, so that the
+    save is refused and asks. */
+function take(theirs) {
+  const { value, conflicts } = merge3(copy.value, mine, theirs.value,
+    (pointer, yours) => yours);
+  if (conflicts.length) status('Someone else changed a note you are editing');
+  else copy = theirs;
+  mine = value;
+  keep();
+}
+
+/** The notes as they are now, with their Last-Modified. (The 412 body
+    has their value, but not the Last-Modified header, which a
+    VerstoreError does not keep.) */
+async function latest() {
+  const res = await store.request('GET', path);
+  return { value: res.json.value, lastModified: res.headers.get('Last-Modified') };
+}
+
+async function save() {
+  if (same(mine, copy.value)) return;
+  const sent = mine;
+  let base = copy, yours = mine;
+  status('Saving...', 0);
+  for (;;) {
+    const headers = base.lastModified ?
+      { 'If-Unmodified-Since': base.lastModified } : { 'If-None-Match': '*' };
+    try {
+      const res = await store.request('PUT', path,
+        { headers, body: { value: yours } });
+      window.syncStats.saves++;
+      copy = { value: yours, lastModified: res.headers.get('Last-Modified') };
+      seen = copy.lastModified;
+      /* what was typed while saving stays, unsaved */
+      mine = merge3(sent, mine, yours, (pointer, typed) => typed).value;
+      keep();
+      return status('Saved');
+    } catch (e) {
+      if (e.status !== 412) throw e;
+      window.syncStats.refused++;	/* someone saved since our copy */
+      const theirs = await latest();
+      const merged = merge3(base.value, yours, theirs.value);
+      yours = merged.conflicts.length ? await askConflict(
+        { key: name, base: base.value, yours, theirs: theirs.value },
+        { whole: true, title: 'Someone saved these notes first' }) :
+        merged.value;
+      base = theirs;
+      if (yours === theirs.value) {	/* "Reload theirs": nothing to write */
+        copy = theirs;
+        mine = theirs.value;
+        keep();
+        return status('Reloaded');
+      }
+    }
+  }
+}
+
+/* One request at a time: a check never crosses a save. */
+let queue = Promise.resolve(), checkQueued = false;
+function serial(job) {
+  queue = queue.then(job).catch((e) => {
+    if (e.name === 'AbortError') status('Not saved');	/* the dialog */
+    else if (e.status) status(e.message);
+    else if (e instanceof TypeError) showSync('Offline, trying again soon');
+    else reportError(e);
+  });
+}
+function sync() {
+  if (checkQueued) return;
+  checkQueued = true;
+  serial(() => {
+    checkQueued = false;
+    return check();
+  });
+}
+
+document.getElementById('add').addEventListener('click', () => {
+  const id = crypto.randomUUID();
+  mine = { ...mine, notes: [...mine.notes, { id, text: '' }] };
+  keep();
+  list.querySelector(`[data-id="${id}"] textarea`).focus();
+});
+saveButton.addEventListener('click', () => serial(save));
+addEventListener('focus', sync);
+addEventListener('online', sync);
+setInterval(sync, 3000);
+store.watch(name, (change) => {
+  if (change.key === name) sync();	/* the prefix matches longer keys too */
+});
+keep();		/* this device's copy at once, then what the server has */
+sync();
