@@ -90,6 +90,9 @@ export function merge3(base, yours, theirs, pick) {
   return { value, conflicts };
 }
 
+/* '/stops/id=3/place' as 'stops › id=3 › place'; '' is the whole value. */
+const label = (pointer) => pointer.split('/').slice(1).map((t) =>
+  t.replace(/~1/g, '/').replace(/~0/g, '~')).join(' › ') || '(all of it)';
 const show = (v) => v === undefined ? '(removed)' :
   JSON.stringify(v, null, 2);
 
@@ -153,7 +156,7 @@ export class VerstoreConflict extends (globalThis.HTMLElement ?? class {}) {
         el('label', {}, el('input', { type: 'radio', name: `f${i}`,
           value: side, checked }), el('pre', { textContent: show(v) })));
       const row = el('tr', { className: 'conflict' },
-        el('td', { className: 'field', textContent: c.pointer || '(all)' }),
+        el('td', { className: 'field', textContent: label(c.pointer) }),
         cell('theirs', c.theirs, false), cell('yours', c.yours, true));
       row.dataset.pointer = c.pointer;
       table.append(row);

@@ -7,7 +7,7 @@
 // opened with that one item changed, so that what other tabs wrote since is
 // merged in, item by item and field by field, and a field that both
 // changed is shown in the conflict dialog.
-import { store, user, status } from '/demo/common.js';
+import { store, user, status, newId } from '/demo/common.js';
 import { askConflict, merge3 } from '/conflict.js';
 
 const set = new URLSearchParams(location.search).get('set') || 'board';
@@ -22,8 +22,6 @@ let snapshot = { items: [], buckets: [] };
 /** The open edit: {id, key, from: the bucket when it opened, dirty}. */
 let editing = null;
 
-const newId = () => crypto.randomUUID?.() ??
-  Date.now().toString(36) + Math.random().toString(36).slice(2);
 
 let reads = 0;
 async function reload() {
@@ -142,11 +140,11 @@ async function write(id, key, from, fields) {
 }
 
 /**
- * A bucket write that met another: merge the two item by item and field
- * by field, by the server's rules (merge3), and ask the person about a
- * field of this activity that both changed. The server answers a stale
- * write of an _act/ key with a plain 412 (it merges only ordinary keys),
- * and an ordinary key with MERGE_CONFLICT: this settles both.
+ * A bucket write that the server could not merge alone: a field both
+ * changed (409 MERGE_CONFLICT), or a base it no longer keeps (412). Merge
+ * the buckets here by the same rules (merge3), item by item and field by
+ * field, and ask the person only about this activity's fields; a cancel
+ * rejects, and nothing is written.
  */
 async function settle({ base, yours, theirs }, id, how) {
   const { value, conflicts } = merge3(base, yours, theirs);
@@ -159,7 +157,6 @@ async function settle({ base, yours, theirs }, id, how) {
     { base: one(base), yours: one(yours), theirs: one(theirs) },
     { title: 'Someone else edited this activity' });
   const i = value.findIndex((a) => a.id === id);
-  if (pick === undefined) return value.filter((a) => a.id !== id);
   if (i < 0) return [...value, pick];
   value[i] = pick;
   return value;

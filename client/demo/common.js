@@ -32,3 +32,14 @@ export function status(text, ms = 4000) {
   clearTimeout(el.t);
   if (ms) el.t = setTimeout(() => { el.textContent = ''; }, ms);
 }
+
+/**
+ * A new id for an item, unique across tabs. crypto.randomUUID exists only
+ * in secure contexts (https, localhost): a page on plain http elsewhere
+ * gets 128 random bits from getRandomValues, which exists everywhere.
+ */
+export function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}

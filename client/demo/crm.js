@@ -5,7 +5,7 @@
 // others saved since, and only a field that both changed opens the
 // conflict dialog. Comments: store.append() with stamp, which never
 // conflicts. Live: store.watch() re-reads the card on every change.
-import { store, user, status, clock } from '/demo/common.js';
+import { store, user, status, clock, newId } from '/demo/common.js';
 import { askConflict } from '/conflict.js';
 
 const key = new URLSearchParams(location.search).get('card') ?? 'crm/acme';
@@ -103,7 +103,7 @@ commentForm.addEventListener('submit', async (e) => {
   try {
     /* the server adds "at" and "by"; the name is kept for display */
     await store.append(key, '/comments',
-      { id: crypto.randomUUID(), text, author: user }, { stamp: true });
+      { id: newId(), text, author: user }, { stamp: true });
     render(await store.get(key));
     status('Comment added');
   } catch (err) {
@@ -127,8 +127,7 @@ async function load() {
 
 /* The feed's position before the first read, so that no change after
    that read is missed. */
-const { json: feed } = await store.request('GET',
-  '/api/changes?since=9999999999&limit=1');
+const since = await store.seq();
 render(await load());
 store.watch(key, async (change) => {
   if (change.key !== key) return;	/* the prefix matches longer keys too */
@@ -137,4 +136,4 @@ store.watch(key, async (change) => {
   } catch (err) {
     status(`Could not read the card: ${err.message}`);
   }
-}, { since: feed.last_seq });
+}, { since });

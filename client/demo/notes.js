@@ -7,8 +7,8 @@
 // sends If-Unmodified-Since: 412 means someone saved first; their notes
 // and yours merge note by note (by id), and a note that both changed
 // opens the conflict dialog.
-import { store, user, status, clock } from '/demo/common.js';
-import { askConflict, merge3 } from '/conflict.js';
+import { store, user, status, clock, newId } from '/demo/common.js';
+import { openConflict, merge3 } from '/conflict.js';
 
 const name = new URLSearchParams(location.search).get('notes') ?? 'notes/mine';
 const path = '/api/storage/' + name.split('/').map(encodeURIComponent).join('/');
@@ -120,14 +120,6 @@ function take(theirs) {
   keep();
 }
 
-/** The notes as they are now, with their Last-Modified. (The 412 body
-    has their value, but not the Last-Modified header, which a
-    VerstoreError does not keep.) */
-async function latest() {
-  const res = await store.request('GET', path);
-  return { value: res.json.value, lastModified: res.headers.get('Last-Modified') };
-}
-
 async function save() {
   if (same(mine, copy.value)) return;
   const sent = mine;
@@ -149,14 +141,18 @@ async function save() {
     } catch (e) {
       if (e.status !== 412) throw e;
       window.syncStats.refused++;	/* someone saved since our copy */
-      const theirs = await latest();
-      const merged = merge3(base.value, yours, theirs.value);
-      yours = merged.conflicts.length ? await askConflict(
+      /* the refusal carries their notes and their Last-Modified */
+      const theirs = { value: e.current.value,
+        lastModified: e.headers.get('Last-Modified') };
+      /* no dialog when the notes merge by id */
+      const { choice, value } = await openConflict(
         { key: name, base: base.value, yours, theirs: theirs.value },
-        { whole: true, title: 'Someone saved these notes first' }) :
-        merged.value;
+        { whole: true, title: 'Someone saved these notes first' });
+      if (choice === 'cancel')
+        throw new DOMException('Not saved', 'AbortError');
       base = theirs;
-      if (yours === theirs.value) {	/* "Reload theirs": nothing to write */
+      yours = value;
+      if (choice === 'reload') {	/* nothing to write */
         copy = theirs;
         mine = theirs.value;
         keep();
@@ -186,7 +182,7 @@ function sync() {
 }
 
 document.getElementById('add').addEventListener('click', () => {
-  const id = crypto.randomUUID();
+  const id = newId();
   mine = { ...mine, notes: [...mine.notes, { id, text: '' }] };
   keep();
   list.querySelector(`[data-id="${id}"] textarea`).focus();

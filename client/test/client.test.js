@@ -44,16 +44,25 @@ test('update with merge: the server merges disjoint edits', async () => {
   const r = await b.put(k('card'), { title: 'x', body: 'Y' }, { merge: true });
   assert.deepEqual(r.merged, { base: 1, current: 2 });
   assert.deepEqual((await a.get(k('card'))).value, { title: 'X', body: 'Y' });
-  // a clash names the pointers; onConflict may decide
-  await b.get(k('card'));
-  await a.update(k('card'), (v) => ({ ...v, title: 'A' }));
+  // a clash names the pointers; onConflict may decide. a writes the
+  // same field between b's read and b's write.
+  let racing = true;
   const seen = [];
-  const out = await b.update(k('card'), (v) => ({ ...v, title: 'B' }), {
+  const out = await b.update(k('card'), async (v) => {
+    if (racing) {
+      racing = false;
+      await a.patch(k('card'), { title: 'A' });
+    }
+    return { ...v, title: 'B' };
+  }, {
     merge: true,
     onConflict: (c) => { seen.push(c); return { ...c.theirs, title: 'AB' }; },
   });
-  assert.ok(out.version > 0);
-  assert.deepEqual(seen[0]?.conflicts ?? ['/title'], ['/title']);
+  assert.equal(out.version, 5);
+  assert.deepEqual(seen.map((c) => [c.base.title, c.yours.title,
+    c.theirs.title]), [['X', 'B', 'A']]);
+  assert.deepEqual((await a.get(k('card'))).value, { title: 'AB', body: 'Y' });
+  assert.deepEqual(seen.map((c) => c.conflicts), [['/title']]);
 });
 
 test('create, patch, jsonPatch, append with a stamp, txn, list', async () => {

@@ -98,7 +98,7 @@ test('activities: adds at once, merged edits, the dialog, live updates',
       await rows.first().waitFor();
       assert.equal(await rows.count(), 1);
       assert.match(await rows.first().innerText(),
-        /\/title[\s\S]*ann: due Friday[\s\S]*bob: due Monday/);
+        /title[\s\S]*ann: due Friday[\s\S]*bob: due Monday/);
       await shot(bob, 'activities-conflict');
       await expectStatus(bob, 'Saved', () =>
         bob.click('verstore-conflict button[name=theirs]'));

@@ -84,7 +84,7 @@ test('notes: merged by note, a stale save refused with 412 asks, 304 when nothin
       await row.waitFor();
       assert.equal(await row.count(), 1);
       assert.match(await row.innerText(),
-        /\/notes\/id=n1[\s\S]*Milk, eggs, bread[\s\S]*Oat milk/);
+        /notes › id=n1 › text[\s\S]*Milk, eggs, bread[\s\S]*Oat milk/);
       assert.equal((await stats(bob)).refused, before.refused + 1);
       await shot(bob, 'notes-conflict');
       await bob.click('verstore-conflict button[name=mine]');
