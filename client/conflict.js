@@ -116,6 +116,7 @@ button{font:inherit;padding:.35em .8em}`;
  * the element's ask(ctx, opts) when it is already in the page.
  */
 export class VerstoreConflict extends (globalThis.HTMLElement ?? class {}) {
+  /** As document.createElement('verstore-conflict') makes it. */
   constructor() {
     super();
     this.attachShadow({ mode: 'open' });
