@@ -110,7 +110,7 @@ if [ -z "$ready" ]; then
 	echo "verstore did not become healthy on port $PORT; see the messages above." >&2
 	exit 1
 fi
-echo "verstore on http://127.0.0.1:$PORT/ (API under /api/, data in $DATA); Ctrl-C stops."
+echo "verstore on http://127.0.0.1:$PORT/ (the demos; the API under /api/; data in $DATA); Ctrl-C stops."
 # Run until Ctrl-C (the trap runs as soon as wait is interrupted), or until
 # either process ends.
 wait -n "$vpid" "$npid" || true
