@@ -1,0 +1,261 @@
+// journey.js - a journey that several people edit, with its versions.
+//
+// Save sends the person's edit with the envelope the form was loaded from
+// (store.save): the server merges it with whatever was saved since, field
+// by field and stop by stop (stops have ids). A field that both changed
+// opens the conflict dialog: reload theirs, overwrite with mine, or merge.
+import { store, user, status, clock } from '/demo/common.js';
+import { merge3 } from '/conflict.js';	/* and <verstore-conflict> */
+
+const KEY = new URLSearchParams(location.search).get('doc') ??
+  'journeys/lofoten';
+const $ = (sel) => document.querySelector(sel);
+const form = $('#journey');
+const stopsEl = $('#stops');
+const banner = $('#banner');
+const old = $('#old');
+
+let loaded = null;	/* the envelope the form shows: what Save starts from */
+let dirty = false;	/* the person changed the form since it was loaded */
+let saving = false;
+let pending;		/* a newer envelope that came while they were editing */
+
+$('.who').textContent = user;
+$('#key').textContent = KEY;
+
+// Without authentication the server's updated_by is null, so each version
+// also names its author in the value.
+const who = (env) => env.updated_by ?? env.value?.edited_by ?? 'someone';
+
+async function current() {	/* the latest envelope, null when absent */
+  try {
+    return await store.get(KEY);
+  } catch (e) {
+    if (e.status === 404) return null;
+    throw e;
+  }
+}
+
+function stopRow(stop) {
+  const li = $('#stop-row').content.firstElementChild.cloneNode(true);
+  li.dataset.id = stop.id;
+  for (const f of ['place', 'date', 'note'])
+    li.querySelector(`[name=${f}]`).value = stop[f] ?? '';
+  return li;
+}
+
+/** Fills the form with env (null: a journey not saved yet). */
+function show(env) {
+  loaded = env;
+  dirty = false;
+  banner.hidden = true;
+  const j = env?.value ?? {};
+  form.elements.title.value = j.title ?? '';
+  form.elements.notes.value = j.notes ?? '';
+  stopsEl.replaceChildren(...(j.stops ?? []).map(stopRow));
+  $('#version').textContent = env ? env.version : 'none yet';
+  $('#saved-by').textContent = env ?
+    `saved by ${who(env)} at ${clock(env.updated_at)}` : '';
+}
+
+/** The journey as the person edited it. */
+function edited() {
+  const before = new Map((loaded?.value?.stops ?? []).map((s) => [s.id, s]));
+  const stops = [...stopsEl.children].map((li) => {
+    const field = (f) => li.querySelector(`[name=${f}]`).value;
+    return { ...before.get(li.dataset.id), id: li.dataset.id,
+      place: field('place'), date: field('date'), note: field('note') };
+  });
+  return { ...loaded?.value, title: form.elements.title.value,
+    notes: form.elements.notes.value, stops, edited_by: user };
+}
+
+/** Typing, or about to: a live update must not replace the form now. */
+const editing = () => dirty ||
+  form.contains(document.activeElement) &&
+  document.activeElement.matches('input, textarea');
+
+/** Someone else saved: show it, or tell the person who is editing. */
+async function refresh() {
+  const env = await current();
+  if (env?.version === loaded?.version) return;
+  if (editing()) {
+    pending = env;
+    banner.firstElementChild.textContent = env ?
+      `${who(env)} saved version ${env.version} while you were editing. ` +
+      'Saving merges your changes with theirs.' :
+      'Someone deleted this journey while you were editing.';
+    banner.hidden = false;
+  } else {
+    show(env);
+    if (env) status(`${who(env)} saved version ${env.version}.`);
+  }
+}
+
+/**
+ * What to write when the server could not merge. Who saved last is no
+ * clash (whoever saves now made the new version); any other field that
+ * both changed is the person's call, in the conflict dialog.
+ */
+async function settle(ctx) {
+  const yours = { ...ctx.yours, edited_by: ctx.theirs?.edited_by };
+  const { value, conflicts } = merge3(ctx.base, yours, ctx.theirs);
+  if (!conflicts.length) return { choice: 'merged', value };
+  const dialog = document.createElement('verstore-conflict');
+  document.body.append(dialog);
+  return dialog.ask({ ...ctx, yours },
+    { whole: true, title: 'Someone else changed this journey too' });
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  saving = true;
+  form.elements.save.disabled = true;
+  let choice;
+  try {
+    await store.save(KEY, loaded, edited(), {
+      onConflict: async (ctx) => {
+        const answer = await settle(ctx);
+        choice = answer.choice;
+        if (choice === 'reload' || choice === 'cancel') return undefined;
+        return { ...answer.value, edited_by: user };
+      },
+    });
+    show(await current());
+    status(`Saved version ${loaded.version}.`);
+  } catch (err) {
+    if (choice === 'reload') {
+      show(await current());
+      status('Reloaded theirs: your edit was dropped.');
+    } else if (choice === 'cancel') {
+      status('Not saved: your edit is still here.');
+    } else {
+      status(`Not saved: ${err.message}`, 0);
+    }
+  } finally {
+    saving = false;
+    form.elements.save.disabled = false;
+  }
+  await refresh();	/* what was saved meanwhile */
+  showHistory();
+});
+
+form.addEventListener('input', () => { dirty = true; });
+form.elements.add.addEventListener('click', () => {
+  const id = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+  const li = stopRow({ id, place: '', date: '', note: '' });
+  stopsEl.append(li);
+  dirty = true;
+  li.querySelector('[name=place]').focus();
+});
+stopsEl.addEventListener('click', (e) => {
+  if (e.target.name !== 'remove') return;
+  e.target.closest('li').remove();
+  dirty = true;
+});
+banner.querySelector('button').addEventListener('click', () => show(pending));
+// Leaving the form without having typed: show what came meanwhile.
+form.addEventListener('focusout', () => setTimeout(() => {
+  if (!banner.hidden && !editing()) show(pending);
+}));
+
+// History: the versions newest first, who saved each and when.
+const versions = new Map();	/* version -> its envelope (never changes) */
+async function version(n) {
+  if (!versions.has(n)) versions.set(n, await store.version(KEY, n));
+  return versions.get(n);
+}
+
+let historyRun = 0;
+let latest;	/* the newest version the list shows */
+async function showHistory() {
+  const run = ++historyRun;
+  let list = [];
+  try {
+    list = await store.history(KEY);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+  }
+  const envs = await Promise.all(list.map((h) => h.deleted ? null :
+    version(h.version).catch(() => null)));	/* gone from history since */
+  if (run !== historyRun) return;	/* a newer call is drawing it */
+  latest = list[0]?.version;
+  $('#versions').replaceChildren(...list.map((h, i) => {
+    const li = document.createElement('li');
+    li.dataset.version = h.version;
+    li.className = i === 0 ? 'current' : '';
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.textContent = `Version ${h.version}`;
+    open.disabled = !envs[i];
+    open.addEventListener('click', () => showOld(envs[i]));
+    const by = document.createElement('span');
+    by.className = 'by';
+    by.textContent = h.deleted ? 'deleted' :
+      h.updated_by ?? envs[i]?.value?.edited_by ?? 'someone';
+    const at = document.createElement('span');
+    at.className = 'at muted';
+    at.textContent = clock(h.updated_at);
+    li.append(open, ' ', by, ' ', at, i === 0 ? ' (current)' : '');
+    return li;
+  }));
+}
+
+let shown = null;	/* the old version on view */
+function showOld(env) {
+  shown = env;
+  const j = env.value ?? {};
+  old.querySelector('h3').textContent = `Version ${env.version}`;
+  old.querySelector('p').textContent =
+    `saved by ${who(env)} at ${clock(env.updated_at)}`;
+  const dl = old.querySelector('dl');
+  dl.replaceChildren();
+  const item = (term, text) => {
+    const dt = document.createElement('dt');
+    const dd = document.createElement('dd');
+    dt.textContent = term;
+    dd.textContent = text;
+    dl.append(dt, dd);
+  };
+  item('Title', j.title ?? '');
+  item('Notes', j.notes ?? '');
+  item('Stops', (j.stops ?? []).map((s, i) =>
+    `${i + 1}. ${s.place}${s.date ? `, ${s.date}` : ''}` +
+    `${s.note ? `: ${s.note}` : ''}`).join('\n'));
+  old.hidden = false;
+}
+
+// Restore writes the old content as a new version, on the condition that
+// the newest version is still the one the history shows.
+old.querySelector('[name=restore]').addEventListener('click', async () => {
+  try {
+    await store.put(KEY, { ...shown.value, edited_by: user },
+      { version: latest });
+    show(await current());
+    old.hidden = true;
+    status(`Version ${shown.version} restored as version ${loaded.version}.`);
+  } catch (e) {
+    if (!e.isConflict) throw e;
+    status('Not restored: someone saved since. Look again.');
+    await refresh();
+  }
+  showHistory();
+});
+old.querySelector('[name=close]').addEventListener('click', () => {
+  old.hidden = true;
+});
+
+// Live: every change of the key, from the change feed.
+store.watch(KEY, async (c) => {
+  if (c.key !== KEY || saving) return;
+  try {
+    await refresh();
+    await showHistory();
+  } catch (e) {
+    status(`Could not read the journey: ${e.message}`, 0);
+  }
+});
+
+show(await current());
+if (!loaded) status('A new journey: Save creates it.', 0);
+showHistory();
