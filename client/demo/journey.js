@@ -4,8 +4,8 @@
 // (store.save): the server merges it with whatever was saved since, field
 // by field and stop by stop (stops have ids). A field that both changed
 // opens the conflict dialog: reload theirs, overwrite with mine, or merge.
-import { store, user, status, clock } from '/demo/common.js';
-import { merge3 } from '/conflict.js';	/* and <verstore-conflict> */
+import { store, user, status, clock, newId } from '/demo/common.js';
+import { openConflict } from '/conflict.js';
 
 const KEY = new URLSearchParams(location.search).get('doc') ??
   'journeys/lofoten';
@@ -99,11 +99,7 @@ async function refresh() {
  */
 async function settle(ctx) {
   const yours = { ...ctx.yours, edited_by: ctx.theirs?.edited_by };
-  const { value, conflicts } = merge3(ctx.base, yours, ctx.theirs);
-  if (!conflicts.length) return { choice: 'merged', value };
-  const dialog = document.createElement('verstore-conflict');
-  document.body.append(dialog);
-  return dialog.ask({ ...ctx, yours },
+  return openConflict({ ...ctx, yours },
     { whole: true, title: 'Someone else changed this journey too' });
 }
 
@@ -142,7 +138,7 @@ form.addEventListener('submit', async (e) => {
 
 form.addEventListener('input', () => { dirty = true; });
 form.elements.add.addEventListener('click', () => {
-  const id = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+  const id = newId();
   const li = stopRow({ id, place: '', date: '', note: '' });
   stopsEl.append(li);
   dirty = true;

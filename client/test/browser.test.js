@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { URL_, skip, browser, shot } from './lib/browser.js';
 
-test('the index links the five demos', { skip },
+test('the index links the five demos, and each page loads', { skip },
   async () => {
     const b = await browser();
     try {
@@ -18,6 +18,10 @@ test('the index links the five demos', { skip },
         as.map((a) => a.getAttribute('href')));
       assert.equal(links.length, 5);
       await shot(page, 'index');
+      for (const href of links) {
+        const r = await page.goto(URL_ + href);
+        assert.equal(r.status(), 200, href);
+      }
       assert.deepEqual(errors, []);
     } finally {
       await b.close();

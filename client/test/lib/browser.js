@@ -21,12 +21,16 @@ export function browser() {
     args: ['--no-sandbox', '--disable-gpu'] });
 }
 
-/** Saves a screenshot as VERSTORE_SHOTS/name.png (when that is set). */
-export async function shot(page, name) {
+/**
+ * Saves a screenshot as VERSTORE_SHOTS/name.png (when that is set): the
+ * whole page, or the window only (fullPage: false; a modal dialog's
+ * backdrop covers only the window).
+ */
+export async function shot(page, name, { fullPage = true } = {}) {
   if (!process.env.VERSTORE_SHOTS) return;
   mkdirSync(process.env.VERSTORE_SHOTS, { recursive: true });
   await page.screenshot({ path: `${process.env.VERSTORE_SHOTS}/${name}.png`,
-    fullPage: true });
+    fullPage });
 }
 
 /**
