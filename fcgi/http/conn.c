@@ -87,6 +87,13 @@ struct req_thread {
 	struct conn_loop	*l;
 };
 
+/*
+ * What an epoll event names besides a connection: two distinct members of
+ * the loop (the loop itself would be its first member, o).
+ */
+#define LISTEN_TAG(l)	((void *)&(l)->epfd)
+#define WAKE_TAG(l)	((void *)&(l)->evfd)
+
 struct conn_loop {
 	struct conn_opts o;
 	int		 epfd;
@@ -480,7 +487,7 @@ listen_watch(struct conn_loop *l, int on)
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-	ev.data.ptr = &l->o;
+	ev.data.ptr = LISTEN_TAG(l);
 	if (epoll_ctl(l->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
 	    l->o.listen_fd, &ev) == -1) {
 		log_error("epoll_ctl on the listening socket: %s",
@@ -633,9 +640,9 @@ loop_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
 
-			if (ev[i].data.ptr == &l->o)
+			if (ev[i].data.ptr == LISTEN_TAG(l))
 				accept_batch(l, now);
-			else if (ev[i].data.ptr == l) {
+			else if (ev[i].data.ptr == WAKE_TAG(l)) {
 				if (read(l->evfd, &tick, sizeof(tick)) == -1 &&
 				    errno != EAGAIN)
 					log_warn("eventfd: %s", strerror(errno));
@@ -895,7 +902,7 @@ conn_start(const struct conn_opts *o, struct conn_loop **out)
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
-	ev.data.ptr = l;
+	ev.data.ptr = WAKE_TAG(l);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) == -1)
 		goto out;
 	listen_watch(l, 1);

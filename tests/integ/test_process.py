@@ -251,3 +251,31 @@ def test_map_full_is_507():
         # deleting frees pages (tombstones are small); the store stays usable
         assert srv.delete("full/0").status == 200
         assert srv.get("/api/health").status == 200
+
+
+def cpu_ticks(pids):
+    """User plus system clock ticks that the processes have used."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def test_idle_workers_sleep_after_writes():
+    """A write wakes each worker's loop (its feed tells the watchers); once
+    told, an idle worker must sleep again, not spin: the loop once took
+    that wake-up for the listening socket, and kept a core busy after the
+    first write for as long as it ran."""
+    with running(workers=2) as srv:
+        pids = srv.worker_pids()
+        for i in range(5):
+            assert srv.put(f"idle/{i}", i).status == 201
+        assert srv.get("/api/changes?since=0&limit=1").status == 200
+        time.sleep(0.5)
+        before, t0 = cpu_ticks(pids), time.monotonic()
+        time.sleep(2)
+        used = (cpu_ticks(pids) - before) / os.sysconf("SC_CLK_TCK")
+        # idle workers wake for timers only: far below a fifth of a core
+        assert used < 0.2 * (time.monotonic() - t0), used
