@@ -95,6 +95,62 @@ test('activities: upsert, get, delete by id', async () => {
   assert.deepEqual(got.items, [{ id: 'x', t: 'b' }]);
 });
 
+/*
+ * A TCP proxy in front of nginx that, while `cut` is above 0, lets a
+ * request through and closes the client's connection when the answer
+ * starts: the write is applied, and the client sees only a dropped
+ * connection.
+ */
+async function cutter() {
+  const { createServer, connect } = await import('node:net');
+  const up = new globalThis.URL(URL);
+  const state = { cut: 0, cuts: 0 };
+  const srv = createServer((client) => {
+    const server = connect(Number(up.port), up.hostname);
+    client.pipe(server);
+    server.on('data', (chunk) => {
+      if (state.cut > 0) {
+        state.cut--;
+        state.cuts++;
+        client.destroy();
+        server.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    server.on('end', () => client.end());
+    for (const s of [client, server])
+      s.on('error', () => { client.destroy(); server.destroy(); });
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  state.url = `http://127.0.0.1:${srv.address().port}`;
+  state.close = () => srv.close();
+  return state;
+}
+
+test('a connection dropped after the write reached the server: retried, applied once', async () => {
+  const proxy = await cutter();
+  try {
+    const s = new Verstore(proxy.url, { backoffMs: 1 });
+    await s.put(k('dropped'), { l: [], n: 0 });
+    proxy.cut = 1;
+    await s.append(k('dropped'), '/l', 'once');
+    proxy.cut = 1;
+    await s.patch(k('dropped'), { n: 1 });
+    proxy.cut = 1;
+    const made = await s.create(k('made'), { x: 1 }, { slug: 'only one' });
+    assert.equal(proxy.cuts, 3);
+    const r = await new Verstore(URL).get(k('dropped'));
+    assert.deepEqual(r.value, { l: ['once'], n: 1 });
+    assert.equal(r.version, 3);	// put, append, patch: each once
+    const made2 = [];
+    for await (const it of s.list(k('made'))) made2.push(it.key);
+    assert.deepEqual(made2, [made.key]);
+  } finally {
+    proxy.close();
+  }
+});
+
 test('a write whose answer was lost is retried and applied once', async () => {
   let drop = 1;
   const flaky = async (url, init) => {
