@@ -25,7 +25,7 @@ endif
 override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP -I. -Ifcgi
 LDLIBS	 = -llmdb -lpthread
 
-STORE_SRC = store/cond.c store/op.c store/commit.c store/name.c \
+STORE_SRC = store/store.c store/cond.c store/op.c store/commit.c store/name.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
 	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
