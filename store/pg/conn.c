@@ -379,8 +379,12 @@ pg_give(store *st, struct pgconn *pc)
 	    PQtransactionStatus(pc->c) != PQTRANS_IDLE)
 		(void)pg_sql(st, pc, "ROLLBACK");
 	pthread_mutex_lock(&st->lock);
-	if (PQstatus(pc->c) == CONNECTION_OK &&
-	    PQtransactionStatus(pc->c) == PQTRANS_IDLE &&
+	if (PQstatus(pc->c) != CONNECTION_OK) {
+		/* the server went away: the idle ones are likely gone too */
+		pc->next = st->idle;
+		st->idle = NULL;
+		st->nidle = 0;
+	} else if (PQtransactionStatus(pc->c) == PQTRANS_IDLE &&
 	    st->nidle < PG_POOL_IDLE) {
 		pc->next = st->idle;
 		st->idle = pc;
@@ -388,9 +392,12 @@ pg_give(store *st, struct pgconn *pc)
 		pc = NULL;
 	}
 	pthread_mutex_unlock(&st->lock);
-	if (pc != NULL) {
+	while (pc != NULL) {
+		struct pgconn *next = pc->next;
+
 		PQfinish(pc->c);
 		free(pc);
+		pc = next;
 	}
 }
 
