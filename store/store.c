@@ -18,10 +18,10 @@ store_open(const struct store_opts *o, store **out)
 	*out = NULL;
 	switch (o->backend) {
 	case STORE_BACKEND_LMDB:
-		return lmdb_open(o, out);
+		return store_open_lmdb(o, out);
 	case STORE_BACKEND_POSTGRES:
 #ifdef STORE_HAVE_PG
-		return pg_open(o, out);
+		return store_open_pg(o, out);
 #else
 		if (o->log != NULL)
 			o->log(0, __func__, "backend postgres: this verstored "

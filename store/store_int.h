@@ -70,11 +70,11 @@ struct store_head {
 };
 
 /* store/lmdb/env.c */
-extern const struct store_backend lmdb_backend;
-enum store_err	lmdb_open(const struct store_opts *, store **);
+extern const struct store_backend store_backend_lmdb;
+enum store_err	store_open_lmdb(const struct store_opts *, store **);
 /* store/pg/conn.c, built only when libpq is there (STORE_HAVE_PG) */
-extern const struct store_backend pg_backend;
-enum store_err	pg_open(const struct store_opts *, store **);
+extern const struct store_backend store_backend_pg;
+enum store_err	store_open_pg(const struct store_opts *, store **);
 
 /* op.c: an op's rules. */
 

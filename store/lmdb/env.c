@@ -14,7 +14,7 @@
 #include "store/store_int.h"
 #include "lmdb_int.h"
 
-const struct store_backend lmdb_backend = {
+const struct store_backend store_backend_lmdb = {
 	"lmdb", lmdb_close, lmdb_thread_end, lmdb_get, lmdb_list, lmdb_io_get,
 	lmdb_io_put, lmdb_read, lmdb_apply, lmdb_write, lmdb_write_all,
 	lmdb_backup, lmdb_stats, lmdb_changes, lmdb_seq, lmdb_history,
@@ -22,7 +22,7 @@ const struct store_backend lmdb_backend = {
 };
 
 enum store_err
-lmdb_open(const struct store_opts *o, store **out)
+store_open_lmdb(const struct store_opts *o, store **out)
 {
 	store		*st = NULL;
 	MDB_txn		*txn = NULL;
@@ -37,7 +37,7 @@ lmdb_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	st->head.be = &lmdb_backend;
+	st->head.be = &store_backend_lmdb;
 	write_init(st, o);
 	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;

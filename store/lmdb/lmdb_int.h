@@ -130,7 +130,7 @@ void		write_init(store *st, const struct store_opts *);
 
 /*
  * store.h's functions on LMDB, as store.c calls them through
- * lmdb_backend (env.c); each does what store.h says of its namesake.
+ * store_backend_lmdb (env.c); each does what store.h says of its namesake.
  */
 void		lmdb_close(store *);
 void		lmdb_thread_end(store *);

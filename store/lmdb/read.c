@@ -217,7 +217,7 @@ lmdb_read(store *st, store_multi_fn fn, void *arg)
 	if ((rc = db_read_begin(st, &txn)) != 0)
 		return db_err(st, __func__, "mdb_txn_begin", rc);
 	memset(&io, 0, sizeof(io));
-	io.head.be = &lmdb_backend;
+	io.head.be = &store_backend_lmdb;
 	io.st = st;
 	io.txn = txn;
 	err = fn(arg, &io) == 0 ? STORE_OK : STORE_UPDATE_FAILED;

@@ -160,7 +160,7 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	}
 	if (op->kind == STORE_OP_MULTI) {
-		struct store_io	 io = { { &lmdb_backend }, st, txn, 1,
+		struct store_io	 io = { { &store_backend_lmdb }, st, txn, 1,
 		    op->principal, STORE_OK };
 
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)

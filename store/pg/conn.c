@@ -468,7 +468,7 @@ pg_usage(store *st, struct store_usage *out)
 	return STORE_OK;
 }
 
-const struct store_backend pg_backend = {
+const struct store_backend store_backend_pg = {
 	"postgres", pg_close, pg_thread_end, pgr_get, pgr_list, pgr_io_get,
 	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
 	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
@@ -476,7 +476,7 @@ const struct store_backend pg_backend = {
 };
 
 enum store_err
-pg_open(const struct store_opts *o, store **out)
+store_open_pg(const struct store_opts *o, store **out)
 {
 	store		*st = NULL;
 	struct pgconn	*pc = NULL;
@@ -490,7 +490,7 @@ pg_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
-	st->head.be = &pg_backend;
+	st->head.be = &store_backend_pg;
 	pthread_mutex_init(&st->lock, NULL);
 	pgw_init(st, o);
 	if ((st->conninfo = strdup(o->conninfo)) == NULL)

@@ -234,7 +234,7 @@ pgr_read(store *st, store_multi_fn fn, void *arg)
 	if ((err = pg_sql(st, tx.pc, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY")) != STORE_OK)
 		goto out;
-	io.head.be = &pg_backend;
+	io.head.be = &store_backend_pg;
 	io.st = st;
 	io.tx = &tx;
 	rc = fn(arg, &io);

@@ -202,7 +202,7 @@ apply_multi(store *st, struct pgtx *tx, struct store_op *op,
 	enum store_err	 err = STORE_OK;
 
 	memset(&io, 0, sizeof(io));
-	io.head.be = &pg_backend;
+	io.head.be = &store_backend_pg;
 	io.st = st;
 	io.tx = tx;
 	io.writable = 1;
