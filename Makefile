@@ -25,9 +25,23 @@ endif
 override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP -I. -Ifcgi
 LDLIBS	 = -llmdb -lpthread
 
-STORE_SRC = store/cond.c store/op.c store/commit.c store/name.c \
+STORE_SRC = store/store.c store/cond.c store/op.c store/commit.c store/name.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
 	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
+# The postgres backend (store/pg/) is built when libpq's header is there
+# (PG=0: never); without it, `backend postgres` answers an error at start.
+ifneq ($(PG),0)
+PQ_INC	:= $(shell pkg-config --variable=includedir libpq 2>/dev/null || \
+	    pg_config --includedir 2>/dev/null)
+HAVE_PQ	:= $(if $(wildcard $(PQ_INC)/libpq-fe.h $(PQ_INC)/postgresql/libpq-fe.h),1)
+endif
+ifeq ($(HAVE_PQ),1)
+STORE_SRC += store/pg/conn.c store/pg/schema.c store/pg/read.c \
+	    store/pg/write.c
+override CPPFLAGS += -DSTORE_HAVE_PG $(shell pkg-config --cflags libpq \
+	    2>/dev/null || echo -I$(PQ_INC))
+LDLIBS	+= -lpq
+endif
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
 	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c \

@@ -1,6 +1,7 @@
 /*
  * store.h - verstore's storage layer: versioned JSON records, for any
- * backend (store/lmdb/ is the one built today).
+ * backend: store/lmdb/ (one host, the default) or store/pg/ (PostgreSQL,
+ * built when libpq is there), chosen by store_opts' backend.
  *
  * This header is the store's whole interface; a backend's own words stay
  * behind it. A process opens one store (after fork, never before) and
@@ -125,10 +126,20 @@ typedef void	(*store_commit_fn)(void *arg, uint64_t seq);
 /* The versions a key keeps when store_opts names none (API.md 7). */
 #define STORE_HISTORY_DEFAULT	10
 
+/* Where the data is kept. */
+enum store_backend_kind {
+	STORE_BACKEND_LMDB = 0,		/* dir, map_size, max_readers */
+	STORE_BACKEND_POSTGRES,		/* conninfo */
+};
+
 struct store_opts {
-	const char	*dir;		/* created (one level) when missing */
-	size_t		 map_size;	/* bytes; the store never grows past it */
-	unsigned	 max_readers;	/* concurrent read transactions */
+	enum store_backend_kind backend;	/* 0: LMDB */
+	const char	*dir;		/* LMDB: created (one level) when
+					   missing */
+	size_t		 map_size;	/* LMDB: bytes; the store never grows
+					   past it */
+	unsigned	 max_readers;	/* LMDB: concurrent read transactions */
+	const char	*conninfo;	/* POSTGRES: a libpq connection string */
 	store_clock_fn	 clock;		/* NULL: the system's real-time clock */
 	void		*clock_arg;
 	store_log_fn	 log;		/* NULL: silent */
@@ -146,7 +157,9 @@ struct store_opts {
 
 /*
  * Opens (creating when needed) the store in opts->dir and clears what
- * processes that died while reading left behind. *out is owned by the caller and released
+ * processes that died while reading left behind; with the postgres
+ * backend, connects to opts->conninfo and creates or migrates the schema
+ * (STORE_INVALID, logged, when this binary was built without libpq). *out is owned by the caller and released
  * with store_close(). Call once per process, after fork().
  */
 enum store_err	store_open(const struct store_opts *opts, store **out);

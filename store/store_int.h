@@ -15,6 +15,67 @@
 
 #include "store/store.h"
 
+/* store.c: the backends behind store.h. */
+
+/*
+ * A backend's functions, each doing what store.h says of its namesake;
+ * store.c calls them through the table in the store's (and a store_io's)
+ * head. Opening is not here: store_open() picks the backend's open.
+ */
+struct store_backend {
+	const char	*name;
+	void		(*close)(store *);
+	void		(*thread_end)(store *);
+	enum store_err	(*get)(store *, const char *key, size_t klen,
+			    struct store_meta *meta, char **value,
+			    size_t *vlen);
+	enum store_err	(*list)(store *, const char *prefix, size_t plen,
+			    const char *after, size_t alen, size_t limit,
+			    int with_values, struct store_list *out);
+	enum store_err	(*io_get)(store_io *, const char *key, size_t klen,
+			    struct store_meta *meta, const char **value,
+			    size_t *vlen);
+	enum store_err	(*io_put)(store_io *, const char *key, size_t klen,
+			    const char *value, size_t vlen,
+			    struct store_meta *meta);
+	enum store_err	(*read)(store *, store_multi_fn fn, void *arg);
+	enum store_err	(*apply)(store *, struct store_op *ops, size_t n);
+	enum store_err	(*write)(store *, struct store_op *op);
+	enum store_err	(*write_all)(store *, struct store_op *ops, size_t n,
+			    size_t *failed);
+	enum store_err	(*backup)(store *, const char *dir);
+	void		(*stats)(store *, struct store_stats *);
+	enum store_err	(*changes)(store *, uint64_t since,
+			    const char *prefix, size_t plen, size_t limit,
+			    size_t scan_max, struct store_changes *out);
+	uint64_t	(*seq)(store *);
+	enum store_err	(*history)(store *, const char *key, size_t klen,
+			    struct store_version **out, size_t *n);
+	enum store_err	(*get_version)(store *, const char *key, size_t klen,
+			    uint64_t version, struct store_meta *meta,
+			    char **value, size_t *vlen);
+	enum store_err	(*io_get_version)(store_io *, const char *key,
+			    size_t klen, uint64_t version,
+			    struct store_meta *meta, const char **value,
+			    size_t *vlen);
+	enum store_err	(*usage)(store *, struct store_usage *);
+};
+
+/*
+ * The first member of every backend's struct store and struct store_io:
+ * all that store.c knows of them.
+ */
+struct store_head {
+	const struct store_backend *be;
+};
+
+/* store/lmdb/env.c */
+extern const struct store_backend store_backend_lmdb;
+enum store_err	store_open_lmdb(const struct store_opts *, store **);
+/* store/pg/conn.c, built only when libpq is there (STORE_HAVE_PG) */
+extern const struct store_backend store_backend_pg;
+enum store_err	store_open_pg(const struct store_opts *, store **);
+
 /* op.c: an op's rules. */
 
 /* Whether op is well formed for its kind (key length, callbacks). */

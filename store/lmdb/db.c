@@ -139,7 +139,7 @@ db_read_end(MDB_txn *txn)
 }
 
 void
-store_thread_end(store *st)
+lmdb_thread_end(store *st)
 {
 	if (rtls.st == st && rtls.txn != NULL) {
 		mdb_txn_abort(rtls.txn);

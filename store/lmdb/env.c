@@ -14,8 +14,15 @@
 #include "store/store_int.h"
 #include "lmdb_int.h"
 
+const struct store_backend store_backend_lmdb = {
+	"lmdb", lmdb_close, lmdb_thread_end, lmdb_get, lmdb_list, lmdb_io_get,
+	lmdb_io_put, lmdb_read, lmdb_apply, lmdb_write, lmdb_write_all,
+	lmdb_backup, lmdb_stats, lmdb_changes, lmdb_seq, lmdb_history,
+	lmdb_get_version, lmdb_io_get_version, lmdb_usage,
+};
+
 enum store_err
-store_open(const struct store_opts *o, store **out)
+store_open_lmdb(const struct store_opts *o, store **out)
 {
 	store		*st = NULL;
 	MDB_txn		*txn = NULL;
@@ -30,6 +37,7 @@ store_open(const struct store_opts *o, store **out)
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;
+	st->head.be = &store_backend_lmdb;
 	write_init(st, o);
 	st->clock = o->clock ? o->clock : op_real_clock;
 	st->clock_arg = o->clock_arg;
@@ -109,16 +117,16 @@ store_open(const struct store_opts *o, store **out)
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
-	store_close(st);
+	lmdb_close(st);
 	return err;
 }
 
 void
-store_close(store *st)
+lmdb_close(store *st)
 {
 	if (st == NULL)
 		return;
-	store_thread_end(st);
+	lmdb_thread_end(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	commit_fini(&st->q);
@@ -126,14 +134,14 @@ store_close(store *st)
 }
 
 enum store_err
-store_backup(store *st, const char *dir)
+lmdb_backup(store *st, const char *dir)
 {
 	return db_err(st, __func__, dir, mdb_env_copy2(st->env, dir,
 	    MDB_CP_COMPACT));
 }
 
 void
-store_stats(store *st, struct store_stats *out)
+lmdb_stats(store *st, struct store_stats *out)
 {
 	commit_stats(&st->q, out);
 }
@@ -153,7 +161,7 @@ count_reader(const char *line, void *arg)
 }
 
 enum store_err
-store_usage(store *st, struct store_usage *out)
+lmdb_usage(store *st, struct store_usage *out)
 {
 	MDB_envinfo	 info;
 	MDB_stat	 stat;

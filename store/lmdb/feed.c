@@ -159,21 +159,8 @@ feed_record(store *st, MDB_txn *txn, const char *key, size_t klen,
 
 /* ---- the feed ------------------------------------------------------------ */
 
-void
-store_changes_free(struct store_changes *c)
-{
-	size_t	 i;
-
-	if (c == NULL)
-		return;
-	for (i = 0; i < c->n; i++)
-		free((char *)c->items[i].key);
-	free(c->items);
-	memset(c, 0, sizeof(*c));
-}
-
 enum store_err
-store_changes(store *st, uint64_t since, const char *prefix, size_t plen,
+lmdb_changes(store *st, uint64_t since, const char *prefix, size_t plen,
     size_t limit, size_t scan_max, struct store_changes *out)
 {
 	MDB_txn		*txn = NULL;
@@ -260,7 +247,7 @@ out:
 }
 
 uint64_t
-store_seq(store *st)
+lmdb_seq(store *st)
 {
 	MDB_txn		*txn;
 	uint64_t	 seq;
@@ -320,7 +307,7 @@ version_rec(store *st, MDB_txn *txn, const char *key, size_t klen,
 }
 
 enum store_err
-store_io_get_version(store_io *io, const char *key, size_t klen,
+lmdb_io_get_version(store_io *io, const char *key, size_t klen,
     uint64_t version, struct store_meta *meta, const char **value,
     size_t *vlen)
 {
@@ -341,7 +328,7 @@ store_io_get_version(store_io *io, const char *key, size_t klen,
 	return STORE_OK;
 }
 
-/* store_get_version's read, a store_read() callback. */
+/* store_get_version's read, a lmdb_read() callback. */
 struct get_version {
 	const char		*key;
 	size_t			 klen;
@@ -358,7 +345,7 @@ get_version_cb(void *arg, store_io *io)
 	struct get_version	*g = arg;
 	const char		*v;
 
-	g->err = store_io_get_version(io, g->key, g->klen, g->version,
+	g->err = lmdb_io_get_version(io, g->key, g->klen, g->version,
 	    g->meta, &v, &g->vlen);
 	if (g->err == STORE_OK) {
 		if ((g->value = malloc(g->vlen + 1)) == NULL) {
@@ -372,7 +359,7 @@ get_version_cb(void *arg, store_io *io)
 }
 
 enum store_err
-store_get_version(store *st, const char *key, size_t klen, uint64_t version,
+lmdb_get_version(store *st, const char *key, size_t klen, uint64_t version,
     struct store_meta *meta, char **value, size_t *vlen)
 {
 	struct get_version	 g = { key, klen, version, meta, NULL, 0,
@@ -381,7 +368,7 @@ store_get_version(store *st, const char *key, size_t klen, uint64_t version,
 
 	*value = NULL;
 	*vlen = 0;
-	if ((err = store_read(st, get_version_cb, &g)) != STORE_OK &&
+	if ((err = lmdb_read(st, get_version_cb, &g)) != STORE_OK &&
 	    g.err == STORE_OK)
 		return err;
 	*value = g.value;
@@ -420,7 +407,7 @@ version_of(const struct rec *r, struct store_version *x)
 }
 
 enum store_err
-store_history(store *st, const char *key, size_t klen,
+lmdb_history(store *st, const char *key, size_t klen,
     struct store_version **out, size_t *n)
 {
 	MDB_txn		*txn = NULL;

@@ -35,6 +35,7 @@
 #define STORE_FORMAT	1	/* meta "format": the databases' layout */
 
 struct store {
+	struct store_head head;	/* first: store.c reads it */
 	MDB_env		*env;
 	MDB_dbi		 recs;
 	MDB_dbi		 meta;
@@ -62,6 +63,7 @@ struct slot {
 
 /* A transaction as store_read() and STORE_OP_MULTI hand it out. */
 struct store_io {
+	struct store_head head;	/* first: store.c reads it */
 	store		*st;
 	MDB_txn		*txn;
 	int		 writable;
@@ -125,5 +127,41 @@ enum store_err	feed_record(store *, MDB_txn *, const char *key, size_t klen,
 
 /* Sets up st's group commit queue to run its batches here. */
 void		write_init(store *st, const struct store_opts *);
+
+/*
+ * store.h's functions on LMDB, as store.c calls them through
+ * store_backend_lmdb (env.c); each does what store.h says of its namesake.
+ */
+void		lmdb_close(store *);
+void		lmdb_thread_end(store *);
+enum store_err	lmdb_get(store *, const char *key, size_t klen,
+		    struct store_meta *meta, char **value, size_t *vlen);
+enum store_err	lmdb_list(store *, const char *prefix, size_t plen,
+		    const char *after, size_t alen, size_t limit,
+		    int with_values, struct store_list *out);
+enum store_err	lmdb_io_get(store_io *, const char *key, size_t klen,
+		    struct store_meta *meta, const char **value, size_t *vlen);
+enum store_err	lmdb_io_put(store_io *, const char *key, size_t klen,
+		    const char *value, size_t vlen, struct store_meta *meta);
+enum store_err	lmdb_read(store *, store_multi_fn fn, void *arg);
+enum store_err	lmdb_apply(store *, struct store_op *ops, size_t n);
+enum store_err	lmdb_write(store *, struct store_op *op);
+enum store_err	lmdb_write_all(store *, struct store_op *ops, size_t n,
+		    size_t *failed);
+enum store_err	lmdb_backup(store *, const char *dir);
+void		lmdb_stats(store *, struct store_stats *);
+enum store_err	lmdb_changes(store *, uint64_t since, const char *prefix,
+		    size_t plen, size_t limit, size_t scan_max,
+		    struct store_changes *out);
+uint64_t	lmdb_seq(store *);
+enum store_err	lmdb_history(store *, const char *key, size_t klen,
+		    struct store_version **out, size_t *n);
+enum store_err	lmdb_get_version(store *, const char *key, size_t klen,
+		    uint64_t version, struct store_meta *meta, char **value,
+		    size_t *vlen);
+enum store_err	lmdb_io_get_version(store_io *, const char *key,
+		    size_t klen, uint64_t version, struct store_meta *meta,
+		    const char **value, size_t *vlen);
+enum store_err	lmdb_usage(store *, struct store_usage *);
 
 #endif

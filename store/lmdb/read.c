@@ -12,7 +12,7 @@
 #include "lmdb_int.h"
 
 enum store_err
-store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
+lmdb_get(store *st, const char *key, size_t klen, struct store_meta *meta,
     char **value, size_t *vlen)
 {
 	MDB_txn		*txn = NULL;
@@ -52,21 +52,6 @@ out:
 	if (txn != NULL)
 		db_read_end(txn);
 	return err;
-}
-
-void
-store_list_free(struct store_list *l)
-{
-	size_t	 i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++) {
-		free(l->items[i].key);
-		free(l->items[i].value);
-	}
-	free(l->items);
-	memset(l, 0, sizeof(*l));
 }
 
 /* The API key of a record: its full key, or the LMDB key itself. */
@@ -119,7 +104,7 @@ list_add(struct store_list *l, size_t limit, const char *key, size_t klen,
 }
 
 enum store_err
-store_list(store *st, const char *prefix, size_t plen, const char *after,
+lmdb_list(store *st, const char *prefix, size_t plen, const char *after,
     size_t alen, size_t limit, int with_values, struct store_list *out)
 {
 	MDB_txn		*txn = NULL;
@@ -196,7 +181,7 @@ out:
 }
 
 enum store_err
-store_io_get(store_io *io, const char *key, size_t klen,
+lmdb_io_get(store_io *io, const char *key, size_t klen,
     struct store_meta *meta, const char **value, size_t *vlen)
 {
 	struct slot	 sl;
@@ -222,7 +207,7 @@ store_io_get(store_io *io, const char *key, size_t klen,
 }
 
 enum store_err
-store_read(store *st, store_multi_fn fn, void *arg)
+lmdb_read(store *st, store_multi_fn fn, void *arg)
 {
 	struct store_io	 io;
 	MDB_txn		*txn;
@@ -232,6 +217,7 @@ store_read(store *st, store_multi_fn fn, void *arg)
 	if ((rc = db_read_begin(st, &txn)) != 0)
 		return db_err(st, __func__, "mdb_txn_begin", rc);
 	memset(&io, 0, sizeof(io));
+	io.head.be = &store_backend_lmdb;
 	io.st = st;
 	io.txn = txn;
 	err = fn(arg, &io) == 0 ? STORE_OK : STORE_UPDATE_FAILED;

@@ -82,7 +82,7 @@ pick_look(void *arg, const char *key, size_t klen)
 }
 
 enum store_err
-store_io_put(store_io *io, const char *key, size_t klen, const char *value,
+lmdb_io_put(store_io *io, const char *key, size_t klen, const char *value,
     size_t vlen, struct store_meta *meta)
 {
 	struct store_op	 op;
@@ -160,7 +160,8 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		goto out;
 	}
 	if (op->kind == STORE_OP_MULTI) {
-		struct store_io	 io = { st, txn, 1, op->principal, STORE_OK };
+		struct store_io	 io = { { &store_backend_lmdb }, st, txn, 1,
+		    op->principal, STORE_OK };
 
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 			goto fail;
@@ -436,7 +437,7 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 }
 
 enum store_err
-store_apply(store *st, struct store_op *ops, size_t n)
+lmdb_apply(store *st, struct store_op *ops, size_t n)
 {
 	struct commit_unit	 one[1], *units = one;
 	MDB_txn			*txn;
@@ -490,13 +491,13 @@ write_init(store *st, const struct store_opts *o)
 }
 
 enum store_err
-store_write(store *st, struct store_op *op)
+lmdb_write(store *st, struct store_op *op)
 {
 	return commit_write(&st->q, op);
 }
 
 enum store_err
-store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
+lmdb_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
 {
 	return commit_write_all(&st->q, ops, n, failed);
 }

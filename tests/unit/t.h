@@ -10,6 +10,7 @@
 
 static int t_failed;	/* checks failed in the current test */
 static int t_tests_failed;
+static const char *t_suffix = "";	/* after each name: the pass */
 
 #define CHECK(c) do {							\
 	if (!(c)) {							\
@@ -22,7 +23,7 @@ static int t_tests_failed;
 #define RUN(fn) do {							\
 	t_failed = 0;							\
 	fn();								\
-	printf("%s %s\n", t_failed ? "FAIL" : "PASS", #fn);		\
+	printf("%s %s%s\n", t_failed ? "FAIL" : "PASS", #fn, t_suffix);\
 	fflush(stdout);							\
 	if (t_failed)							\
 		t_tests_failed++;					\

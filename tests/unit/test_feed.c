@@ -185,7 +185,7 @@ test_history_lowered(void)
 	free(val);
 	store_close(st);
 	memset(&o, 0, sizeof(o));
-	o.dir = tstore_dir;
+	tstore_reopen_opts(&o);
 	o.map_size = (size_t)64 << 20;
 	o.history_versions = 3;
 	CHECK(store_open(&o, &st) == STORE_OK);
@@ -202,12 +202,20 @@ test_history_lowered(void)
 	tstore_close(st);
 }
 
-int
-main(void)
+static void
+run_all(void)
 {
 	RUN(test_one_entry_per_key_in_seq_order);
 	RUN(test_scan_bound);
 	RUN(test_history_kept_and_pruned);
 	RUN(test_history_lowered);
+}
+
+int
+main(void)
+{
+	run_all();
+	if (tstore_use_pg())
+		run_all();
 	return T_EXIT();
 }

@@ -1,0 +1,529 @@
+/*
+ * conn.c - the store on PostgreSQL: opened and closed, its pool of
+ * connections, its prepared statements and how they run, and the calls
+ * that need nothing else; see pg_int.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+#include "pg_int.h"
+
+/* The columns of a key's state, in pg_meta()'s order. */
+#define META_COLS "version, created_us, updated_us, lastmod_s, deleted, " \
+	"principal"
+
+static const struct {
+	const char	*name;
+	const char	*sql;
+} stmts[Q_NSTMT] = {
+	[Q_GET] = { "vs_get",
+	    "SELECT value, " META_COLS " FROM verstore_kv "
+	    "WHERE key = $1::bytea" },
+	[Q_GET_LOCK] = { "vs_get_lock",
+	    "SELECT value, " META_COLS " FROM verstore_kv "
+	    "WHERE key = $1::bytea FOR UPDATE" },
+	/* $1 key, $2 value (NULL: tombstone), $3.. the state, $9 seq, $10
+	   the highest version that falls out of the history */
+	[Q_WRITE] = { "vs_write",
+	    "WITH k AS (INSERT INTO verstore_kv (key, value, version, "
+	    "created_us, updated_us, lastmod_s, deleted, principal, seq) "
+	    "VALUES ($1::bytea, $2::bytea, $3::int8, $4::int8, $5::int8, "
+	    "$6::int8, $7::bool, $8::bytea, $9::int8) "
+	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+	    "version = excluded.version, created_us = excluded.created_us, "
+	    "updated_us = excluded.updated_us, "
+	    "lastmod_s = excluded.lastmod_s, deleted = excluded.deleted, "
+	    "principal = excluded.principal, seq = excluded.seq), "
+	    "h AS (INSERT INTO verstore_history (key, version, value, "
+	    "created_us, updated_us, lastmod_s, deleted, principal) "
+	    "VALUES ($1, $3, $2, $4, $5, $6, $7, $8)) "
+	    "DELETE FROM verstore_history WHERE key = $1 AND "
+	    "version <= $10::int8" },
+	[Q_NEXT_ID] = { "vs_next_id",
+	    "UPDATE verstore_meta SET value = GREATEST(value + 1, $1::int8) "
+	    "WHERE name = 'last_id' RETURNING value" },
+	[Q_SEQ] = { "vs_seq",
+	    "SELECT value FROM verstore_meta WHERE name = 'seq'" },
+	/*
+	 * $1 prefix, $2 after, $3 rows, $4 with values, $5 bytes of values:
+	 * fits says whether a row's value is within them (the first always
+	 * is), and only those carry it.
+	 */
+	[Q_LIST] = { "vs_list",
+	    "SELECT key, " META_COLS ", CASE WHEN $4::bool AND fits THEN "
+	    "value END, fits FROM (SELECT *, (row_number() OVER w = 1 OR "
+	    "sum(octet_length(value)) OVER w <= $5::int8) AS fits "
+	    "FROM verstore_kv WHERE key >= $1::bytea AND key > $2::bytea "
+	    "AND NOT deleted WINDOW w AS (ORDER BY key ROWS UNBOUNDED "
+	    "PRECEDING) ORDER BY key LIMIT $3::int8) t ORDER BY key" },
+	[Q_LIST_TO] = { "vs_list_to",
+	    "SELECT key, " META_COLS ", CASE WHEN $4::bool AND fits THEN "
+	    "value END, fits FROM (SELECT *, (row_number() OVER w = 1 OR "
+	    "sum(octet_length(value)) OVER w <= $5::int8) AS fits "
+	    "FROM verstore_kv WHERE key >= $1::bytea AND key > $2::bytea "
+	    "AND key < $6::bytea AND NOT deleted WINDOW w AS (ORDER BY key "
+	    "ROWS UNBOUNDED PRECEDING) ORDER BY key LIMIT $3::int8) t "
+	    "ORDER BY key" },
+	/*
+	 * $1 since, $2 entries to look at, $3 prefix, $4 its length, $5
+	 * results: the results (kind 0), then one row (kind 1) with the
+	 * entries looked at, the last of them and the store's seq.
+	 */
+	[Q_CHANGES] = { "vs_changes",
+	    "WITH s AS (SELECT key, seq, version, deleted, updated_us "
+	    "FROM verstore_kv WHERE seq > $1::int8 ORDER BY seq "
+	    "LIMIT $2::int8) "
+	    "SELECT * FROM (SELECT 0 AS kind, key, seq, version, deleted, "
+	    "updated_us FROM s WHERE substring(key FROM 1 FOR "
+	    "($4::int8)::int4) = $3::bytea ORDER BY seq LIMIT $5::int8) r "
+	    "UNION ALL SELECT 1, NULL::bytea, max(seq), count(*), false, "
+	    "(SELECT value FROM verstore_meta WHERE name = 'seq') FROM s "
+	    "ORDER BY 1, 3" },
+	/* $1 key, $2 versions kept */
+	[Q_HISTORY] = { "vs_history",
+	    "SELECT h.version, h.updated_us, h.deleted, "
+	    "COALESCE(octet_length(h.value), 0)::int8, h.principal "
+	    "FROM verstore_kv k JOIN verstore_history h ON h.key = k.key "
+	    "AND h.version > k.version - $2::int8 WHERE k.key = $1::bytea "
+	    "ORDER BY h.version DESC LIMIT $2" },
+	/* $1 key, $2 version: the current version, then that one's row */
+	[Q_VERSION] = { "vs_version",
+	    "SELECT k.version, h.value, h.version, h.created_us, "
+	    "h.updated_us, h.lastmod_s, h.deleted, h.principal "
+	    "FROM verstore_kv k LEFT JOIN verstore_history h "
+	    "ON h.key = k.key AND h.version = $2::int8 "
+	    "WHERE k.key = $1::bytea" },
+	[Q_IDEM_GET] = { "vs_idem_get",
+	    "SELECT expires_us, fp, response FROM verstore_idem "
+	    "WHERE name = $1::bytea FOR UPDATE" },
+	[Q_IDEM_PURGE] = { "vs_idem_purge",
+	    "DELETE FROM verstore_idem WHERE name IN (SELECT name FROM "
+	    "verstore_idem WHERE expires_us < $1::int8 ORDER BY expires_us "
+	    "LIMIT 8)" },
+	[Q_IDEM_PUT] = { "vs_idem_put",
+	    "INSERT INTO verstore_idem (name, expires_us, fp, response) "
+	    "VALUES ($1::bytea, $2::int8, $3::bytea, $4::bytea) "
+	    "ON CONFLICT (name) DO UPDATE SET expires_us = "
+	    "excluded.expires_us, fp = excluded.fp, "
+	    "response = excluded.response" },
+};
+
+void
+pg_log(const store *st, int level, const char *func, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	if (st->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->log(level, func, msg);
+}
+
+/* libpq's message on one line. */
+static const char *
+one_line(const char *msg, char *buf, size_t bufsz)
+{
+	size_t	 i;
+
+	snprintf(buf, bufsz, "%s", msg != NULL ? msg : "(no message)");
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] == '\n')
+			buf[i] = buf[i + 1] == '\0' ? '\0' : ' ';
+	return buf;
+}
+
+/* A failed result (res may be NULL) in the store's words. */
+static enum store_err
+pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
+{
+	const char	*state = res != NULL ?
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char		 buf[400];
+
+	if (PQstatus(pc->c) == CONNECTION_BAD) {
+		pg_log(st, 0, __func__, "%s: connection lost: %s", what,
+		    one_line(PQerrorMessage(pc->c), buf, sizeof(buf)));
+		return STORE_IO;
+	}
+	if (state != NULL && (strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0)) {
+		pc->retry = 1;
+		return STORE_IO;
+	}
+	if (state != NULL && (strcmp(state, "53100") == 0 ||
+	    strcmp(state, "54000") == 0)) {
+		pg_log(st, 1, __func__, "%s: %s", what, one_line(
+		    PQresultErrorMessage(res), buf, sizeof(buf)));
+		return STORE_FULL;
+	}
+	pg_log(st, 0, __func__, "%s: %s%s", what, state ? state : "",
+	    one_line(res != NULL ? PQresultErrorMessage(res) :
+	    PQerrorMessage(pc->c), buf, sizeof(buf)));
+	if (res == NULL)
+		return STORE_NOMEM;
+	return STORE_IO;
+}
+
+PGresult *
+pg_run(store *st, struct pgconn *pc, enum pg_stmt s, const struct pgq *q,
+    enum store_err *err)
+{
+	PGresult	*res;
+	ExecStatusType	 rs;
+
+	pc->retry = 0;
+	res = PQexecPrepared(pc->c, stmts[s].name, q->n, q->v, q->len, q->fmt,
+	    1);
+	rs = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+		*err = STORE_OK;
+		return res;
+	}
+	*err = pg_fail(st, pc, res, stmts[s].name);
+	PQclear(res);
+	return NULL;
+}
+
+enum store_err
+pg_sql(store *st, struct pgconn *pc, const char *sql)
+{
+	PGresult	*res;
+	ExecStatusType	 rs;
+	enum store_err	 err = STORE_OK;
+
+	pc->retry = 0;
+	res = PQexec(pc->c, sql);
+	rs = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK)
+		err = pg_fail(st, pc, res, sql);
+	PQclear(res);
+	return err;
+}
+
+/* ---- parameters and results --------------------------------------------- */
+
+void
+pgq_init(struct pgq *q)
+{
+	q->n = 0;
+}
+
+void
+pgq_bytes(struct pgq *q, const void *p, size_t n)
+{
+	q->v[q->n] = n > 0 ? p : "";
+	q->len[q->n] = (int)n;
+	q->fmt[q->n++] = 1;
+}
+
+void
+pgq_int(struct pgq *q, int64_t v)
+{
+	uint64_t	 u = (uint64_t)v;
+	int		 i;
+
+	for (i = 7; i >= 0; i--, u >>= 8)
+		q->num[q->n][i] = (unsigned char)(u & 0xff);
+	pgq_bytes(q, q->num[q->n], 8);
+}
+
+void
+pgq_bool(struct pgq *q, int v)
+{
+	q->num[q->n][0] = v != 0;
+	pgq_bytes(q, q->num[q->n], 1);
+}
+
+void
+pgq_null(struct pgq *q)
+{
+	q->v[q->n] = NULL;
+	q->len[q->n] = 0;
+	q->fmt[q->n++] = 1;
+}
+
+int64_t
+pg_int(const PGresult *res, int row, int col)
+{
+	const unsigned char *p;
+	uint64_t	 u = 0;
+	int		 i, n;
+
+	if (PQgetisnull(res, row, col))
+		return 0;
+	p = (const unsigned char *)PQgetvalue(res, row, col);
+	n = PQgetlength(res, row, col);
+	for (i = 0; i < n && i < 8; i++)
+		u = u << 8 | p[i];
+	if (n == 4 && (u & 0x80000000u))
+		u |= 0xffffffff00000000ull;	/* an int4 below 0 */
+	return (int64_t)u;
+}
+
+int
+pg_bool(const PGresult *res, int row, int col)
+{
+	return !PQgetisnull(res, row, col) && PQgetlength(res, row, col) == 1 &&
+	    PQgetvalue(res, row, col)[0] != 0;
+}
+
+void
+pg_meta(const PGresult *res, int row, int col, struct store_meta *m)
+{
+	int	 n;
+
+	memset(m, 0, sizeof(*m));
+	m->version = (uint64_t)pg_int(res, row, col);
+	m->created_us = pg_int(res, row, col + 1);
+	m->updated_us = pg_int(res, row, col + 2);
+	m->lastmod_s = pg_int(res, row, col + 3);
+	m->deleted = pg_bool(res, row, col + 4);
+	n = PQgetlength(res, row, col + 5);
+	if (n > STORE_PRINCIPAL_MAX)
+		n = STORE_PRINCIPAL_MAX;
+	memcpy(m->principal, PQgetvalue(res, row, col + 5), (size_t)n);
+}
+
+/* ---- the pool -------------------------------------------------------------- */
+
+/* Prepares every statement on pc (the schema must be there). */
+static enum store_err
+pg_prepare(store *st, struct pgconn *pc)
+{
+	PGresult	*res;
+	enum store_err	 err;
+	int		 i;
+
+	for (i = 0; i < Q_NSTMT; i++) {
+		res = PQprepare(pc->c, stmts[i].name, stmts[i].sql, 0, NULL);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			err = pg_fail(st, pc, res, stmts[i].name);
+			PQclear(res);
+			return err;
+		}
+		PQclear(res);
+	}
+	return STORE_OK;
+}
+
+/* The server's notices (a table already there, ...) go to the log. */
+static void
+notice(void *arg, const char *msg)
+{
+	char	 buf[400];
+
+	pg_log(arg, 2, __func__, "%s", one_line(msg, buf, sizeof(buf)));
+}
+
+/* A new connection, prepared once the store is open (st->ready). */
+static struct pgconn *
+pg_connect(store *st)
+{
+	struct pgconn	*pc;
+	char		 buf[400];
+
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return NULL;
+	pc->c = PQconnectdb(st->conninfo);
+	if (pc->c == NULL || PQstatus(pc->c) != CONNECTION_OK) {
+		pg_log(st, 0, __func__, "cannot connect: %s", one_line(
+		    pc->c ? PQerrorMessage(pc->c) : "out of memory", buf,
+		    sizeof(buf)));
+		goto fail;
+	}
+	PQsetNoticeProcessor(pc->c, notice, st);
+	if (st->ready && pg_prepare(st, pc) != STORE_OK)
+		goto fail;
+	return pc;
+fail:
+	PQfinish(pc->c);
+	free(pc);
+	return NULL;
+}
+
+struct pgconn *
+pg_take(store *st)
+{
+	struct pgconn	*pc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((pc = st->idle) != NULL) {
+		st->idle = pc->next;
+		st->nidle--;
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (pc == NULL && (pc = pg_connect(st)) == NULL)
+		return NULL;
+	pc->next = NULL;
+	pc->retry = 0;
+	atomic_fetch_add(&st->busy, 1);
+	return pc;
+}
+
+void
+pg_give(store *st, struct pgconn *pc)
+{
+	if (pc == NULL)
+		return;
+	atomic_fetch_sub(&st->busy, 1);
+	if (PQstatus(pc->c) == CONNECTION_OK &&
+	    PQtransactionStatus(pc->c) != PQTRANS_IDLE)
+		(void)pg_sql(st, pc, "ROLLBACK");
+	pthread_mutex_lock(&st->lock);
+	if (PQstatus(pc->c) != CONNECTION_OK) {
+		/* the server went away: the idle ones are likely gone too */
+		pc->next = st->idle;
+		st->idle = NULL;
+		st->nidle = 0;
+	} else if (PQtransactionStatus(pc->c) == PQTRANS_IDLE &&
+	    st->nidle < PG_POOL_IDLE) {
+		pc->next = st->idle;
+		st->idle = pc;
+		st->nidle++;
+		pc = NULL;
+	}
+	pthread_mutex_unlock(&st->lock);
+	while (pc != NULL) {
+		struct pgconn *next = pc->next;
+
+		PQfinish(pc->c);
+		free(pc);
+		pc = next;
+	}
+}
+
+/* ---- the store ------------------------------------------------------------- */
+
+static void
+pg_close(store *st)
+{
+	struct pgconn	*pc;
+
+	if (st == NULL)
+		return;
+	while ((pc = st->idle) != NULL) {
+		st->idle = pc->next;
+		PQfinish(pc->c);
+		free(pc);
+	}
+	commit_fini(&st->q);
+	pthread_mutex_destroy(&st->lock);
+	free(st->conninfo);
+	free(st);
+}
+
+static void
+pg_thread_end(store *st)
+{
+	(void)st;	/* a thread keeps no connection between calls */
+}
+
+static enum store_err
+pg_backup(store *st, const char *dir)
+{
+	pg_log(st, 0, __func__, "%s: backup copies LMDB stores only; "
+	    "back PostgreSQL up with its own tools (pg_dump)", dir);
+	return STORE_INVALID;
+}
+
+static void
+pg_stats(store *st, struct store_stats *out)
+{
+	commit_stats(&st->q, out);
+}
+
+/*
+ * No limit is set (size_bytes 0); used_bytes is what PostgreSQL says the
+ * tables take, where it can say (0 elsewhere); readers, the connections
+ * of this process busy now.
+ */
+static enum store_err
+pg_usage(store *st, struct store_usage *out)
+{
+	struct pgconn	*pc;
+	PGresult	*res;
+
+	memset(out, 0, sizeof(*out));
+	out->readers = atomic_load(&st->busy);
+	if ((pc = pg_take(st)) == NULL)
+		return STORE_IO;
+	res = PQexecParams(pc->c, "SELECT (pg_total_relation_size("
+	    "'verstore_kv') + pg_total_relation_size('verstore_history') + "
+	    "pg_total_relation_size('verstore_idem'))::int8", 0, NULL, NULL,
+	    NULL, NULL, 1);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1)
+		out->used_bytes = (uint64_t)pg_int(res, 0, 0);
+	PQclear(res);
+	pg_give(st, pc);
+	return STORE_OK;
+}
+
+const struct store_backend store_backend_pg = {
+	"postgres", pg_close, pg_thread_end, pgr_get, pgr_list, pgr_io_get,
+	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
+	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
+	pgr_get_version, pgr_io_get_version, pg_usage,
+};
+
+enum store_err
+store_open_pg(const struct store_opts *o, store **out)
+{
+	store		*st = NULL;
+	struct pgconn	*pc = NULL;
+	PGresult	*res = NULL;
+	struct pgq	 q;
+	enum store_err	 err = STORE_INVALID;
+
+	*out = NULL;
+	if (o->conninfo == NULL)
+		goto out;
+	err = STORE_NOMEM;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		goto out;
+	st->head.be = &store_backend_pg;
+	pthread_mutex_init(&st->lock, NULL);
+	pgw_init(st, o);
+	if ((st->conninfo = strdup(o->conninfo)) == NULL)
+		goto out;
+	st->clock = o->clock ? o->clock : op_real_clock;
+	st->clock_arg = o->clock_arg;
+	st->log = o->log;
+	st->history_versions = o->history_versions ? o->history_versions :
+	    STORE_HISTORY_DEFAULT;
+	st->on_commit = o->on_commit;
+	st->commit_arg = o->commit_arg;
+	err = STORE_IO;
+	if ((pc = pg_take(st)) == NULL)
+		goto out;
+	if ((err = schema_ensure(st, pc)) != STORE_OK ||
+	    (err = pg_prepare(st, pc)) != STORE_OK)
+		goto out;
+	st->ready = 1;
+	/* a commit that took no seq tells on_commit nothing */
+	pgq_init(&q);
+	if ((res = pg_run(st, pc, Q_SEQ, &q, &err)) == NULL)
+		goto out;
+	if (PQntuples(res) == 1)
+		atomic_store(&st->posted, (uint64_t)pg_int(res, 0, 0));
+	*out = st;
+	st = NULL;
+	err = STORE_OK;
+out:
+	PQclear(res);
+	if (st != NULL) {
+		pg_give(st, pc);
+		pg_close(st);
+	} else if (pc != NULL)
+		pg_give(*out, pc);
+	return err;
+}

@@ -1,0 +1,199 @@
+/*
+ * pg_int.h - what the files of store/pg/ share; private to it.
+ *
+ * The store on PostgreSQL (or an engine that speaks its wire protocol and
+ * its plain SQL: no advisory locks, extensions or triggers). schema.c
+ * creates and migrates the tables at open:
+ *
+ *   verstore_meta(name, value)   "schema" (its version), "seq" (the last
+ *                                seq given), "last_id" (the last id of a
+ *                                created key)
+ *   verstore_kv                  a key's current state, tombstones too;
+ *                                its seq (indexed) is the change feed:
+ *                                each key's latest change
+ *   verstore_history             the versions kept, the current one too
+ *   verstore_idem                the answers of idempotent requests
+ *
+ * Keys, values and principals are bytea, so keys sort in byte order and
+ * values come back byte for byte. Every write transaction first locks the
+ * meta row "seq" (SELECT ... FOR UPDATE): writers of every host take it
+ * in turn, as LMDB's writers take its write lock, so preconditions are
+ * judged against the state they write over, seq is given in commit order,
+ * and writers never deadlock one another. A serialization failure or a
+ * deadlock (SQLSTATE 40001, 40P01) re-runs the whole transaction, a
+ * bounded number of times.
+ *
+ * Connections come from a pool in the store (conn.c): a thread takes one
+ * for a call and gives it back; a broken one is dropped, so the next call
+ * connects anew. Every statement is prepared on each connection, with
+ * binary parameters and results.
+ *
+ * The arrows point down: conn.c opens the store (schema.c) with what
+ * write.c gives the group commit queue; write.c and read.c use conn.c.
+ */
+#ifndef PG_INT_H
+#define PG_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+
+#define PG_SCHEMA	1	/* meta "schema": the tables' layout */
+#define PG_RETRIES	10	/* runs of a transaction that the database
+				   refused for a concurrent one */
+#define PG_POOL_IDLE	64	/* idle connections kept */
+
+/* The prepared statements (conn.c holds their SQL). */
+enum pg_stmt {
+	Q_GET,		/* key -> value, version, created, updated,
+			   lastmod, deleted, principal */
+	Q_GET_LOCK,	/* the same, FOR UPDATE */
+	Q_WRITE,	/* a new version: kv, history, pruning */
+	Q_NEXT_ID,	/* the next id of a created key */
+	Q_SEQ,		/* the last seq */
+	Q_LIST,		/* a listing without an upper bound */
+	Q_LIST_TO,	/* a listing below a bound */
+	Q_CHANGES,	/* the feed */
+	Q_HISTORY,	/* the versions kept */
+	Q_VERSION,	/* one version */
+	Q_IDEM_GET,
+	Q_IDEM_PURGE,
+	Q_IDEM_PUT,
+	Q_NSTMT
+};
+
+/* One connection of the pool. */
+struct pgconn {
+	PGconn		*c;
+	struct pgconn	*next;		/* the idle list */
+	int		 retry;		/* the last failure was 40001/40P01 */
+};
+
+/* A write transaction (or a read one: writable 0). */
+struct pgtx {
+	struct pgconn	*pc;
+	uint64_t	 seq;		/* the last seq given in it */
+	uint64_t	 seq0;		/* ... when it began */
+	int		 failed;	/* a statement failed: it is unusable */
+};
+
+struct store {
+	struct store_head head;	/* first: store.c reads it */
+	char		*conninfo;
+	int		 ready;		/* open: the schema is there */
+	unsigned	 history_versions;
+	store_clock_fn	 clock;
+	void		*clock_arg;
+	store_log_fn	 log;
+	store_commit_fn	 on_commit;
+	void		*commit_arg;
+	_Atomic uint64_t posted;	/* the last seq told on_commit */
+	_Atomic uint64_t busy;		/* connections handed out */
+	pthread_mutex_t	 lock;		/* the idle list */
+	struct pgconn	*idle;
+	size_t		 nidle;
+	struct commit_queue q;		/* store_write() */
+	struct pgtx	 qtx[1];	/* the queue's transaction */
+};
+
+/* A statement's parameters, binary, at most PG_PARAMS of them. */
+#define PG_PARAMS	12
+struct pgq {
+	const char	*v[PG_PARAMS];
+	int		 len[PG_PARAMS];
+	int		 fmt[PG_PARAMS];
+	unsigned char	 num[PG_PARAMS][8];
+	int		 n;
+};
+
+/* A transaction as store_read() and STORE_OP_MULTI hand it out. */
+struct store_io {
+	struct store_head head;	/* first: store.c reads it */
+	store		*st;
+	struct pgtx	*tx;
+	int		 writable;
+	const char	*principal;
+	enum store_err	 pg_err;	/* a write that the database refused */
+	PGresult	**res;		/* what store_io_get handed out */
+	size_t		 nres;
+	size_t		 cap;
+};
+
+/* conn.c */
+
+void		pg_log(const store *, int level, const char *func,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A connection of the pool, connected and prepared; NULL: logged. */
+struct pgconn	*pg_take(store *);
+/* Gives pc back: kept when idle and healthy, else closed. NULL-safe. */
+void		 pg_give(store *, struct pgconn *pc);
+
+void		 pgq_init(struct pgq *);
+void		 pgq_bytes(struct pgq *, const void *p, size_t n);
+void		 pgq_int(struct pgq *, int64_t v);
+void		 pgq_bool(struct pgq *, int v);
+void		 pgq_null(struct pgq *);
+
+/*
+ * Runs statement s on pc: the result (TUPLES_OK or COMMAND_OK, to
+ * PQclear), or NULL with *err set (logged, pc->retry set for 40001 and
+ * 40P01; STORE_IO when the connection is lost).
+ */
+PGresult	*pg_run(store *, struct pgconn *pc, enum pg_stmt s,
+		    const struct pgq *q, enum store_err *err);
+/* Runs plain SQL (no parameters, text); STORE_OK or as pg_run. */
+enum store_err	 pg_sql(store *, struct pgconn *pc, const char *sql);
+
+/* Binary result fields. */
+int64_t		 pg_int(const PGresult *, int row, int col);
+int		 pg_bool(const PGresult *, int row, int col);
+/*
+ * Fills m from the columns col.. of row: version, created_us, updated_us,
+ * lastmod_s, deleted, principal.
+ */
+void		 pg_meta(const PGresult *, int row, int col,
+		    struct store_meta *m);
+
+/* schema.c: creates or migrates the schema; STORE_OK or logged. */
+enum store_err	 schema_ensure(store *, struct pgconn *pc);
+
+/* write.c */
+void		 pgw_init(store *, const struct store_opts *);
+enum store_err	 pgw_apply(store *, struct store_op *ops, size_t n);
+enum store_err	 pgw_write(store *, struct store_op *op);
+enum store_err	 pgw_write_all(store *, struct store_op *ops, size_t n,
+		    size_t *failed);
+enum store_err	 pgw_io_put(store_io *, const char *key, size_t klen,
+		    const char *value, size_t vlen, struct store_meta *meta);
+
+/* read.c */
+/* Forgets what store_io_get handed out. */
+void		 pgio_clear(store_io *);
+enum store_err	 pgr_get(store *, const char *key, size_t klen,
+		    struct store_meta *meta, char **value, size_t *vlen);
+enum store_err	 pgr_list(store *, const char *prefix, size_t plen,
+		    const char *after, size_t alen, size_t limit,
+		    int with_values, struct store_list *out);
+enum store_err	 pgr_io_get(store_io *, const char *key, size_t klen,
+		    struct store_meta *meta, const char **value, size_t *vlen);
+enum store_err	 pgr_read(store *, store_multi_fn fn, void *arg);
+enum store_err	 pgr_changes(store *, uint64_t since, const char *prefix,
+		    size_t plen, size_t limit, size_t scan_max,
+		    struct store_changes *out);
+uint64_t	 pgr_seq(store *);
+enum store_err	 pgr_history(store *, const char *key, size_t klen,
+		    struct store_version **out, size_t *n);
+enum store_err	 pgr_get_version(store *, const char *key, size_t klen,
+		    uint64_t version, struct store_meta *meta, char **value,
+		    size_t *vlen);
+enum store_err	 pgr_io_get_version(store_io *, const char *key,
+		    size_t klen, uint64_t version, struct store_meta *meta,
+		    const char **value, size_t *vlen);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * schema.c - the tables of the store on PostgreSQL (see pg_int.h),
+ * created or migrated by whichever process opens the store first: the
+ * meta row "schema" holds the layout's version, and the process that
+ * holds that row's lock migrates while the others wait for it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "pg_int.h"
+
+/* Schema 1, from nothing. */
+static const char *const schema1[] = {
+	"CREATE TABLE IF NOT EXISTS verstore_kv ("
+	" key bytea PRIMARY KEY,"
+	" value bytea,"			/* NULL: a tombstone */
+	" version bigint NOT NULL,"
+	" created_us bigint NOT NULL,"
+	" updated_us bigint NOT NULL,"
+	" lastmod_s bigint NOT NULL,"
+	" deleted boolean NOT NULL,"
+	" principal bytea NOT NULL,"
+	" seq bigint NOT NULL)",
+	"CREATE INDEX IF NOT EXISTS verstore_kv_seq ON verstore_kv (seq)",
+	"CREATE TABLE IF NOT EXISTS verstore_history ("
+	" key bytea NOT NULL,"
+	" version bigint NOT NULL,"
+	" value bytea,"
+	" created_us bigint NOT NULL,"
+	" updated_us bigint NOT NULL,"
+	" lastmod_s bigint NOT NULL,"
+	" deleted boolean NOT NULL,"
+	" principal bytea NOT NULL,"
+	" PRIMARY KEY (key, version))",
+	"CREATE TABLE IF NOT EXISTS verstore_idem ("
+	" name bytea PRIMARY KEY,"	/* principal, NUL, the key */
+	" expires_us bigint NOT NULL,"
+	" fp bytea NOT NULL,"
+	" response bytea NOT NULL)",
+	"CREATE INDEX IF NOT EXISTS verstore_idem_exp ON verstore_idem "
+	"(expires_us)",
+};
+
+/* The schema's version, its row locked in the transaction begun. */
+static enum store_err
+lock_version(store *st, struct pgconn *pc, long long *version)
+{
+	PGresult	*res;
+	enum store_err	 err = STORE_OK;
+
+	res = PQexec(pc->c, "SELECT value FROM verstore_meta "
+	    "WHERE name = 'schema' FOR UPDATE");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1) {
+		pg_log(st, 0, __func__, "schema version: %s",
+		    PQerrorMessage(pc->c));
+		err = STORE_IO;
+	} else
+		*version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return err;
+}
+
+static enum store_err
+migrate(store *st, struct pgconn *pc)
+{
+	long long	 v = 0;
+	enum store_err	 err;
+	size_t		 i;
+
+	if ((err = pg_sql(st, pc, "CREATE TABLE IF NOT EXISTS verstore_meta "
+	    "(name text PRIMARY KEY, value bigint NOT NULL)")) != STORE_OK ||
+	    (err = pg_sql(st, pc, "BEGIN ISOLATION LEVEL READ COMMITTED")) !=
+	    STORE_OK ||
+	    (err = pg_sql(st, pc, "INSERT INTO verstore_meta (name, value) "
+	    "VALUES ('schema', 0), ('seq', 0), ('last_id', 0) "
+	    "ON CONFLICT (name) DO NOTHING")) != STORE_OK ||
+	    (err = lock_version(st, pc, &v)) != STORE_OK)
+		return err;
+	if (v > PG_SCHEMA) {
+		pg_log(st, 0, __func__, "the database holds schema %lld, newer "
+		    "than this verstored knows (%d)", v, PG_SCHEMA);
+		return STORE_CORRUPT;
+	}
+	if (v < 1) {
+		pg_log(st, 2, __func__, "creating schema %d", PG_SCHEMA);
+		for (i = 0; i < sizeof(schema1) / sizeof(schema1[0]); i++)
+			if ((err = pg_sql(st, pc, schema1[i])) != STORE_OK)
+				return err;
+	}
+	/* later schemas migrate here, one step each, from v up */
+	if (v != PG_SCHEMA && (err = pg_sql(st, pc, "UPDATE verstore_meta "
+	    "SET value = 1 WHERE name = 'schema'")) != STORE_OK)
+		return err;
+	return pg_sql(st, pc, "COMMIT");
+}
+
+/*
+ * Processes that start together may race to create the same table (a
+ * unique violation in the catalog): the loser runs again and finds it.
+ */
+enum store_err
+schema_ensure(store *st, struct pgconn *pc)
+{
+	enum store_err	 err = STORE_IO;
+	int		 i;
+
+	for (i = 0; i < 5; i++) {
+		if ((err = migrate(st, pc)) == STORE_OK)
+			return STORE_OK;
+		if (PQstatus(pc->c) != CONNECTION_OK || err == STORE_CORRUPT)
+			break;
+		(void)pg_sql(st, pc, "ROLLBACK");
+		usleep(20000u * (unsigned)(i + 1));
+	}
+	return err;
+}

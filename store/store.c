@@ -1,0 +1,183 @@
+/*
+ * store.c - store.h's functions, handed to the backend that opened the
+ * store (store_int.h, struct store_backend), and the ones that need no
+ * backend at all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "store/store_int.h"
+
+/* The backend of a store, or of a store_io: its head's table. */
+#define BE(p)	(((const struct store_head *)(const void *)(p))->be)
+
+enum store_err
+store_open(const struct store_opts *o, store **out)
+{
+	*out = NULL;
+	switch (o->backend) {
+	case STORE_BACKEND_LMDB:
+		return store_open_lmdb(o, out);
+	case STORE_BACKEND_POSTGRES:
+#ifdef STORE_HAVE_PG
+		return store_open_pg(o, out);
+#else
+		if (o->log != NULL)
+			o->log(0, __func__, "backend postgres: this verstored "
+			    "was built without libpq (libpq-fe.h missing); "
+			    "install libpq-dev and rebuild");
+		return STORE_INVALID;
+#endif
+	default:
+		return STORE_INVALID;
+	}
+}
+
+void
+store_close(store *st)
+{
+	if (st != NULL)
+		BE(st)->close(st);
+}
+
+void
+store_thread_end(store *st)
+{
+	BE(st)->thread_end(st);
+}
+
+enum store_err
+store_get(store *st, const char *key, size_t klen, struct store_meta *meta,
+    char **value, size_t *vlen)
+{
+	return BE(st)->get(st, key, klen, meta, value, vlen);
+}
+
+enum store_err
+store_list(store *st, const char *prefix, size_t plen, const char *after,
+    size_t alen, size_t limit, int with_values, struct store_list *out)
+{
+	return BE(st)->list(st, prefix, plen, after, alen, limit, with_values,
+	    out);
+}
+
+void
+store_list_free(struct store_list *l)
+{
+	size_t	 i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->items[i].key);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+enum store_err
+store_io_get(store_io *io, const char *key, size_t klen,
+    struct store_meta *meta, const char **value, size_t *vlen)
+{
+	return BE(io)->io_get(io, key, klen, meta, value, vlen);
+}
+
+enum store_err
+store_io_put(store_io *io, const char *key, size_t klen, const char *value,
+    size_t vlen, struct store_meta *meta)
+{
+	return BE(io)->io_put(io, key, klen, value, vlen, meta);
+}
+
+enum store_err
+store_read(store *st, store_multi_fn fn, void *arg)
+{
+	return BE(st)->read(st, fn, arg);
+}
+
+enum store_err
+store_apply(store *st, struct store_op *ops, size_t n)
+{
+	return BE(st)->apply(st, ops, n);
+}
+
+enum store_err
+store_write(store *st, struct store_op *op)
+{
+	return BE(st)->write(st, op);
+}
+
+enum store_err
+store_write_all(store *st, struct store_op *ops, size_t n, size_t *failed)
+{
+	return BE(st)->write_all(st, ops, n, failed);
+}
+
+enum store_err
+store_backup(store *st, const char *dir)
+{
+	return BE(st)->backup(st, dir);
+}
+
+void
+store_stats(store *st, struct store_stats *out)
+{
+	BE(st)->stats(st, out);
+}
+
+enum store_err
+store_changes(store *st, uint64_t since, const char *prefix, size_t plen,
+    size_t limit, size_t scan_max, struct store_changes *out)
+{
+	return BE(st)->changes(st, since, prefix, plen, limit, scan_max, out);
+}
+
+void
+store_changes_free(struct store_changes *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		free((char *)c->items[i].key);
+	free(c->items);
+	memset(c, 0, sizeof(*c));
+}
+
+uint64_t
+store_seq(store *st)
+{
+	return BE(st)->seq(st);
+}
+
+enum store_err
+store_history(store *st, const char *key, size_t klen,
+    struct store_version **out, size_t *n)
+{
+	return BE(st)->history(st, key, klen, out, n);
+}
+
+enum store_err
+store_get_version(store *st, const char *key, size_t klen, uint64_t version,
+    struct store_meta *meta, char **value, size_t *vlen)
+{
+	return BE(st)->get_version(st, key, klen, version, meta, value, vlen);
+}
+
+enum store_err
+store_io_get_version(store_io *io, const char *key, size_t klen,
+    uint64_t version, struct store_meta *meta, const char **value,
+    size_t *vlen)
+{
+	return BE(io)->io_get_version(io, key, klen, version, meta, value,
+	    vlen);
+}
+
+enum store_err
+store_usage(store *st, struct store_usage *out)
+{
+	return BE(st)->usage(st, out);
+}

@@ -1,0 +1,246 @@
+/*
+ * The postgres backend under concurrency, through store.h alone: threads
+ * of two stores on one database (two hosts) race a compare-and-swap on
+ * one key, and exactly one wins each round; seq stays strictly increasing
+ * across them; a connection the server drops answers STORE_IO once and
+ * the next call connects anew. Runs when VERSTORE_PG names a database
+ * (tests/pg.sh), and says it skipped otherwise.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "t.h"
+#include "tstore.h"
+
+#define HOSTS		2
+#define RACERS		8	/* threads per round, over both hosts */
+#define ROUNDS		20
+
+static store		*hosts[HOSTS];
+static pthread_barrier_t bar;
+static uint64_t		 base;		/* the version every racer names */
+static enum store_err	 got[RACERS];
+
+/* Opens two stores on the database, as two hosts would. */
+static void
+open_hosts(void)
+{
+	struct store_opts	 o;
+
+	memset(&o, 0, sizeof(o));
+	hosts[0] = tstore_open_opts(&o);
+	memset(&o, 0, sizeof(o));
+	tstore_reopen_opts(&o);
+	if (store_open(&o, &hosts[1]) != STORE_OK)
+		abort();
+}
+
+static void
+close_hosts(void)
+{
+	store_close(hosts[1]);
+	tstore_close(hosts[0]);
+}
+
+static void *
+racer(void *arg)
+{
+	int			 i = (int)(intptr_t)arg;
+	struct store_cond	 c;
+	struct store_op		 op;
+	char			 v[16];
+
+	memset(&c, 0, sizeof(c));
+	c.flags = STORE_IF_MATCH;
+	c.nmatch = 1;
+	c.match[0].kind = STORE_TAG_VERSION;
+	c.match[0].version = base;
+	snprintf(v, sizeof(v), "%d", i);
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = "race";
+	op.klen = 4;
+	op.value = v;
+	op.vlen = strlen(v);
+	op.cond = &c;
+	pthread_barrier_wait(&bar);
+	/* half through group commit, half straight into a transaction */
+	if (i % 4 < 2)
+		(void)store_write(hosts[i % HOSTS], &op);
+	else
+		(void)store_apply(hosts[i % HOSTS], &op, 1);
+	got[i] = op.err;
+	free(op.cur_value);
+	return NULL;
+}
+
+static void
+test_cas_one_winner(void)
+{
+	pthread_t		 th[RACERS];
+	struct store_op		 op;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n;
+	int			 r, i, wins, lost, other = 0;
+
+	open_hosts();
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = "race";
+	op.klen = 4;
+	op.value = "0";
+	op.vlen = 1;
+	CHECK(store_write(hosts[0], &op) == STORE_OK);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (r = 0; r < ROUNDS; r++) {
+		base = (uint64_t)r + 1;
+		for (i = 0; i < RACERS; i++)
+			pthread_create(&th[i], NULL, racer, (void *)(intptr_t)i);
+		for (i = 0; i < RACERS; i++)
+			pthread_join(th[i], NULL);
+		for (i = wins = lost = 0; i < RACERS; i++) {
+			wins += got[i] == STORE_OK;
+			lost += got[i] == STORE_PRECOND;
+			if (got[i] != STORE_OK && got[i] != STORE_PRECOND) {
+				fprintf(stderr, "  round %d: err %d\n", r,
+				    got[i]);
+				other++;
+			}
+		}
+		CHECK(wins == 1 && lost == RACERS - 1);
+	}
+	CHECK(other == 0);
+	pthread_barrier_destroy(&bar);
+	CHECK(store_get(hosts[1], "race", 4, &m, &v, &n) == STORE_OK);
+	CHECK(m.version == ROUNDS + 1);
+	free(v);
+	close_hosts();
+}
+
+#define WRITERS		6
+#define WRITES		40
+
+static void *
+writer(void *arg)
+{
+	int		 t = (int)(intptr_t)arg, i;
+	struct store_op	 op;
+	char		 k[32];
+
+	for (i = 0; i < WRITES; i++) {
+		snprintf(k, sizeof(k), "w/%d/%d", t, i % 7);
+		memset(&op, 0, sizeof(op));
+		op.kind = STORE_OP_PUT;
+		op.key = k;
+		op.klen = strlen(k);
+		op.value = "1";
+		op.vlen = 1;
+		if (store_write(hosts[t % HOSTS], &op) != STORE_OK)
+			fprintf(stderr, "  write %s: %d\n", k, op.err);
+		free(op.cur_value);
+	}
+	return NULL;
+}
+
+static void
+test_seq_across_hosts(void)
+{
+	pthread_t		 th[WRITERS];
+	struct store_changes	 ch;
+	uint64_t		 last = 0;
+	size_t			 i;
+	int			 t, ok = 1;
+
+	open_hosts();
+	for (t = 0; t < WRITERS; t++)
+		pthread_create(&th[t], NULL, writer, (void *)(intptr_t)t);
+	for (t = 0; t < WRITERS; t++)
+		pthread_join(th[t], NULL);
+	/* every write took one seq; the feed holds each key's last one */
+	CHECK(store_seq(hosts[0]) == WRITERS * WRITES);
+	CHECK(store_seq(hosts[1]) == WRITERS * WRITES);
+	CHECK(store_changes(hosts[1], 0, "w/", 2, 1000, 0, &ch) == STORE_OK);
+	CHECK(ch.n == WRITERS * 7);
+	for (i = 0; i < ch.n; i++) {
+		if (ch.items[i].seq <= last)
+			ok = 0;
+		last = ch.items[i].seq;
+	}
+	CHECK(ok && ch.last_seq == WRITERS * WRITES);
+	store_changes_free(&ch);
+	close_hosts();
+}
+
+/* The server drops every connection of the database but psql's own. */
+static int
+drop_connections(void)
+{
+	char	 cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -o /dev/null \"%s\" -c "
+	    "'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	    "datname = current_database() AND pid <> pg_backend_pid()'",
+	    getenv("VERSTORE_PG"));
+	if (system(cmd) != 0)
+		return -1;
+	usleep(300 * 1000);	/* the backends end on their signal */
+	return 0;
+}
+
+static void
+log_line(int level, const char *func, const char *msg)
+{
+	if (level < 2)
+		fprintf(stderr, "  [%d] %s: %s\n", level, func, msg);
+}
+
+static void
+test_connection_lost(void)
+{
+	struct store_opts	 o;
+	struct store_op		 op;
+	struct store_meta	 m;
+	store			*st;
+	char			*v;
+	size_t			 n;
+	enum store_err		 e;
+
+	memset(&o, 0, sizeof(o));
+	o.log = log_line;
+	st = tstore_open_opts(&o);
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = "k";
+	op.klen = 1;
+	op.value = "1";
+	op.vlen = 1;
+	CHECK(store_write(st, &op) == STORE_OK);
+	CHECK(drop_connections() == 0);
+	/* a read on the dropped connection: STORE_IO, then anew */
+	e = store_get(st, "k", 1, &m, &v, &n);
+	CHECK(e == STORE_IO || e == STORE_OK);
+	if (e == STORE_OK)
+		free(v);
+	CHECK(store_get(st, "k", 1, &m, &v, &n) == STORE_OK);
+	free(v);
+	/* a write begins on a fresh connection when its own was dropped */
+	CHECK(drop_connections() == 0);
+	CHECK(store_write(st, &op) == STORE_OK && op.meta.version == 2);
+	tstore_close(st);
+}
+
+int
+main(void)
+{
+	if (!tstore_use_pg())
+		return T_EXIT();
+	RUN(test_cas_one_winner);
+	RUN(test_seq_across_hosts);
+	RUN(test_connection_lost);
+	return T_EXIT();
+}
