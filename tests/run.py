@@ -2,6 +2,8 @@
 """Runs every test: the C unit test binaries, then the integration tests
 (tests/integ/test_*.py) against real nginx + verstored. Prints one line per
 test and, last, "N passed, M failed". Exit status 0 only when none failed.
+Where PostgreSQL is installed and VERSTORE_PG names no database, the store's
+tests run a second pass on a private cluster (tests/pg.sh), removed after.
 
   python3 tests/run.py [--build DIR] [-k SUBSTRING]
 """
@@ -95,6 +97,26 @@ def run_integration(build, pattern, counts):
                 print(f"FAIL {modname} (sanitizer report in verstored's log)")
 
 
+def postgres():
+    """A private cluster for the postgres passes: its directory, or None
+    when VERSTORE_PG is given already or PostgreSQL is not installed."""
+    if os.environ.get("VERSTORE_PG"):
+        return None
+    bindir = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+    if not os.access(os.path.join(bindir, "initdb"), os.X_OK):
+        print("postgres: not installed, its passes are skipped")
+        return None
+    p = subprocess.run(["sh", os.path.join(HERE, "pg.sh"), "start"],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        print("postgres: a private cluster did not start:\n" + p.stderr)
+        return None
+    conninfo = p.stdout.strip()
+    os.environ["VERSTORE_PG"] = conninfo
+    print(f"postgres: {conninfo}")
+    return conninfo.split()[0].split("=", 1)[1]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -102,9 +124,15 @@ def main():
     ap.add_argument("--unit-only", action="store_true")
     a = ap.parse_args()
     counts = {"passed": 0, "failed": 0}
-    run_units(a.build, a.k, counts)
-    if not a.unit_only:
-        run_integration(a.build, a.k, counts)
+    pgdir = postgres()
+    try:
+        run_units(a.build, a.k, counts)
+        if not a.unit_only:
+            run_integration(a.build, a.k, counts)
+    finally:
+        if pgdir is not None:
+            subprocess.run(["sh", os.path.join(HERE, "pg.sh"), "stop",
+                            pgdir], capture_output=True, timeout=120)
     print(f"{counts['passed']} passed, {counts['failed']} failed")
     sys.exit(1 if counts["failed"] or not counts["passed"] else 0)
 
