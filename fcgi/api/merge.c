@@ -245,8 +245,7 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.multi = merge_cb;
 	op.multi_arg = &j;
 	(void)store_write(ctx->st, &op);
-	if (op.err != STORE_OK && op.err != STORE_UPDATE_FAILED &&
-	    j.outcome != PUT_REFUSED) {
+	if (op.err != STORE_OK && op.err != STORE_UPDATE_FAILED) {
 		j.outcome = PUT_FAILED;
 		j.err = op.err;
 	}
