@@ -113,6 +113,8 @@ struct conn_loop {
 	int64_t		 accept_resume;	/* ms; 0: not paused */
 	int64_t		 refused_warn;	/* ms; no warning before */
 	struct conn	*park_head, *park_tail;
+	int64_t		 park_due;	/* ms; no parked watcher is due
+					   before (INT64_MAX: none) */
 	uint64_t	 heard;		/* the last change notified */
 	char		 rbuf[READ_BUF];
 
@@ -292,6 +294,8 @@ park(struct conn_loop *l, struct conn *c, int64_t now)
 		return;
 	}
 	c->armed = 1;
+	if (c->deadline < l->park_due)
+		l->park_due = c->deadline;
 	if (!c->watching) {
 		c->watching = 1;
 		atomic_fetch_add(&l->nwatch, 1);
@@ -323,9 +327,10 @@ apply_note(struct conn_loop *l, const struct note *nt, int64_t now)
 			continue;
 		for (i = 0; i < nt->n && !concerns(c, &nt->t[i]); i++)
 			;
-		if (i < nt->n)
+		if (i < nt->n) {
 			c->deadline = now;
-		else if (c->pk.cursor < nt->upto)
+			l->park_due = now;
+		} else if (c->pk.cursor < nt->upto)
 			c->pk.cursor = nt->upto;
 	}
 	if (nt->upto > l->heard)
@@ -376,6 +381,10 @@ run_due(struct conn_loop *l, int64_t now)
 	int64_t			 wake = INT64_MAX;
 	int			 ending = atomic_load(&l->stopping);
 
+	/* a walk over every watcher only when one may be due: not once
+	   per request the loop sees */
+	if (!ending && now < l->park_due)
+		return l->park_due;
 	for (c = l->park_head; c != NULL; c = next) {
 		next = c->next;
 		if (ending)
@@ -396,6 +405,7 @@ run_due(struct conn_loop *l, int64_t now)
 		c->pk.ending = ending;
 		hand(l, c);
 	}
+	l->park_due = wake;
 	return wake;
 }
 
@@ -882,6 +892,7 @@ conn_start(const struct conn_opts *o, struct conn_loop **out)
 		return CONN_SYSTEM;
 	l->o = *o;
 	l->epfd = l->evfd = -1;
+	l->park_due = INT64_MAX;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
