@@ -9,17 +9,9 @@
 // merge3() is that merge without the dialog, by the server's rules
 // (doc/API.md 4.1), so that the fields shown are the ones the server named.
 
+import { sameJSON as equal } from './verstore.js';
+
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-function equal(a, b) {
-  if (a === b) return true;
-  if (Array.isArray(a))
-    return Array.isArray(b) && a.length === b.length &&
-      a.every((x, i) => equal(x, b[i]));
-  if (!isObj(a) || !isObj(b)) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length &&
-    ka.every((k) => Object.hasOwn(b, k) && equal(a[k], b[k]));
-}
 const esc = (s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Arrays whose elements are all objects with distinct ids merge by id. */
@@ -27,15 +19,20 @@ function idArray(a) {
   if (!Array.isArray(a)) return false;
   const ids = new Set();
   for (const x of a) {
-    if (!isObj(x) || !(typeof x.id === 'string' || Number.isInteger(x.id)))
+    if (!isObj(x) || !(typeof x.id === 'string' ||
+        typeof x.id === 'number' && Number.isFinite(x.id)))
       return false;
-    const k = typeof x.id + ':' + x.id;
+    const k = String(x.id);	/* as the server: "7" and 7 are one id */
     if (ids.has(k)) return false;
     ids.add(k);
   }
   return true;
 }
-const byId = (a) => new Map((a ?? []).map((x) => [typeof x.id + ':' + x.id, x]));
+const byId = (a) => new Map((a ?? []).map((x) => [String(x.id), x]));
+const own = (o, k) => Object.hasOwn(o, k) ? o[k] : undefined;
+/* a member set as data, even one named __proto__ */
+const put = (o, k, v) => Object.defineProperty(o, k,
+  { value: v, enumerable: true, writable: true, configurable: true });
 
 /**
  * Three-way merge of plain JSON values: what changed from base on one side
@@ -63,8 +60,8 @@ export function merge3(base, yours, theirs, pick) {
     if (isObj(b) && isObj(y) && isObj(t)) {
       const out = {};
       for (const k of new Set([...Object.keys(t), ...Object.keys(y)])) {
-        const v = walk(b[k], y[k], t[k], `${ptr}/${esc(k)}`);
-        if (v !== undefined) out[k] = v;
+        const v = walk(own(b, k), own(y, k), own(t, k), `${ptr}/${esc(k)}`);
+        if (v !== undefined) put(out, k, v);
       }
       return out;
     }
@@ -76,9 +73,9 @@ export function merge3(base, yours, theirs, pick) {
           `${ptr}/id=${esc(x.id)}`);
         if (v !== undefined) out.push(v);
       };
-      for (const x of t) one(typeof x.id + ':' + x.id, x);
+      for (const x of t) one(String(x.id), x);
       for (const x of y) {
-        const k = typeof x.id + ':' + x.id;
+        const k = String(x.id);
         if (!tm.has(k)) one(k, x);
       }
       return out;

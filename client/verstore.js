@@ -38,6 +38,12 @@ export class VerstoreError extends Error {
     /** JSON pointers changed on both sides (MERGE_CONFLICT). */
     this.conflicts = body?.conflicts ?? [];
     /**
+     * True when the request was sent again after a network error or a
+     * 5xx: what refused it may be its own first attempt.
+     * @type {boolean}
+     */
+    this.retried = false;
+    /**
      * The answer's headers: on a 412, the ETag and Last-Modified of the
      * current state.
      * @type {Headers}
@@ -60,6 +66,29 @@ const enc = (key) => key.split('/').map((seg) => {
   return encodeURIComponent(seg);
 }).join('/');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Whether two JSON values are equal (objects member by member, in any
+ * order).
+ * @param {*} a
+ * @param {*} b
+ * @returns {boolean}
+ */
+export function sameJSON(a, b) {
+  if (a === b) return true;
+  if (Array.isArray(a))
+    return Array.isArray(b) && a.length === b.length &&
+      a.every((x, i) => sameJSON(x, b[i]));
+  if (!isObj(a) || !isObj(b)) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length &&
+    ka.every((k) => Object.hasOwn(b, k) && sameJSON(a[k], b[k]));
+}
+
+/* URL query text; a space as %20, which the server decodes (not '+'). */
+const query = (params) =>
+  new URLSearchParams(params).toString().replace(/\+/g, '%20');
 const newKey = () => (globalThis.crypto?.randomUUID?.() ??
   Math.random().toString(36).slice(2) + Date.now().toString(36));
 
@@ -88,7 +117,8 @@ export class Verstore {
     this.backoffMs = opts.backoffMs ?? 20;
     /** @type {Map<string, number>} key -> the version last seen */
     this.versions = new Map();
-    this.timers = new Map();
+    this.timers = new Map();	/* saveLater: key -> its timer */
+    this.saving = new Map();	/* saveLater: key -> the write under way */
   }
 
   /**
@@ -136,8 +166,12 @@ export class Verstore {
         await this.backoff(attempt);
         continue;
       }
-      if (res.status >= 400)
-        throw new VerstoreError(res.status, json, res.headers);
+      if (res.status >= 400) {
+        const e = new VerstoreError(res.status, json, res.headers);
+        /* a repeat: the first attempt may have been applied */
+        e.retried = attempt > 0;
+        throw e;
+      }
       return { status: res.status, headers: res.headers, json };
     }
   }
@@ -197,6 +231,14 @@ export class Verstore {
       this.remember(key, json.version);
       return json;
     } catch (e) {
+      /* the first attempt landed and its answer was lost: the refusal of
+         the repeat shows our own value, which is success */
+      if (e instanceof VerstoreError && e.retried && e.isConflict &&
+          e.current?.exists && sameJSON(e.current.value, value)) {
+        this.remember(key, e.current.version);
+        return { key, version: e.current.version,
+          updated_at: e.body.updated_at };
+      }
       if (e instanceof VerstoreError && e.current?.exists)
         this.remember(key, e.current.version);
       else if (e instanceof VerstoreError && e.status === 404)
@@ -215,8 +257,17 @@ export class Verstore {
   async delete(key, { force = false } = {}) {
     const v = this.versions.get(key);
     const headers = !force && v ? { 'If-Match': `"${v}"` } : {};
-    const { json } = await this.request('DELETE', `/api/storage/${enc(key)}`,
-      { headers });
+    let json;
+    try {
+      ({ json } = await this.request('DELETE', `/api/storage/${enc(key)}`,
+        { headers }));
+    } catch (e) {
+      /* a repeat that finds the tombstone its first attempt left */
+      if (!(e instanceof VerstoreError && e.retried &&
+            e.code === 'DELETED' && (!v || e.body.version === v + 1)))
+        throw e;
+      json = { key, version: e.body.version, deleted: true };
+    }
     this.versions.delete(key);
     return json;
   }
@@ -310,11 +361,11 @@ export class Verstore {
   async *list(prefix, { after, limit = 100, values = false } = {}) {
     let next = after;
     do {
-      const q = new URLSearchParams({ limit: String(limit) });
-      if (next) q.set('after', next);
-      if (values) q.set('values', '1');
+      const q = { limit: String(limit) };
+      if (next) q.after = next;
+      if (values) q.values = '1';
       const { json } = await this.request('GET',
-        `/api/storage/${enc(prefix.replace(/\/?$/, '/'))}?${q}`);
+        `/api/storage/${enc(prefix.replace(/\/?$/, '/'))}?${query(q)}`);
       for (const item of json.items) yield item;
       next = json.next;
     } while (next);
@@ -476,8 +527,15 @@ export class Verstore {
       const waiting = [...(prev?.waiting ?? []), { resolve, reject }];
       const t = setTimeout(() => {
         this.timers.delete(key);
-        this.update(key, () => value).then(
-          (r) => waiting.forEach((w) => w.resolve(r)),
+        /* one write at a time per key: a later value lands later */
+        const before = this.saving.get(key) ?? Promise.resolve();
+        const write = before.catch(() => {})
+          .then(() => this.update(key, () => value));
+        this.saving.set(key, write);
+        write.finally(() => {
+          if (this.saving.get(key) === write) this.saving.delete(key);
+        }).catch(() => {});
+        write.then((r) => waiting.forEach((w) => w.resolve(r)),
           (e) => waiting.forEach((w) => w.reject(e)));
       }, ms);
       this.timers.set(key, { t, waiting });
@@ -487,11 +545,12 @@ export class Verstore {
   /**
    * The seq of the store's last change: watch({since}) from it misses
    * nothing written after this call.
+   * @param {{signal?: AbortSignal}} [opts]
    * @returns {Promise<number>}
    */
-  async seq() {
+  async seq({ signal } = {}) {
     return (await this.request('GET',
-      '/api/changes?since=9999999999&limit=1')).json.last_seq;
+      '/api/changes?since=9999999999&limit=1', { signal })).json.last_seq;
   }
 
   /**
@@ -504,7 +563,8 @@ export class Verstore {
    * so no change is skipped. A refusal that retrying cannot mend (401,
    * 403, 400) ends it: `done` rejects with that VerstoreError; otherwise
    * `done` resolves after close(). `ready` resolves with the seq it starts
-   * from: a page that awaits it before its first read misses nothing. An
+   * from: a page that awaits it before its first read misses nothing (it
+   * rejects as done does when refused before it started). An
    * error thrown by cb goes to onError (default: console.error), and the
    * watch goes on with the next change.
    * @param {string} prefix
@@ -515,8 +575,9 @@ export class Verstore {
    */
   watch(prefix, cb, { since, wait = 30, mode,
     onError = (e) => console.error('verstore watch:', e) } = {}) {
-    let closed = false, seq = since, abort = null, started;
-    const ready = new Promise((r) => { started = r; });
+    let closed = false, seq = since, abort = null, started, failed;
+    const ready = new Promise((ok, no) => { started = ok; failed = no; });
+    ready.catch(() => {});
     const deliver = async (c) => {
       try {
         await cb(c);
@@ -527,13 +588,14 @@ export class Verstore {
     let poll = mode === 'poll' || typeof ReadableStream === 'undefined' ||
       typeof TextDecoderStream === 'undefined';
     const once = async () => {	/* true: some progress was made */
+      abort = new AbortController();
       if (seq === undefined)	/* from now */
-        seq = await this.seq();
+        seq = await this.seq({ signal: abort.signal });
+      if (closed) return true;
       started(seq);
       if (poll) {
-        const q = new URLSearchParams({ since: String(seq), prefix,
-          wait: String(wait), limit: '1000' });
-        abort = new AbortController();
+        const q = query({ since: String(seq), prefix, wait: String(wait),
+          limit: '1000' });
         const { json } = await this.request('GET', `/api/changes?${q}`,
           { retries: 0, signal: abort.signal });
         for (const c of json.results) {
@@ -543,16 +605,20 @@ export class Verstore {
         seq = json.last_seq;
         return true;
       }
-      abort = new AbortController();
-      const q = new URLSearchParams({ since: String(seq), prefix });
+      const q = query({ since: String(seq), prefix });
       const headers = { Accept: 'text/event-stream' };
       if (this.token) headers.Authorization = `Bearer ${this.token}`;
       const res = await this.fetch(`${this.base}/api/changes?${q}`,
         { headers, signal: abort.signal });
       if (!res.ok) {
         const text = await res.text();
-        throw new VerstoreError(res.status, text ? JSON.parse(text) : null,
-          res.headers);
+        let body = null;
+        try {
+          body = JSON.parse(text);
+        } catch {		/* not JSON: a proxy's page, say */
+          body = { message: text.slice(0, 200) };
+        }
+        throw new VerstoreError(res.status, body, res.headers);
       }
       if (!res.body || !/^text\/event-stream/.test(
         res.headers.get('Content-Type') ?? '')) {
@@ -598,8 +664,10 @@ export class Verstore {
         } catch (e) {
           if (closed) return;
           if (e instanceof VerstoreError && e.status >= 400 &&
-              e.status < 500 && e.status !== 408 && e.status !== 429)
+              e.status < 500 && e.status !== 408 && e.status !== 429) {
+            failed(e);
             throw e;
+          }
           await this.backoff(Math.min(attempt++, 6));
         }
       }

@@ -157,6 +157,8 @@ async function settle({ base, yours, theirs }, id, how) {
     { base: one(base), yours: one(yours), theirs: one(theirs) },
     { title: 'Someone else edited this activity' });
   const i = value.findIndex((a) => a.id === id);
+  if (pick === undefined)		/* theirs: deleted; so be it */
+    return i < 0 ? value : value.filter((a) => a.id !== id);
   if (i < 0) return [...value, pick];
   value[i] = pick;
   return value;

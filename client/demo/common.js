@@ -17,9 +17,17 @@ function setting(name, make) {
 /** The person using this tab. */
 export const user = setting('user', () =>
   'guest-' + Math.random().toString(36).slice(2, 6));
+const token = setting('token');
+/* A token in the address would stay in the history: keep it for the tab
+   only. */
+if (params.has('token')) {
+  params.delete('token');
+  history.replaceState(null, '', `${location.pathname}${params.size ?
+    '?' + params : ''}${location.hash}`);
+}
 /** The store, as this tab's user. */
 export const store = new Verstore(location.origin,
-  { token: setting('token') });
+  { token });
 
 /** A short "12:03:04" of an RFC 3339 time, for lists of changes. */
 export const clock = (t) => t ? new Date(t).toLocaleTimeString() : '';

@@ -107,6 +107,7 @@ form.addEventListener('submit', async (e) => {
   e.preventDefault();
   saving = true;
   form.elements.save.disabled = true;
+  form.inert = true;		/* what is typed now would be lost */
   let choice;
   try {
     await store.save(KEY, loaded, edited(), {
@@ -130,6 +131,7 @@ form.addEventListener('submit', async (e) => {
     }
   } finally {
     saving = false;
+    form.inert = false;
     form.elements.save.disabled = false;
   }
   await refresh();	/* what was saved meanwhile */
@@ -232,8 +234,8 @@ old.querySelector('[name=restore]').addEventListener('click', async () => {
     status(`Version ${shown.version} restored as version ${loaded.version}.`);
   } catch (e) {
     if (!e.isConflict) throw e;
+    await refresh();	/* it says who saved: this says why, after it */
     status('Not restored: someone saved since. Look again.');
-    await refresh();
   }
   showHistory();
 });

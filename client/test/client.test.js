@@ -171,11 +171,13 @@ for (const mode of ['sse', 'poll']) {
     const seen = [];
     const live = k(`live-${mode}/`);
     const errors = [];
+    const before = await s.seq();
     const w = s.watch(live, (c) => {
       seen.push(c.key);
       if (c.key.endsWith('/a')) throw new Error('a page bug');	// goes on
     }, { wait: 5, mode, onError: (e) => errors.push(e.message) });
-    assert.equal(await w.ready, await s.seq());	// nothing written since
+    const from = await w.ready;		// other tests write meanwhile
+    assert.ok(from >= before && from <= await s.seq(), from);
     await new Verstore(URL).put(live + 'a', 1);
     await new Verstore(URL).put(k(`elsewhere-${mode}`), 1);
     const saves = [1, 2, 3].map((n) => s.saveLater(live + 'b', { n }, 100));
@@ -197,6 +199,78 @@ test('watch ends with the refusal when retrying cannot help', async () => {
   const w = new Verstore(URL).watch('x/', () => {}, { since: -1 });
   await assert.rejects(w.done, (e) => e instanceof VerstoreError &&
     e.status === 400);
+  // refused before it knew where to start: ready rejects too
+  const refuse = async () => new Response('{"code": "UNAUTHORIZED"}',
+    { status: 401, headers: { 'Content-Type': 'application/problem+json' } });
+  const r = new Verstore(URL, { fetch: refuse }).watch('x/', () => {});
+  await assert.rejects(r.ready, (e) => e.status === 401);
+  await assert.rejects(r.done, (e) => e.status === 401);
+});
+
+test('watch closed before it started stops at once', async () => {
+  const w = new Verstore(URL).watch('x/', () => {});
+  w.close();
+  const t0 = Date.now();
+  await w.done;
+  assert.ok(Date.now() - t0 < 2000);
+});
+
+test('a prefix or key with a space is sent as %20, not +', async () => {
+  const s = new Verstore(URL);
+  const seen = [];
+  const w = s.watch(k('my notes/'), (c) => { seen.push(c.key); });
+  await w.ready;
+  await s.put(k('my notes/a b'), 1);
+  await s.put(k('my notes/a+b'), 1);
+  await s.put(k('my notes/a c'), 1);
+  const keys = [];
+  for await (const it of s.list(k('my notes/'), { limit: 1 })) keys.push(it.key);
+  assert.deepEqual(keys, [k('my notes/a b'), k('my notes/a c'),
+    k('my notes/a+b')]);
+  const deadline = Date.now() + 5000;
+  while (seen.length < 3 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  w.close();
+  assert.equal(seen.length, 3);
+});
+
+/*
+ * A fetch that, once, sends the request and then reports a network error:
+ * the answer is lost on the way back.
+ */
+function losing(methods) {
+  let lose = 1;
+  return async (url, init) => {
+    const res = await fetch(url, init);
+    if (methods.includes(init.method) && lose-- > 0) {
+      await res.text();
+      throw new TypeError('fetch failed');
+    }
+    return res;
+  };
+}
+
+test('a PUT or DELETE repeated after a lost answer is not undone or doubled', async () => {
+  const a = new Verstore(URL, { fetch: losing(['PUT']), backoffMs: 1 });
+  await new Verstore(URL).put(k('counted'), 10);
+  // the first attempt lands; its repeat is refused (412) by it: success,
+  // and fn is not applied a second time
+  const r = await a.update(k('counted'), (v) => v + 1);
+  assert.equal(r.version, 2);
+  assert.equal((await a.get(k('counted'))).value, 11);
+  const d = new Verstore(URL, { fetch: losing(['DELETE']), backoffMs: 1 });
+  await d.get(k('counted'));
+  assert.deepEqual(await d.delete(k('counted')),
+    { key: k('counted'), version: 3, deleted: true });
+});
+
+test('saveLater writes one key one value at a time: the last one stays', async () => {
+  const s = new Verstore(URL);
+  const first = s.saveLater(k('later'), 'older', 1);
+  await new Promise((r) => setTimeout(r, 5));	// its write under way
+  const second = s.saveLater(k('later'), 'newer', 1);
+  await Promise.all([first, second]);
+  assert.equal((await s.get(k('later'))).value, 'newer');
 });
 
 test('a key with a dot segment is refused, never resolved to another', async () => {

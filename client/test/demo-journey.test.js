@@ -272,6 +272,8 @@ test('restore is refused when someone saved since the history was shown',
     await ann.route('**/api/changes?**', () => {});
     await ann.reload();
     await atVersion(ann, 1);
+    // her history drawn (at version 1) before bob saves, not after
+    await ann.locator('#versions li.current[data-version="1"]').waitFor();
     await bob.fill('[name=title]', 'Lofoten by bike');
     await bob.click('button[name=save]');
     await atVersion(bob, 2);
