@@ -82,7 +82,9 @@ def watcher(srv, *args):
 def test_watch_resumes_after_the_server_restarts():
     """Both ways of watching (the SSE stream and long polls) lose nothing
     and repeat nothing across a restart of verstored behind nginx: the
-    change written while it was down to them is delivered after, once."""
+    watchers are stopped (SIGSTOP) while it restarts and a change is
+    written, so that they reconnect only after it: they must resume from
+    their last seq, not from "now"."""
     if shutil.which("node") is None:
         print("  skipped: no node")
         return
@@ -90,21 +92,38 @@ def test_watch_resumes_after_the_server_restarts():
         assert srv.put("w/0", 0).status == 201
         procs = [watcher(srv, "w/"), watcher(srv, "w/", "--poll")]
         outs = [Lines(p) for p in procs]
+
+        def upto(o, key):
+            """The changes o printed, once it printed key's."""
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                got = o.wait(0)
+                if any(c["key"] == key for c in got):
+                    time.sleep(0.3)         # a late repeat would show
+                    return o.wait(0)
+                time.sleep(0.02)
+            raise AssertionError(f"{key} never came: {o.wait(0)}")
         try:
-            # watching from now: retry the first write until both saw one
+            # watching from now: write until both have seen a write
             for i in range(1, 200):
                 assert srv.put("w/1", i).status in (200, 201)
                 if all(o.wait(1, timeout=0.2) for o in outs):
                     break
-            first = [o.wait(1)[-1]["seq"] for o in outs]
+            assert srv.put("w/start", 1).status == 201
+            first = [next(c["seq"] for c in upto(o, "w/start")
+                          if c["key"] == "w/start") for o in outs]
+            for p in procs:
+                os.kill(p.pid, signal.SIGSTOP)
             srv.stop_verstored()
             srv.start_verstored()
             srv.wait_healthy()
-            assert srv.put("w/2", 2).status == 201
+            assert srv.put("w/2", 2).status == 201     # while they sleep
             assert srv.put("x/other", 1).status == 201
+            for p in procs:
+                os.kill(p.pid, signal.SIGCONT)
             assert srv.put("w/3", 3).status == 201
             for o, seq in zip(outs, first):
-                got = o.wait(len(o.lines) + 2)
+                got = upto(o, "w/3")
                 after = [c["key"] for c in got if c["seq"] > seq]
                 assert after == ["w/2", "w/3"], got
                 seqs = [c["seq"] for c in got]
