@@ -132,6 +132,13 @@ merge_cb(void *arg, store_io *io)
 	enum store_err		 e;
 	int			 k;
 
+	/* a batch re-run calls it again: what a run before kept goes */
+	free(j->cur_value);
+	j->cur_value = NULL;
+	j->cur_vlen = 0;
+	merge3_conflicts_free(&j->conflicts);
+	j->merr = MERGE3_OK;
+	j->werr = 0;
 	j->outcome = PUT_FAILED;
 	e = store_io_get(io, j->k->s, j->k->n, &j->cur, &cv, &cn);
 	if (e != STORE_OK && e != STORE_NOTFOUND && e != STORE_DELETED) {
