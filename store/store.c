@@ -3,6 +3,7 @@
  * store (store_int.h, struct store_backend), and the ones that need no
  * backend at all.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,4 +181,30 @@ enum store_err
 store_usage(store *st, struct store_usage *out)
 {
 	return BE(st)->usage(st, out);
+}
+
+void
+store_vlog(store_log_fn log, int level, const char *func, const char *fmt,
+    va_list ap)
+{
+	char	 msg[512];
+
+	if (log == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log(level, func, msg);
+}
+
+size_t
+store_idem_name(const struct store_idem *id, char *buf, size_t bufsz)
+{
+	size_t	 plen = id->principal ? strnlen(id->principal,
+		    STORE_PRINCIPAL_MAX) : 0;
+
+	if (id->klen == 0 || id->klen > 255 || plen + 1 + id->klen > bufsz)
+		return 0;
+	memcpy(buf, id->principal ? id->principal : "", plen);
+	buf[plen] = '\0';
+	memcpy(buf + plen + 1, id->key, id->klen);
+	return plen + 1 + id->klen;
 }

@@ -10,6 +10,7 @@
 #define STORE_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,6 +99,21 @@ void	op_stamp(struct store_op *, const struct store_meta *cur,
 int	op_shows_current(enum store_err err, const struct store_meta *cur);
 /* The system's real-time clock: the store_clock_fn when none is given. */
 int64_t	op_real_clock(void *);
+
+/* store.c: small parts that every backend needs alike. */
+
+/* Formats one message for log (NULL: none) as vsnprintf does. */
+void		store_vlog(store_log_fn log, int level, const char *func,
+		    const char *fmt, va_list ap);
+
+#define STORE_IDEM_NAME_MAX	(STORE_PRINCIPAL_MAX + 1 + 255)
+/*
+ * The name an idempotency record is kept under: its principal, a NUL,
+ * then its key (1 to 255 bytes). Its length, or 0 when the key is empty,
+ * too long, or the name would not fit in bufsz.
+ */
+size_t		store_idem_name(const struct store_idem *, char *buf,
+		    size_t bufsz);
 
 /* name.c: the names of created keys (STORE_OP_CREATE). */
 

@@ -18,15 +18,11 @@
 void
 db_log(const store *st, int level, const char *func, const char *fmt, ...)
 {
-	char	 msg[256];
 	va_list	 ap;
 
-	if (st->log == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	store_vlog(st->log, level, func, fmt, ap);
 	va_end(ap);
-	st->log(level, func, msg);
 }
 
 enum store_err

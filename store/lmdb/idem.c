@@ -15,20 +15,6 @@
 #define IDEM_HEAD	24
 #define IDEM_PURGE	8	/* expired records dropped per new one */
 
-static size_t
-idem_name(const struct store_idem *id, char *buf, size_t bufsz)
-{
-	size_t	 plen = id->principal ? strnlen(id->principal,
-		    STORE_PRINCIPAL_MAX) : 0;
-
-	if (plen + 1 + id->klen > bufsz)
-		return 0;
-	memcpy(buf, id->principal ? id->principal : "", plen);
-	buf[plen] = '\0';
-	memcpy(buf + plen + 1, id->key, id->klen);
-	return plen + 1 + id->klen;
-}
-
 /* Drops up to IDEM_PURGE records that expired before now. */
 static enum store_err
 idem_purge(store *st, MDB_txn *txn, int64_t now)
@@ -61,13 +47,13 @@ idem_purge(store *st, MDB_txn *txn, int64_t now)
 enum store_err
 idem_lookup(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
 {
-	char		 buf[STORE_PRINCIPAL_MAX + 1 + 256];
+	char		 buf[STORE_IDEM_NAME_MAX];
 	MDB_val		 k, v;
 	int64_t		 exp;
 	int		 rc;
 
 	id->outcome = STORE_IDEM_NEW;
-	if ((k.mv_size = idem_name(id, buf, sizeof(buf))) == 0)
+	if ((k.mv_size = store_idem_name(id, buf, sizeof(buf))) == 0)
 		return STORE_INVALID;
 	k.mv_data = buf;
 	if ((rc = mdb_get(txn, st->idem, &k, &v)) == MDB_NOTFOUND)
@@ -95,7 +81,7 @@ idem_lookup(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
 enum store_err
 idem_store(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
 {
-	char		 buf[STORE_PRINCIPAL_MAX + 1 + 256];
+	char		 buf[STORE_IDEM_NAME_MAX];
 	unsigned char	 ebuf[8 + sizeof(buf)];
 	char		*out = NULL;
 	size_t		 outlen = 0, nlen;
@@ -112,7 +98,7 @@ idem_store(store *st, MDB_txn *txn, struct store_idem *id, int64_t now)
 		goto out;
 	if ((err = idem_purge(st, txn, now)) != STORE_OK)
 		goto out;
-	nlen = idem_name(id, buf, sizeof(buf));
+	nlen = store_idem_name(id, buf, sizeof(buf));
 	k.mv_data = buf;
 	k.mv_size = nlen;
 	v.mv_size = IDEM_HEAD + outlen;

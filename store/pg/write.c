@@ -311,35 +311,18 @@ out:
 
 /* ---- idempotent requests ------------------------------------------------- */
 
-#define IDEM_NAME_MAX	(STORE_PRINCIPAL_MAX + 1 + 255)
-
-/* principal NUL key, in buf; its length, 0 when it does not fit. */
-static size_t
-idem_name(const struct store_idem *id, char *buf)
-{
-	size_t	 plen = id->principal ? strnlen(id->principal,
-		    STORE_PRINCIPAL_MAX) : 0;
-
-	if (id->klen == 0 || id->klen > 255)
-		return 0;
-	memcpy(buf, id->principal ? id->principal : "", plen);
-	buf[plen] = '\0';
-	memcpy(buf + plen + 1, id->key, id->klen);
-	return plen + 1 + id->klen;
-}
-
 /* Looks the request up: STORE_OK with id's outcome set, or an error. */
 static enum store_err
 idem_lookup(store *st, struct pgtx *tx, struct store_idem *id, int64_t now)
 {
-	char		 name[IDEM_NAME_MAX];
+	char		 name[STORE_IDEM_NAME_MAX];
 	PGresult	*res;
 	struct pgq	 q;
 	size_t		 n;
 	enum store_err	 err = STORE_OK;
 
 	id->outcome = STORE_IDEM_NEW;
-	if ((n = idem_name(id, name)) == 0)
+	if ((n = store_idem_name(id, name, sizeof(name))) == 0)
 		return STORE_INVALID;
 	pgq_init(&q);
 	pgq_bytes(&q, name, n);
@@ -369,7 +352,7 @@ out:
 static enum store_err
 idem_store(store *st, struct pgtx *tx, struct store_idem *id, int64_t now)
 {
-	char		 name[IDEM_NAME_MAX];
+	char		 name[STORE_IDEM_NAME_MAX];
 	char		*out = NULL;
 	size_t		 outlen = 0, n;
 	int		 status = 500;
@@ -383,7 +366,7 @@ idem_store(store *st, struct pgtx *tx, struct store_idem *id, int64_t now)
 	}
 	if (status >= 500)
 		goto out;
-	n = idem_name(id, name);
+	n = store_idem_name(id, name, sizeof(name));
 	pgq_init(&q);
 	pgq_int(&q, now);
 	if ((res = tx_run(st, tx, Q_IDEM_PURGE, &q, &err)) == NULL)
