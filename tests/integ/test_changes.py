@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 
 import harness
 from harness import run_threads
@@ -102,9 +103,13 @@ def sse_open(srv, query, last_id=None):
     return s
 
 
+_sse_pending = weakref.WeakKeyDictionary()   # socket -> bytes of an event cut short
+
+
 def sse_events(s, want, timeout=10):
-    """Reads until want events came; returns them as dicts (id, data)."""
-    buf, events = b"", []
+    """Reads until want events came; returns them as dicts (id, data).
+    What a chunk left of an unfinished event waits for the next call."""
+    buf, events = _sse_pending.pop(s, b""), []
     deadline = time.monotonic() + timeout
     while len(events) < want and time.monotonic() < deadline:
         s.settimeout(max(0.1, deadline - time.monotonic()))
@@ -125,6 +130,7 @@ def sse_events(s, want, timeout=10):
                     ev["data"] = json.loads(line[6:])
             if "id" in ev:
                 events.append(ev)
+    _sse_pending[s] = buf
     return events
 
 
