@@ -249,6 +249,19 @@ count_batch(void *arg, size_t nops)
 	metrics_batch(arg, nops > UINT_MAX ? UINT_MAX : (unsigned)nops);
 }
 
+/* The store that c names, as store_open() takes it. */
+static void
+store_opts_from(const struct conf *c, struct store_opts *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->backend = c->backend == CONF_BACKEND_POSTGRES ?
+	    STORE_BACKEND_POSTGRES : STORE_BACKEND_LMDB;
+	so->conninfo = c->conninfo;
+	so->dir = c->data_dir;
+	so->map_size = c->map_size;
+	so->log = log_store;
+}
+
 static void *
 work_start(const struct conf *c, int listen_fd, void *arg)
 {
@@ -266,11 +279,8 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	nreaders = conf_workers(c) * (c->threads + 2) + 16;
-	memset(&so, 0, sizeof(so));
-	so.dir = c->data_dir;
-	so.map_size = c->map_size;
+	store_opts_from(c, &so);
 	so.max_readers = nreaders < 126 ? 126 : nreaders;
-	so.log = log_store;
 	so.batch_max = c->batch_max;
 	so.relaxed = c->durability_relaxed;
 	so.on_batch = count_batch;
@@ -279,7 +289,11 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	so.history_versions = c->history_versions;
 	so.commit_arg = (void *)w->app;
 	if (store_open(&so, &w->st) != STORE_OK) {
-		log_error("cannot open the store in %s", c->data_dir);
+		if (c->backend == CONF_BACKEND_POSTGRES)
+			log_error("cannot open the store on PostgreSQL "
+			    "(postgres_conninfo)");
+		else
+			log_error("cannot open the store in %s", c->data_dir);
 		goto fail;
 	}
 	memset(&co, 0, sizeof(co));
@@ -562,6 +576,12 @@ cmd_backup(int argc, char *argv[])
 		usage();
 	if ((c = load_conf(path, 0)) == NULL)
 		goto out;
+	if (c->backend == CONF_BACKEND_POSTGRES) {
+		fprintf(stderr, "verstored: backup: %s sets backend postgres; "
+		    "back the database up with PostgreSQL's own tools "
+		    "(pg_dump, or a standby)\n", path);
+		goto out;
+	}
 	snprintf(file, sizeof(file), "%s/data.mdb", c->data_dir);
 	if (stat(file, &sb) == -1) {
 		fprintf(stderr, "verstored: backup: no store in %s: %s\n",
@@ -579,10 +599,7 @@ cmd_backup(int argc, char *argv[])
 		    "choose an empty directory\n", argv[optind]);
 		goto out;
 	}
-	memset(&so, 0, sizeof(so));
-	so.dir = c->data_dir;
-	so.map_size = c->map_size;
-	so.log = log_store;
+	store_opts_from(c, &so);
 	if (store_open(&so, &st) != STORE_OK) {
 		fprintf(stderr, "verstored: backup: cannot open the store in "
 		    "%s\n", c->data_dir);
@@ -787,6 +804,50 @@ out:
 	return rc;
 }
 
+/*
+ * verstored -t under backend postgres: the database must answer and hold
+ * a schema this verstored can use (or none yet: the start creates it).
+ * Nothing is written. 0, or -1 said on stderr.
+ */
+static int
+check_store(const struct conf *c)
+{
+	struct store_opts	 so;
+
+	if (c->backend != CONF_BACKEND_POSTGRES)
+		return 0;
+	store_opts_from(c, &so);
+	switch (store_check(&so)) {
+	case STORE_OK:
+		fprintf(stderr, "verstored: postgres: connected; the schema "
+		    "is there and current\n");
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "verstored: postgres: connected; the database "
+		    "holds no verstore tables yet: verstored creates them "
+		    "when it starts\n");
+		return 0;
+	case STORE_CORRUPT:
+		fprintf(stderr, "verstored: postgres: the database holds a "
+		    "newer schema than this verstored knows; run the newer "
+		    "verstored\n");
+		return -1;
+	case STORE_INVALID:
+		fprintf(stderr, "verstored: backend postgres: this verstored "
+		    "was built without libpq; install libpq-dev and "
+		    "rebuild\n");
+		return -1;
+	case STORE_UNAVAILABLE:
+		fprintf(stderr, "verstored: postgres: cannot connect with "
+		    "postgres_conninfo (the line above says why)\n");
+		return -1;
+	default:
+		fprintf(stderr, "verstored: postgres: the schema's version "
+		    "cannot be read (the line above says why)\n");
+		return -1;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -838,10 +899,11 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (test) {
-		fprintf(stderr, "verstored: configuration file %s test is "
-		    "successful\n", path);
+		ch = check_store(c);
+		fprintf(stderr, "verstored: configuration file %s test %s\n",
+		    path, ch == 0 ? "is successful" : "failed");
 		free(c);
-		return 0;
+		return ch == 0 ? 0 : 1;
 	}
 	log_set_level(c->log_level);
 	/*

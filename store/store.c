@@ -35,6 +35,23 @@ store_open(const struct store_opts *o, store **out)
 	}
 }
 
+enum store_err
+store_check(const struct store_opts *o)
+{
+	switch (o->backend) {
+	case STORE_BACKEND_LMDB:
+		return STORE_OK;
+	case STORE_BACKEND_POSTGRES:
+#ifdef STORE_HAVE_PG
+		return store_check_pg(o);
+#else
+		return STORE_INVALID;
+#endif
+	default:
+		return STORE_INVALID;
+	}
+}
+
 void
 store_close(store *st)
 {

@@ -38,6 +38,10 @@ enum store_err {
 	STORE_INVALID,		/* bad argument (empty or oversized key, ...) */
 	STORE_NOMEM,
 	STORE_IO,		/* the backend or the OS failed; logged */
+	STORE_UNAVAILABLE,	/* the database cannot be reached now, or
+				   kept refusing for concurrent writers;
+				   nothing was written, or (a connection lost
+				   in COMMIT) it is not known; retry later */
 	STORE_CORRUPT,		/* a stored record does not decode; logged */
 	STORE_GONE,		/* a version no longer kept (history) */
 };
@@ -159,10 +163,21 @@ struct store_opts {
  * Opens (creating when needed) the store in opts->dir and clears what
  * processes that died while reading left behind; with the postgres
  * backend, connects to opts->conninfo and creates or migrates the schema
- * (STORE_INVALID, logged, when this binary was built without libpq). *out is owned by the caller and released
- * with store_close(). Call once per process, after fork().
+ * (STORE_INVALID, logged, when this binary was built without libpq;
+ * STORE_UNAVAILABLE when it cannot connect). *out is owned by the caller
+ * and released with store_close(). Call once per process, after fork().
  */
 enum store_err	store_open(const struct store_opts *opts, store **out);
+/*
+ * Checks, writing nothing, that store_open() could open the store opts
+ * names. postgres: connects to opts->conninfo and reads the schema's
+ * version: STORE_OK (this binary's), STORE_NOTFOUND (no tables yet:
+ * store_open creates them), STORE_CORRUPT (newer than this binary
+ * knows), STORE_UNAVAILABLE (cannot connect; logged), STORE_INVALID
+ * (built without libpq). LMDB: STORE_OK (the directory is checked by
+ * whoever names it).
+ */
+enum store_err	store_check(const struct store_opts *opts);
 /*
  * Closes the store; NULL-safe. No other call may be running, and every
  * other thread that read from it must have called store_thread_end().

@@ -76,6 +76,7 @@ enum store_err	store_open_lmdb(const struct store_opts *, store **);
 /* store/pg/conn.c, built only when libpq is there (STORE_HAVE_PG) */
 extern const struct store_backend store_backend_pg;
 enum store_err	store_open_pg(const struct store_opts *, store **);
+enum store_err	store_check_pg(const struct store_opts *);
 
 /* op.c: an op's rules. */
 

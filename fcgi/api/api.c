@@ -185,6 +185,13 @@ api_not_found(struct http_resp *r, const struct key *k,
 int
 api_internal(struct http_resp *r, enum store_err err)
 {
+	int	 rc;
+
+	if (err == STORE_UNAVAILABLE) {
+		rc = api_problem(r, P_UNAVAILABLE);
+		buf_puts(&r->head, "Retry-After: " API_RETRY_AFTER "\r\n");
+		return rc;
+	}
 	log_error("store error %d", (int)err);
 	return api_problem(r, P_INTERNAL);
 }
@@ -284,6 +291,11 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 		break;
 	case STORE_KEY_CLASH:
 		api_problem_open(&w, r, P_KEY_CLASH);
+		state = 0;
+		break;
+	case STORE_UNAVAILABLE:
+		api_problem_open(&w, r, P_UNAVAILABLE);
+		buf_puts(&r->head, "Retry-After: " API_RETRY_AFTER "\r\n");
 		state = 0;
 		break;
 	default:

@@ -220,6 +220,8 @@
 /* The server's side */
 #define P_FULL		507, "STORAGE_FULL", \
 	"The store is full (map_size); nothing was written."
+#define P_UNAVAILABLE	503, "UNAVAILABLE", "The database cannot be " \
+	"reached; nothing of the request was written. Retry after a moment."
 #define P_INTERNAL	500, "INTERNAL", \
 	"The store failed; nothing of the request was written."
 #define P_OOM		500, "INTERNAL", "Out of memory."

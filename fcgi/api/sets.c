@@ -70,6 +70,7 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	struct store_cond	 c;
 	struct store_meta	 m;
 	uint64_t		 bucket = (uint64_t)-1;
+	enum store_err		 e;
 
 	if (api_query_uint(query, "bucket", 0, 1 << 20, &bucket, r) == -1)
 		return;
@@ -78,7 +79,11 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	if (api_parse_conds(q, &c, 1, r) == -1)
 		return;
 	jw_init(&w, &r->body);
-	(void)store_read(ctx->st, act_read_cb, &a);
+	if ((e = store_read(ctx->st, act_read_cb, &a)) == STORE_UNAVAILABLE) {
+		buf_reset(&r->body);
+		api_internal(r, e);
+		return;
+	}
 	if (a.err != ACT_OK) {
 		buf_reset(&r->body);
 		sets_failed(r, a.err);

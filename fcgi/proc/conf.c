@@ -206,6 +206,16 @@ conf_set(struct conf *c, const char *name, const char *v)
 	size_t		 z;
 	int		 k;
 
+	if (strcmp(name, "backend") == 0) {
+		if (strcmp(v, "lmdb") != 0 && strcmp(v, "postgres") != 0)
+			return CONF_VALUE;
+		c->backend = v[0] == 'p' ? CONF_BACKEND_POSTGRES :
+		    CONF_BACKEND_LMDB;
+		return CONF_OK;
+	}
+	if (strcmp(name, "postgres_conninfo") == 0)
+		return copy(c->conninfo, sizeof(c->conninfo), v) ? CONF_VALUE :
+		    0;
 	if (strcmp(name, "data_dir") == 0)
 		return copy(c->data_dir, sizeof(c->data_dir), v) ? CONF_VALUE : 0;
 	if (strcmp(name, "socket") == 0)
@@ -444,7 +454,8 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 			goto out;
 		}
 		list = strcmp(name, "cors_origins") == 0;
-		for (p = val; *p != '\0' && !list; p++)
+		for (p = val; *p != '\0' && !list &&
+		    strcmp(name, "postgres_conninfo") != 0; p++)
 			if (is_space(*p)) {
 				rc = CONF_SYNTAX;
 				goto out;
@@ -485,6 +496,9 @@ conf_expected(const char *name)
 	static const struct {
 		const char	*name, *form;
 	} forms[] = {
+		{ "backend", "lmdb or postgres" },
+		{ "postgres_conninfo", "a libpq connection string of at most "
+		    "1023 bytes, such as host=/run/postgresql dbname=verstore" },
 		{ "data_dir", "a directory path" },
 		{ "socket", "a socket path of at most 107 bytes" },
 		{ "socket_mode", "octal permission bits such as 0660" },
@@ -596,10 +610,12 @@ conf_check(const struct conf *c, char *msg, size_t msgsz)
 {
 	char	 path[PATH_MAX + 16], *slash;
 
-	if (dir_usable(c->data_dir, "data_dir", msg, msgsz) == -1)
+	if (c->backend == CONF_BACKEND_LMDB &&
+	    dir_usable(c->data_dir, "data_dir", msg, msgsz) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/data.mdb", c->data_dir);
-	if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) == -1) {
+	if (c->backend == CONF_BACKEND_LMDB && access(path, F_OK) == 0 &&
+	    access(path, R_OK | W_OK) == -1) {
 		snprintf(msg, msgsz, "the store %s: %s for uid %ld", path,
 		    strerror(errno), (long)geteuid());
 		return -1;
@@ -669,7 +685,11 @@ conf_apply(struct conf *cur, const struct conf *next, char *restart,
 	    old.history_versions == next->history_versions);
 	KEEP(durability_relaxed,
 	    old.durability_relaxed == next->durability_relaxed);
+	KEEP(backend, old.backend == next->backend);
 #undef KEEP
+	restart_only(strcmp(old.conninfo, next->conninfo) != 0,
+	    "postgres_conninfo", restart, restartsz);
+	memcpy(cur->conninfo, old.conninfo, sizeof(cur->conninfo));
 	restart_only(strcmp(old.data_dir, next->data_dir) != 0, "data_dir",
 	    restart, restartsz);
 	memcpy(cur->data_dir, old.data_dir, sizeof(cur->data_dir));

@@ -17,6 +17,13 @@
 #define CONF_ORIGINS_MAX	32	/* cors_origins */
 #define CONF_ORIGIN_MAX		255	/* bytes of one origin */
 
+#define CONF_CONNINFO_MAX	1023	/* bytes of postgres_conninfo */
+
+enum conf_backend {
+	CONF_BACKEND_LMDB = 0,		/* data_dir, one host */
+	CONF_BACKEND_POSTGRES,		/* postgres_conninfo, any hosts */
+};
+
 enum conf_auth {
 	CONF_AUTH_NONE = 0,		/* no credentials asked */
 	CONF_AUTH_TOKEN,		/* Bearer tokens of the tokens file */
@@ -24,6 +31,9 @@ enum conf_auth {
 };
 
 struct conf {
+	int		backend;		/* enum conf_backend */
+	char		conninfo[CONF_CONNINFO_MAX + 1]; /* "" = libpq's
+						   defaults (PG* variables) */
 	char		data_dir[PATH_MAX];
 	char		socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned	socket_mode;
@@ -85,14 +95,15 @@ enum conf_err	conf_load(struct conf *, const char *path, struct conf_error *);
 /*
  * Applies one "name value" setting. Only cors_origins takes a list, its
  * values separated by blanks; it replaces the list of an earlier line.
+ * postgres_conninfo takes the rest of its line, blanks and all.
  */
 enum conf_err	conf_set(struct conf *, const char *name, const char *value);
 /* The form a setting's value takes, for a message; NULL if unknown. */
 const char	*conf_expected(const char *name);
 /*
  * Checks, as the user running it, that the paths of the configuration
- * can be used: data_dir (made when missing) and its store are readable
- * and writable, the socket's directory can hold the socket, socket_group
+ * can be used: under backend lmdb, data_dir (made when missing) and its
+ * store are readable and writable, the socket's directory can hold the socket, socket_group
  * names a group, and under auth token the tokens file can be read and
  * loads. -1 with a sentence in msg when not (naming the tokens file's
  * line at fault).

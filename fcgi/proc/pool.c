@@ -342,8 +342,9 @@ pool_run(const struct conf *c, struct pool_listener *l,
 	signal(SIGPIPE, SIG_IGN);
 	if ((slots = calloc(n, sizeof(*slots))) == NULL)
 		goto out;
-	log_info("verstored starting: %u workers x %u threads, data in %s",
-	    n, c->threads, c->data_dir);
+	log_info("verstored starting: %u workers x %u threads, data %s%s", n,
+	    c->threads, c->backend == CONF_BACKEND_POSTGRES ? "on PostgreSQL" :
+	    "in ", c->backend == CONF_BACKEND_POSTGRES ? "" : c->data_dir);
 	for (i = 0; i < n; i++)
 		if (spawn(c, l, &slots[i], &old, work) == -1)
 			goto out;

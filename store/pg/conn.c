@@ -148,7 +148,7 @@ pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
 	if (PQstatus(pc->c) == CONNECTION_BAD) {
 		pg_log(st, 0, __func__, "%s: connection lost: %s", what,
 		    one_line(PQerrorMessage(pc->c), buf, sizeof(buf)));
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	}
 	if (state != NULL && (strcmp(state, "40001") == 0 ||
 	    strcmp(state, "40P01") == 0)) {
@@ -311,13 +311,18 @@ pg_prepare(store *st, struct pgconn *pc)
 	return STORE_OK;
 }
 
-/* The server's notices (a table already there, ...) go to the log. */
+/*
+ * The server's warnings go to the log; its notices (a table already
+ * there, ...) do not.
+ */
 static void
 notice(void *arg, const char *msg)
 {
 	char	 buf[400];
 
-	pg_log(arg, 2, __func__, "%s", one_line(msg, buf, sizeof(buf)));
+	if (strncmp(msg, "NOTICE:", 7) != 0)
+		pg_log(arg, 1, __func__, "%s", one_line(msg, buf,
+		    sizeof(buf)));
 }
 
 /* A new connection, prepared once the store is open (st->ready). */

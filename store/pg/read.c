@@ -44,7 +44,7 @@ pgr_get(store *st, const char *key, size_t klen, struct store_meta *meta,
 	*vlen = 0;
 	if (klen == 0 || klen > STORE_KEY_MAX)
 		goto out;
-	err = STORE_IO;
+	err = STORE_UNAVAILABLE;
 	if ((pc = pg_take(st)) == NULL)
 		goto out;
 	pgq_init(&q);
@@ -110,7 +110,7 @@ pgr_list(store *st, const char *prefix, size_t plen, const char *after,
 	if (tlen > 0)
 		pgq_bytes(&q, to, tlen);
 	if ((pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	if ((res = pg_run(st, pc, tlen > 0 ? Q_LIST_TO : Q_LIST, &q, &err)) ==
 	    NULL)
 		goto out;
@@ -230,7 +230,7 @@ pgr_read(store *st, store_multi_fn fn, void *arg)
 	memset(&io, 0, sizeof(io));
 	memset(&tx, 0, sizeof(tx));
 	if ((tx.pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	if ((err = pg_sql(st, tx.pc, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY")) != STORE_OK)
 		goto out;
@@ -277,7 +277,7 @@ pgr_changes(store *st, uint64_t since, const char *prefix, size_t plen,
 	pgq_int(&q, (int64_t)plen);
 	pgq_int(&q, (int64_t)limit);
 	if ((pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	if ((res = pg_run(st, pc, Q_CHANGES, &q, &err)) == NULL)
 		goto out;
 	err = STORE_CORRUPT;
@@ -352,7 +352,7 @@ pgr_history(store *st, const char *key, size_t klen,
 	pgq_bytes(&q, key, klen);
 	pgq_int(&q, (int64_t)st->history_versions);
 	if ((pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	if ((res = pg_run(st, pc, Q_HISTORY, &q, &err)) == NULL)
 		goto out;
 	/* the current version is always kept: none, the key never was */
@@ -459,7 +459,7 @@ pgr_get_version(store *st, const char *key, size_t klen, uint64_t version,
 	*value = NULL;
 	*vlen = 0;
 	if ((pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	if ((err = version_row(st, pc, key, klen, version, &res)) != STORE_OK)
 		goto out;
 	pg_meta(res, 0, 2, meta);

@@ -65,6 +65,36 @@ lock_version(store *st, struct pgconn *pc, long long *version)
 	return err;
 }
 
+/*
+ * The meta table, made outside any transaction. Two processes that make
+ * it at once clash in the catalog (23505, 42P07): the loser is told to
+ * run again (STORE_NOTFOUND, not logged) and then finds it.
+ */
+static enum store_err
+create_meta(store *st, struct pgconn *pc)
+{
+	PGresult	*res;
+	const char	*state;
+	enum store_err	 err = STORE_OK;
+
+	res = PQexec(pc->c, "CREATE TABLE IF NOT EXISTS verstore_meta "
+	    "(name text PRIMARY KEY, value bigint NOT NULL)");
+	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
+		goto out;
+	state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && (strcmp(state, "23505") == 0 ||
+	    strcmp(state, "42P07") == 0))
+		err = STORE_NOTFOUND;
+	else {
+		pg_log(st, 0, __func__, "%s", PQerrorMessage(pc->c));
+		err = PQstatus(pc->c) == CONNECTION_OK ? STORE_IO :
+		    STORE_UNAVAILABLE;
+	}
+out:
+	PQclear(res);
+	return err;
+}
+
 static enum store_err
 migrate(store *st, struct pgconn *pc)
 {
@@ -72,8 +102,7 @@ migrate(store *st, struct pgconn *pc)
 	enum store_err	 err;
 	size_t		 i;
 
-	if ((err = pg_sql(st, pc, "CREATE TABLE IF NOT EXISTS verstore_meta "
-	    "(name text PRIMARY KEY, value bigint NOT NULL)")) != STORE_OK ||
+	if ((err = create_meta(st, pc)) != STORE_OK ||
 	    (err = pg_sql(st, pc, "BEGIN ISOLATION LEVEL READ COMMITTED")) !=
 	    STORE_OK ||
 	    (err = pg_sql(st, pc, "INSERT INTO verstore_meta (name, value) "
@@ -106,7 +135,7 @@ migrate(store *st, struct pgconn *pc)
 enum store_err
 schema_ensure(store *st, struct pgconn *pc)
 {
-	enum store_err	 err = STORE_IO;
+	enum store_err	 err = STORE_UNAVAILABLE;
 	int		 i;
 
 	for (i = 0; i < 5; i++) {
@@ -114,8 +143,52 @@ schema_ensure(store *st, struct pgconn *pc)
 			return STORE_OK;
 		if (PQstatus(pc->c) != CONNECTION_OK || err == STORE_CORRUPT)
 			break;
-		(void)pg_sql(st, pc, "ROLLBACK");
+		if (PQtransactionStatus(pc->c) != PQTRANS_IDLE)
+			(void)pg_sql(st, pc, "ROLLBACK");
 		usleep(20000u * (unsigned)(i + 1));
 	}
+	return err;
+}
+
+/*
+ * verstored -t: connects and reads the schema's version, writing nothing;
+ * see store_check() in store.h.
+ */
+enum store_err
+store_check_pg(const struct store_opts *o)
+{
+	PGconn		*c = NULL;
+	PGresult	*res = NULL;
+	const char	*state;
+	long long	 v;
+	enum store_err	 err = STORE_UNAVAILABLE;
+
+	if (o->conninfo == NULL)
+		return STORE_INVALID;
+	c = PQconnectdb(o->conninfo);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		if (o->log != NULL)
+			o->log(0, __func__, c != NULL ? PQerrorMessage(c) :
+			    "out of memory");
+		goto out;
+	}
+	res = PQexec(c, "SELECT value FROM verstore_meta "
+	    "WHERE name = 'schema'");
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		v = PQntuples(res) == 1 ?
+		    strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+		err = v > PG_SCHEMA ? STORE_CORRUPT : v < PG_SCHEMA ?
+		    STORE_NOTFOUND : STORE_OK;
+	} else if (state != NULL && strcmp(state, "42P01") == 0)
+		err = STORE_NOTFOUND;		/* undefined_table */
+	else {
+		if (o->log != NULL)
+			o->log(0, __func__, PQerrorMessage(c));
+		err = STORE_IO;
+	}
+out:
+	PQclear(res);
+	PQfinish(c);
 	return err;
 }

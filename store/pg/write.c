@@ -503,7 +503,7 @@ tx_begin(store *st, struct pgtx *tx)
 	tx->failed = 0;
 	for (tries = 0; tries < 2; tries++) {
 		if (tx->pc == NULL && (tx->pc = pg_take(st)) == NULL)
-			return STORE_IO;
+			return STORE_UNAVAILABLE;
 		res = PQexec(tx->pc->c, "BEGIN ISOLATION LEVEL READ COMMITTED; "
 		    "SELECT value FROM verstore_meta WHERE name = 'seq' "
 		    "FOR UPDATE");
@@ -523,6 +523,7 @@ tx_begin(store *st, struct pgtx *tx)
 		/* a connection the server closed while idle: once more */
 		pg_give(st, tx->pc);
 		tx->pc = NULL;
+		err = STORE_UNAVAILABLE;
 	}
 	return err;
 }
@@ -620,7 +621,8 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 		}
 		err = STORE_IO;
 		if (tx_lost(tx)) {
-			fail_all(units, nu, STORE_IO);
+			err = STORE_UNAVAILABLE;
+			fail_all(units, nu, err);
 			break;
 		}
 		if (!tx->pc->retry && !isolated && nu == 1) {
@@ -637,7 +639,8 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 		if (tx->pc->retry && runs >= PG_RETRIES) {
 			pg_log(st, 1, __func__, "gave up after %d runs refused "
 			    "for concurrent transactions", runs);
-			fail_all(units, nu, STORE_IO);
+			err = STORE_UNAVAILABLE;
+			fail_all(units, nu, err);
 			break;
 		}
 		isolated = !tx->pc->retry;
