@@ -205,6 +205,17 @@ pg_sql(store *st, struct pgconn *pc, const char *sql)
 	return err;
 }
 
+/* Runs sql on pc, logging nothing: 0, or -1 when it failed. */
+static int
+pg_sql_quiet(struct pgconn *pc, const char *sql)
+{
+	PGresult	*res = PQexec(pc->c, sql);
+	int		 ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
 /* ---- parameters and results --------------------------------------------- */
 
 void
@@ -411,6 +422,7 @@ pg_close(store *st)
 
 	if (st == NULL)
 		return;
+	pg_listen_stop(st);
 	while ((pc = st->idle) != NULL) {
 		st->idle = pc->next;
 		PQfinish(pc->c);
@@ -516,6 +528,10 @@ store_open_pg(const struct store_opts *o, store **out)
 		goto out;
 	if (PQntuples(res) == 1)
 		atomic_store(&st->posted, (uint64_t)pg_int(res, 0, 0));
+	/* NOTIFY is a hint that engines without it do without */
+	st->notify = pg_sql_quiet(pc, "NOTIFY verstore") == 0;
+	if ((err = pg_listen_start(st)) != STORE_OK)
+		goto out;
 	*out = st;
 	st = NULL;
 	err = STORE_OK;

@@ -29,7 +29,9 @@
  * binary parameters and results.
  *
  * The arrows point down: conn.c opens the store (schema.c) with what
- * write.c gives the group commit queue; write.c and read.c use conn.c.
+ * write.c gives the group commit queue, and starts listen.c's thread,
+ * which tells on_commit of other hosts' commits; write.c and read.c use
+ * conn.c.
  */
 #ifndef PG_INT_H
 #define PG_INT_H
@@ -48,6 +50,7 @@
 #define PG_RETRIES	10	/* runs of a transaction that the database
 				   refused for a concurrent one */
 #define PG_POOL_IDLE	64	/* idle connections kept */
+#define PG_POLL_MS	1000	/* the seq read for other hosts' writes */
 
 /* The prepared statements (conn.c holds their SQL). */
 enum pg_stmt {
@@ -94,6 +97,10 @@ struct store {
 	store_commit_fn	 on_commit;
 	void		*commit_arg;
 	_Atomic uint64_t posted;	/* the last seq told on_commit */
+	int		 notify;	/* commits send NOTIFY verstore */
+	int		 listening;	/* listen.c's thread runs */
+	int		 listen_stop[2]; /* a pipe: a byte stops it */
+	pthread_t	 listener;
 	_Atomic uint64_t busy;		/* connections handed out */
 	pthread_mutex_t	 lock;		/* the idle list */
 	struct pgconn	*idle;
@@ -159,6 +166,14 @@ int		 pg_bool(const PGresult *, int row, int col);
  */
 void		 pg_meta(const PGresult *, int row, int col,
 		    struct store_meta *m);
+
+/* listen.c */
+/* Tells on_commit of seq when it is above the last one told. */
+void		 pg_post(store *, uint64_t seq);
+/* Starts the thread that learns of other processes' commits (none
+   without on_commit). */
+enum store_err	 pg_listen_start(store *);
+void		 pg_listen_stop(store *);	/* when started; waits */
 
 /* schema.c: creates or migrates the schema; STORE_OK or logged. */
 enum store_err	 schema_ensure(store *, struct pgconn *pc);

@@ -528,30 +528,26 @@ tx_begin(store *st, struct pgtx *tx)
 	return err;
 }
 
-/* Commits tx, its seq written first. */
+/*
+ * Commits tx, its seq written first and, where the database has NOTIFY,
+ * sent to the listeners of every host (listen.c) as it commits.
+ */
 static enum store_err
 tx_commit(store *st, struct pgtx *tx)
 {
-	char	 sql[128];
+	char	 sql[160];
 
 	if (tx->seq == tx->seq0)
 		return tx_sql(st, tx, "COMMIT");
-	snprintf(sql, sizeof(sql), "UPDATE verstore_meta SET value = %llu "
-	    "WHERE name = 'seq'; COMMIT", (unsigned long long)tx->seq);
+	if (st->notify)
+		snprintf(sql, sizeof(sql), "UPDATE verstore_meta SET value = "
+		    "%llu WHERE name = 'seq'; NOTIFY verstore; COMMIT",
+		    (unsigned long long)tx->seq);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE verstore_meta SET value = "
+		    "%llu WHERE name = 'seq'; COMMIT",
+		    (unsigned long long)tx->seq);
 	return tx_sql(st, tx, sql);
-}
-
-/* Tells on_commit of the seq a commit reached, once per seq. */
-static void
-post(store *st, uint64_t seq)
-{
-	uint64_t	 prev = atomic_load(&st->posted);
-
-	while (prev < seq &&
-	    !atomic_compare_exchange_weak(&st->posted, &prev, seq))
-		;
-	if (prev < seq && st->on_commit != NULL)
-		st->on_commit(st->commit_arg, seq);
 }
 
 /* Applies units in tx; tx->failed says whether it broke off. */
@@ -607,7 +603,7 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 		}
 		if (!tx->failed) {
 			if ((err = tx_commit(st, tx)) == STORE_OK) {
-				post(st, tx->seq);
+				pg_post(st, tx->seq);
 				break;
 			}
 			if (!tx->pc->retry || tx_lost(tx)) {

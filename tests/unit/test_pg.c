@@ -2,14 +2,18 @@
  * The postgres backend under concurrency, through store.h alone: threads
  * of two stores on one database (two hosts) race a compare-and-swap on
  * one key, and exactly one wins each round; seq stays strictly increasing
- * across them; a connection the server drops answers STORE_IO once and
- * the next call connects anew. Runs when VERSTORE_PG names a database
+ * across them; a commit through one host reaches the other's on_commit,
+ * by NOTIFY at once and, without it, by the seq read every second; a
+ * connection the server drops answers STORE_UNAVAILABLE once and the
+ * next call connects anew. Runs when VERSTORE_PG names a database
  * (tests/pg.sh), and says it skipped otherwise.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -199,6 +203,100 @@ log_line(int level, const char *func, const char *msg)
 		fprintf(stderr, "  [%d] %s: %s\n", level, func, msg);
 }
 
+/* What host 0's on_commit was told, and when. */
+static pthread_mutex_t	 told_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 told_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t		 told;
+
+static void
+on_commit(void *arg, uint64_t seq)
+{
+	(void)arg;
+	pthread_mutex_lock(&told_lock);
+	if (seq > told)
+		told = seq;
+	pthread_cond_broadcast(&told_cond);
+	pthread_mutex_unlock(&told_lock);
+}
+
+/* Waits at most ms for on_commit to be told of seq; the ms it took, or -1. */
+static long
+wait_told(uint64_t seq, long ms)
+{
+	struct timespec	 t0, t, until;
+	long		 took = -1;
+
+	clock_gettime(CLOCK_REALTIME, &t0);
+	until = t0;
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&told_lock);
+	while (told < seq && pthread_cond_timedwait(&told_cond, &told_lock,
+	    &until) == 0)
+		;
+	if (told >= seq) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		took = (t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	pthread_mutex_unlock(&told_lock);
+	return took;
+}
+
+/* Runs sql on the database with psql; 0 or -1. */
+static int
+psql(const char *sql)
+{
+	char	 cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -o /dev/null \"%s\" -c \"%s\"",
+	    tstore_conninfo, sql);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * Host 0 learns of host 1's commits: at once, by NOTIFY (well within the
+ * second that the seq read waits); and of a seq moved with no NOTIFY at
+ * all (as on an engine without it), by that read.
+ */
+static void
+test_other_hosts_commits_are_told(void)
+{
+	struct store_opts	 o;
+	struct store_op		 op;
+	uint64_t		 seq;
+	long			 took;
+
+	memset(&o, 0, sizeof(o));
+	o.on_commit = on_commit;
+	hosts[0] = tstore_open_opts(&o);
+	memset(&o, 0, sizeof(o));
+	tstore_reopen_opts(&o);
+	CHECK(store_open(&o, &hosts[1]) == STORE_OK);
+	usleep(200 * 1000);	/* host 0's listener connects */
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = "told";
+	op.klen = 4;
+	op.value = "1";
+	op.vlen = 1;
+	CHECK(store_write(hosts[1], &op) == STORE_OK);
+	took = wait_told(store_seq(hosts[1]), 3000);
+	CHECK(took >= 0 && took < 500);
+	/* a seq moved without NOTIFY: the read every second finds it */
+	seq = store_seq(hosts[1]);
+	CHECK(psql("UPDATE verstore_meta SET value = value + 1 "
+	    "WHERE name = 'seq'") == 0);
+	CHECK(store_seq(hosts[1]) == seq + 1);
+	took = wait_told(seq + 1, 5000);
+	CHECK(took >= 0);
+	close_hosts();
+}
+
 static void
 test_connection_lost(void)
 {
@@ -221,9 +319,9 @@ test_connection_lost(void)
 	op.vlen = 1;
 	CHECK(store_write(st, &op) == STORE_OK);
 	CHECK(drop_connections() == 0);
-	/* a read on the dropped connection: STORE_IO, then anew */
+	/* a read on the dropped connection: STORE_UNAVAILABLE, then anew */
 	e = store_get(st, "k", 1, &m, &v, &n);
-	CHECK(e == STORE_IO || e == STORE_OK);
+	CHECK(e == STORE_UNAVAILABLE || e == STORE_OK);
 	if (e == STORE_OK)
 		free(v);
 	CHECK(store_get(st, "k", 1, &m, &v, &n) == STORE_OK);
@@ -241,6 +339,7 @@ main(void)
 		return T_EXIT();
 	RUN(test_cas_one_winner);
 	RUN(test_seq_across_hosts);
+	RUN(test_other_hosts_commits_are_told);
 	RUN(test_connection_lost);
 	return T_EXIT();
 }
