@@ -155,6 +155,13 @@ pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
 		pc->retry = 1;
 		return STORE_IO;
 	}
+	if (state != NULL && (strcmp(state, "55P03") == 0 ||
+	    strcmp(state, "53300") == 0 || strcmp(state, "57P03") == 0)) {
+		/* a lock waited for too long, no connection slot, starting */
+		pg_log(st, 1, __func__, "%s: %s", what, one_line(
+		    PQresultErrorMessage(res), buf, sizeof(buf)));
+		return STORE_UNAVAILABLE;
+	}
 	if (state != NULL && (strcmp(state, "53100") == 0 ||
 	    strcmp(state, "54000") == 0)) {
 		pg_log(st, 1, __func__, "%s: %s", what, one_line(
@@ -336,20 +343,63 @@ notice(void *arg, const char *msg)
 		    sizeof(buf)));
 }
 
+PGconn *
+pg_dial(const char *conninfo)
+{
+	/* conninfo comes last: what it says overrides these */
+	static const char *const keys[] = { "connect_timeout",
+	    "tcp_user_timeout", "dbname", NULL };
+	const char	*vals[] = { PG_CONNECT_TIMEOUT, PG_TCP_USER_TIMEOUT,
+	    conninfo, NULL };
+	PGconn		*c;
+	PGresult	*res;
+
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK)
+		return c;
+	/*
+	 * A host that dies inside a transaction (its machine, not just its
+	 * process) must not hold the seq row's lock, which every host's
+	 * writers wait for, until TCP notices: the server ends a session
+	 * idle in a transaction, and a wait for a lock is bounded. Engines
+	 * without these settings do without.
+	 */
+	res = PQexec(c, "SET idle_in_transaction_session_timeout = "
+	    PG_IDLE_TX_TIMEOUT "; SET lock_timeout = " PG_LOCK_TIMEOUT);
+	PQclear(res);
+	return c;
+}
+
+/*
+ * That the database cannot be reached, said once a second at most while
+ * it lasts: every request would say it otherwise.
+ */
+static void
+say_unreachable(store *st, PGconn *c)
+{
+	int64_t	 now = op_real_clock(NULL) / 1000000, last;
+	char	 buf[400];
+
+	last = atomic_load(&st->said_down);
+	if (now == last || !atomic_compare_exchange_strong(&st->said_down,
+	    &last, now))
+		return;
+	pg_log(st, 0, "pg_connect", "cannot connect: %s", one_line(
+	    c != NULL ? PQerrorMessage(c) : "out of memory", buf,
+	    sizeof(buf)));
+}
+
 /* A new connection, prepared once the store is open (st->ready). */
 static struct pgconn *
 pg_connect(store *st)
 {
 	struct pgconn	*pc;
-	char		 buf[400];
 
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return NULL;
-	pc->c = PQconnectdb(st->conninfo);
+	pc->c = pg_dial(st->conninfo);
 	if (pc->c == NULL || PQstatus(pc->c) != CONNECTION_OK) {
-		pg_log(st, 0, __func__, "cannot connect: %s", one_line(
-		    pc->c ? PQerrorMessage(pc->c) : "out of memory", buf,
-		    sizeof(buf)));
+		say_unreachable(st, pc->c);
 		goto fail;
 	}
 	PQsetNoticeProcessor(pc->c, notice, st);

@@ -42,7 +42,7 @@ listen_connect(store *st)
 	PGconn		*c;
 	PGresult	*res;
 
-	c = PQconnectdb(st->conninfo);
+	c = pg_dial(st->conninfo);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		return NULL;

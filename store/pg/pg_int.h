@@ -51,6 +51,11 @@
 				   refused for a concurrent one */
 #define PG_POOL_IDLE	64	/* idle connections kept */
 #define PG_POLL_MS	1000	/* the seq read for other hosts' writes */
+/* Bounds on waiting for the database (settings the conninfo may override). */
+#define PG_CONNECT_TIMEOUT	"5"	/* s to connect */
+#define PG_TCP_USER_TIMEOUT	"10000"	/* ms data may go unacknowledged */
+#define PG_IDLE_TX_TIMEOUT	"'10s'"	/* a session idle in a transaction */
+#define PG_LOCK_TIMEOUT		"'10s'"	/* a wait for a row lock */
 
 /* The prepared statements (conn.c holds their SQL). */
 enum pg_stmt {
@@ -102,6 +107,7 @@ struct store {
 	int		 listen_stop[2]; /* a pipe: a byte stops it */
 	pthread_t	 listener;
 	_Atomic uint64_t busy;		/* connections handed out */
+	_Atomic int64_t	 said_down;	/* the second it last said so */
 	pthread_mutex_t	 lock;		/* the idle list */
 	struct pgconn	*idle;
 	size_t		 nidle;
@@ -136,6 +142,11 @@ struct store_io {
 
 void		pg_log(const store *, int level, const char *func,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * A connection to conninfo, with the bounds above (PQstatus says whether
+ * it is up; PQfinish it either way).
+ */
+PGconn		*pg_dial(const char *conninfo);
 /* A connection of the pool, connected and prepared; NULL: logged. */
 struct pgconn	*pg_take(store *);
 /* Gives pc back: kept when idle and healthy, else closed. NULL-safe. */
