@@ -150,7 +150,9 @@ struct store_opts {
 	size_t		 batch_max;	/* group commit bound; 0: STORE_BATCH_MAX */
 	int		 relaxed;	/* commits not synced to disk: a crash
 					   of the machine may lose the last
-					   writes, a crash of the process not */
+					   writes, a crash of the process not
+					   (POSTGRES: synchronous_commit off,
+					   the database's machine) */
 	store_batch_fn	 on_batch;	/* NULL: nobody is told */
 	void		*batch_arg;
 	store_commit_fn	 on_commit;	/* NULL: nobody is told */

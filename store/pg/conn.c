@@ -565,6 +565,7 @@ store_open_pg(const struct store_opts *o, store **out)
 	    STORE_HISTORY_DEFAULT;
 	st->on_commit = o->on_commit;
 	st->commit_arg = o->commit_arg;
+	st->relaxed = o->relaxed;
 	err = STORE_IO;
 	if ((pc = pg_take(st)) == NULL)
 		goto out;

@@ -103,6 +103,8 @@ struct store {
 	void		*commit_arg;
 	_Atomic uint64_t posted;	/* the last seq told on_commit */
 	int		 notify;	/* commits send NOTIFY verstore */
+	int		 relaxed;	/* commits do not wait for the WAL's
+					   flush (synchronous_commit off) */
 	int		 listening;	/* listen.c's thread runs */
 	int		 listen_stop[2]; /* a pipe: a byte stops it */
 	pthread_t	 listener;

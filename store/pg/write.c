@@ -504,7 +504,12 @@ tx_begin(store *st, struct pgtx *tx)
 	for (tries = 0; tries < 2; tries++) {
 		if (tx->pc == NULL && (tx->pc = pg_take(st)) == NULL)
 			return STORE_UNAVAILABLE;
-		res = PQexec(tx->pc->c, "BEGIN ISOLATION LEVEL READ COMMITTED; "
+		res = PQexec(tx->pc->c, st->relaxed ?
+		    "BEGIN ISOLATION LEVEL READ COMMITTED; "
+		    "SET LOCAL synchronous_commit = off; "
+		    "SELECT value FROM verstore_meta WHERE name = 'seq' "
+		    "FOR UPDATE" :
+		    "BEGIN ISOLATION LEVEL READ COMMITTED; "
 		    "SELECT value FROM verstore_meta WHERE name = 'seq' "
 		    "FOR UPDATE");
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
