@@ -3,6 +3,7 @@
  * connections, its prepared statements and how they run, and the calls
  * that need nothing else; see pg_int.h.
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,17 +413,41 @@ fail:
 	return NULL;
 }
 
+/*
+ * Whether an idle connection may be used. The server sends nothing to an
+ * idle session of ours but when it ends it (a restart, a terminated
+ * backend: a FATAL message, then the close), so anything to read means
+ * it is gone, or going; a connection dropped for nothing costs a new one.
+ */
+static int
+idle_alive(struct pgconn *pc)
+{
+	struct pollfd	 p;
+
+	p.fd = PQsocket(pc->c);
+	p.events = POLLIN;
+	p.revents = 0;
+	return PQstatus(pc->c) == CONNECTION_OK && p.fd >= 0 &&
+	    poll(&p, 1, 0) == 0;
+}
+
 struct pgconn *
 pg_take(store *st)
 {
 	struct pgconn	*pc;
 
-	pthread_mutex_lock(&st->lock);
-	if ((pc = st->idle) != NULL) {
-		st->idle = pc->next;
-		st->nidle--;
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		if ((pc = st->idle) != NULL) {
+			st->idle = pc->next;
+			st->nidle--;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (pc == NULL || idle_alive(pc))
+			break;
+		PQfinish(pc->c);
+		free(pc);
 	}
-	pthread_mutex_unlock(&st->lock);
 	if (pc == NULL && (pc = pg_connect(st)) == NULL)
 		return NULL;
 	pc->next = NULL;
