@@ -114,6 +114,7 @@ $(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC) fcgi/lib/hash.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Needs wrk (and etcd-server for the peer rows): conf/deps.sh installs them.
+# PostgreSQL 15 (postgresql-15), when installed, adds the postgres rows.
 bench: all $(BUILD)/bench/lmdb_commit
 	@sh conf/deps.sh wrk
 	@python3 tests/bench/run.py

@@ -7,6 +7,11 @@
 #                            cluster in /tmp/pg-XXXXXX, with database verstore
 #   tests/pg.sh stop DIR     stops the cluster in DIR and removes DIR
 #
+# The cluster runs with fsync off: the tests want speed, not durability.
+# PG_DURABLE=1 starts it as a production one runs (fsync on, every commit
+# flushed to disk before its answer: synchronous_commit on), as make bench
+# measures it.
+#
 #   export VERSTORE_PG="$(tests/pg.sh start)"; make unit; ...
 #   tests/pg.sh stop "$(echo "$VERSTORE_PG" | sed 's/^host=\([^ ]*\).*/\1/')"
 set -eu
@@ -34,9 +39,11 @@ start)
 	as_pg "$BIN/initdb" -D "$dir/data" -U postgres --auth=trust \
 	    -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
 		cat "$dir/initdb.log" >&2; rm -rf "$dir"; exit 1; }
+	sync="-c fsync=off"
+	[ "${PG_DURABLE:-0}" = 1 ] && sync="-c fsync=on -c synchronous_commit=on"
 	as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
 	    "-c listen_addresses='' -c unix_socket_directories='$dir' \
-	    -c fsync=off -c max_connections=200" start >/dev/null 2>&1 || {
+	    $sync -c max_connections=200" start >/dev/null 2>&1 || {
 		cat "$dir/log" >&2; rm -rf "$dir"; exit 1; }
 	as_pg "$BIN/createdb" -h "$dir" -U postgres verstore
 	echo "host=$dir dbname=verstore user=postgres"

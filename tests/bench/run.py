@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """make bench: verstore against the ceiling of its own path and against
-etcd, measured in one run on this machine, printed as one table.
+etcd, and on backend postgres against LMDB and pgbench, measured in one
+run on this machine, printed as one table.
 
 Starts its own nginx + verstored (and etcd 3.4 on loopback when
-installed), loads the keys each load needs, and drives them with wrk.
-BENCH_SECONDS sets each run's length (default 8)."""
+installed, and a private PostgreSQL cluster when PostgreSQL is), loads
+the keys each load needs, and drives them with wrk (and pgbench).
+BENCH_SECONDS sets each run's length (default 8); PG_BIN where
+PostgreSQL's programs are (default /usr/lib/postgresql/15/bin)."""
 import os
 import platform
 import re
@@ -342,6 +345,216 @@ def auth_rows(rows):
         shutil.rmtree(d, ignore_errors=True)
 
 
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+PG_KEYS = 2000          # as cas.lua's: 1000 for each of wrk's 2 threads
+
+
+class PgCluster:
+    """A private cluster (tests/pg.sh) that runs as a production one does:
+    fsync on, each commit flushed before its answer (PG_DURABLE=1)."""
+
+    def __init__(self):
+        p = subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"),
+                            "start"], capture_output=True, text=True,
+                           env=dict(os.environ, PG_DURABLE="1",
+                                    PG_BIN=PG_BIN))
+        if p.returncode != 0:
+            raise RuntimeError("tests/pg.sh start: " + p.stderr.strip())
+        self.conninfo = p.stdout.strip()
+        self.dir = re.match(r"host=(\S+)", self.conninfo).group(1)
+
+    def sql(self, *stmts, db="verstore"):
+        """Runs each statement on its own (VACUUM wants no transaction);
+        returns what the last one printed."""
+        cmd = [os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v",
+               "ON_ERROR_STOP=1",
+               self.conninfo.replace("dbname=verstore", "dbname=" + db)]
+        for st in stmts:
+            cmd += ["-c", st]
+        return subprocess.run(cmd, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def stop(self):
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "stop",
+                        self.dir], env=dict(os.environ, PG_BIN=PG_BIN),
+                       capture_output=True)
+
+
+def write_batches(socks):
+    """Write transactions and the writes they carried so far, summed over
+    the hosts on socks (their metrics, asked on each socket)."""
+    n = ops = 0
+    for sock in socks:
+        _, body = harness.fcgi_request(sock, {"REQUEST_METHOD": "GET",
+                                              "REQUEST_URI": "/api/metrics"})
+        text = body.decode()
+        n += int(re.search(r"^verstore_write_batches_total (\d+)$", text,
+                           re.M).group(1))
+        ops += int(re.search(r"^verstore_write_batch_ops_sum (\d+)$", text,
+                             re.M).group(1))
+    return n, ops
+
+
+def cas_c64(url, socks, keyset):
+    """cas.lua at c64 on keyset, with the writes per commit beside it."""
+    n0, ops0 = write_batches(socks)
+    r = wrk(url, 64, "cas.lua", args=[keyset])
+    n1, ops1 = write_batches(socks)
+    r["note"] = f"{(ops1 - ops0) / max(1, n1 - n0):.1f} writes per commit"
+    return r
+
+
+def upstream_server(port, socks):
+    """nginx text for a server on port whose API goes to every socket in
+    turn: the hosts serving one database."""
+    hosts = "".join(f"        server unix:{s};\n" for s in socks)
+    return (f"\n    upstream verstore_hosts {{\n{hosts}    }}\n"
+            f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        location /api/ {{\n"
+            f"            include /etc/nginx/fastcgi_params;\n"
+            f"            fastcgi_param HTTP_PROXY \"\";\n"
+            f"            fastcgi_pass verstore_hosts;\n"
+            f"            fastcgi_keep_conn off;\n"
+            f"            fastcgi_read_timeout 75s;\n"
+            f"            client_max_body_size 1m;\n"
+            f"        }}\n    }}")
+
+
+def pgbench_cas(pg, clients):
+    """pgbench running pg_cas.sql, cas.lua's load as one UPDATE, on a
+    table of its own; the versions counted after tell the matches."""
+    per = PG_KEYS // clients
+    pg.sql("CREATE DATABASE bench")
+    pg.sql("CREATE TABLE kv (key text PRIMARY KEY, value text NOT NULL, "
+           "version bigint NOT NULL)",
+           f"INSERT INTO kv SELECT i::text, repeat('x', {1024 - 14}), 1 "
+           f"FROM generate_series(0, {clients * per - 1}) i",
+           "VACUUM ANALYZE kv", "CHECKPOINT", db="bench")
+    logs = tempfile.mkdtemp(prefix="verstore-bench-pgbench-")
+    try:
+        out = subprocess.run(
+            [os.path.join(PG_BIN, "pgbench"), "-n", "-M", "prepared",
+             f"-c{clients}", "-j2", f"-T{SECS}",
+             "-f", os.path.join(HERE, "pg_cas.sql"),
+             "-D", f"clients={clients}", "-D", f"per={per}", "-D", "n=0",
+             "-D", "v=" + "y" * (1024 - 14),
+             "-l", "--log-prefix", os.path.join(logs, "tx"),
+             "-h", pg.dir, "-U", "postgres", "bench"],
+            capture_output=True, text=True, check=True,
+            timeout=SECS + 60).stdout
+        lat = []
+        for name in os.listdir(logs):
+            with open(os.path.join(logs, name)) as f:
+                lat += [int(line.split()[2]) / 1000 for line in f]
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+    lat.sort()
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    n = int(re.search(r"actually processed: (\d+)", out).group(1))
+    failed = int(re.search(r"failed transactions: (\d+)", out).group(1))
+    ok = int(pg.sql("SELECT sum(version - 1) FROM kv", db="bench"))
+    return {"rps": tps, "p50": lat[len(lat) // 2],
+            "p99": lat[int(len(lat) * 0.99)], "errors": 0, "non2xx": 0,
+            "ok": ok, "conflict": n - ok, "other": failed,
+            "secs": n / tps if tps else SECS,
+            "note": f"{clients} clients x {per} keys"}
+
+
+def pg_rows(rows):
+    """GET and conditional PUT on backend postgres beside the same loads
+    on LMDB, each on a fresh server with the same settings; the
+    conditional PUT again with two hosts on the database; and pgbench
+    running the same conditional UPDATE at the same concurrency. Returns
+    the lines that say what each side did, or why there are no rows."""
+    if not all(os.access(os.path.join(PG_BIN, b), os.X_OK)
+               for b in ("initdb", "pg_ctl", "psql", "pgbench")):
+        return [f"(PostgreSQL not installed in {PG_BIN}: apt-get install "
+                "postgresql-15 for the postgres rows)"]
+    ncpu = os.cpu_count()
+    pg = PgCluster()
+    try:
+        conf = f"backend postgres\npostgres_conninfo {pg.conninfo}\n"
+        srv = harness.Server(conf=conf)
+        check = subprocess.run([os.path.join(BUILD, "verstored"), "-t", "-c",
+                                srv.conf_path], capture_output=True,
+                               text=True)
+        srv.stop()
+        if check.returncode != 0:
+            return ["(no postgres rows: " + "; ".join(
+                check.stderr.strip().splitlines()) + ")"]
+        kib = "x" * (1024 - 14)
+        for backend in ("lmdb", "postgres"):
+            on_pg = backend == "postgres"
+            srv = harness.Server(workers=ncpu, threads=16,
+                                 conf=conf if on_pg else "")
+            other = None
+            if on_pg:
+                # a second host on the database, and nginx on a second
+                # port spreading requests over both
+                other = harness.Server(workers=ncpu, threads=16, conf=conf)
+                two_port = harness.free_port()
+                srv.nginx_extra = upstream_server(two_port,
+                                                  [srv.sock, other.sock])
+            try:
+                srv.start()
+                base = f"http://127.0.0.1:{srv.port}"
+                print(f"  loading keys ({backend}) ...", flush=True)
+                load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib)
+                for s in ("cas", "cas2") if on_pg else ("cas",):
+                    load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
+                               for i in range(1, 1001)], kib)
+                row = f"GET 1 KiB, 100 hot keys, {backend}"
+                print(f"  {row} ...", flush=True)
+                rows[row] = wrk(base, 32, "get.lua")
+                if on_pg:
+                    pg.sql("CHECKPOINT")
+                row = "PUT If-Match, own keys, c64, " + \
+                    ("postgres 1 host" if on_pg else backend)
+                print(f"  {row} ...", flush=True)
+                rows[row] = cas_c64(base, [srv.sock], "cas")
+                if on_pg:
+                    other.start_verstored()
+                    pg.sql("CHECKPOINT")
+                    row = "PUT If-Match, own keys, c64, postgres 2 hosts"
+                    print(f"  {row} ...", flush=True)
+                    rows[row] = cas_c64(f"http://127.0.0.1:{two_port}",
+                                        [srv.sock, other.sock], "cas2")
+            finally:
+                if other is not None:
+                    other.stop()
+                srv.stop()
+        row = "pgbench conditional UPDATE, own keys, c64"
+        print(f"  {row} ...", flush=True)
+        rows[row] = pgbench_cas(pg, 64)
+        version = pg.sql("SHOW server_version").split()[0]
+    finally:
+        pg.stop()
+    return [
+        f"postgres rows: PostgreSQL {version}, a private cluster on this "
+        "disk (unix socket, default settings otherwise) with fsync on and "
+        "synchronous_commit on: each commit is flushed to disk before its "
+        "answer, as LMDB's with durability strict (each commit synced).",
+        f"verstore on postgres: {ncpu} workers x 16 threads on each host; "
+        "the writers of a worker share one transaction (group commit), and "
+        "every write transaction locks the row of the seq counter, so the "
+        "hosts' workers write in turn. 2 hosts: two verstored on one "
+        "database behind one nginx, which spreads requests over both "
+        "sockets.",
+        "PUT If-Match: cas.lua, each wrk thread's 32 connections cycling "
+        "over its own 1,000 keys (2,000 keys, 1 KiB values) with the "
+        "version the last answer gave, so no key is in flight twice and "
+        "every PUT matches.",
+        f"pgbench: pg_cas.sql, -M prepared -c64 -j2, one UPDATE kv SET "
+        "value = :v, version = version + 1 WHERE key = :k AND version = "
+        f":ver per transaction (autocommit), each client cycling over its "
+        f"own {PG_KEYS // 64} keys ({PG_KEYS // 64 * 64:,} keys, 1 KiB text "
+        "values) with the version its last pass wrote; ok/s counts the "
+        "versions the table gained. It writes one row where verstore "
+        "writes the key's row, a history row, the seq row and reads the "
+        "key first.",
+    ]
+
+
 def main():
     ncpu = os.cpu_count()
     ret_port = harness.free_port()
@@ -401,13 +614,22 @@ def main():
         if etcd is not None:
             etcd.stop()
         srv.stop()
+    print("  postgres beside LMDB and pgbench ...", flush=True)
+    try:
+        pg_notes = pg_rows(rows)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        # the rows above are measured already: print them all the same
+        pg_notes = [f"(the postgres rows failed: {e})"]
 
-    report(rows, ncpu)
+    report(rows, ncpu, pg_notes)
 
 
-def report(rows, ncpu):
+def report(rows, ncpu, pg_notes=()):
     def r(name, key="rps"):
         return rows.get(name, {}).get(key)
+
+    def ok_rate(name):
+        return rows[name].get("ok", 0) / rows[name].get("secs", SECS)
 
     print()
     print(f"Machine: {ncpu} cores, {cpu_name()}, Linux {platform.release()}; "
@@ -438,8 +660,7 @@ def report(rows, ncpu):
 
     health = r("GET /api/health")
     get = r("GET 1 KiB, 100 hot keys")
-    cas64 = rows["PUT If-Match, own keys, c64"]
-    cas_ok = cas64.get("ok", 0) / cas64.get("secs", SECS)
+    cas_ok = ok_rate("PUT If-Match, own keys, c64")
     lmdb = r("LMDB 1 put/commit")
     targets = [
         ("GET 1 KiB / health", get / health, 0.8),
@@ -467,16 +688,36 @@ def report(rows, ncpu):
             targets.append((f"{name}: auth token / auth none",
                             r(name + ", auth token") /
                             r(name + ", auth none"), 0.95))
+    pgb = "pgbench conditional UPDATE, own keys, c64"
+    if pgb in rows:
+        for hosts in ("1 host", "2 hosts"):
+            targets.append((f"conditional PUT c64 on postgres, {hosts} "
+                            "(2xx/s) / pgbench conditional UPDATE c64 "
+                            "(matched/s)",
+                            ok_rate(f"PUT If-Match, own keys, c64, postgres "
+                                    f"{hosts}") / ok_rate(pgb), 0.7))
+        targets.append(("conditional PUT c64 (2xx/s): postgres 1 host / "
+                        "lmdb", ok_rate("PUT If-Match, own keys, c64, "
+                                        "postgres 1 host") /
+                        ok_rate("PUT If-Match, own keys, c64, lmdb"), None))
+        targets.append(("GET 1 KiB, 100 hot keys: postgres / lmdb",
+                        r("GET 1 KiB, 100 hot keys, postgres") /
+                        r("GET 1 KiB, 100 hot keys, lmdb"), None))
     print()
     print("| ratio | measured | target |")
     print("|---|---:|---|")
     for name, val, goal in targets:
+        if goal is None:
+            print(f"| {name} | {val:.2f}x | (none: measured beside) |")
+            continue
         print(f"| {name} | {val:.2f}x | >= {goal}x {'met' if val >= goal else 'MISSED'} |")
     p99 = r("PUT If-Match, own keys, c32", "p99")
     print(f"| p99 of conditional PUT at c32 | {p99:.2f} ms | < 10 ms "
           f"{'met' if p99 < 10 else 'MISSED'} |")
     if "etcd txn CAS, c64" not in rows:
         print("\n(etcd not installed: apt-get install etcd-server for the peer rows)")
+    for line in pg_notes:
+        print("\n" + line)
 
 
 if __name__ == "__main__":
