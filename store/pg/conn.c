@@ -334,8 +334,8 @@ pg_prepare(store *st, struct pgconn *pc)
  * The server's warnings go to the log; its notices (a table already
  * there, ...) do not.
  */
-static void
-notice(void *arg, const char *msg)
+void
+pg_notice(void *arg, const char *msg)
 {
 	char	 buf[400];
 
@@ -403,7 +403,7 @@ pg_connect(store *st)
 		say_unreachable(st, pc->c);
 		goto fail;
 	}
-	PQsetNoticeProcessor(pc->c, notice, st);
+	PQsetNoticeProcessor(pc->c, pg_notice, st);
 	if (st->ready && pg_prepare(st, pc) != STORE_OK)
 		goto fail;
 	return pc;
@@ -543,7 +543,7 @@ pg_usage(store *st, struct store_usage *out)
 	memset(out, 0, sizeof(*out));
 	out->readers = atomic_load(&st->busy);
 	if ((pc = pg_take(st)) == NULL)
-		return STORE_IO;
+		return STORE_UNAVAILABLE;
 	res = PQexecParams(pc->c, "SELECT (pg_total_relation_size("
 	    "'verstore_kv') + pg_total_relation_size('verstore_history') + "
 	    "pg_total_relation_size('verstore_idem'))::int8", 0, NULL, NULL,

@@ -47,6 +47,7 @@ listen_connect(store *st)
 		PQfinish(c);
 		return NULL;
 	}
+	PQsetNoticeProcessor(c, pg_notice, st);
 	res = PQexec(c, "LISTEN verstore");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		pg_log(st, 2, __func__, "LISTEN is not available (%s): the "

@@ -149,6 +149,8 @@ void		pg_log(const store *, int level, const char *func,
  * it is up; PQfinish it either way).
  */
 PGconn		*pg_dial(const char *conninfo);
+/* libpq's notice processor: the server's warnings to st's log. */
+void		 pg_notice(void *st, const char *msg);
 /* A connection of the pool, connected and prepared; NULL: logged. */
 struct pgconn	*pg_take(store *);
 /* Gives pc back: kept when idle and healthy, else closed. NULL-safe. */
