@@ -432,7 +432,10 @@ test_create_names(void)
 	close_store(st);
 }
 
-/* A MULTI callback: "a" must read as version 2 ("2"); copies it to "m". */
+/*
+ * A MULTI callback: "a" must read as version 2 ("2"); copies it to "m",
+ * which then reads as what it wrote.
+ */
 static int
 copy_a_to_m(void *arg, store_io *io)
 {
@@ -444,8 +447,12 @@ copy_a_to_m(void *arg, store_io *io)
 	if (store_io_get(io, "a", 1, &m, &v, &n) != STORE_OK ||
 	    m.version != 2 || n != 1 || v[0] != '2')
 		return STORE_UPDATE_FAILED;
-	return store_io_put(io, "m", 1, v, n, NULL) == STORE_OK ? 0 :
-	    STORE_UPDATE_FAILED;
+	if (store_io_put(io, "m", 1, "2", 1, NULL) != STORE_OK)
+		return STORE_UPDATE_FAILED;
+	if (store_io_get(io, "m", 1, &m, &v, &n) != STORE_OK ||
+	    m.version != 1 || n != 1 || v[0] != '2')
+		return STORE_UPDATE_FAILED;
+	return 0;
 }
 
 static int
