@@ -5,9 +5,15 @@
  * records of idempotent requests; see pg_int.h.
  *
  * A batch runs in one transaction that first locks the meta row "seq";
- * seqs are counted here and the row written once, just before COMMIT. A
- * transaction's ops go into a savepoint, so that its failure undoes only
- * itself. When the database refuses the transaction for a concurrent one
+ * seqs are counted here and the row written once, just before COMMIT. It
+ * then reads and locks the rows its plain ops name in one statement and
+ * keeps them (pg_int.h, struct pgcache): each op reads its key's state
+ * from there, and a plain op's write changes the kept row and is queued;
+ * the queue goes out with COMMIT in one pipeline, or before a statement
+ * that must see it (a savepoint, a callback's transaction). A write that
+ * fails there fails the transaction as a statement failing at once does,
+ * its op taking the error. A transaction's ops go into a savepoint, so
+ * that its failure undoes only itself (and the rows kept are read anew). When the database refuses the transaction for a concurrent one
  * (40001, 40P01) the whole batch runs again, a bounded number of times;
  * when a statement fails otherwise, the batch runs again with every unit
  * in a savepoint, so that the failure stays with its own unit.
@@ -238,7 +244,7 @@ enum pipe_step { STEP_WRITE, STEP_SEQ, STEP_NOTIFY, STEP_COMMIT };
 
 /* Sends one statement of tx_pipe's pipeline; 1, or 0 when it could not. */
 static int
-pipe_send(store *st, struct pgtx *tx, enum pipe_step step, size_t i)
+pipe_send(struct pgtx *tx, enum pipe_step step, size_t i)
 {
 	struct pgq	 q;
 
@@ -251,7 +257,6 @@ pipe_send(store *st, struct pgtx *tx, enum pipe_step step, size_t i)
 		pgq_int(&q, (int64_t)tx->seq);
 		return pg_send(tx->pc, Q_SEQ_SET, &q);
 	case STEP_NOTIFY:
-		(void)st;
 		return PQsendQueryParams(tx->pc->c, "NOTIFY verstore", 0, NULL,
 		    NULL, NULL, NULL, 1);
 	default:
@@ -332,7 +337,7 @@ tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 		return pg_fail(st, tx->pc, NULL, "pipeline");
 	}
 	for (n = 0; n < nw + ns; n++)
-		if (!pipe_send(st, tx, n < nw ? STEP_WRITE : steps[n - nw],
+		if (!pipe_send(tx, n < nw ? STEP_WRITE : steps[n - nw],
 		    n < nw ? n : 0))
 			break;
 	if (PQpipelineSync(tx->pc->c) != 1)
