@@ -326,21 +326,6 @@ unit_writer(void *arg)
 	return NULL;
 }
 
-static struct store_op
-put_op(const char *key, const char *value, const struct store_cond *c)
-{
-	struct store_op	 op;
-
-	memset(&op, 0, sizeof(op));
-	op.kind = STORE_OP_PUT;
-	op.key = key;
-	op.klen = strlen(key);
-	op.value = value;
-	op.vlen = strlen(value);
-	op.cond = c;
-	return op;
-}
-
 /*
  * One batch: a plain write, a unit of two that fails on its second op
  * (its first undone), then writes that must see the first one and not
@@ -365,15 +350,15 @@ test_unit_undone_in_batch(void)
 	v1.token_version = 1;
 	stale.token_version = 7;
 	memset(u, 0, sizeof(u));
-	u[0].ops[0] = put_op("p", "1", NULL);
+	u[0].ops[0] = tstore_put_op("p", "1", NULL);
 	u[0].n = 1;
-	u[1].ops[0] = put_op("q", "1", NULL);
-	u[1].ops[1] = put_op("p", "x", &stale);
+	u[1].ops[0] = tstore_put_op("q", "1", NULL);
+	u[1].ops[1] = tstore_put_op("p", "x", &stale);
 	u[1].n = 2;
 	u[1].all = 1;
-	u[2].ops[0] = put_op("p", "2", &v1);
+	u[2].ops[0] = tstore_put_op("p", "2", &v1);
 	u[2].n = 1;
-	u[3].ops[0] = put_op("q", "2", &absent);
+	u[3].ops[0] = tstore_put_op("q", "2", &absent);
 	u[3].n = 1;
 	atomic_store(&hold_first, 1);
 	pthread_create(&lt, NULL, writer, &lead);

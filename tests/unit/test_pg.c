@@ -343,20 +343,6 @@ refuse_bad(void)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static struct store_op
-put_op(const char *key, const char *value)
-{
-	struct store_op	 op;
-
-	memset(&op, 0, sizeof(op));
-	op.kind = STORE_OP_PUT;
-	op.key = key;
-	op.klen = strlen(key);
-	op.value = value;
-	op.vlen = strlen(value);
-	return op;
-}
-
 /*
  * A write that the database refuses (here when the batch commits) fails
  * its own op, which keeps the state it found; the other ops of its batch
@@ -371,15 +357,15 @@ test_refused_write(void)
 	char		*v;
 	size_t		 n;
 
-	ops[0] = put_op("k", "1");
+	ops[0] = tstore_put_op("k", "1", NULL);
 	CHECK(store_apply(st, ops, 1) == STORE_OK && ops[0].err == STORE_OK);
 	CHECK(refuse_bad() == 0);
-	ops[0] = put_op("k", "bad");
+	ops[0] = tstore_put_op("k", "bad", NULL);
 	(void)store_apply(st, ops, 1);
 	CHECK(ops[0].err == STORE_IO && ops[0].meta.version == 1);
-	ops[0] = put_op("a", "1");
-	ops[1] = put_op("b", "bad");
-	ops[2] = put_op("k", "2");
+	ops[0] = tstore_put_op("a", "1", NULL);
+	ops[1] = tstore_put_op("b", "bad", NULL);
+	ops[2] = tstore_put_op("k", "2", NULL);
 	CHECK(store_apply(st, ops, 3) == STORE_OK);
 	CHECK(ops[0].err == STORE_OK && ops[0].meta.version == 1);
 	CHECK(ops[1].err == STORE_IO && ops[1].meta.version == 0);
