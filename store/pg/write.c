@@ -333,8 +333,9 @@ tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 		return STORE_OK;
 	tx->pc->retry = 0;
 	if (PQenterPipelineMode(tx->pc->c) != 1) {
-		tx->failed = 1;
-		return pg_fail(st, tx->pc, NULL, "pipeline");
+		err = pg_fail(st, tx->pc, NULL, "pipeline");
+		at = 0;		/* nothing sent: as if the first failed */
+		goto fail;
 	}
 	for (n = 0; n < nw + ns; n++)
 		if (!pipe_send(tx, n < nw ? STEP_WRITE : steps[n - nw],
@@ -354,6 +355,7 @@ tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 			tx->cache->nw = 0;
 		return STORE_OK;
 	}
+fail:
 	tx->failed = 1;
 	if (at < nw) {
 		*in_writes = 1;
