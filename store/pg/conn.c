@@ -113,6 +113,12 @@ static const struct {
 	    "ON CONFLICT (name) DO UPDATE SET expires_us = "
 	    "excluded.expires_us, fp = excluded.fp, "
 	    "response = excluded.response" },
+	/* $1 the keys: their rows, locked in key order */
+	[Q_PREFETCH] = { "vs_prefetch",
+	    "SELECT key, value, " META_COLS " FROM verstore_kv "
+	    "WHERE key = ANY($1::bytea[]) ORDER BY key FOR UPDATE" },
+	[Q_SEQ_SET] = { "vs_seq_set",
+	    "UPDATE verstore_meta SET value = $1::int8 WHERE name = 'seq'" },
 };
 
 void
@@ -139,7 +145,7 @@ one_line(const char *msg, char *buf, size_t bufsz)
 }
 
 /* A failed result (res may be NULL) in the store's words. */
-static enum store_err
+enum store_err
 pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
 {
 	const char	*state = res != NULL ?
@@ -195,6 +201,13 @@ pg_run(store *st, struct pgconn *pc, enum pg_stmt s, const struct pgq *q,
 	*err = pg_fail(st, pc, res, stmts[s].name);
 	PQclear(res);
 	return NULL;
+}
+
+int
+pg_send(struct pgconn *pc, enum pg_stmt s, const struct pgq *q)
+{
+	return PQsendQueryPrepared(pc->c, stmts[s].name, q->n, q->v, q->len,
+	    q->fmt, 1);
 }
 
 enum store_err

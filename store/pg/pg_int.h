@@ -73,6 +73,8 @@ enum pg_stmt {
 	Q_IDEM_GET,
 	Q_IDEM_PURGE,
 	Q_IDEM_PUT,
+	Q_PREFETCH,	/* keys (bytea[]) -> key, value, state, FOR UPDATE */
+	Q_SEQ_SET,	/* the last seq, written */
 	Q_NSTMT
 };
 
@@ -83,12 +85,62 @@ struct pgconn {
 	int		 retry;		/* the last failure was 40001/40P01 */
 };
 
+/*
+ * A write transaction keeps the rows it locked (its cache, write.c): the
+ * keys of a batch's ops are read and locked in one statement as it
+ * begins, a write changes the cached row at once and is queued, and the
+ * queue goes out in one round trip (a pipeline) with COMMIT, or before a
+ * statement that must see it. So a batch of plain ops costs a few round
+ * trips, not two per op, while it holds the seq row every writer waits
+ * for.
+ */
+#define PG_ROWS_MAX	(2 * STORE_BATCH_MAX)	/* rows cached, at most */
+#define PG_ROWS_SLOTS	(4 * STORE_BATCH_MAX)	/* their hash table (2^n) */
+#define PG_WRITES_MAX	STORE_BATCH_MAX		/* writes queued, at most */
+
+/* A value shared by a cached row and the writes queued for it. */
+struct pgval {
+	size_t		 refs;
+	size_t		 len;
+	char		 data[];	/* len bytes and a NUL */
+};
+
+/* A key's row as its transaction left it (locked by it). */
+struct pgrow {
+	char		 key[STORE_KEY_MAX];
+	size_t		 klen;
+	int		 found;		/* it exists (a tombstone too) */
+	struct store_meta meta;		/* found: its state */
+	struct pgval	*value;		/* NULL: none (a tombstone) */
+};
+
+/* A write queued: the row's new state, as Q_WRITE takes it. */
+struct pgwrite {
+	const struct pgrow *row;	/* the key */
+	struct pgval	*value;		/* NULL: a tombstone */
+	struct store_meta meta;
+	uint64_t	 seq;
+	uint64_t	 prune;		/* the highest version pruned */
+	struct store_op	*op;		/* whose write; failing, it gets */
+	struct store_meta before;	/* the error and this state back */
+};
+
+struct pgcache {
+	struct pgrow	*rows[PG_ROWS_MAX];
+	size_t		 nrows;
+	uint16_t	 slot[PG_ROWS_SLOTS];	/* index + 1; 0: free */
+	struct pgwrite	*w;		/* the queue, grown up to */
+	size_t		 nw, wcap;	/* PG_WRITES_MAX */
+};
+
 /* A write transaction (or a read one: writable 0). */
 struct pgtx {
 	struct pgconn	*pc;
 	uint64_t	 seq;		/* the last seq given in it */
 	uint64_t	 seq0;		/* ... when it began */
 	int		 failed;	/* a statement failed: it is unusable */
+	int		 defer;		/* writes are queued (else sent) */
+	struct pgcache	*cache;		/* NULL: none yet */
 };
 
 struct store {
@@ -169,6 +221,15 @@ void		 pgq_null(struct pgq *);
  */
 PGresult	*pg_run(store *, struct pgconn *pc, enum pg_stmt s,
 		    const struct pgq *q, enum store_err *err);
+/* Sends statement s into pc's pipeline; 1, or 0 when it could not. */
+int		 pg_send(struct pgconn *pc, enum pg_stmt s,
+		    const struct pgq *q);
+/*
+ * The store's error for a failed result (res may be NULL), logged as
+ * pg_run logs it, pc->retry set for 40001 and 40P01; what names it.
+ */
+enum store_err	 pg_fail(store *, struct pgconn *pc, PGresult *res,
+		    const char *what);
 /* Runs plain SQL (no parameters, text); STORE_OK or as pg_run. */
 enum store_err	 pg_sql(store *, struct pgconn *pc, const char *sql);
 

@@ -5,9 +5,15 @@
  * records of idempotent requests; see pg_int.h.
  *
  * A batch runs in one transaction that first locks the meta row "seq";
- * seqs are counted here and the row written once, just before COMMIT. A
- * transaction's ops go into a savepoint, so that its failure undoes only
- * itself. When the database refuses the transaction for a concurrent one
+ * seqs are counted here and the row written once, just before COMMIT. It
+ * then reads and locks the rows its plain ops name in one statement and
+ * keeps them (pg_int.h, struct pgcache): each op reads its key's state
+ * from there, and a plain op's write changes the kept row and is queued;
+ * the queue goes out with COMMIT in one pipeline, or before a statement
+ * that must see it (a savepoint, a callback's transaction). A write that
+ * fails there fails the transaction as a statement failing at once does,
+ * its op taking the error. A transaction's ops go into a savepoint, so
+ * that its failure undoes only itself (and the rows kept are read anew). When the database refuses the transaction for a concurrent one
  * (40001, 40P01) the whole batch runs again, a bounded number of times;
  * when a statement fails otherwise, the batch runs again with every unit
  * in a savepoint, so that the failure stays with its own unit.
@@ -61,33 +67,520 @@ tx_lost(const struct pgtx *tx)
 	return PQstatus(tx->pc->c) != CONNECTION_OK;
 }
 
+/* ---- the rows a transaction locked, and its queue of writes -------------- */
+
+static struct pgval *
+val_new(const char *p, size_t n)
+{
+	struct pgval	*v;
+
+	if ((v = malloc(sizeof(*v) + n + 1)) == NULL)
+		return NULL;
+	v->refs = 1;
+	v->len = n;
+	memcpy(v->data, p, n);
+	v->data[n] = '\0';
+	return v;
+}
+
+static struct pgval *
+val_ref(struct pgval *v)
+{
+	if (v != NULL)
+		v->refs++;
+	return v;
+}
+
+static void
+val_drop(struct pgval *v)
+{
+	if (v != NULL && --v->refs == 0)
+		free(v);
+}
+
+static size_t
+key_hash(const char *key, size_t klen)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < klen; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of key's row in c, or the free one where it would go. */
+static size_t
+row_slot(const struct pgcache *c, const char *key, size_t klen)
+{
+	const struct pgrow *r;
+	size_t		 i, tries;
+
+	i = key_hash(key, klen) & (PG_ROWS_SLOTS - 1);
+	/* at most half the slots hold rows: a free one comes */
+	for (tries = 0; tries < PG_ROWS_SLOTS; tries++) {
+		if (c->slot[i] == 0)
+			break;
+		r = c->rows[c->slot[i] - 1];
+		if (r->klen == klen && memcmp(r->key, key, klen) == 0)
+			break;
+		i = (i + 1) & (PG_ROWS_SLOTS - 1);
+	}
+	return i;
+}
+
+static struct pgrow *
+row_find(const struct pgcache *c, const char *key, size_t klen)
+{
+	size_t	 i = row_slot(c, key, klen);
+
+	return c->slot[i] != 0 ? c->rows[c->slot[i] - 1] : NULL;
+}
+
 /*
- * key's row in tx, locked: STORE_OK with *res holding it (value in column
- * 0, its state from column 1), STORE_NOTFOUND (*res NULL), an error.
+ * A new row of c for key (not there, c not full): found when v (taken)
+ * is not NULL or m is given; NULL when out of memory (v dropped).
+ */
+static struct pgrow *
+row_add(struct pgcache *c, const char *key, size_t klen,
+    const struct store_meta *m, struct pgval *v)
+{
+	struct pgrow	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		val_drop(v);
+		return NULL;
+	}
+	memcpy(r->key, key, klen);
+	r->klen = klen;
+	if (m != NULL) {
+		r->found = 1;
+		r->meta = *m;
+	}
+	r->value = v;
+	c->slot[row_slot(c, key, klen)] = (uint16_t)(c->nrows + 1);
+	c->rows[c->nrows++] = r;
+	return r;
+}
+
+/*
+ * Row i of res (value in column col, its state after it) as a row of c;
+ * NULL when out of memory.
+ */
+static struct pgrow *
+row_add_res(struct pgcache *c, const char *key, size_t klen,
+    const PGresult *res, int i, int col)
+{
+	struct store_meta m;
+	struct pgval	*v = NULL;
+
+	pg_meta(res, i, col + 1, &m);
+	if (!PQgetisnull(res, i, col) && (v = val_new(PQgetvalue(res, i, col),
+	    (size_t)PQgetlength(res, i, col))) == NULL)
+		return NULL;
+	return row_add(c, key, klen, &m, v);
+}
+
+/* Drops c's rows and its queued writes. */
+static void
+cache_clear(struct pgcache *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nw; i++)
+		val_drop(c->w[i].value);
+	for (i = 0; i < c->nrows; i++) {
+		val_drop(c->rows[i]->value);
+		free(c->rows[i]);
+	}
+	c->nw = c->nrows = 0;
+	memset(c->slot, 0, sizeof(c->slot));
+}
+
+static void
+cache_free(struct pgtx *tx)
+{
+	if (tx->cache == NULL)
+		return;
+	cache_clear(tx->cache);
+	free(tx->cache->w);
+	free(tx->cache);
+	tx->cache = NULL;
+}
+
+/* tx's cache, made when it has none; NULL: no memory. */
+static struct pgcache *
+tx_cache(struct pgtx *tx)
+{
+	if (tx->cache == NULL)
+		tx->cache = calloc(1, sizeof(*tx->cache));
+	return tx->cache;
+}
+
+/* Q_WRITE's parameters for w. */
+static void
+write_params(struct pgq *q, const struct pgwrite *w)
+{
+	pgq_init(q);
+	pgq_bytes(q, w->row->key, w->row->klen);
+	if (w->value != NULL)
+		pgq_bytes(q, w->value->data, w->value->len);
+	else
+		pgq_null(q);
+	pgq_int(q, (int64_t)w->meta.version);
+	pgq_int(q, w->meta.created_us);
+	pgq_int(q, w->meta.updated_us);
+	pgq_int(q, w->meta.lastmod_s);
+	pgq_bool(q, w->meta.deleted);
+	pgq_bytes(q, w->meta.principal, strlen(w->meta.principal));
+	pgq_int(q, (int64_t)w->seq);
+	pgq_int(q, (int64_t)w->prune);
+}
+
+/* What the pipeline of tx_pipe sends, in order. */
+enum pipe_step { STEP_WRITE, STEP_SEQ, STEP_NOTIFY, STEP_COMMIT };
+
+/* Sends one statement of tx_pipe's pipeline; 1, or 0 when it could not. */
+static int
+pipe_send(struct pgtx *tx, enum pipe_step step, size_t i)
+{
+	struct pgq	 q;
+
+	switch (step) {
+	case STEP_WRITE:
+		write_params(&q, &tx->cache->w[i]);
+		return pg_send(tx->pc, Q_WRITE, &q);
+	case STEP_SEQ:
+		pgq_init(&q);
+		pgq_int(&q, (int64_t)tx->seq);
+		return pg_send(tx->pc, Q_SEQ_SET, &q);
+	case STEP_NOTIFY:
+		return PQsendQueryParams(tx->pc->c, "NOTIFY verstore", 0, NULL,
+		    NULL, NULL, NULL, 1);
+	default:
+		return PQsendQueryParams(tx->pc->c, "COMMIT", 0, NULL, NULL,
+		    NULL, NULL, 1);
+	}
+}
+
+/*
+ * Reads the results of n statements and the sync that closes the
+ * pipeline: STORE_OK, or the first failure's error with *at its index.
  */
 static enum store_err
-lookup(store *st, struct pgtx *tx, const char *key, size_t klen,
-    PGresult **res)
+pipe_results(store *st, struct pgconn *pc, size_t n, size_t *at)
 {
+	PGresult	*res;
+	ExecStatusType	 rs;
+	enum store_err	 err = STORE_OK;
+	size_t		 i;
+
+	*at = n;
+	for (i = 0; i <= n; i++) {
+		if ((res = PQgetResult(pc->c)) == NULL)
+			break;		/* the connection is gone */
+		rs = PQresultStatus(res);
+		if (err == STORE_OK && rs != PGRES_TUPLES_OK &&
+		    rs != PGRES_COMMAND_OK && rs != PGRES_PIPELINE_SYNC) {
+			err = rs == PGRES_PIPELINE_ABORTED ? STORE_IO :
+			    pg_fail(st, pc, res, "pipeline");
+			*at = i;
+		}
+		PQclear(res);
+		if (rs == PGRES_PIPELINE_SYNC)
+			return i == n ? err : STORE_IO;
+		/* each statement's results end with a NULL */
+		if ((res = PQgetResult(pc->c)) != NULL) {
+			PQclear(res);
+			break;
+		}
+	}
+	if (err == STORE_OK) {
+		err = pg_fail(st, pc, NULL, "pipeline");
+		*at = i;
+	}
+	return err;
+}
+
+/*
+ * Sends tx's queued writes, and with commit the seq, NOTIFY and COMMIT
+ * (as tx_commit), in one round trip. STORE_OK; else tx failed, the error
+ * is the first statement's that failed, and *in_writes says whether it
+ * was a queued write (whose op then gets the error and its state before).
+ */
+static enum store_err
+tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
+{
+	enum pipe_step	 steps[4];
+	size_t		 nw = tx->cache != NULL ? tx->cache->nw : 0;
+	size_t		 ns = 0, n, i, at;
+	struct pgwrite	*w;
+	enum store_err	 err;
+
+	*in_writes = 0;
+	if (tx->failed)
+		return STORE_IO;
+	if (commit && tx->seq != tx->seq0) {
+		steps[ns++] = STEP_SEQ;
+		if (st->notify)
+			steps[ns++] = STEP_NOTIFY;
+	}
+	if (commit)
+		steps[ns++] = STEP_COMMIT;
+	if (nw + ns == 0)
+		return STORE_OK;
+	tx->pc->retry = 0;
+	if (PQenterPipelineMode(tx->pc->c) != 1) {
+		err = pg_fail(st, tx->pc, NULL, "pipeline");
+		at = 0;		/* nothing sent: as if the first failed */
+		goto fail;
+	}
+	for (n = 0; n < nw + ns; n++)
+		if (!pipe_send(tx, n < nw ? STEP_WRITE : steps[n - nw],
+		    n < nw ? n : 0))
+			break;
+	if (PQpipelineSync(tx->pc->c) != 1)
+		n = 0;		/* the connection is gone: nothing comes */
+	err = pipe_results(st, tx->pc, n, &at);
+	if (PQexitPipelineMode(tx->pc->c) != 1 && err == STORE_OK)
+		err = pg_fail(st, tx->pc, NULL, "pipeline");
+	if (err == STORE_OK && n < nw + ns)
+		err = pg_fail(st, tx->pc, NULL, "pipeline");
+	if (err == STORE_OK) {
+		for (i = 0; i < nw; i++)
+			val_drop(tx->cache->w[i].value);
+		if (nw > 0)
+			tx->cache->nw = 0;
+		return STORE_OK;
+	}
+fail:
+	tx->failed = 1;
+	if (at < nw) {
+		*in_writes = 1;
+		w = &tx->cache->w[at];
+		if (w->op != NULL && !tx_lost(tx)) {
+			w->op->err = err;
+			w->op->meta = w->before;
+		}
+	}
+	return err;
+}
+
+/* Sends tx's queued writes: what comes next must see them. */
+static enum store_err
+tx_flush(store *st, struct pgtx *tx)
+{
+	int	 in_writes;
+
+	return tx_pipe(st, tx, 0, &in_writes);
+}
+
+/* Sends w (not queued) in tx. */
+static enum store_err
+write_now(store *st, struct pgtx *tx, const struct pgwrite *w)
+{
+	PGresult	*res;
 	struct pgq	 q;
 	enum store_err	 err;
 
+	write_params(&q, w);
+	if ((res = tx_run(st, tx, Q_WRITE, &q, &err)) != NULL)
+		PQclear(res);
+	return err;
+}
+
+/* Queues w in tx, the queue sent first when full; w->value is taken. */
+static enum store_err
+write_queue(store *st, struct pgtx *tx, struct pgwrite *w)
+{
+	struct pgcache	*c = tx->cache;
+	struct pgwrite	*nw;
+	size_t		 cap;
+	enum store_err	 err;
+
+	if (c->nw == PG_WRITES_MAX && (err = tx_flush(st, tx)) != STORE_OK)
+		return err;
+	if (c->nw == c->wcap) {
+		cap = c->wcap ? c->wcap * 2 : 16;
+		if ((nw = realloc(c->w, cap * sizeof(*nw))) == NULL)
+			return STORE_NOMEM;
+		c->w = nw;
+		c->wcap = cap;
+	}
+	c->w[c->nw++] = *w;
+	return STORE_OK;
+}
+
+/*
+ * key's row in tx, locked: STORE_OK with *row its state, STORE_NOTFOUND,
+ * an error. The row comes from tx's cache, else from the database (and
+ * is kept); a full cache is sent (its writes) and emptied first, so a
+ * row given before may be gone.
+ */
+static enum store_err
+lookup(store *st, struct pgtx *tx, const char *key, size_t klen,
+    struct pgrow **row)
+{
+	struct pgcache	*c;
+	PGresult	*res;
+	struct pgq	 q;
+	enum store_err	 err;
+
+	*row = NULL;
+	if (tx->failed)
+		return STORE_IO;
+	if ((c = tx_cache(tx)) == NULL)
+		return STORE_NOMEM;
+	if ((*row = row_find(c, key, klen)) != NULL)
+		return (*row)->found ? STORE_OK : STORE_NOTFOUND;
+	if (c->nrows == PG_ROWS_MAX) {
+		if ((err = tx_flush(st, tx)) != STORE_OK)
+			return err;
+		cache_clear(c);
+	}
 	pgq_init(&q);
 	pgq_bytes(&q, key, klen);
-	if ((*res = tx_run(st, tx, Q_GET_LOCK, &q, &err)) == NULL)
+	if ((res = tx_run(st, tx, Q_GET_LOCK, &q, &err)) == NULL)
 		return err;
-	if (PQntuples(*res) == 1)
+	if (PQntuples(res) == 1)
+		*row = row_add_res(c, key, klen, res, 0, 0);
+	else
+		*row = row_add(c, key, klen, NULL, NULL);
+	PQclear(res);
+	if (*row == NULL)
+		return STORE_NOMEM;
+	return (*row)->found ? STORE_OK : STORE_NOTFOUND;
+}
+
+/* Whether op's key is read and locked ahead (see prefetch). */
+static int
+op_prefetched(const struct store_op *op)
+{
+	switch (op->kind) {
+	case STORE_OP_PUT:
+	case STORE_OP_DELETE:
+	case STORE_OP_UPDATE:
+	case STORE_OP_CHECK:
+	case STORE_OP_GET:
+		return op_valid(op);
+	default:
+		return 0;
+	}
+}
+
+static void
+put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/*
+ * Appends key to the binary bytea[] at *p (its header made by the
+ * caller) when tx's cache does not hold it yet, as an absent row.
+ */
+static enum store_err
+prefetch_key(struct pgcache *c, unsigned char **p, const char *key,
+    size_t klen, uint32_t *nkeys)
+{
+	if (row_find(c, key, klen) != NULL)
 		return STORE_OK;
-	PQclear(*res);
-	*res = NULL;
-	return STORE_NOTFOUND;
+	if (row_add(c, key, klen, NULL, NULL) == NULL)
+		return STORE_NOMEM;
+	put_u32(*p, (uint32_t)klen);
+	memcpy(*p + 4, key, klen);
+	*p += 4 + klen;
+	(*nkeys)++;
+	return STORE_OK;
+}
+
+/* Fills c's absent rows from res (key, value, state), a statement's. */
+static enum store_err
+prefetch_fill(struct pgcache *c, const PGresult *res)
+{
+	struct pgrow	*r;
+	struct pgval	*v;
+	int		 i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((r = row_find(c, PQgetvalue(res, i, 0),
+		    (size_t)PQgetlength(res, i, 0))) == NULL || r->found)
+			continue;
+		v = NULL;
+		if (!PQgetisnull(res, i, 1) && (v = val_new(PQgetvalue(res,
+		    i, 1), (size_t)PQgetlength(res, i, 1))) == NULL)
+			return STORE_NOMEM;
+		pg_meta(res, i, 2, &r->meta);
+		r->value = v;
+		r->found = 1;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Reads and locks, in one statement, the rows of the keys that the plain
+ * ops of units name (a missing one is kept as absent), into tx's empty
+ * cache, in key order. Out of memory, the cache stays empty: lookups ask
+ * the database. A failed statement fails tx (and every op with it).
+ */
+static enum store_err
+prefetch(store *st, struct pgtx *tx, struct commit_unit *units, size_t nu)
+{
+	struct pgcache	*c;
+	unsigned char	*buf = NULL, *p;
+	PGresult	*res = NULL;
+	struct store_op	*op;
+	struct pgq	 q;
+	size_t		 i, j, size = 20;
+	uint32_t	 nkeys = 0;
+	enum store_err	 err = STORE_OK;
+
+	if ((c = tx_cache(tx)) == NULL || c->nrows > 0)
+		return STORE_OK;
+	for (i = 0; i < nu; i++)
+		for (j = 0; units[i].ops[0].idem == NULL && j < units[i].n; j++)
+			if (op_prefetched(&units[i].ops[j]))
+				size += 4 + units[i].ops[j].klen;
+	if (size == 20 || (buf = malloc(size)) == NULL)
+		goto out;
+	p = buf + 20;
+	for (i = 0; i < nu && nkeys < STORE_BATCH_MAX; i++)
+		for (j = 0; units[i].ops[0].idem == NULL && j < units[i].n &&
+		    nkeys < STORE_BATCH_MAX; j++) {
+			op = &units[i].ops[j];
+			if (op_prefetched(op) && (err = prefetch_key(c, &p,
+			    op->key, op->klen, &nkeys)) != STORE_OK)
+				goto out;
+		}
+	put_u32(buf, 1);		/* dimensions */
+	put_u32(buf + 4, 0);		/* no NULLs */
+	put_u32(buf + 8, 17);		/* bytea's oid */
+	put_u32(buf + 12, nkeys);
+	put_u32(buf + 16, 1);		/* the lower bound */
+	pgq_init(&q);
+	pgq_bytes(&q, buf, (size_t)(p - buf));
+	if ((res = tx_run(st, tx, Q_PREFETCH, &q, &err)) == NULL)
+		goto out;
+	err = prefetch_fill(c, res);
+out:
+	if (err != STORE_OK)
+		cache_clear(c);
+	if (err == STORE_NOMEM)
+		err = STORE_OK;
+	PQclear(res);
+	free(buf);
+	return err;
 }
 
 /* What naming asks of the database (see name_backend). */
 struct pick {
 	store		*st;
 	struct pgtx	*tx;
-	PGresult	*cur;		/* the name chosen's tombstone */
+	struct pgrow	*cur;		/* the name chosen's tombstone */
 };
 
 static enum store_err
@@ -115,56 +608,70 @@ pick_look(void *arg, const char *key, size_t klen)
 	struct pick	*p = arg;
 	enum store_err	 err;
 
-	PQclear(p->cur);
 	err = lookup(p->st, p->tx, key, klen, &p->cur);
-	if (err == STORE_OK && pg_bool(p->cur, 0, 5))
+	if (err == STORE_OK && p->cur->meta.deleted)
 		err = STORE_DELETED;
 	return err;
 }
 
-/* Copies the value of row res (column 0) into op->cur_value. */
+/* Copies row's value into op->cur_value. */
 static enum store_err
-copy_value(struct store_op *op, const PGresult *res)
+copy_value(struct store_op *op, const struct pgrow *row)
 {
-	size_t	 n = (size_t)PQgetlength(res, 0, 0);
+	size_t	 n = row->value != NULL ? row->value->len : 0;
 
 	if ((op->cur_value = malloc(n + 1)) == NULL)
 		return STORE_NOMEM;
-	memcpy(op->cur_value, PQgetvalue(res, 0, 0), n);
+	if (n > 0)
+		memcpy(op->cur_value, row->value->data, n);
 	op->cur_value[n] = '\0';
 	op->cur_vlen = n;
 	return STORE_OK;
 }
 
-/* Writes next, the new state of key (value NULL: a tombstone), in tx. */
+/*
+ * Writes next, the new state of row's key (value NULL: a tombstone), in
+ * tx: queued when tx defers its writes (op, whose write it is, then gets
+ * the error should it fail when sent), else sent now. The row takes the
+ * new state either way.
+ */
 static enum store_err
-write_version(store *st, struct pgtx *tx, const char *key, size_t klen,
-    const char *value, size_t vlen, const struct store_meta *next)
+write_version(store *st, struct pgtx *tx, struct pgrow *row,
+    const char *value, size_t vlen, const struct store_meta *next,
+    struct store_op *op)
 {
-	PGresult	*res;
-	struct pgq	 q;
+	struct pgwrite	 w;
 	enum store_err	 err;
 
-	pgq_init(&q);
-	pgq_bytes(&q, key, klen);
-	if (value != NULL)
-		pgq_bytes(&q, value, vlen);
-	else
-		pgq_null(&q);
-	pgq_int(&q, (int64_t)next->version);
-	pgq_int(&q, next->created_us);
-	pgq_int(&q, next->updated_us);
-	pgq_int(&q, next->lastmod_s);
-	pgq_bool(&q, next->deleted);
-	pgq_bytes(&q, next->principal, strlen(next->principal));
-	pgq_int(&q, (int64_t)(tx->seq + 1));
-	pgq_int(&q, next->version > st->history_versions ?
-	    (int64_t)(next->version - st->history_versions) : 0);
-	if ((res = tx_run(st, tx, Q_WRITE, &q, &err)) == NULL)
-		return err;
-	PQclear(res);
+	if (tx->failed)
+		return STORE_IO;
+	memset(&w, 0, sizeof(w));
+	if (value != NULL && (w.value = val_new(value, vlen)) == NULL)
+		return STORE_NOMEM;
+	w.row = row;
+	w.meta = *next;
+	w.seq = tx->seq + 1;
+	w.prune = next->version > st->history_versions ?
+	    next->version - st->history_versions : 0;
+	if (tx->defer) {
+		w.op = op;
+		w.before = op->meta;
+		(void)val_ref(w.value);		/* the queue's and the row's */
+		if ((err = write_queue(st, tx, &w)) != STORE_OK) {
+			val_drop(w.value);
+			goto out;
+		}
+	} else if ((err = write_now(st, tx, &w)) != STORE_OK)
+		goto out;
+	val_drop(row->value);
+	row->value = w.value;
+	w.value = NULL;
+	row->meta = *next;
+	row->found = 1;
 	tx->seq++;
-	return STORE_OK;
+out:
+	val_drop(w.value);
+	return err;
 }
 
 enum store_err
@@ -196,11 +703,17 @@ pgw_io_put(store_io *io, const char *key, size_t klen, const char *value,
 /* Runs op's callback with the transaction tx; as LMDB's apply_one. */
 static enum store_err
 apply_multi(store *st, struct pgtx *tx, struct store_op *op,
-    PGresult **cur, const char *key, size_t klen)
+    struct pgrow **cur, const char *key, size_t klen)
 {
 	struct store_io	 io;
 	enum store_err	 err = STORE_OK;
+	int		 defer = tx->defer;
 
+	/* its statements see what tx wrote; its own writes go at once */
+	*cur = NULL;
+	if ((err = tx_flush(st, tx)) != STORE_OK)
+		return err;
+	tx->defer = 0;
 	memset(&io, 0, sizeof(io));
 	io.head.be = &store_backend_pg;
 	io.st = st;
@@ -208,15 +721,15 @@ apply_multi(store *st, struct pgtx *tx, struct store_op *op,
 	io.writable = 1;
 	io.principal = op->principal;
 	op->update_err = op->multi(op->multi_arg, &io);
+	tx->defer = defer;
 	pgio_clear(&io);
 	free(io.res);
 	if (io.pg_err != STORE_OK || tx->failed)
 		return io.pg_err != STORE_OK ? io.pg_err : STORE_IO;
 	if (op->update_err != 0) {
 		/* its state may have moved on: answer with the latest */
-		PQclear(*cur);
 		if ((err = lookup(st, tx, key, klen, cur)) == STORE_OK)
-			pg_meta(*cur, 0, 1, &op->meta);
+			op->meta = (*cur)->meta;
 		else if (err != STORE_NOTFOUND)
 			return err;
 		err = STORE_UPDATE_FAILED;
@@ -230,7 +743,7 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 {
 	struct store_meta *m = &op->meta, next;
 	struct pick	 p = { st, tx, NULL };
-	PGresult	*cur = NULL;
+	struct pgrow	*cur = NULL;
 	const char	*key = op->key, *value;
 	size_t		 klen = op->klen, vlen;
 	char		*upd = NULL;
@@ -252,7 +765,7 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 	if (err != STORE_OK && err != STORE_NOTFOUND)
 		goto out;
 	if (err == STORE_OK)
-		pg_meta(cur, 0, 1, m);
+		*m = cur->meta;
 	if (op->kind == STORE_OP_GET) {
 		/* a missing key reads as version 0, no value */
 		err = err == STORE_OK && !m->deleted ? copy_value(op, cur) :
@@ -287,7 +800,8 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 		vlen = 0;
 	} else if (op->kind == STORE_OP_UPDATE) {
 		if ((op->update_err = op->update(op->update_arg,
-		    PQgetvalue(cur, 0, 0), (size_t)PQgetlength(cur, 0, 0),
+		    cur->value != NULL ? cur->value->data : "",
+		    cur->value != NULL ? cur->value->len : 0,
 		    next.updated_us, &upd, &vlen)) != 0) {
 			err = STORE_UPDATE_FAILED;
 			goto fail;
@@ -295,7 +809,7 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 		value = upd;
 	} else if (value == NULL)
 		value = "";
-	if ((err = write_version(st, tx, key, klen, value, vlen, &next)) !=
+	if ((err = write_version(st, tx, cur, value, vlen, &next, op)) !=
 	    STORE_OK)
 		goto out;
 	*m = next;
@@ -304,7 +818,6 @@ fail:
 	if (op_shows_current(err, m) && copy_value(op, cur) != STORE_OK)
 		err = STORE_NOMEM;
 out:
-	PQclear(cur);
 	free(upd);
 	return err;
 }
@@ -402,6 +915,8 @@ undo_to(store *st, struct pgtx *tx, const char *sp, uint64_t seq)
 	snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT %s", sp);
 	if (tx_sql(st, tx, sql) == STORE_OK)
 		tx->seq = seq;
+	/* the rows it wrote are back as they were: they are read anew */
+	cache_clear(tx->cache);
 }
 
 /* Applies a unit's ops in a savepoint of tx: all of them, or none. */
@@ -534,25 +1049,15 @@ tx_begin(store *st, struct pgtx *tx)
 }
 
 /*
- * Commits tx, its seq written first and, where the database has NOTIFY,
- * sent to the listeners of every host (listen.c) as it commits.
+ * Commits tx, its queued writes sent first and its seq written, where
+ * the database has NOTIFY sent to the listeners of every host (listen.c)
+ * as it commits: one round trip. *in_writes: a queued write failed (see
+ * tx_pipe), so COMMIT did not run.
  */
 static enum store_err
-tx_commit(store *st, struct pgtx *tx)
+tx_commit(store *st, struct pgtx *tx, int *in_writes)
 {
-	char	 sql[160];
-
-	if (tx->seq == tx->seq0)
-		return tx_sql(st, tx, "COMMIT");
-	if (st->notify)
-		snprintf(sql, sizeof(sql), "UPDATE verstore_meta SET value = "
-		    "%llu WHERE name = 'seq'; NOTIFY verstore; COMMIT",
-		    (unsigned long long)tx->seq);
-	else
-		snprintf(sql, sizeof(sql), "UPDATE verstore_meta SET value = "
-		    "%llu WHERE name = 'seq'; COMMIT",
-		    (unsigned long long)tx->seq);
-	return tx_sql(st, tx, sql);
+	return tx_pipe(st, tx, 1, in_writes);
 }
 
 /* Applies units in tx; tx->failed says whether it broke off. */
@@ -564,16 +1069,22 @@ run_units(store *st, struct pgtx *tx, struct commit_unit *units, size_t nu,
 	size_t		 i;
 
 	for (i = 0; i < nu && !tx->failed; i++) {
-		if (units[i].ops[0].idem != NULL)
-			apply_idem(st, tx, &units[i]);
-		else if (units[i].atomic || isolated)
-			apply_child(st, tx, &units[i]);
-		else {
-			op = &units[i].ops[0];
-			op->err = op_valid(op) ? apply_one(st, tx, op) :
-			    STORE_INVALID;
-			units[i].ok = units[i].wrote = op->err == STORE_OK;
+		if (units[i].ops[0].idem != NULL || units[i].atomic ||
+		    isolated) {
+			/* a savepoint: the writes queued go before it */
+			if (tx_flush(st, tx) != STORE_OK)
+				break;
+			if (units[i].ops[0].idem != NULL)
+				apply_idem(st, tx, &units[i]);
+			else
+				apply_child(st, tx, &units[i]);
+			continue;
 		}
+		op = &units[i].ops[0];
+		tx->defer = 1;
+		op->err = op_valid(op) ? apply_one(st, tx, op) : STORE_INVALID;
+		tx->defer = 0;
+		units[i].ok = units[i].wrote = op->err == STORE_OK;
 	}
 }
 
@@ -596,9 +1107,13 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 {
 	enum store_err	 err = STORE_OK;
 	size_t		 i, nok;
-	int		 isolated = 0, runs = 1;
+	int		 isolated = 0, runs = 1, in_writes;
 
 	for (;;) {
+		if (!isolated && (err = prefetch(st, tx, units, nu)) !=
+		    STORE_OK)
+			for (i = 0; i < nu; i++)
+				commit_unit_fail(&units[i], err);
 		run_units(st, tx, units, nu, isolated);
 		for (i = nok = 0; i < nu; i++)
 			nok += units[i].wrote;
@@ -607,11 +1122,11 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 			break;
 		}
 		if (!tx->failed) {
-			if ((err = tx_commit(st, tx)) == STORE_OK) {
+			if ((err = tx_commit(st, tx, &in_writes)) == STORE_OK) {
 				pg_post(st, tx->seq);
 				break;
 			}
-			if (!tx->pc->retry || tx_lost(tx)) {
+			if (!in_writes && (!tx->pc->retry || tx_lost(tx))) {
 				/* lost in COMMIT: its outcome is unknown */
 				for (i = 0; i < nu; i++)
 					if (units[i].wrote)
@@ -646,6 +1161,7 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 		}
 		isolated = !tx->pc->retry;
 		(void)pg_sql(st, tx->pc, "ROLLBACK");
+		cache_clear(tx->cache);
 		for (i = 0; i < nu; i++)
 			commit_unit_reset(&units[i]);
 		if (!isolated)
@@ -656,6 +1172,7 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 			break;
 		}
 	}
+	cache_free(tx);
 	pg_give(st, tx->pc);
 	tx->pc = NULL;
 	return err;

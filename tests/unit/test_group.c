@@ -307,12 +307,96 @@ test_lone_write_not_delayed(void)
 	close_store(gst);
 }
 
+/* A unit for a thread: one op through store_write, or all of them. */
+struct unit_job {
+	struct store_op	 ops[2];
+	size_t		 n;
+	int		 all;
+	size_t		 failed;
+	enum store_err	 err;
+};
+
+static void *
+unit_writer(void *arg)
+{
+	struct unit_job	*j = arg;
+
+	j->err = j->all ? store_write_all(gst, j->ops, j->n, &j->failed) :
+	    store_write(gst, &j->ops[0]);
+	return NULL;
+}
+
+/*
+ * One batch: a plain write, a unit of two that fails on its second op
+ * (its first undone), then writes that must see the first one and not
+ * the undone one.
+ */
+static void
+test_unit_undone_in_batch(void)
+{
+	struct job		 lead = { "lead", "1", 1, { 0 } };
+	struct unit_job		 u[4];
+	struct store_cond	 v1, stale, absent;
+	struct store_stats	 ss;
+	struct store_meta	 m;
+	pthread_t		 lt, th[4];
+	char			*v;
+	size_t			 n, i;
+
+	gst = open_store(1 << 20);
+	memset(&absent, 0, sizeof(absent));
+	absent.flags = STORE_TOKEN_VERSION;
+	v1 = stale = absent;
+	v1.token_version = 1;
+	stale.token_version = 7;
+	memset(u, 0, sizeof(u));
+	u[0].ops[0] = tstore_put_op("p", "1", NULL);
+	u[0].n = 1;
+	u[1].ops[0] = tstore_put_op("q", "1", NULL);
+	u[1].ops[1] = tstore_put_op("p", "x", &stale);
+	u[1].n = 2;
+	u[1].all = 1;
+	u[2].ops[0] = tstore_put_op("p", "2", &v1);
+	u[2].n = 1;
+	u[3].ops[0] = tstore_put_op("q", "2", &absent);
+	u[3].n = 1;
+	atomic_store(&hold_first, 1);
+	pthread_create(&lt, NULL, writer, &lead);
+	usleep(50 * 1000);		/* the leader is inside its txn now */
+	for (i = 0; i < 4; i++) {
+		pthread_create(&th[i], NULL, unit_writer, &u[i]);
+		usleep(20 * 1000);	/* they queue in this order */
+	}
+	pthread_join(lt, NULL);
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	store_stats(gst, &ss);
+	CHECK(ss.batches == 2 && ss.batched_ops == 6);
+	CHECK(u[0].err == STORE_OK && u[0].ops[0].meta.version == 1);
+	CHECK(u[1].err == STORE_CONFLICT && u[1].failed == 1);
+	CHECK(u[1].ops[1].meta.version == 1);
+	CHECK(u[2].err == STORE_OK && u[2].ops[0].meta.version == 2);
+	CHECK(u[3].err == STORE_OK && u[3].ops[0].meta.version == 1);
+	for (i = 0; i < 4; i++) {
+		free(u[i].ops[0].cur_value);
+		free(u[i].ops[1].cur_value);
+	}
+	CHECK(store_get(gst, "p", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "2") == 0 && m.version == 2);
+	free(v);
+	CHECK(store_get(gst, "q", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "2") == 0 && m.version == 1);
+	free(v);
+	close_store(gst);
+}
+
 static void
 run_all(void)
 {
 	RUN(test_serial_model);
 	RUN(test_batch_forms_and_isolates);
 	RUN(test_lone_write_not_delayed);
+	RUN(test_unit_undone_in_batch);
 }
 
 int

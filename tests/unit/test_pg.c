@@ -4,7 +4,8 @@
  * one key, and exactly one wins each round; seq stays strictly increasing
  * across them; a commit through one host reaches the other's on_commit,
  * by NOTIFY at once and, without it, by the seq read every second; the
- * idle connections that the server closed are replaced, with no error. Runs when VERSTORE_PG names a database
+ * idle connections that the server closed are replaced, with no error; a
+ * write the database refuses fails its op alone. Runs when VERSTORE_PG names a database
  * (tests/pg.sh), and says it skipped otherwise.
  */
 #include <pthread.h>
@@ -329,6 +330,53 @@ test_connection_lost(void)
 	tstore_close(st);
 }
 
+/* The database refuses a value "bad" of a key from here on. */
+static int
+refuse_bad(void)
+{
+	char	 cmd[1400];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -o /dev/null \"%s\" -c "
+	    "\"ALTER TABLE " TSTORE_SCHEMA ".verstore_kv ADD CONSTRAINT "
+	    "no_bad CHECK (value IS NULL OR value <> 'bad'::bytea)\"",
+	    getenv("VERSTORE_PG"));
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * A write that the database refuses (here when the batch commits) fails
+ * its own op, which keeps the state it found; the other ops of its batch
+ * are applied and committed without it.
+ */
+static void
+test_refused_write(void)
+{
+	store		*st = tstore_open(0, NULL);
+	struct store_op	 ops[3];
+	struct store_meta m;
+	char		*v;
+	size_t		 n;
+
+	ops[0] = tstore_put_op("k", "1", NULL);
+	CHECK(store_apply(st, ops, 1) == STORE_OK && ops[0].err == STORE_OK);
+	CHECK(refuse_bad() == 0);
+	ops[0] = tstore_put_op("k", "bad", NULL);
+	(void)store_apply(st, ops, 1);
+	CHECK(ops[0].err == STORE_IO && ops[0].meta.version == 1);
+	ops[0] = tstore_put_op("a", "1", NULL);
+	ops[1] = tstore_put_op("b", "bad", NULL);
+	ops[2] = tstore_put_op("k", "2", NULL);
+	CHECK(store_apply(st, ops, 3) == STORE_OK);
+	CHECK(ops[0].err == STORE_OK && ops[0].meta.version == 1);
+	CHECK(ops[1].err == STORE_IO && ops[1].meta.version == 0);
+	CHECK(ops[2].err == STORE_OK && ops[2].meta.version == 2);
+	CHECK(store_get(st, "b", 1, &m, &v, &n) == STORE_NOTFOUND);
+	CHECK(store_get(st, "k", 1, &m, &v, &n) == STORE_OK && m.version == 2);
+	free(v);
+	CHECK(store_seq(st) == 3);
+	tstore_close(st);
+}
+
 int
 main(void)
 {
@@ -338,5 +386,6 @@ main(void)
 	RUN(test_seq_across_hosts);
 	RUN(test_other_hosts_commits_are_told);
 	RUN(test_connection_lost);
+	RUN(test_refused_write);
 	return T_EXIT();
 }

@@ -432,6 +432,117 @@ test_create_names(void)
 	close_store(st);
 }
 
+/*
+ * A MULTI callback: "a" must read as version 2 ("2"); copies it to "m",
+ * which then reads as what it wrote.
+ */
+static int
+copy_a_to_m(void *arg, store_io *io)
+{
+	struct store_meta	 m;
+	const char		*v;
+	size_t			 n;
+
+	(void)arg;
+	if (store_io_get(io, "a", 1, &m, &v, &n) != STORE_OK ||
+	    m.version != 2 || n != 1 || v[0] != '2')
+		return STORE_UPDATE_FAILED;
+	if (store_io_put(io, "m", 1, "2", 1, NULL) != STORE_OK)
+		return STORE_UPDATE_FAILED;
+	if (store_io_get(io, "m", 1, &m, &v, &n) != STORE_OK ||
+	    m.version != 1 || n != 1 || v[0] != '2')
+		return STORE_UPDATE_FAILED;
+	return 0;
+}
+
+static int
+upd_append(void *arg, const char *cur, size_t clen, int64_t now,
+    char **out, size_t *olen)
+{
+	(void)arg;
+	(void)now;
+	if ((*out = malloc(clen + 2)) == NULL)
+		return STORE_UPDATE_FAILED;
+	memcpy(*out, cur, clen);
+	(*out)[clen] = '+';
+	(*out)[clen + 1] = '\0';
+	*olen = clen + 1;
+	return 0;
+}
+
+/*
+ * One batch that writes a key again and again: each op sees the state
+ * the ones before it left (a read, a precondition, an update, a
+ * callback's reads and a name picked), and every version is kept.
+ */
+static void
+test_batch_reads_own_writes(void)
+{
+	store			*st = open_store(1 << 20);
+	struct store_op		 ops[11];
+	struct store_cond	 v1, absent;
+	struct store_version	*h;
+	struct store_meta	 m;
+	char			*v;
+	size_t			 n, i;
+
+	fake_now = 9300000000000000LL;
+	memset(&absent, 0, sizeof(absent));
+	absent.flags = STORE_TOKEN_VERSION;
+	v1 = absent;
+	v1.token_version = 1;
+	ops[0] = mkop(STORE_OP_PUT, "a", "1", NULL);
+	ops[1] = mkop(STORE_OP_GET, "a", NULL, NULL);
+	ops[2] = mkop(STORE_OP_PUT, "a", "2", &v1);
+	ops[3] = mkop(STORE_OP_CHECK, "b", NULL, &absent);
+	ops[4] = mkop(STORE_OP_MULTI, "a", NULL, NULL);
+	ops[4].multi = copy_a_to_m;
+	ops[5] = mkop(STORE_OP_GET, "m", NULL, NULL);
+	ops[6] = mkop(STORE_OP_UPDATE, "m", NULL, &v1);
+	ops[6].update = upd_append;
+	ops[7] = mkop(STORE_OP_DELETE, "a", NULL, NULL);
+	ops[8] = mkop(STORE_OP_PUT, "a", "3", NULL);
+	ops[9] = mkop(STORE_OP_UPDATE, "nope", NULL, NULL);
+	ops[9].update = upd_append;
+	ops[10] = mkop(STORE_OP_CREATE, "", "a", NULL);
+	ops[10].slug = "a";
+	ops[10].slug_len = 1;
+	ops[10].klen = 0;
+	CHECK(store_apply(st, ops, 11) == STORE_OK);
+	CHECK(ops[0].err == STORE_OK && ops[0].meta.version == 1);
+	CHECK(ops[1].err == STORE_OK && ops[1].meta.version == 1);
+	CHECK(ops[1].cur_value && strcmp(ops[1].cur_value, "1") == 0);
+	CHECK(ops[2].err == STORE_OK && ops[2].meta.version == 2);
+	CHECK(ops[3].err == STORE_OK);
+	CHECK(ops[4].err == STORE_OK && ops[4].update_err == 0);
+	CHECK(ops[5].err == STORE_OK && ops[5].meta.version == 1);
+	CHECK(ops[5].cur_value && strcmp(ops[5].cur_value, "2") == 0);
+	CHECK(ops[6].err == STORE_OK && ops[6].meta.version == 2);
+	CHECK(ops[7].err == STORE_OK && ops[7].meta.version == 3);
+	CHECK(ops[8].err == STORE_OK && ops[8].meta.version == 4);
+	CHECK(ops[8].created);
+	CHECK(ops[9].err == STORE_NOTFOUND);
+	CHECK(ops[10].err == STORE_OK && strcmp(ops[10].new_key, "a-2") == 0);
+	for (i = 0; i < 11; i++)
+		free(ops[i].cur_value);
+	CHECK(store_get(st, "a", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "3") == 0 && m.version == 4);
+	free(v);
+	CHECK(store_get(st, "m", 1, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "2+") == 0 && m.version == 2);
+	free(v);
+	CHECK(store_get_version(st, "a", 1, 2, &m, &v, &n) == STORE_OK);
+	CHECK(v && strcmp(v, "2") == 0);
+	free(v);
+	CHECK(store_get_version(st, "a", 1, 3, &m, &v, &n) == STORE_DELETED);
+	CHECK(store_history(st, "a", 1, &h, &n) == STORE_OK && n == 4);
+	if (n == 4)
+		CHECK(h[0].version == 4 && h[1].deleted && h[3].size == 1);
+	free(h);
+	CHECK(store_seq(st) == 7);
+	close_store(st);
+}
+
 static void
 run_all(void)
 {
@@ -447,6 +558,7 @@ run_all(void)
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
 	RUN(test_create_names);
+	RUN(test_batch_reads_own_writes);
 }
 
 int

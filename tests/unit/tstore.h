@@ -119,4 +119,20 @@ tstore_use_pg(void)
 	return 1;
 }
 
+/* A PUT of value (a C string) to key, under c (NULL: none). */
+static inline struct store_op
+tstore_put_op(const char *key, const char *value, const struct store_cond *c)
+{
+	struct store_op	 op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = STORE_OP_PUT;
+	op.key = key;
+	op.klen = strlen(key);
+	op.value = value;
+	op.vlen = strlen(value);
+	op.cond = c;
+	return op;
+}
+
 #endif
