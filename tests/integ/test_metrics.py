@@ -77,8 +77,11 @@ def test_counters_add_up_over_workers(srv):
     batches = (sample(after, "verstore_write_batches_total")
                - sample(before, "verstore_write_batches_total"))
     assert ops == n and 0 < batches <= n, (ops, batches)
-    assert sample(after, "verstore_store_size_bytes") > \
-        sample(after, "verstore_store_used_bytes") > 0
+    # LMDB is bounded by its map_size; on postgres verstored sets none (0)
+    size = sample(after, "verstore_store_size_bytes")
+    used = sample(after, "verstore_store_used_bytes")
+    assert used > 0 and "\nverstore_store_size_bytes " in after, after
+    assert size > used if srv.pg is None else size == 0, (size, used)
     assert len(srv.worker_pids()) == 2
 
 
