@@ -55,6 +55,19 @@ def free_port():
     return port
 
 
+def metric(text, name, **labels):
+    """The value of one series in /api/metrics' text (labels: those it
+    must have), None when it is not there."""
+    for line in text.splitlines():
+        m = re.match(r'([a-z_]+)(\{[^}]*\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
 # -- a database of a Server's own on the postgres backend ----------------------
 _databases = itertools.count(1)
 _DBNAME = re.compile(r"(^|\s)dbname\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")

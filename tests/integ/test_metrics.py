@@ -8,7 +8,7 @@ import signal
 import subprocess
 import tempfile
 
-from harness import run_threads
+from harness import metric, run_threads
 
 SERVER = {"workers": 2, "threads": 8}
 
@@ -22,14 +22,8 @@ def scrape(srv):
 
 def sample(text, name, **labels):
     """The value of one series, 0 when it is not there."""
-    for line in text.splitlines():
-        m = re.match(r'([a-z_]+)(\{[^}]*\})? (\S+)$', line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return 0.0
+    v = metric(text, name, **labels)
+    return 0.0 if v is None else v
 
 
 def test_promtool_accepts_the_body(srv):
