@@ -2,8 +2,13 @@
 answers 503 UNAVAILABLE with Retry-After and writes nothing, while health
 and metrics still answer; once the database is back the next request
 succeeds, no worker restarted, and a watcher parked through the outage
-gets the first change made after it."""
+gets the first change made after it. A request that waits on a locked
+table past the lock timeout, or whose session the database ends in the
+middle (a failover, an administrator), is the same 503, whatever the
+route was doing."""
 import contextlib
+import os
+import subprocess
 import threading
 import time
 
@@ -43,6 +48,15 @@ ROUTES = [
 ]
 
 
+def sessions(srv, where, end=False):
+    """How many sessions of srv's database match where; with end, the
+    database ends them."""
+    what = "count(pg_terminate_backend(pid))" if end else "count(*)"
+    return int(harness.psql(
+        f"SELECT {what} FROM pg_stat_activity WHERE datname = "
+        f"'{harness.dbname(srv.pg)}' AND {where}"))
+
+
 @contextlib.contextmanager
 def outage(srv):
     """The server's database refuses connections and ends those it has,
@@ -50,12 +64,62 @@ def outage(srv):
     name = harness.dbname(srv.pg)
     harness.psql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
     try:
-        harness.psql("SELECT count(pg_terminate_backend(pid)) FROM "
-                     f"pg_stat_activity WHERE datname = '{name}'")
+        sessions(srv, "true", end=True)
         time.sleep(0.3)             # the backends end on their signal
         yield
     finally:
         harness.psql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+
+
+WAITING = "wait_event_type = 'Lock'"
+LOCKER = "verstore-test-locker"
+
+
+@contextlib.contextmanager
+def table_held(srv, table):
+    """A session holds table exclusively (as VACUUM FULL or an ALTER TABLE
+    would) until the block ends."""
+    p = subprocess.Popen(
+        [harness.PSQL, "-X", "-q", "-d", srv.pg, "-c",
+         f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "
+         "SELECT pg_sleep(120)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PGAPPNAME=LOCKER))
+    try:
+        deadline = time.monotonic() + 10
+        while not int(harness.psql(
+                "SELECT count(*) FROM pg_locks WHERE granted AND mode = "
+                f"'AccessExclusiveLock' AND relation = '{table}'::regclass",
+                srv.pg)):
+            assert time.monotonic() < deadline, "the lock was not taken"
+            time.sleep(0.05)
+        yield
+    finally:
+        sessions(srv, f"application_name = '{LOCKER}'", end=True)
+        p.wait(30)
+
+
+def ask_all(srv, routes, end=False):
+    """Sends routes one after the other, each once the ones before wait
+    for a lock, so that each takes its own connection in turn; with
+    end, the database then ends the sessions that wait. Returns the
+    answers."""
+    answers = [None] * len(routes)
+
+    def ask(i):
+        answers[i] = srv.request(*routes[i], timeout=40)
+    ts = [threading.Thread(target=ask, args=(i,)) for i in range(len(routes))]
+    for i, t in enumerate(ts):
+        t.start()
+        deadline = time.monotonic() + 10
+        while sessions(srv, WAITING) <= i:
+            assert time.monotonic() < deadline, routes[i]
+            time.sleep(0.02)
+    if end:
+        sessions(srv, WAITING, end=True)
+    for t in ts:
+        t.join(40)
+    return answers
 
 
 def test_every_route_is_503_and_writes_nothing_until_it_is_back():
@@ -123,3 +187,30 @@ def test_a_watcher_parked_through_an_outage_gets_the_next_change():
         assert r.status == 200, r
         assert [c["key"] for c in r.json["results"]] == ["w/1"], r
         assert got["at"] - put_at < 5, got["at"] - put_at
+
+def test_a_table_held_by_maintenance_is_503_on_every_route():
+    """Requests wait, inside their transaction, on the table a maintenance
+    job holds (as VACUUM FULL or ALTER TABLE would): past the lock timeout
+    each is 503 (10 s: the reads wait together, the set's snapshot on the
+    one connection its worker has idle, the others on new ones); so is a
+    session that the database ends meanwhile (each write alone: group
+    commit would put writes sent together into one transaction)."""
+    with running(workers=1, threads=16) as srv:
+        assert srv.put("o/a", {"n": 1}).status == 201
+        r = srv.request("POST", "/api/activities/s", '{"upsert": [{"id": 1}]}')
+        assert r.status == 200, r
+        sets = [q for q in ROUTES if q[:2] == ("GET", "/api/activities/s")]
+        reads = sets + [q for q in ROUTES if q[0] in ("GET", "HEAD") and
+                        q not in sets]
+        writes = [q for q in ROUTES if q not in reads]
+        with table_held(srv, "verstore_kv"):
+            answers = ask_all(srv, reads)
+            answers += ask_all(srv, reads, end=True)
+            for q in writes:
+                answers += ask_all(srv, [q], end=True)
+        for (method, path, _, _), r in zip(reads + reads + writes, answers):
+            assert r.status == 503, (method, path, r)
+            assert r.h("retry-after") == "1", (method, path, r)
+        r = srv.get("/api/storage/o/a")
+        assert r.status == 200 and r.json["version"] == 1, r
+        assert srv.get("/api/storage/o/b").status == 404
