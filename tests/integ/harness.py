@@ -136,8 +136,9 @@ class Server:
       True   backend postgres, in a new database made for this Server (on
              VERSTORE_PG's cluster), dropped by stop(): it starts empty,
              as LMDB in a fresh data_dir.
-      "..."  backend postgres with that conninfo, say another Server's .pg,
-             so that both serve one store; stop() leaves it be.
+      "..."  backend postgres with that conninfo, say another Server's .pg
+             or one that create_database() made (drop_database() drops
+             it), so that both serve one store; stop() leaves it be.
       False  LMDB in self.data, whatever the environment says.
     self.pg is the conninfo used (None on LMDB). Lines in conf come after
     the harness's own, so they override them.
