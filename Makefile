@@ -3,7 +3,11 @@
 #   make run        install what is missing, build, run nginx + verstored
 #                   (PORT=, DATA=, CONF=FILE: see conf/run.sh)
 #   make test       build and run every test; last line "N passed, M failed"
-#   make test-asan  the same, built with -fsanitize=address,undefined
+#                   (where PostgreSQL is installed, the store's and the
+#                   contract's tests run again on a private cluster)
+#   make test-asan  the same, built with -fsanitize=address,undefined; the
+#                   postgres pass too (a minute or two more):
+#                   VERSTORE_PG_PASS=0 leaves its integration tests out
 
 VERSION	 = 0.3.0
 BUILD	?= build

@@ -294,7 +294,13 @@ enum store_err	store_io_put(store_io *, const char *key, size_t klen,
  */
 typedef int	(*store_multi_fn)(void *arg, store_io *io);
 
-/* Runs fn in one read snapshot (store_io_put is refused there). */
+/*
+ * Runs fn in one read snapshot (store_io_put is refused there): STORE_OK,
+ * STORE_UPDATE_FAILED when fn returned nonzero, or the store's own error
+ * when there was no snapshot to run fn in, or when a read in it failed so
+ * that the snapshot cannot go on (postgres: a database out of reach, or a
+ * lock waited for too long, is STORE_UNAVAILABLE).
+ */
 enum store_err	store_read(store *, store_multi_fn fn, void *arg);
 
 /* A write: one key, its preconditions, and (after apply) its outcome. */

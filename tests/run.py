@@ -2,10 +2,31 @@
 """Runs every test: the C unit test binaries, then the integration tests
 (tests/integ/test_*.py) against real nginx + verstored. Prints one line per
 test and, last, "N passed, M failed". Exit status 0 only when none failed.
-Where PostgreSQL is installed and VERSTORE_PG names no database, the store's
-tests run a second pass on a private cluster (tests/pg.sh), removed after.
 
-  python3 tests/run.py [--build DIR] [-k SUBSTRING]
+Where PostgreSQL is installed and VERSTORE_PG names no database, a private
+cluster is started (tests/pg.sh) and removed after; with a cluster, given
+or started, the store's unit tests run a second pass on it, and so do the
+integration modules: VERSTORE_BACKEND=postgres makes each harness.Server
+use a database of its own there, and their lines read pg/MODULE/TEST.
+VERSTORE_PG_PASS=0 leaves that integration pass out, when time is short.
+
+On postgres run the modules of the HTTP contract and of the store beneath
+it: API semantics, preconditions, merges, patches, transactions,
+idempotency, activity sets, history, the change feed, auth, bad input,
+limits, metrics, concurrency, group commit, kill -9 durability, the
+watchers, the process model and reload (every module not in PG_SKIP).
+A module or a test that only makes sense on one backend says so with
+BACKENDS (harness.backends): LMDB's map_size and its backup. PG_SKIP
+lists the modules that never reach the store, or whose store is not the
+harness's (test_scaleout sets postgres up itself), so that a second pass
+would only repeat them; and test_client, for time: its minute and more
+goes to the client's own logic, and what it asks of the server the
+conformance modules ask on both backends.
+
+  python3 tests/run.py [--build DIR] [-k SUBSTRING] [--unit-only]
+
+-k matches a test's name as printed (MODULE/TEST, pg/MODULE/TEST: "pg/"
+runs the postgres pass alone) and a unit test's name.
 """
 import argparse
 import glob
@@ -48,25 +69,54 @@ def run_units(build, pattern, counts):
             print(err.rstrip())
 
 
-def run_integration(build, pattern, counts):
+PG_SKIP = {
+    "test_alerts": "Prometheus rules, no server",
+    "test_client": "the client's own tests (node, a browser), 70 s; the "
+                   "server's side of them is the conformance modules'",
+    "test_conf": "configuration checks on files of its own",
+    "test_install": "make install, no server",
+    "test_layout": "reads the sources",
+    "test_nginx": "nginx's own answers",
+    "test_run": "make run, with a data directory of its own",
+    "test_scaleout": "its hosts are on postgres already, on databases of "
+                     "its own: the first pass runs it",
+    "test_socket": "the FastCGI socket against broken peers",
+    "test_token_cli": "the tokens file and its command",
+}
+
+
+def wanted(mod, fn, backend):
+    """Whether a test runs on backend: its own BACKENDS (set by
+    harness.backends), else its module's, else every backend's."""
+    return backend in getattr(fn, "BACKENDS", getattr(mod, "BACKENDS",
+                                                      (backend,)))
+
+
+def run_integration(build, pattern, counts, backend):
+    """Every module's tests on backend ("lmdb" or "postgres", whose lines
+    read pg/MODULE/TEST)."""
     import harness
     harness.BUILD = os.path.join(ROOT, build)
+    os.environ["VERSTORE_BACKEND"] = backend
+    tag = "pg/" if backend == "postgres" else ""
     for path in sorted(glob.glob(os.path.join(HERE, "integ", "test_*.py"))):
         modname = os.path.splitext(os.path.basename(path))[0]
+        if backend == "postgres" and modname in PG_SKIP:
+            continue
         spec = importlib.util.spec_from_file_location(modname, path)
         mod = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(mod)
         except Exception:
             counts["failed"] += 1
-            print(f"FAIL {modname} (import)")
+            print(f"FAIL {tag}{modname} (import)")
             traceback.print_exc()
             continue
         tests = [(n, f) for n, f in inspect.getmembers(mod, inspect.isfunction)
                  if n.startswith("test_") and f.__module__ == modname]
         tests.sort(key=lambda nf: nf[1].__code__.co_firstlineno)
-        tests = [(n, f) for n, f in tests if not pattern or pattern in n
-                 or pattern in modname]
+        tests = [(n, f) for n, f in tests if wanted(mod, f, backend) and (
+            not pattern or pattern in f"{tag}{modname}/{n}")]
         if not tests:
             continue
         shared = None
@@ -83,18 +133,20 @@ def run_integration(build, pattern, counts):
                     else:
                         fn()
                     counts["passed"] += 1
-                    print(f"PASS {modname}/{name} ({time.monotonic() - t0:.1f}s)")
+                    print(f"PASS {tag}{modname}/{name} "
+                          f"({time.monotonic() - t0:.1f}s)")
                 except Exception:
                     counts["failed"] += 1
-                    print(f"FAIL {modname}/{name}")
+                    print(f"FAIL {tag}{modname}/{name}")
                     traceback.print_exc(file=sys.stdout)
                     if shared is not None:
                         shared.dump_logs()
                 sys.stdout.flush()
         finally:
-            if shared is not None and shared.stop():
+            reports = shared.stop() if shared is not None else []
+            if reports:
                 counts["failed"] += 1
-                print(f"FAIL {modname} (sanitizer report in verstored's log)")
+                print(f"FAIL {tag}{modname} (on stopping: {reports[0]})")
 
 
 def postgres():
@@ -128,7 +180,10 @@ def main():
     try:
         run_units(a.build, a.k, counts)
         if not a.unit_only:
-            run_integration(a.build, a.k, counts)
+            run_integration(a.build, a.k, counts, "lmdb")
+        if not a.unit_only and os.environ.get("VERSTORE_PG") and \
+                os.environ.get("VERSTORE_PG_PASS") != "0":
+            run_integration(a.build, a.k, counts, "postgres")
     finally:
         if pgdir is not None:
             subprocess.run(["sh", os.path.join(HERE, "pg.sh"), "stop",

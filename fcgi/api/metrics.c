@@ -1,6 +1,8 @@
 /*
  * metrics.c - GET /api/metrics: the counters every worker adds to
- * (lib/metrics.c) and the store's gauges, in Prometheus text format.
+ * (lib/metrics.c) and the store's gauges, in Prometheus text format. The
+ * counters are the processes' own, so they answer while the store cannot
+ * say how full it is (a database out of reach): then without its gauges.
  */
 #include <string.h>
 
@@ -13,7 +15,7 @@ metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
     struct http_resp *r, const struct api_call *call)
 {
 	struct store_usage	 u;
-	struct metrics_gauges	 g;
+	struct metrics_gauges	 g, *gp = NULL;
 
 	(void)call;
 	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
@@ -21,15 +23,14 @@ metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
 		buf_puts(&r->head, "Allow: GET, HEAD\r\n");
 		return;
 	}
-	if (store_usage(ctx->st, &u) != STORE_OK) {
-		api_internal(r, STORE_IO);
-		return;
+	if (store_usage(ctx->st, &u) == STORE_OK) {
+		g.size_bytes = u.size_bytes;
+		g.used_bytes = u.used_bytes;
+		g.readers = u.readers;
+		gp = &g;
 	}
-	g.size_bytes = u.size_bytes;
-	g.used_bytes = u.used_bytes;
-	g.readers = u.readers;
 	if (ctx->metrics == NULL ||
-	    metrics_render(ctx->metrics, &g, &r->body) != METRICS_OK) {
+	    metrics_render(ctx->metrics, gp, &r->body) != METRICS_OK) {
 		api_problem(r, P_OOM);
 		return;
 	}

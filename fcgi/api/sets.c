@@ -79,7 +79,9 @@ h_set_get(const struct api_ctx *ctx, const struct http_req *q,
 	if (api_parse_conds(q, &c, 1, r) == -1)
 		return;
 	jw_init(&w, &r->body);
-	if ((e = store_read(ctx->st, act_read_cb, &a)) == STORE_UNAVAILABLE) {
+	/* the store's own failure, not the set's: 503 for a database away */
+	e = store_read(ctx->st, act_read_cb, &a);
+	if (e != STORE_OK && e != STORE_UPDATE_FAILED) {
 		buf_reset(&r->body);
 		api_internal(r, e);
 		return;

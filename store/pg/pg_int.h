@@ -186,7 +186,7 @@ struct store_io {
 	struct pgtx	*tx;
 	int		 writable;
 	const char	*principal;
-	enum store_err	 pg_err;	/* a write that the database refused */
+	enum store_err	 pg_err;	/* a statement the database refused */
 	PGresult	**res;		/* what store_io_get handed out */
 	size_t		 nres;
 	size_t		 cap;

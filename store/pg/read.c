@@ -174,14 +174,15 @@ pgio_clear(store_io *io)
 	io->nres = 0;
 }
 
-/* A statement of io's transaction failed: a write one is unusable now. */
+/*
+ * A statement of io's transaction failed: the transaction is unusable
+ * now, and that error is what the call it serves answers.
+ */
 static enum store_err
 io_failed(store_io *io, enum store_err err)
 {
-	if (io->writable) {
-		io->tx->failed = 1;
-		io->pg_err = err;
-	}
+	io->tx->failed = 1;
+	io->pg_err = err;
 	return err;
 }
 
@@ -240,7 +241,9 @@ pgr_read(store *st, store_multi_fn fn, void *arg)
 	rc = fn(arg, &io);
 	pgio_clear(&io);
 	free(io.res);
-	if ((err = pg_sql(st, tx.pc, "COMMIT")) == STORE_OK && rc != 0)
+	if (tx.failed)
+		err = io.pg_err;	/* pg_give rolls it back */
+	else if ((err = pg_sql(st, tx.pc, "COMMIT")) == STORE_OK && rc != 0)
 		err = STORE_UPDATE_FAILED;
 out:
 	pg_give(st, tx.pc);

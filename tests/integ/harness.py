@@ -1,8 +1,15 @@
 """Starts real verstored + real nginx on a free loopback port for the
-integration tests, and talks to them over HTTP and straight FastCGI."""
+integration tests, and talks to them over HTTP and straight FastCGI.
+
+The store is LMDB in the server's own directory, or, when VERSTORE_BACKEND
+is "postgres" (tests/run.py's second pass) or a Server is asked to, a
+database of its own on the PostgreSQL cluster that VERSTORE_PG names (a
+libpq conninfo of key=value words, tests/pg.sh start prints one)."""
 import http.client
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +21,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PSQL = shutil.which("psql") or os.path.join(
+    os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"), "psql")
+
+
+def backend():
+    """The backend a Server uses unless told otherwise: "lmdb" or
+    "postgres" (VERSTORE_BACKEND)."""
+    return os.environ.get("VERSTORE_BACKEND") or "lmdb"
 
 
 def _die_with_parent():
@@ -23,12 +38,75 @@ def _die_with_parent():
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
 
 
+def backends(*names):
+    """Marks a test that holds on these backends only ("lmdb",
+    "postgres"); a module says so of all its tests with BACKENDS = (...)."""
+    def mark(fn):
+        fn.BACKENDS = names
+        return fn
+    return mark
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def metric(text, name, **labels):
+    """The value of one series in /api/metrics' text (labels: those it
+    must have), None when it is not there."""
+    for line in text.splitlines():
+        m = re.match(r'([a-z_]+)(\{[^}]*\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+# -- a database of a Server's own on the postgres backend ----------------------
+_databases = itertools.count(1)
+_DBNAME = re.compile(r"(^|\s)dbname\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def psql(sql, conninfo=None):
+    """Runs sql on the database conninfo names (VERSTORE_PG's when None);
+    returns what it printed, unaligned, without headers."""
+    p = subprocess.run(
+        [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+         "-d", conninfo or os.environ["VERSTORE_PG"], "-c", sql],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PGOPTIONS="--client-min-messages=warning"))
+    if p.returncode != 0:
+        raise RuntimeError(f"psql {sql!r}: {p.stderr.strip()}")
+    return p.stdout
+
+
+def dbname(conninfo):
+    m = _DBNAME.search(conninfo)
+    return m.group(2).strip("'") if m else None
+
+
+def create_database():
+    """A new, empty database on the cluster of VERSTORE_PG, reached as
+    VERSTORE_PG says: its conninfo (for drop_database)."""
+    base = os.environ.get("VERSTORE_PG")
+    if not base:
+        raise RuntimeError("the postgres backend needs VERSTORE_PG "
+                           "(tests/pg.sh start prints one)")
+    name = f"verstore_it_{os.getpid()}_{next(_databases)}_" \
+        f"{os.urandom(3).hex()}"
+    psql(f"CREATE DATABASE {name}")
+    return f"{_DBNAME.sub('', base).strip()} dbname={name}"
+
+
+def drop_database(conninfo):
+    """Drops what create_database made, ending whatever still uses it."""
+    psql(f"DROP DATABASE IF EXISTS {dbname(conninfo)} WITH (FORCE)")
 
 
 class Resp:
@@ -49,10 +127,26 @@ class Resp:
 
 
 class Server:
-    """nginx in front of verstored, each a child process of the test."""
+    """nginx in front of verstored, each a child process of the test.
+
+    pg chooses the store:
+      None   (the default) as backend() says; on "postgres", a database of
+             its own as with True. A conf that sets backend itself is left
+             as it is.
+      True   backend postgres, in a new database made for this Server (on
+             VERSTORE_PG's cluster), dropped by stop(): it starts empty,
+             as LMDB in a fresh data_dir.
+      "..."  backend postgres with that conninfo, say another Server's .pg
+             or one that create_database() made (drop_database() drops
+             it), so that both serve one store; stop() leaves it be.
+      False  LMDB in self.data, whatever the environment says.
+    self.pg is the conninfo used (None on LMDB). Lines in conf come after
+    the harness's own, so they override them.
+    """
 
     def __init__(self, workers=2, threads=8, conf="", nginx_extra="",
-                 nginx_workers=1, www=None):
+                 nginx_workers=1, www=None, pg=None):
+        self.pg, self.own_db = self._store(pg, conf)
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
         self.port = free_port()
@@ -63,8 +157,10 @@ class Server:
         group = "socket_group nogroup\n" if os.geteuid() == 0 else ""
         self.data = os.path.join(self.dir, "data")
         self.conf_path = os.path.join(self.dir, "verstore.conf")
+        store = f"backend postgres\npostgres_conninfo {self.pg}\n" \
+            if self.pg else ""
         with open(self.conf_path, "w") as f:
-            f.write(f"data_dir {self.data}\nsocket {self.sock}\n"
+            f.write(f"data_dir {self.data}\n{store}socket {self.sock}\n"
                     f"socket_mode 0660\n{group}workers {workers}\n"
                     f"threads {threads}\nshutdown_timeout 5\n{conf}\n")
         self.vs = None
@@ -73,6 +169,16 @@ class Server:
         self.nginx_extra = nginx_extra      # http-level text, e.g. a server
         self.nginx_workers = nginx_workers
         self.www = www                      # the web root; None: a stub
+
+    @staticmethod
+    def _store(pg, conf):
+        """(conninfo or None, whether it is a database of this Server's)."""
+        if pg is None:
+            own = re.search(r"(?m)^\s*backend\s", conf or "")
+            pg = backend() == "postgres" and not own
+        if pg is True:
+            return create_database(), True
+        return pg or None, False
 
     # -- processes ----------------------------------------------------------
     def start(self):
@@ -165,11 +271,19 @@ class Server:
                 if any(w in ln for w in self.SANITIZER)]
 
     def stop(self):
-        """Stops both; returns the sanitizer reports seen in the log."""
+        """Stops both and drops the database of its own; returns what went
+        wrong: the sanitizer reports seen in the log, a database that
+        could not be dropped."""
         self.stop_verstored()
         reports = self.sanitizer_reports()
         if reports:
             self.dump_logs()
+        if self.own_db:
+            try:
+                drop_database(self.pg)
+                self.own_db = False
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                reports.append(str(e))
         if self.ng is not None:
             self.ng.terminate()
             try:
@@ -358,7 +472,8 @@ def fcgi_request(sock_path, params, body=b""):
 
 class running:
     """with running(**kw) as srv: a server of the test's own, stopped at the
-    end; a sanitizer report in its log fails the test."""
+    end; a sanitizer report in its log, or its database not dropped, fails
+    the test."""
 
     def __init__(self, **kw):
         self.srv = Server(**kw)
@@ -374,7 +489,7 @@ class running:
     def __exit__(self, kind, value, tb):
         reports = self.srv.stop()
         if reports and kind is None:
-            raise AssertionError("sanitizer report: " + reports[0])
+            raise AssertionError("on stopping: " + reports[0])
         return False
 
 

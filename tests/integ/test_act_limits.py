@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from harness import fcgi_request, run_threads, running
+from harness import backends, fcgi_request, run_threads, running
 
 SERVER = {"workers": 2, "threads": 8}
 MASK = (1 << 64) - 1
@@ -148,6 +148,7 @@ def test_ids_keep_every_byte(srv):
     assert r.status == 200 and r.json["upserted"] == 0, r
 
 
+@backends("lmdb")            # map_size bounds LMDB only
 def test_full_store_is_507_and_changes_nothing():
     with running(workers=1, threads=4, conf="map_size 1M") as srv:
         assert post(srv, "full", {"upsert": [{"id": 0}]}).status == 200

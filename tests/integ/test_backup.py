@@ -11,6 +11,10 @@ import time
 import harness
 from harness import running
 
+# verstored backup copies LMDB's file; a database is PostgreSQL's to back
+# up (API.md 12), which the last test checks.
+BACKENDS = ("lmdb",)
+
 
 def test_backup_under_load_then_restore():
     bk = tempfile.mkdtemp(prefix="verstore-bk-")
@@ -79,3 +83,19 @@ def test_backup_refuses_bad_targets():
         p = subprocess.run([exe, "backup"], capture_output=True, text=True,
                            timeout=30)
         assert p.returncode == 2 and "usage" in p.stderr
+
+
+@harness.backends("postgres")
+def test_backup_on_postgres_says_to_use_its_tools():
+    bk = tempfile.mkdtemp(prefix="verstore-bk-")
+    try:
+        with running(workers=1, threads=2) as srv:
+            assert srv.put("bk/a", 1).status == 201
+            p = subprocess.run([os.path.join(harness.BUILD, "verstored"),
+                                "backup", "-c", srv.conf_path, bk],
+                               capture_output=True, text=True, timeout=30)
+            assert p.returncode == 1 and "pg_dump" in p.stderr, p
+            assert os.listdir(bk) == []
+            assert srv.get("/api/storage/bk/a").json["value"] == 1
+    finally:
+        shutil.rmtree(bk, ignore_errors=True)

@@ -11,6 +11,22 @@ from harness import running
 VERSION = re.compile(rb"nginx/\d")
 
 
+def nginx_workers(srv):
+    with open(f"/proc/{srv.ng.pid}/task/{srv.ng.pid}/children") as f:
+        return set(f.read().split())
+
+
+def reload_nginx(srv):
+    """SIGHUP, and waits until only workers of the new configuration are
+    left (on a loaded machine that takes more than a moment)."""
+    old = nginx_workers(srv)
+    os.kill(srv.ng.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while nginx_workers(srv) & old or not nginx_workers(srv):
+        assert time.monotonic() < deadline, "nginx did not reload"
+        time.sleep(0.02)
+
+
 def no_version(r):
     assert not VERSION.search(r.body), r
     for k, v in r.headers.items():
@@ -49,8 +65,7 @@ def test_verstored_too_slow_is_504_problem():
         with open(path, "w") as f:
             f.write(conf.replace("fastcgi_read_timeout 75s;",
                                  "fastcgi_read_timeout 1s;"))
-        os.kill(srv.ng.pid, signal.SIGHUP)
-        time.sleep(0.5)
+        reload_nginx(srv)
         pids = [srv.vs.pid] + srv.worker_pids()
         for p in pids:
             os.kill(p, signal.SIGSTOP)

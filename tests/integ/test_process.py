@@ -235,6 +235,7 @@ def test_require_preconditions():
                        {"If-Match": b.h("etag")}).status == 200
 
 
+@harness.backends("lmdb")    # map_size bounds LMDB only
 def test_map_full_is_507():
     with running(workers=1, threads=4, conf="map_size 1M") as srv:
         big = "x" * 60000
