@@ -51,10 +51,12 @@ void	api_problem_open(struct jw *w, struct http_resp *, int status,
 	    const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
 void	api_problem_close(struct jw *w);
-/* 500, logged: the store failed and nothing was written; returns -1. */
 /* Retry-After, in seconds, of a 503 for a database out of reach. */
 #define API_RETRY_AFTER	"1"
-/* 503 for STORE_UNAVAILABLE, else 500 (logged); returns api_problem's. */
+/*
+ * The store failed and nothing was written: 503 with Retry-After for
+ * STORE_UNAVAILABLE, else 500 (logged); returns -1.
+ */
 int	api_internal(struct http_resp *, enum store_err);
 /*
  * Ends a JSON answer that w wrote into resp's body; a body that is not

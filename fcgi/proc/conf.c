@@ -411,7 +411,7 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 	char		 line[CONF_ORIGINS_MAX * (CONF_ORIGIN_MAX + 1) + 256];
 	char		*p, *name, *val, *end;
 	size_t		 n;
-	int		 list, auth_line = 0;
+	int		 list, blanks, auth_line = 0;
 	enum conf_err	 rc = CONF_OK;
 
 	memset(e, 0, sizeof(*e));
@@ -454,8 +454,8 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 			goto out;
 		}
 		list = strcmp(name, "cors_origins") == 0;
-		for (p = val; *p != '\0' && !list &&
-		    strcmp(name, "postgres_conninfo") != 0; p++)
+		blanks = list || strcmp(name, "postgres_conninfo") == 0;
+		for (p = val; *p != '\0' && !blanks; p++)
 			if (is_space(*p)) {
 				rc = CONF_SYNTAX;
 				goto out;
