@@ -128,25 +128,35 @@ bench-scale: all $(BUILD)/bench/load
 	@python3 tests/bench/scale.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page, the
-# systemd unit, the example nginx site, the configuration and an empty
-# tokens file, mode 0640 in group verstore when there is one (neither over
-# one that is there already).
+# systemd unit, the example nginx site, the client (PREFIX/share/verstore/
+# client, the command linked as PREFIX/bin/verstore), the configuration and
+# an empty tokens file, mode 0640 in group verstore when there is one
+# (neither over one that is there already).
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR	?= $(PREFIX)/lib/systemd/system
+# The client as npm pack makes it (client/package.json "files"): what the
+# nginx site serves at /verstore.js and /conflict.js, and the command.
+CLIENT_FILES = client/verstore.js client/conflict.js client/package.json \
+	       client/README.md
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore \
-	    $(DESTDIR)$(SYSCONFDIR)/verstore
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore/client/bin \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/verstore
 	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
 	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
 	sed -e 's|/usr/local/bin/verstored|$(PREFIX)/sbin/verstored|g' \
 	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
-	install -m 644 nginx.conf.example doc/API.md conf/alerts.yml \
-	    $(DESTDIR)$(PREFIX)/share/verstore/
+	sed -e 's|/usr/local/share/verstore/|$(PREFIX)/share/verstore/|g' \
+	    nginx.conf.example > $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
+	chmod 644 $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
+	install -m 644 doc/API.md conf/alerts.yml $(DESTDIR)$(PREFIX)/share/verstore/
+	install -m 644 $(CLIENT_FILES) $(DESTDIR)$(PREFIX)/share/verstore/client/
+	install -m 755 client/bin/verstore $(DESTDIR)$(PREFIX)/share/verstore/client/bin/
+	ln -sf ../share/verstore/client/bin/verstore $(DESTDIR)$(PREFIX)/bin/verstore
 	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || { \
 	    sed -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' conf/verstore.conf \
 	    > $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf && \

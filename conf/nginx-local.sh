@@ -32,6 +32,7 @@ sed -e '/# BEGIN https-only/,/# END https-only/d' \
     -e "s|@PORT@|$port|g" \
     -e "s|unix:/run/verstore/verstored.sock|unix:$sock|" \
     -e "s|root /var/www/app;|root $root;|" \
+    -e "s|/usr/local/share/verstore/client/|$here/client/|" \
     -e 's|include fastcgi_params;|include /etc/nginx/fastcgi_params;|' \
     -e '/^    index index.html;$/a\
     # make run serves client/: not its tests, tools or dependencies.\

@@ -1,6 +1,8 @@
 """make install DESTDIR=...: a working tree of files, an empty tokens
 file among them; the systemd unit passes systemd-analyze verify and rates
-well under 5 in its security analysis."""
+well under 5 in its security analysis; the client that the example nginx
+site serves, and its command, which works against a real server."""
+import json
 import os
 import re
 import shutil
@@ -8,6 +10,8 @@ import subprocess
 import tempfile
 
 import harness
+
+CLIENT = "usr/local/share/verstore/client"
 
 
 def test_make_install_lays_out_a_working_tree():
@@ -25,6 +29,15 @@ def test_make_install_lays_out_a_working_tree():
                   os.path.join(d, "usr/local/share/verstore/alerts.yml")):
             assert os.path.isfile(f), f
         assert os.access(exe, os.X_OK)
+        # the example site serves the installed client at /verstore.js and
+        # /conflict.js
+        site = open(os.path.join(d, "usr/local/share/verstore/nginx.conf.example")).read()
+        aliases = re.findall(r"^\s*alias (\S+);", site, re.M)
+        assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/verstore.js"], aliases
+        for a in aliases:
+            assert os.path.isfile(d + a), a
+        check_client_command(d)
         r = subprocess.run([exe, "--version"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("verstored "), r
         # an empty tokens file, 0640, that the installed conf names
@@ -71,3 +84,22 @@ def test_make_install_lays_out_a_working_tree():
             assert m and float(m.group(1)) < 2.0, r.stdout[-500:]
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def check_client_command(d):
+    """PREFIX/bin/verstore is a link to the installed command, which runs
+    from there against a real server (skipped without node)."""
+    cmd = os.path.join(d, "usr/local/bin/verstore")
+    assert os.path.islink(cmd)
+    assert os.path.samefile(cmd, os.path.join(d, CLIENT, "bin/verstore"))
+    if shutil.which("node") is None:
+        print("  skipped the command: no node")
+        return
+    with harness.running(workers=1, threads=2) as srv:
+        env = dict(os.environ, VERSTORE_URL=f"http://127.0.0.1:{srv.port}")
+        r = subprocess.run([cmd, "put", "installed", '{"n": 1}'], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([cmd, "get", "installed"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and json.loads(r.stdout)["value"] == {"n": 1}, r

@@ -1,12 +1,13 @@
 """nginx's own answers (API.md 10): 405 with the full Allow, 502 when
 verstored cannot be reached and 504 when it does not answer in time, each
-as problem+json, and no page names nginx's version."""
+as problem+json, and no page names nginx's version; the client library
+it serves."""
 import os
 import re
 import signal
 import time
 
-from harness import running
+from harness import ROOT, running
 
 VERSION = re.compile(rb"nginx/\d")
 
@@ -78,3 +79,18 @@ def test_verstored_too_slow_is_504_problem():
         assert r.json["code"] == "TIMEOUT" and r.json["status"] == 504, r
         no_version(r)
         srv.wait_healthy()
+
+
+def test_the_site_serves_the_client_library():
+    """The example site serves client/verstore.js and conflict.js at the
+    root, whatever the app's own web root holds (here: nothing), as
+    JavaScript, so that a page can import them as modules."""
+    with running(workers=1, threads=2) as srv:
+        for name in ("verstore.js", "conflict.js"):
+            r = srv.get("/" + name)
+            assert r.status == 200, r
+            assert re.match(r"(application|text)/javascript",
+                            r.h("content-type")), r.h("content-type")
+            with open(os.path.join(ROOT, "client", name), "rb") as f:
+                assert r.body == f.read()
+        assert srv.get("/verstore").status == 404
