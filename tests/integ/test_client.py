@@ -24,7 +24,11 @@ def test_client_library_cli_and_browser(srv):
     if node is None:
         print("  skipped: no node")
         return
-    shots = os.path.join(srv.dir, "screenshots")
+    # kept after the run, for a person to look at: build/screenshots/
+    shots = os.path.join(harness.BUILD, "screenshots"
+                         + ("" if harness.backend() == "lmdb"
+                            else "-" + harness.backend()))
+    shutil.rmtree(shots, ignore_errors=True)
     p = subprocess.run([node, "--test", "--test-reporter=spec",
                         os.path.join(harness.ROOT, "client", "test")],
                        capture_output=True, text=True, timeout=600,
@@ -36,7 +40,8 @@ def test_client_library_cli_and_browser(srv):
         print(p.stdout[-3000:])
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     if os.path.isdir(shots):
-        print("  screenshots:", ", ".join(sorted(os.listdir(shots))))
+        print(f"  screenshots in {os.path.relpath(shots, harness.ROOT)}/:",
+              ", ".join(sorted(os.listdir(shots))))
 
 
 CLI = os.path.join(harness.ROOT, "client", "bin", "verstore")
