@@ -204,6 +204,7 @@ feed_main(void *arg)
 	struct conn_topic	*t = NULL;
 	uint64_t		 seen = store_seq(w->st), seq;
 	size_t			 i, more;
+	int			 failing = 0;	/* said once, until it reads */
 
 	while (!atomic_load(&w->feed_stop)) {
 		if ((seq = notify_wait(w->app->notify, seen, 1000)) <= seen)
@@ -212,10 +213,16 @@ feed_main(void *arg)
 			more = 0;
 			if (store_changes(w->st, seen, "", 0, FEED_BATCH, 0,
 			    &ch) != STORE_OK) {
-				log_error("the feed cannot be read");
+				if (!failing)
+					log_error("the feed cannot be read; "
+					    "trying again every second");
+				failing = 1;
 				sleep(1);
 				break;
 			}
+			if (failing)
+				log_info("the feed is read again");
+			failing = 0;
 			if (t == NULL &&
 			    (t = calloc(FEED_BATCH, sizeof(*t))) == NULL) {
 				store_changes_free(&ch);

@@ -358,13 +358,13 @@ pg_notice(void *arg, const char *msg)
 }
 
 PGconn *
-pg_dial(const char *conninfo)
+pg_dial(const char *conninfo, const char *app)
 {
 	/* conninfo comes last: what it says overrides these */
 	static const char *const keys[] = { "connect_timeout",
-	    "tcp_user_timeout", "dbname", NULL };
+	    "tcp_user_timeout", "application_name", "dbname", NULL };
 	const char	*vals[] = { PG_CONNECT_TIMEOUT, PG_TCP_USER_TIMEOUT,
-	    conninfo, NULL };
+	    app, conninfo, NULL };
 	PGconn		*c;
 	PGresult	*res;
 
@@ -411,7 +411,7 @@ pg_connect(store *st)
 
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return NULL;
-	pc->c = pg_dial(st->conninfo);
+	pc->c = pg_dial(st->conninfo, PG_APP);
 	if (pc->c == NULL || PQstatus(pc->c) != CONNECTION_OK) {
 		say_unreachable(st, pc->c);
 		goto fail;

@@ -42,7 +42,7 @@ listen_connect(store *st)
 	PGconn		*c;
 	PGresult	*res;
 
-	c = pg_dial(st->conninfo);
+	c = pg_dial(st->conninfo, PG_APP_FEED);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		return NULL;
@@ -103,6 +103,8 @@ listen_main(void *arg)
 			    "trying again every %d ms", PG_POLL_MS);
 			down = 1;
 		}
+		if (c != NULL && down)
+			pg_log(st, 2, __func__, "the database is reachable again");
 		if (c != NULL)
 			down = 0;
 		pfd[0].fd = st->listen_stop[0];

@@ -56,6 +56,9 @@
 #define PG_TCP_USER_TIMEOUT	"10000"	/* ms data may go unacknowledged */
 #define PG_IDLE_TX_TIMEOUT	"'10s'"	/* a session idle in a transaction */
 #define PG_LOCK_TIMEOUT		"'10s'"	/* a wait for a row lock */
+/* Sessions' application_name, for pg_stat_activity (the conninfo's wins). */
+#define PG_APP			"verstored"
+#define PG_APP_FEED		"verstored feed"	/* listen.c's */
 
 /* The prepared statements (conn.c holds their SQL). */
 enum pg_stmt {
@@ -197,10 +200,11 @@ struct store_io {
 void		pg_log(const store *, int level, const char *func,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
- * A connection to conninfo, with the bounds above (PQstatus says whether
- * it is up; PQfinish it either way).
+ * A connection to conninfo, with the bounds above, named app in
+ * pg_stat_activity unless conninfo names it (PQstatus says whether it is
+ * up; PQfinish it either way).
  */
-PGconn		*pg_dial(const char *conninfo);
+PGconn		*pg_dial(const char *conninfo, const char *app);
 /* libpq's notice processor: the server's warnings to st's log. */
 void		 pg_notice(void *st, const char *msg);
 /* A connection of the pool, connected and prepared; NULL: logged. */

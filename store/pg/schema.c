@@ -165,7 +165,7 @@ store_check_pg(const struct store_opts *o)
 
 	if (o->conninfo == NULL)
 		return STORE_INVALID;
-	c = pg_dial(o->conninfo);
+	c = pg_dial(o->conninfo, PG_APP);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		if (o->log != NULL)
 			o->log(0, __func__, c != NULL ? PQerrorMessage(c) :

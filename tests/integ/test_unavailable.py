@@ -188,6 +188,49 @@ def test_a_watcher_parked_through_an_outage_gets_the_next_change():
         assert [c["key"] for c in r.json["results"]] == ["w/1"], r
         assert got["at"] - put_at < 5, got["at"] - put_at
 
+def test_a_feed_that_cannot_be_read_is_logged_once_and_its_end_too():
+    """Another host's change announced while this host's workers cannot
+    reach the database (their pool's sessions ended, new ones refused;
+    the feed's listener, a session of its own, still up): each worker
+    says once that the feed cannot be read, not once a second while it
+    lasts, and once that it is read again. The sessions are named in
+    pg_stat_activity: "verstored", and "verstored feed" for listeners."""
+    with running(workers=2, threads=4) as srv:
+        assert srv.put("f/0", 0).status == 201
+        assert sessions(srv, "application_name = 'verstored feed'") == 2
+        assert sessions(srv, "application_name = 'verstored'") >= 2
+        name = harness.dbname(srv.pg)
+        other = subprocess.Popen(        # "another host", connected before
+            [harness.PSQL, "-X", "-q", "-d", srv.pg],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, text=True,
+            env=dict(os.environ, PGAPPNAME=LOCKER))
+        try:
+            deadline = time.monotonic() + 10
+            while sessions(srv, f"application_name = '{LOCKER}'") == 0:
+                assert time.monotonic() < deadline, "psql did not connect"
+                time.sleep(0.05)
+            harness.psql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            sessions(srv, "application_name = 'verstored'", end=True)
+            time.sleep(0.3)
+            other.stdin.write("UPDATE verstore_meta SET value = value + 1 "
+                              "WHERE name = 'seq'; NOTIFY verstore;\n")
+            other.stdin.flush()
+            time.sleep(3.5)             # three retries each, and more
+            down = srv.log().count("the feed cannot be read")
+            assert down in (1, 2), srv.log()[-3000:]
+        finally:
+            harness.psql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+            other.stdin.close()
+            other.wait(30)
+        deadline = time.monotonic() + 10
+        while srv.log().count("the feed is read again") < down:
+            assert time.monotonic() < deadline, srv.log()[-3000:]
+            time.sleep(0.05)
+        assert srv.log().count("the feed cannot be read") == down
+        assert srv.put("f/1", 1).status == 201
+
+
 def test_a_table_held_by_maintenance_is_503_on_every_route():
     """Requests wait, inside their transaction, on the table a maintenance
     job holds (as VACUUM FULL or ALTER TABLE would): past the lock timeout
