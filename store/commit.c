@@ -4,6 +4,7 @@
  * store_int.h.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +34,32 @@ commit_unit_fail(struct commit_unit *u, enum store_err err)
 	for (i = 0; i < u->n; i++)
 		if (u->ops[i].err == STORE_OK || u->ops[i].err == STORE_INVALID)
 			u->ops[i].err = err;
+}
+
+struct commit_unit *
+commit_units(struct store_op *ops, size_t n, struct commit_unit *one)
+{
+	struct commit_unit	*units = one;
+	size_t			 i;
+
+	if (n > 1 && (units = calloc(n, sizeof(*units))) == NULL) {
+		for (i = 0; i < n; i++)
+			ops[i].err = STORE_NOMEM;
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		ops[i].cur_value = NULL;
+		units[i] = (struct commit_unit){ &ops[i], 1, 0, 0, 0, 0 };
+		commit_unit_reset(&units[i]);
+	}
+	return units;
+}
+
+void
+commit_units_free(struct commit_unit *units, struct commit_unit *one)
+{
+	if (units != one)
+		free(units);
 }
 
 void

@@ -162,6 +162,14 @@ void	commit_unit_reset(struct commit_unit *);
  * that had succeeded, or not yet run, carry err.
  */
 void	commit_unit_fail(struct commit_unit *, enum store_err err);
+/*
+ * store_apply()'s units: each of ops[0..n) a unit of its own, reset, in
+ * one when n is 1, else allocated (commit_units_free() frees). NULL: out
+ * of memory, and each op's err says so.
+ */
+struct commit_unit *commit_units(struct store_op *ops, size_t n,
+		    struct commit_unit *one);
+void	commit_units_free(struct commit_unit *units, struct commit_unit *one);
 
 /*
  * What the queue asks of the backend, arg being the backend's own.

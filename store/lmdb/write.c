@@ -439,25 +439,15 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 enum store_err
 lmdb_apply(store *st, struct store_op *ops, size_t n)
 {
-	struct commit_unit	 one[1], *units = one;
+	struct commit_unit	 one[1], *units;
 	MDB_txn			*txn;
 	enum store_err		 err;
-	size_t			 i;
 
-	if (n > 1 && (units = calloc(n, sizeof(*units))) == NULL) {
-		for (i = 0; i < n; i++)
-			ops[i].err = STORE_NOMEM;
+	if ((units = commit_units(ops, n, one)) == NULL)
 		return STORE_NOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		ops[i].cur_value = NULL;
-		units[i] = (struct commit_unit){ &ops[i], 1, 0, 0, 0, 0 };
-		commit_unit_reset(&units[i]);
-	}
 	if ((err = begin_write(st, &txn, units, n)) == STORE_OK)
 		err = apply_units(st, txn, units, n);
-	if (units != one)
-		free(units);
+	commit_units_free(units, one);
 	return err;
 }
 

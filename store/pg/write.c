@@ -1181,29 +1181,19 @@ apply_batch(store *st, struct pgtx *tx, struct commit_unit *units,
 enum store_err
 pgw_apply(store *st, struct store_op *ops, size_t n)
 {
-	struct commit_unit	 one[1], *units = one;
+	struct commit_unit	 one[1], *units;
 	struct pgtx		 tx;
 	enum store_err		 err;
-	size_t			 i;
 
-	if (n > 1 && (units = calloc(n, sizeof(*units))) == NULL) {
-		for (i = 0; i < n; i++)
-			ops[i].err = STORE_NOMEM;
+	if ((units = commit_units(ops, n, one)) == NULL)
 		return STORE_NOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		ops[i].cur_value = NULL;
-		units[i] = (struct commit_unit){ &ops[i], 1, 0, 0, 0, 0 };
-		commit_unit_reset(&units[i]);
-	}
 	memset(&tx, 0, sizeof(tx));
 	if ((err = tx_begin(st, &tx)) != STORE_OK) {
 		pg_give(st, tx.pc);
 		fail_all(units, n, err);
 	} else
 		err = apply_batch(st, &tx, units, n);
-	if (units != one)
-		free(units);
+	commit_units_free(units, one);
 	return err;
 }
 
