@@ -143,6 +143,7 @@ CLIENT_FILES = client/verstore.js client/conflict.js client/package.json \
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore/client/bin \
+	    $(DESTDIR)$(PREFIX)/share/verstore/client/types \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/verstore
 	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
 	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
@@ -156,6 +157,7 @@ install: all
 	install -m 644 doc/API.md conf/alerts.yml $(DESTDIR)$(PREFIX)/share/verstore/
 	install -m 644 $(CLIENT_FILES) $(DESTDIR)$(PREFIX)/share/verstore/client/
 	install -m 755 client/bin/verstore $(DESTDIR)$(PREFIX)/share/verstore/client/bin/
+	install -m 644 client/types/*.d.ts $(DESTDIR)$(PREFIX)/share/verstore/client/types/
 	ln -sf ../share/verstore/client/bin/verstore $(DESTDIR)$(PREFIX)/bin/verstore
 	[ -e $(DESTDIR)$(SYSCONFDIR)/verstore/verstore.conf ] || { \
 	    sed -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' conf/verstore.conf \

@@ -108,11 +108,16 @@ pre{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.9em;
 .buttons{display:flex;flex-wrap:wrap;gap:.5em;margin-top:1em}
 button{font:inherit;padding:.35em .8em}`;
 
+/* HTMLElement where there is a DOM; in Node, a stand-in, so that the
+   module (merge3 and the rest) imports there too. */
+/** @type {typeof HTMLElement} */
+const ElementBase = globalThis.HTMLElement ?? /** @type {any} */ (class {});
+
 /**
  * <verstore-conflict>: a modal dialog over the page. Use askConflict(), or
  * the element's ask(ctx, opts) when it is already in the page.
  */
-export class VerstoreConflict extends (globalThis.HTMLElement ?? class {}) {
+export class VerstoreConflict extends ElementBase {
   /** As document.createElement('verstore-conflict') makes it. */
   constructor() {
     super();
@@ -171,7 +176,8 @@ export class VerstoreConflict extends (globalThis.HTMLElement ?? class {}) {
       };
       const picked = () => {
         const want = new Map(conflicts.map((c, i) => [c.pointer,
-          root.querySelector(`input[name=f${i}]:checked`)?.value]));
+          /** @type {HTMLInputElement | null} */ (
+            root.querySelector(`input[name=f${i}]:checked`))?.value]));
         return merge3(base, yours, theirs,
           (p, y, t) => want.get(p) === 'yours' ? y : t).value;
       };
@@ -206,12 +212,14 @@ if (globalThis.customElements && !customElements.get('verstore-conflict'))
  * dialog, {choice: 'merged', value: the merge}.
  * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
  * @param {{title?: string, whole?: boolean}} [opts]
- * @returns {Promise<{choice: string, value: *}>} as the element's ask()
+ * @returns {Promise<{choice: 'merged' | 'mine' | 'theirs' | 'picked' |
+ *   'reload' | 'overwrite' | 'cancel', value: *}>} as the element's ask()
  */
 export async function openConflict(ctx, opts) {
   const m = merge3(ctx.base, ctx.yours, ctx.theirs);
   if (!m.conflicts.length) return { choice: 'merged', value: m.value };
-  const d = document.createElement('verstore-conflict');
+  const d = /** @type {VerstoreConflict} */ (
+    document.createElement('verstore-conflict'));
   document.body.append(d);
   return d.ask(ctx, opts);
 }

@@ -13,6 +13,13 @@
  *   merged?: {base: number, current: number}}} Envelope
  */
 /**
+ * A write's answer (doc/API.md 3.2): the version it made; index: where an
+ * append put its item; merged: the versions a stale write was merged
+ * with (4.1).
+ * @typedef {{key: string, version: number, updated_at: string,
+ *   index?: number, merged?: {base: number, current: number}}} Written
+ */
+/**
  * One change of the feed (doc/API.md 7).
  * @typedef {{seq: number, key: string, version: number, deleted: boolean,
  *   updated_at: string}} Change
@@ -22,7 +29,8 @@
 export class VerstoreError extends Error {
   /**
    * @param {number} status
-   * @param {object} body the problem+json body ({code, message, ...})
+   * @param {Object<string, *> | null} body the problem+json body ({code,
+   *   message, ...})
    * @param {Headers} [headers] the answer's headers
    */
   constructor(status, body, headers) {
@@ -30,12 +38,22 @@ export class VerstoreError extends Error {
     this.name = 'VerstoreError';
     /** @type {number} */ this.status = status;
     /** @type {string} */ this.code = body?.code ?? 'HTTP_' + status;
-    /** The server's whole problem body. */ this.body = body ?? {};
-    /** The key's current state on a 409/412: {value, version, exists}. */
+    /**
+     * The server's whole problem body.
+     * @type {Object<string, *>}
+     */
+    this.body = body ?? {};
+    /**
+     * The key's current state on a 409/412.
+     * @type {{value: *, version: number, exists: boolean} | null}
+     */
     this.current = body && 'version' in body ?
       { value: body.value, version: body.version, exists: body.exists } :
       null;
-    /** JSON pointers changed on both sides (MERGE_CONFLICT). */
+    /**
+     * JSON pointers changed on both sides (MERGE_CONFLICT).
+     * @type {string[]}
+     */
     this.conflicts = body?.conflicts ?? [];
     /**
      * True when the request was sent again after a network error or a
@@ -110,15 +128,19 @@ export class Verstore {
    */
   constructor(baseUrl = '', opts = {}) {
     this.base = baseUrl.replace(/\/+$/, '');
+    /** @type {string | undefined} */
     this.token = opts.token;
+    /** @type {typeof fetch} */
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.retries = opts.retries ?? 8;	/* a network error, a 5xx */
     this.conflictRetries = opts.conflictRetries ?? 30;	/* update() */
     this.backoffMs = opts.backoffMs ?? 20;
     /** @type {Map<string, number>} key -> the version last seen */
     this.versions = new Map();
-    this.timers = new Map();	/* saveLater: key -> its timer */
-    this.saving = new Map();	/* saveLater: key -> the write under way */
+    /** @private saveLater: key -> its timer */
+    this.timers = new Map();
+    /** @private saveLater: key -> the write under way */
+    this.saving = new Map();
   }
 
   /**
@@ -213,11 +235,12 @@ export class Verstore {
    * @param {{force?: boolean, merge?: boolean, version?: number}} [opts]
    *   version: the version to replace instead of the one remembered (0:
    *   the key must not exist)
-   * @returns {Promise<Envelope>} {key, version, updated_at}, and merged
+   * @returns {Promise<Written>}
    * @throws {VerstoreError} 412 (current state in .current), 409
    *   MERGE_CONFLICT (.conflicts), 404 when the key went away
    */
   async put(key, value, { force = false, merge = false, version } = {}) {
+    /** @type {Record<string, string>} */
     const headers = {};
     const v = version ?? this.versions.get(key);
     if (!force) {
@@ -304,7 +327,7 @@ export class Verstore {
    * fields by several clients all land, with no condition and no retry.
    * @param {string} key
    * @param {object} mergePatch
-   * @returns {Promise<Envelope>}
+   * @returns {Promise<Written>}
    */
   patch(key, mergePatch) {
     return this.write('PATCH', key, mergePatch, 'application/merge-patch+json');
@@ -314,7 +337,7 @@ export class Verstore {
    * An RFC 6902 JSON patch: all operations or none.
    * @param {string} key
    * @param {Array<{op: string, path: string, value?: *, from?: string}>} ops
-   * @returns {Promise<Envelope>}
+   * @returns {Promise<Written>}
    * @throws {VerstoreError} 409 PATCH_CONFLICT when a test fails
    */
   jsonPatch(key, ops) {
@@ -432,7 +455,7 @@ export class Verstore {
    * @param {{merge?: boolean, retries?: number,
    *   onConflict?: (ctx: {key: string, base: *, yours: T, theirs: *,
    *     conflicts: string[]}) => * | Promise<*>}} [opts]
-   * @returns {Promise<Envelope>} the envelope of the version written
+   * @returns {Promise<Written>} the version written
    */
   async update(key, fn, { merge = false, retries = this.conflictRetries,
     onConflict } = {}) {
@@ -488,7 +511,7 @@ export class Verstore {
    * @param {{onConflict?: (ctx: {key: string, base: *, yours: *,
    *   theirs: *, conflicts: string[]}) => * | Promise<*>,
    *   retries?: number}} [opts]
-   * @returns {Promise<Envelope>}
+   * @returns {Promise<Written>}
    */
   async save(key, from, yours, { onConflict, retries = this.conflictRetries }
     = {}) {
@@ -518,7 +541,7 @@ export class Verstore {
    * @param {string} key
    * @param {*} value
    * @param {number} [ms]
-   * @returns {Promise<Envelope>}
+   * @returns {Promise<Written>}
    */
   saveLater(key, value, ms = 500) {
     const prev = this.timers.get(key);

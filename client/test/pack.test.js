@@ -19,7 +19,7 @@ test('npm pack gives an installable package: module, dialog and command',
         ['pack', '--json', '--pack-destination', dir], { cwd: HERE }));
       assert.deepEqual(packed.files.map((f) => f.path).sort(),
         ['README.md', 'bin/verstore', 'conflict.js', 'package.json',
-          'verstore.js']);
+          'types/conflict.d.ts', 'types/verstore.d.ts', 'verstore.js']);
       // the version is the server's (Makefile VERSION)
       const make = readFileSync(join(HERE, '..', 'Makefile'), 'utf8');
       assert.equal(packed.version, /^VERSION\s*=\s*(\S+)/m.exec(make)[1]);

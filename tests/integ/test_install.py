@@ -37,6 +37,9 @@ def test_make_install_lays_out_a_working_tree():
                                    f"/{CLIENT}/verstore.js"], aliases
         for a in aliases:
             assert os.path.isfile(d + a), a
+        for f in ("verstore.js", "conflict.js", "package.json",
+                  "types/verstore.d.ts", "types/conflict.d.ts"):
+            assert os.path.isfile(os.path.join(d, CLIENT, f)), f
         check_client_command(d)
         r = subprocess.run([exe, "--version"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("verstored "), r
