@@ -112,8 +112,11 @@ const newKey = () => (globalThis.crypto?.randomUUID?.() ??
 
 /**
  * The store at one base URL, as one principal. It remembers the version of
- * every key it read or wrote (in `versions`), and sends it with the next
- * write of that key.
+ * every key whose whole value it had (read with get(), or written by put()
+ * or create()) in `versions`, and sends it with the next put() or delete()
+ * of that key. A refused write, a patch, an append or a put that the
+ * server merged leaves it as it was: the value is not one this client
+ * saw, so a put() after it is refused (412) until a get().
  */
 export class Verstore {
   /**
@@ -135,7 +138,7 @@ export class Verstore {
     this.retries = opts.retries ?? 8;	/* a network error, a 5xx */
     this.conflictRetries = opts.conflictRetries ?? 30;	/* update() */
     this.backoffMs = opts.backoffMs ?? 20;
-    /** @type {Map<string, number>} key -> the version last seen */
+    /** @type {Map<string, number>} key -> the version last had whole */
     this.versions = new Map();
     /** @private saveLater: key -> its timer */
     this.timers = new Map();
@@ -251,7 +254,8 @@ export class Verstore {
     try {
       const { json } = await this.request('PUT', `/api/storage/${enc(key)}`,
         { body: { value }, headers });
-      this.remember(key, json.version);
+      if (!json.merged)	/* merged: the value is not the one sent */
+        this.remember(key, json.version);
       return json;
     } catch (e) {
       /* the first attempt landed and its answer was lost: the refusal of
@@ -262,10 +266,6 @@ export class Verstore {
         return { key, version: e.current.version,
           updated_at: e.body.updated_at };
       }
-      if (e instanceof VerstoreError && e.current?.exists)
-        this.remember(key, e.current.version);
-      else if (e instanceof VerstoreError && e.status === 404)
-        this.versions.delete(key);
       throw e;
     }
   }
@@ -318,8 +318,7 @@ export class Verstore {
     const { json } = await this.request(method,
       `/api/storage/${enc(key)}${query}`,
       { body, headers: { 'Content-Type': type, 'Idempotency-Key': newKey() } });
-    this.remember(key, json.version);
-    return json;
+    return json;	/* a value not seen whole: its version is not kept */
   }
 
   /**

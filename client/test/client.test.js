@@ -25,8 +25,38 @@ test('get, put with the version it read, and a stale put refused', async () => {
   // a put of a key never read must not replace one that exists
   await assert.rejects(new Verstore(URL).put(k('doc'), { n: 9 }),
     (e) => e.status === 412);
-  // b learned the current version from the refusal
+  // a refusal teaches b nothing: the same put again (a double click, a
+  // retrying wrapper) is refused again, until b reads
+  await assert.rejects(b.put(k('doc'), { n: 3 }), (e) => e.status === 412);
+  assert.deepEqual((await b.get(k('doc'))).value, { n: 2 });
   assert.equal((await b.put(k('doc'), { n: 3 })).version, 3);
+});
+
+test('a version is kept only with its whole value: a put after a patch, ' +
+  'an append or a merged put of its own is refused, not a lost update',
+async () => {
+  const a = new Verstore(URL), b = new Verstore(URL);
+  const key = k('whole');
+  const mine = { x: 1, y: 1 };
+  await a.put(key, mine);
+  await b.get(key);
+  await b.put(key, { x: 1, y: 2 });			// b's y
+  for (const write of [
+    () => a.patch(key, { z: 1 }),
+    () => a.jsonPatch(key, [{ op: 'add', path: '/w', value: 1 }]),
+    () => a.append(key, '/log', 'seen'),
+    () => a.put(key, { ...mine, x: 5 }, { merge: true }),
+  ]) {
+    await write();
+    // a's copy is still {x: 1, y: 1}: putting it would undo b's y
+    await assert.rejects(a.put(key, { ...mine, x: 6 }),
+      (e) => e.status === 412 && e.current.value.y === 2);
+  }
+  assert.deepEqual((await b.get(key)).value,
+    { x: 5, y: 2, z: 1, w: 1, log: ['seen'] });
+  const fresh = await a.get(key);
+  assert.equal((await a.put(key, { ...fresh.value, x: 6 })).version,
+    fresh.version + 1);
 });
 
 test('update re-applies its change after conflicts: 20 increments land', async () => {

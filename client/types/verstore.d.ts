@@ -75,8 +75,11 @@ export class VerstoreError extends Error {
 }
 /**
  * The store at one base URL, as one principal. It remembers the version of
- * every key it read or wrote (in `versions`), and sends it with the next
- * write of that key.
+ * every key whose whole value it had (read with get(), or written by put()
+ * or create()) in `versions`, and sends it with the next put() or delete()
+ * of that key. A refused write, a patch, an append or a put that the
+ * server merged leaves it as it was: the value is not one this client
+ * saw, so a put() after it is refused (412) until a get().
  */
 export class Verstore {
     /**
@@ -104,7 +107,7 @@ export class Verstore {
     retries: number;
     conflictRetries: number;
     backoffMs: number;
-    /** @type {Map<string, number>} key -> the version last seen */
+    /** @type {Map<string, number>} key -> the version last had whole */
     versions: Map<string, number>;
     /** @private saveLater: key -> its timer */
     private timers;
