@@ -3,8 +3,9 @@ its own socket behind its own nginx, serve one database as one store. A
 compare-and-swap raced across them has one winner, a counter loses no
 increment, slugs never clash, a feed on one host wakes for the other's
 write, a host killed by kill -9 loses no acknowledged write while the
-other goes on, and a restart of PostgreSQL under load is answered 503
-UNAVAILABLE while it lasts, then served again by the same workers.
+other goes on, a host frozen inside a transaction holds the other's
+writes 10 s at most, and a restart of PostgreSQL under load is answered
+503 UNAVAILABLE while it lasts, then served again by the same workers.
 
 Each test has a database of its own, created empty in the cluster that
 VERSTORE_PG names (tests/run.py starts one) and dropped after; the
@@ -108,11 +109,16 @@ class hosts:
     started one after the other, stopped at the end; their logs are shown
     when the test fails, and a sanitizer report in one fails it."""
 
-    def __init__(self, conninfo, n=2, threads=8):
+    def __init__(self, conninfo, n=2, threads=8, names=()):
+        """names: an application_name for each host's conninfo (None:
+        none, verstored's own)."""
+        names = list(names) + [None] * n
         self.servers = [Server(workers=2, threads=threads,
                                conf=f"backend postgres\n"
-                               f"postgres_conninfo {conninfo}")
-                        for _ in range(n)]
+                               f"postgres_conninfo {conninfo}"
+                               + (f" application_name={names[i]}"
+                                  if names[i] else ""))
+                        for i in range(n)]
 
     def __enter__(self):
         try:
@@ -529,6 +535,76 @@ class Answer(collections.namedtuple(
 
 def worker_pids(srv):
     return sorted(p for p in srv.worker_pids() if not is_zombie(p))
+
+
+def test_a_host_frozen_in_a_transaction_holds_the_others_10_s_at_most():
+    """Host a's workers stopped (SIGSTOP, as a machine that hangs) inside a
+    write transaction hold the seq row, which every host's writers wait
+    for. The database ends a session idle in its transaction after 10 s,
+    and a wait for a lock ends after 10 s: host b's write is answered in
+    about that (2xx, or 503 UNAVAILABLE), and b writes as before once a's
+    session is gone; a, let go, writes again. Host a is named in its
+    conninfo (application_name), which wins over verstored's own name."""
+    with database() as db, hosts(db, names=("host-a",)) as (a, b):
+        def count(where):
+            return int(psql(db, "SELECT count(*) FROM pg_stat_activity "
+                            f"WHERE datname = current_database() AND {where}"))
+        assert a.put("fz/0", 0).status == 201
+        assert b.put("fz/1", 1).status == 201
+        assert count("application_name = 'host-a'") >= 3    # + 2 listeners
+        assert count("application_name = 'verstored feed'") == 2    # b's
+        stop = threading.Event()
+
+        def writer(i):
+            n = 0
+            while not stop.is_set():
+                try:
+                    a.put(f"fz/a{i}", n, timeout=60)
+                except OSError:
+                    pass
+                n += 1
+        ts = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        pids = a.worker_pids()
+        frozen = False
+        try:
+            for _ in range(300):        # until one is caught inside
+                for pid in pids:
+                    os.kill(pid, signal.SIGSTOP)
+                frozen = True
+                if count("application_name = 'host-a' AND "
+                         "state = 'idle in transaction'"):
+                    break
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+                frozen = False
+                time.sleep(0.005)
+            assert frozen, "a was never stopped inside a transaction"
+            t0 = time.monotonic()
+            r = b.put("fz/b", 1, timeout=60)
+            took = time.monotonic() - t0
+            assert r.status in (201, 503), r
+            assert 3 < took < 14, took      # it waited, and not for long
+            wait_for(lambda: count("application_name = 'host-a' AND "
+                                   "state = 'idle in transaction'") == 0,
+                     5, "the database to end a's session")
+            wait_for(lambda: b.put("fz/b", 2, timeout=10).status in
+                     (200, 201), 5, "b to write again")
+            for i in range(20):
+                t0 = time.monotonic()
+                assert b.put("fz/b", i).status == 200
+                assert time.monotonic() - t0 < 2
+        finally:
+            if frozen:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+            stop.set()
+            for t in ts:
+                t.join(90)
+        wait_for(lambda: a.put("fz/a", 1, timeout=10).status in (200, 201),
+                 15, "a to write again")
+        assert a.worker_pids() == pids
 
 
 def test_postgres_restart_under_load():
