@@ -662,8 +662,10 @@ export class Verstore {
             buf = buf.slice(end + 2);
             let id, type = 'message', data = [];
             for (const line of event.split('\n')) {
-              const m = /^([^:]*):? ?(.*)$/.exec(line);
-              if (!m[1]) continue;		/* a comment: keepalive */
+              /* s: a key or value may hold U+2028 or U+2029, which JSON
+                 leaves as they are; only \n and \r end a line here */
+              const m = /^([^:]*):? ?(.*)$/s.exec(line);
+              if (!m?.[1]) continue;		/* a comment: keepalive */
               if (m[1] === 'id') id = m[2];
               else if (m[1] === 'event') type = m[2];
               else if (m[1] === 'data') data.push(m[2]);
