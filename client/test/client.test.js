@@ -225,6 +225,25 @@ for (const mode of ['sse', 'poll']) {
   });
 }
 
+for (const mode of ['sse', 'poll']) {
+  test(`watch (${mode}) delivers a key holding U+2028 or U+2029, and what ` +
+    'comes after it', async () => {
+    const s = new Verstore(URL);
+    const live = k(`sep-${mode}/`);
+    const seen = [];
+    const w = s.watch(live, (c) => { seen.push(c.key); }, { wait: 5, mode });
+    await w.ready;
+    const keys = [live + 'a\u2028b', live + 'c\u2029d', live + 'e'];
+    for (const key of keys) await new Verstore(URL).put(key, 1);
+    const deadline = Date.now() + 5000;
+    while (seen.length < keys.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    w.close();
+    await w.done;
+    assert.deepEqual(seen, keys);
+  });
+}
+
 test('watch ends with the refusal when retrying cannot help', async () => {
   const w = new Verstore(URL).watch('x/', () => {}, { since: -1 });
   await assert.rejects(w.done, (e) => e instanceof VerstoreError &&
