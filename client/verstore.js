@@ -224,9 +224,16 @@ export class Verstore {
    * @throws {VerstoreError} 404 NOT_FOUND or DELETED
    */
   async get(key) {
-    const { json } = await this.request('GET', `/api/storage/${enc(key)}`);
-    this.remember(key, json.version);
-    return json;
+    try {
+      const { json } = await this.request('GET', `/api/storage/${enc(key)}`);
+      this.remember(key, json.version);
+      return json;
+    } catch (e) {
+      /* seen gone: the next put makes it anew (If-None-Match: *) */
+      if (e instanceof VerstoreError && e.status === 404)
+        this.versions.delete(key);
+      throw e;
+    }
   }
 
   /**
@@ -463,7 +470,6 @@ export class Verstore {
       env = await this.get(key);
     } catch (e) {
       if (!(e instanceof VerstoreError && e.status === 404)) throw e;
-      this.versions.delete(key);
     }
     let base = env?.value, version = env?.version ?? 0;
     let yours = await fn(structuredClone(base));

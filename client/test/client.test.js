@@ -57,6 +57,11 @@ async () => {
   const fresh = await a.get(key);
   assert.equal((await a.put(key, { ...fresh.value, x: 6 })).version,
     fresh.version + 1);
+  // deleted by b: a's put is refused until a sees it gone, then makes it
+  await b.delete(key, { force: true });
+  await assert.rejects(a.put(key, { x: 7 }), (e) => e.status >= 400);
+  await assert.rejects(a.get(key), (e) => e.code === 'DELETED');
+  assert.equal((await a.put(key, { x: 7 })).version, fresh.version + 3);
 });
 
 test('update re-applies its change after conflicts: 20 increments land', async () => {
