@@ -211,7 +211,7 @@ feed_main(void *arg)
 			continue;
 		do {
 			more = 0;
-			if (store_changes(w->st, seen, "", 0, FEED_BATCH, 0,
+			if (store_changes(w->st, seen, NULL, 0, FEED_BATCH, 0,
 			    &ch) != STORE_OK) {
 				if (!failing)
 					log_error("the feed cannot be read; "
@@ -310,6 +310,9 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	co.request_timeout = c->request_timeout;
 	co.max_body = c->max_body;
 	co.max_watchers = c->max_watchers;
+	co.max_watchers_per_owner = c->max_watchers_per_principal;
+	if (co.max_watchers_per_owner == 0)	/* a quarter, at least 1 */
+		co.max_watchers_per_owner = (c->max_watchers + 3) / 4;
 	co.watchers = count_watchers;
 	co.thread_start = thread_start;
 	co.thread_end = thread_end;

@@ -146,10 +146,27 @@ store_stats(store *st, struct store_stats *out)
 }
 
 enum store_err
-store_changes(store *st, uint64_t since, const char *prefix, size_t plen,
-    size_t limit, size_t scan_max, struct store_changes *out)
+store_changes(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, struct store_changes *out)
 {
-	return BE(st)->changes(st, since, prefix, plen, limit, scan_max, out);
+	memset(out, 0, sizeof(*out));
+	if (limit == 0 || npfx > STORE_FEED_PREFIXES_MAX)
+		return STORE_INVALID;
+	return BE(st)->changes(st, since, pfx, npfx, limit, scan_max, out);
+}
+
+int
+store_prefix_match(const struct store_prefix *pfx, size_t npfx,
+    const char *key, size_t klen)
+{
+	size_t	 i;
+
+	if (npfx == 0)
+		return 1;
+	for (i = 0; i < npfx; i++)
+		if (klen >= pfx[i].len && memcmp(key, pfx[i].p, pfx[i].len) == 0)
+			return 1;
+	return 0;
 }
 
 void

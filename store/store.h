@@ -418,17 +418,31 @@ struct store_changes {
 	size_t			 n;
 	uint64_t		 last_seq;
 };
+/* The keys that start with p[0..len) (p need not be NUL-terminated). */
+struct store_prefix {
+	const char	*p;		/* the caller's */
+	size_t		 len;
+};
+/* The most prefixes one store_changes call takes. */
+#define STORE_FEED_PREFIXES_MAX	64
 /*
- * The latest change of each key under prefix[0..plen) whose latest change
- * has a seq above since, in seq order: at most limit (>= 1) of them, from
- * at most scan_max entries of the feed (0: a default of 10000), so that a
- * narrow prefix never makes a call unbounded. last_seq is the seq of the
- * last result; with none, the last seq looked at, or, when the feed's end
- * was reached, the store's last seq: since = last_seq never skips one.
+ * The latest change of each key under any of pfx[0..npfx) (npfx 0: every
+ * key; at most STORE_FEED_PREFIXES_MAX) whose latest change has a seq
+ * above since, in seq order: at most limit (>= 1) of them, from at most
+ * scan_max entries of the feed (0: a default of 10000), so that a narrow
+ * prefix never makes a call unbounded. A key under none of the prefixes
+ * counts only against scan_max, never against limit. last_seq is the
+ * seq of the last result; with none, the last seq looked at, or, when
+ * the feed's end was reached, the store's last seq: since = last_seq
+ * never skips one. Which keys outside the prefixes exist never shows in
+ * out (only that seqs were taken).
  */
-enum store_err	store_changes(store *, uint64_t since, const char *prefix,
-		    size_t plen, size_t limit, size_t scan_max,
-		    struct store_changes *out);
+enum store_err	store_changes(store *, uint64_t since,
+		    const struct store_prefix *pfx, size_t npfx, size_t limit,
+		    size_t scan_max, struct store_changes *out);
+/* 1 when key[0..klen) is under one of pfx[0..npfx) (npfx 0: any key). */
+int		store_prefix_match(const struct store_prefix *pfx,
+		    size_t npfx, const char *key, size_t klen);
 void		store_changes_free(struct store_changes *);	/* NULL-safe */
 /* The last seq committed (0: none yet, or the store cannot be read). */
 uint64_t	store_seq(store *);

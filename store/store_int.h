@@ -47,8 +47,9 @@ struct store_backend {
 	enum store_err	(*backup)(store *, const char *dir);
 	void		(*stats)(store *, struct store_stats *);
 	enum store_err	(*changes)(store *, uint64_t since,
-			    const char *prefix, size_t plen, size_t limit,
-			    size_t scan_max, struct store_changes *out);
+			    const struct store_prefix *pfx, size_t npfx,
+			    size_t limit, size_t scan_max,
+			    struct store_changes *out);
 	uint64_t	(*seq)(store *);
 	enum store_err	(*history)(store *, const char *key, size_t klen,
 			    struct store_version **out, size_t *n);

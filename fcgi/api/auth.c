@@ -107,6 +107,33 @@ auth_allows(const struct api_who *who, const char *key, size_t klen,
 }
 
 int
+auth_feed_prefixes(const struct api_who *who, const char *want,
+    size_t wlen, struct store_prefix *out, size_t max)
+{
+	const struct tokens_entry	*t;
+	size_t				 i, n = 0, tl;
+
+	if (max == 0)
+		return -1;
+	out[0].p = want;
+	out[0].len = wlen;
+	if (who == NULL || who->token == NULL || who->token->all ||
+	    tokens_allows(who->token, want, wlen, 0))
+		return 1;		/* want lies within what it reads */
+	t = who->token;
+	for (i = 0; i < t->nprefixes; i++) {
+		tl = strlen(t->prefixes[i]);
+		if (tl <= wlen || memcmp(t->prefixes[i], want, wlen) != 0)
+			continue;
+		if (n == max)
+			return -1;
+		out[n].p = t->prefixes[i];
+		out[n++].len = tl;
+	}
+	return (int)n;
+}
+
+int
 auth_need(const struct api_who *who, struct http_resp *r, const char *key,
     size_t klen, int write, long op_index)
 {

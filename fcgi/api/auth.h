@@ -23,6 +23,16 @@ int	auth_check(const struct api_ctx *, const struct http_req *,
 int	auth_allows(const struct api_who *, const char *key, size_t klen,
 	    int write);
 /*
+ * The prefixes that a feed of the keys under want[0..wlen) may show who
+ * (API.md 7, 9), in out[0..max): want itself when who may read every key
+ * or one of who's prefixes covers want, else each of who's prefixes that
+ * lies under want (pointers into who's token, or want). Returns their
+ * number; 0 when want and who's prefixes are apart; -1 when there are
+ * more than max.
+ */
+int	auth_feed_prefixes(const struct api_who *, const char *want,
+	    size_t wlen, struct store_prefix *out, size_t max);
+/*
  * 0 when who may read or write key[0..klen); else -1 with resp set to 403
  * FORBIDDEN, which names the principal and the key (and op_index >= 0,
  * the transaction op at fault).

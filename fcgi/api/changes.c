@@ -16,6 +16,7 @@
 #include "api/auth.h"
 #include "api/changes.h"
 #include "http/conn.h"
+#include "lib/metrics.h"
 #include "model/key.h"
 
 #define LIMIT_DEFAULT	100
@@ -31,6 +32,9 @@ struct feed {
 	uint64_t	 wait;
 	char		 prefix[STORE_KEY_MAX + 1];
 	size_t		 plen;
+	/* what the caller may see of prefix: it, or its token's under it */
+	struct store_prefix pfx[STORE_FEED_PREFIXES_MAX];
+	size_t		 npfx;
 	int		 stream;
 };
 
@@ -52,9 +56,32 @@ parse_seq(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The prefixes the feed scans and its watchers wait on: nothing in an
+ * answer, nor when it comes, may depend on a key the caller cannot read.
+ */
 static int
-parse_feed(const struct http_req *q, const struct api_call *call,
-    struct feed *f, struct http_resp *r)
+feed_prefixes(const struct api_ctx *ctx, struct feed *f, struct http_resp *r)
+{
+	char	 what[128];
+	int	 n;
+
+	n = auth_feed_prefixes(ctx->who, f->prefix, f->plen, f->pfx,
+	    STORE_FEED_PREFIXES_MAX);
+	if (n > 0) {
+		f->npfx = (size_t)n;
+		return 0;
+	}
+	api_name_text(f->prefix, f->plen, f->plen + 1, what, sizeof(what));
+	if (n == 0)
+		return api_problem(r, P_FEED_FORBIDDEN, ctx->who->name, what);
+	return api_problem(r, P_FEED_PREFIXES, ctx->who->name,
+	    STORE_FEED_PREFIXES_MAX, what);
+}
+
+static int
+parse_feed(const struct api_ctx *ctx, const struct http_req *q,
+    const struct api_call *call, struct feed *f, struct http_resp *r)
 {
 	const char	*v;
 	size_t		 vn;
@@ -73,6 +100,8 @@ parse_feed(const struct http_req *q, const struct api_call *call,
 			return api_problem(r, P_FEED_PREFIX);
 		f->plen = (size_t)n;
 	}
+	if (feed_prefixes(ctx, f, r) == -1)
+		return -1;
 	f->stream = q->accept != NULL &&
 	    strstr(q->accept, "text/event-stream") != NULL;
 	/* a browser's EventSource reconnects with its first URL and the
@@ -102,35 +131,36 @@ read_changes(const struct api_ctx *ctx, const struct feed *f, uint64_t since,
     size_t limit, struct store_changes *ch, struct http_resp *r)
 {
 	enum store_err	 err;
-	size_t		 i, k;
 
-	err = store_changes(ctx->st, since, f->prefix, f->plen, limit, 0, ch);
+	err = store_changes(ctx->st, since, f->pfx, f->npfx, limit, 0, ch);
 	if (err != STORE_OK)
 		return api_internal(r, err);
-	/* a token sees the keys under its prefixes only */
-	for (i = k = 0; i < ch->n; i++)
-		if (auth_allows(ctx->who, ch->items[i].key, ch->items[i].klen,
-		    0))
-			ch->items[k++] = ch->items[i];
-	ch->n = k;
 	return 0;
 }
 
 static void
-full(struct http_resp *r)
+full(const struct api_ctx *ctx, const struct http_req *q,
+    struct http_resp *r)
 {
-	api_problem(r, P_FEED_FULL);
+	if (q->owner_full)
+		api_problem(r, P_FEED_FULL_PRINCIPAL, ctx->who->name);
+	else
+		api_problem(r, P_FEED_FULL);
 	buf_puts(&r->head, "Retry-After: " RETRY_AFTER "\r\n");
 }
 
 static void
-park(struct http_resp *r, const struct feed *f, uint64_t cursor,
-    int64_t until)
+park(const struct api_ctx *ctx, struct http_resp *r, const struct feed *f,
+    uint64_t cursor, int64_t until)
 {
+	size_t	 i;
+
 	r->park = 1;
+	r->owner = ctx->who != NULL ? ctx->who->name : NULL;
 	r->cursor = cursor;
 	r->park_until_ms = until;
-	buf_add(&r->watch, f->prefix, f->plen);
+	for (i = 0; i < f->npfx; i++)
+		http_watch_add(&r->watch, f->pfx[i].p, f->pfx[i].len);
 }
 
 static void
@@ -147,10 +177,10 @@ long_poll(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	if (ch.n == 0 && f->wait > 0 && !q->timed_out) {
 		if (!q->resumed && !q->can_park) {
-			full(r);
+			full(ctx, q, r);
 			goto out;
 		}
-		park(r, f, ch.last_seq, q->resumed ? q->park_until_ms :
+		park(ctx, r, f, ch.last_seq, q->resumed ? q->park_until_ms :
 		    conn_now_ms() + (int64_t)f->wait * 1000);
 		goto out;
 	}
@@ -182,7 +212,7 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 
 	memset(&ch, 0, sizeof(ch));
 	if (!q->streaming && !q->can_park) {
-		full(r);
+		full(ctx, q, r);
 		goto out;
 	}
 	if (read_changes(ctx, f, since, STREAM_BATCH, &ch, r) == -1) {
@@ -210,7 +240,7 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 	if (ch.n == 0 && q->timed_out)
 		buf_puts(&r->body, ": keepalive\n\n");
 	/* a full batch: more is waiting, go on at once */
-	park(r, f, ch.last_seq, ch.n == STREAM_BATCH ? 0 :
+	park(ctx, r, f, ch.last_seq, ch.n == STREAM_BATCH ? 0 :
 	    conn_now_ms() + KEEPALIVE_MS);
 out:
 	buf_free(&data);
@@ -228,8 +258,10 @@ changes_handle(const struct api_ctx *ctx, const struct http_req *q,
 		buf_puts(&r->head, "Allow: GET\r\n");
 		return;
 	}
-	if (parse_feed(q, call, &f, r) == -1)
+	if (parse_feed(ctx, q, call, &f, r) == -1)
 		return;
+	if (q->resumed && !q->timed_out && ctx->metrics != NULL)
+		metrics_watcher_woken(ctx->metrics);
 	if (f.stream)
 		stream(ctx, q, r, &f);
 	else

@@ -204,8 +204,16 @@
 	"prefix must be a percent-encoded key prefix of at most 512 bytes."
 #define P_FEED_LAST_ID	400, "INVALID_REQUEST", \
 	"Last-Event-ID must be a seq, as the stream's id: lines give it."
+#define P_FEED_FORBIDDEN	403, "FORBIDDEN", "The token \"%s\" may " \
+	"read no key under the prefix \"%s\": ask for a prefix within its " \
+	"prefixes, or for none (the keys it may read)."
+#define P_FEED_PREFIXES	400, "INVALID_REQUEST", "The token \"%s\" has " \
+	"more than %d prefixes under \"%s\": ask for a narrower prefix."
 #define P_FEED_FULL	503, "UNAVAILABLE", "This worker already has " \
 	"max_watchers waiting; retry after a moment."
+#define P_FEED_FULL_PRINCIPAL	503, "UNAVAILABLE", "\"%s\" already has " \
+	"max_watchers_per_principal feed requests waiting on this worker: " \
+	"close some (one stream can watch many keys), then retry."
 
 /* Idempotency (API.md 8) */
 #define P_IDEM_KEY	400, "INVALID_REQUEST", "Idempotency-Key is 1 to " \

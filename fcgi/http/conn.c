@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "http/conn.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 
 #define EVENTS_MAX	64	/* epoll events per wait */
@@ -54,14 +55,23 @@
 #define ACCEPT_PAUSE_MS	100	/* after EMFILE and kin */
 #define OUT_KEEP	(1u << 20)	/* a thread keeps a larger answer buffer
 					   only for one request */
+#define OWNER_BUCKETS	256	/* of the owners' table */
 
 enum conn_state { C_PENDING = 0, C_BUSY, C_PARKED };
+
+/* An owner of watchers, while it has one: how many. */
+struct owner {
+	struct owner	*next;		/* in its bucket */
+	unsigned	 n;
+	char		 name[];
+};
 
 struct conn {
 	int		 fd;		/* -1 once closed */
 	int		 armed;		/* registered with epoll */
 	enum conn_state	 state;
 	int		 watching;	/* counted among the watchers */
+	struct owner	*owner;		/* ... and its owner's, or NULL */
 	int64_t		 deadline;	/* ms; parked: when it runs again */
 	struct conn	*prev, *next;	/* pending or parked list, queue,
 					   back or dead list */
@@ -104,7 +114,10 @@ struct conn_loop {
 	atomic_int	 stopping;
 	_Atomic int64_t	 stop_deadline;
 	atomic_uint	 open;		/* connections not yet closed */
-	atomic_uint	 nwatch;	/* watchers counted */
+	atomic_uint	 nwatch;	/* watchers counted; raised under
+					   owners_mu */
+	pthread_mutex_t	 owners_mu;
+	struct owner	*owners[OWNER_BUCKETS];
 
 	/* the loop thread's own */
 	struct conn	*pend_head, *pend_tail;
@@ -187,13 +200,81 @@ free_dead(struct conn_loop *l)
 	}
 }
 
-/* A watcher that ends is counted down; any thread. */
+static struct owner **
+owner_bucket(struct conn_loop *l, const char *name)
+{
+	return &l->owners[hash_fnv1a64(name, strlen(name)) % OWNER_BUCKETS];
+}
+
+/*
+ * Counts c among the watchers, and among its owner's (pk.owner) when it
+ * names one: 0, or -1 when max_watchers or the owner's share is taken
+ * (pk.owner_full says which) or memory ran out. Any thread.
+ */
+static int
+claim(struct conn_loop *l, struct conn *c)
+{
+	struct owner	**b, *o = NULL;
+	size_t		 n = strlen(c->pk.owner);
+	int		 rc = -1;
+
+	if (c->watching)
+		return 0;
+	c->pk.owner_full = 0;
+	pthread_mutex_lock(&l->owners_mu);
+	if (atomic_load(&l->nwatch) >= l->o.max_watchers)
+		goto out;
+	if (n > 0 && l->o.max_watchers_per_owner > 0) {
+		b = owner_bucket(l, c->pk.owner);
+		for (o = *b; o != NULL && strcmp(o->name, c->pk.owner) != 0;
+		    o = o->next)
+			;
+		if (o == NULL) {
+			if ((o = malloc(sizeof(*o) + n + 1)) == NULL)
+				goto out;
+			memcpy(o->name, c->pk.owner, n + 1);
+			o->n = 0;
+			o->next = *b;
+			*b = o;
+		}
+		if (o->n >= l->o.max_watchers_per_owner) {
+			c->pk.owner_full = 1;
+			goto out;
+		}
+		o->n++;
+	}
+	atomic_fetch_add(&l->nwatch, 1);
+	c->owner = o;
+	c->watching = 1;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&l->owners_mu);
+	if (rc == 0 && l->o.watchers != NULL)
+		l->o.watchers(l->o.arg, 1);
+	return rc;
+}
+
+/* A watcher that ends is counted down, with its owner's; any thread. */
 static void
 unwatch(struct conn_loop *l, struct conn *c)
 {
+	struct owner	**b;
+
 	if (!c->watching)
 		return;
 	c->watching = 0;
+	if (c->owner != NULL) {
+		pthread_mutex_lock(&l->owners_mu);
+		if (--c->owner->n == 0) {
+			for (b = owner_bucket(l, c->owner->name); *b != c->owner;
+			    b = &(*b)->next)
+				;
+			*b = c->owner->next;
+			free(c->owner);
+		}
+		pthread_mutex_unlock(&l->owners_mu);
+		c->owner = NULL;
+	}
 	atomic_fetch_sub(&l->nwatch, 1);
 	if (l->o.watchers != NULL)
 		l->o.watchers(l->o.arg, -1);
@@ -296,23 +377,30 @@ park(struct conn_loop *l, struct conn *c, int64_t now)
 	c->armed = 1;
 	if (c->deadline < l->park_due)
 		l->park_due = c->deadline;
-	if (!c->watching) {
-		c->watching = 1;
-		atomic_fetch_add(&l->nwatch, 1);
-		if (l->o.watchers != NULL)
-			l->o.watchers(l->o.arg, 1);
-	}
 	park_link(l, c);
 }
 
-/* 1 when a change of t concerns watcher c. */
+/* 1 when a change of t concerns watcher c: under one of its prefixes. */
 static int
 concerns(const struct conn *c, const struct conn_topic *t)
 {
-	const struct buf	*w = &c->pk.watch;
+	const unsigned char	*p = (const unsigned char *)c->pk.watch.p;
+	size_t			 left = c->pk.watch.len, n;
 
-	return t->seq > c->pk.cursor && t->klen >= w->len &&
-	    (w->len == 0 || memcmp(t->key, w->p, w->len) == 0);
+	if (t->seq <= c->pk.cursor)
+		return 0;
+	if (left == 0)
+		return 1;
+	while (left >= 2) {
+		n = (size_t)p[0] << 8 | p[1];
+		if (n > left - 2)
+			break;
+		if (t->klen >= n && memcmp(t->key, p + 2, n) == 0)
+			return 1;
+		p += 2 + n;
+		left -= 2 + n;
+	}
+	return 0;
 }
 
 /* Marks the watchers a note concerns to run now; the others move on. */
@@ -808,7 +896,15 @@ request_main(void *arg)
 		buf_reset(&out);
 		c->pk.can_park = c->watching ||
 		    atomic_load(&l->nwatch) < l->o.max_watchers;
+		c->pk.owner_full = 0;
 		l->o.handle(l->o.arg, state, &c->w, &c->pk, &out);
+		if (!out.oom && c->pk.park && claim(l, c) == -1) {
+			/* no room for it to wait after all: it is answered
+			   as one that may not */
+			buf_reset(&out);
+			c->pk.can_park = 0;
+			l->o.handle(l->o.arg, state, &c->w, &c->pk, &out);
+		}
 		if (out.oom) {
 			log_error("out of memory writing a response");
 			c->pk.park = 0;
@@ -873,6 +969,7 @@ loop_free(struct conn_loop *l)
 		sem_destroy(&l->rt[i].go);
 	pthread_cond_destroy(&l->ended);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->owners_mu);
 	free(l->rt);
 	free(l);
 }
@@ -894,6 +991,7 @@ conn_start(const struct conn_opts *o, struct conn_loop **out)
 	l->epfd = l->evfd = -1;
 	l->park_due = INT64_MAX;
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->owners_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->ended, &ca);

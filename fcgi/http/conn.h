@@ -19,8 +19,12 @@
  * the prefix it watches with a seq past its cursor, when its time comes,
  * or never, if its peer closes first. A stream's part that does not fit
  * in the socket at once closes it: a slow watcher is dropped, never
- * waited for. At most max_watchers wait at once (can_park says whether
- * one more may); they do not count against max_conns.
+ * waited for. At most max_watchers wait at once, and at most
+ * max_watchers_per_owner of those that name one owner (http_resp's
+ * owner); they do not count against max_conns. can_park says whether
+ * one more may; when a handler parks a request and there is no room for
+ * it after all, the handler runs it again at once with can_park 0
+ * (owner_full 1 when the owner's share was the bound), to answer it.
  */
 #ifndef CONN_H
 #define CONN_H
@@ -44,6 +48,7 @@ struct conn_opts {
 	unsigned	 request_timeout;	/* seconds */
 	size_t		 max_body;
 	unsigned	 max_watchers;
+	unsigned	 max_watchers_per_owner;	/* 0: no share */
 	/* Each request thread's own state, made and ended in that thread. */
 	void		*(*thread_start)(void *arg);
 	void		 (*thread_end)(void *arg, void *state);

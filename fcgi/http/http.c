@@ -43,9 +43,21 @@ http_resp_reset(struct http_resp *r)
 	r->stream = 0;
 	r->park_until_ms = 0;
 	r->cursor = 0;
+	r->owner = NULL;
 	buf_reset(&r->watch);
 	buf_reset(&r->head);
 	buf_reset(&r->body);
+}
+
+void
+http_watch_add(struct buf *w, const char *p, size_t n)
+{
+	unsigned char	 len[2];
+
+	len[0] = (unsigned char)(n >> 8);
+	len[1] = (unsigned char)n;
+	buf_add(w, len, 2);
+	buf_add(w, p, n);
 }
 
 void
@@ -171,6 +183,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		q.resumed = pk->resumed;
 		q.timed_out = pk->timed_out;
 		q.can_park = pk->can_park && !pk->ending;
+		q.owner_full = pk->owner_full;
 		q.streaming = pk->streaming;
 		q.cursor = pk->cursor;
 		q.park_until_ms = pk->until_ms;
@@ -190,6 +203,10 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 			buf_add(&pk->watch, s->resp.watch.p, s->resp.watch.len);
 			if (pk->watch.oom)
 				pk->park = 0;
+			pk->owner[0] = '\0';
+			if (s->resp.owner != NULL &&
+			    strlen(s->resp.owner) <= HTTP_OWNER_MAX)
+				strcpy(pk->owner, s->resp.owner);
 		}
 	}
 	write_resp(w, s, q.streaming, out);

@@ -41,6 +41,7 @@ struct http_req {
 	int			 resumed;	/* it waited, and runs again */
 	int			 timed_out;	/* ... because its time came */
 	int			 can_park;	/* there is room for it to wait */
+	int			 owner_full;	/* ... not: its owner has its share */
 	int			 streaming;	/* its head went out already */
 	uint64_t		 cursor;	/* what it had seen, as resp set */
 	int64_t			 park_until_ms;	/* ... and when it was to wake */
@@ -63,7 +64,10 @@ struct http_resp {
 	int		 stream;
 	int64_t		 park_until_ms;	/* CLOCK_MONOTONIC */
 	uint64_t	 cursor;
-	struct buf	 watch;		/* the key prefix it waits on */
+	struct buf	 watch;		/* the key prefixes it waits on:
+					   http_watch_add(); none: all */
+	const char	*owner;		/* whose it is (NULL: nobody's); at
+					   most HTTP_OWNER_MAX bytes */
 };
 
 /* Per-thread memory reused from request to request. */
@@ -82,11 +86,14 @@ typedef void	(*http_handler)(void *arg, const struct http_req *req,
  * What the connection keeps of a request that waits (a watcher) between
  * its runs; opaque to http but for these fields.
  */
+#define HTTP_OWNER_MAX	255
+
 struct http_park {
 	/* in */
 	int		 resumed;
 	int		 timed_out;
 	int		 can_park;
+	int		 owner_full;
 	int		 streaming;
 	int		 ending;	/* the worker stops: end, do not wait */
 	uint64_t	 cursor;
@@ -95,6 +102,7 @@ struct http_park {
 	int		 stream;	/* what went out leaves it open */
 	int64_t		 until_ms;
 	struct buf	 watch;		/* resp's, kept (the caller frees) */
+	char		 owner[HTTP_OWNER_MAX + 1];	/* resp's; "": none */
 };
 
 /*
@@ -110,6 +118,11 @@ void		 http_serve(const struct wire *, http_handler handler,
 void		 http_scratch_free(struct http_scratch *);
 const char	*http_reason(int status);
 void		 http_resp_reset(struct http_resp *);
+/*
+ * Adds a key prefix, p[0..n) (n < 65536), to a watch list (http_resp's
+ * watch): each as two bytes of length, big-endian, then its bytes.
+ */
+void		 http_watch_add(struct buf *, const char *p, size_t n);
 void		 http_resp_free(struct http_resp *);
 
 #endif

@@ -241,6 +241,12 @@ metrics_merge(struct metrics *m, int merged)
 }
 
 void
+metrics_watcher_woken(struct metrics *m)
+{
+	add(&m->wakeups, 1);
+}
+
+void
 metrics_batch(struct metrics *m, unsigned nops)
 {
 	add(&m->ops[bucket(ops_bounds, NOPS, nops)], 1);
@@ -548,6 +554,12 @@ metrics_render(struct metrics *m, const struct metrics_gauges *store,
 	family(out, "verstore_watchers", "gauge",
 	    "Waiting feed requests and open streams.");
 	buf_printf(out, "verstore_watchers %lld\n", watchers(m));
+	family(out, "verstore_watcher_wakeups_total", "counter",
+	    "Waiting feed requests and streams run again for a change "
+	    "under their prefixes.");
+	buf_puts(out, "verstore_watcher_wakeups_total ");
+	buf_u64(out, get(&m->wakeups));
+	buf_add(out, "\n", 1);
 	gauge(out, "verstore_changes_seq", "The store's change sequence.",
 	    get(&m->seq));
 	return out->oom ? METRICS_NOMEM : METRICS_OK;

@@ -83,6 +83,8 @@ void	metrics_batch(struct metrics *, unsigned nops);
  * of a process that died.
  */
 void	metrics_watchers_add(struct metrics *, int64_t delta);
+/* A waiting watcher run again before its time: a change concerned it. */
+void	metrics_watcher_woken(struct metrics *);
 /* The store's change sequence; the gauge keeps the highest reported. */
 void	metrics_seq_set(struct metrics *, uint64_t seq);
 

@@ -50,6 +50,7 @@ struct metrics {
 	atomic_ullong	 ops[METRICS_NOPS + 1];
 	atomic_ullong	 ops_sum;
 	struct metrics_proc watchers[METRICS_PROCS];
+	atomic_ullong	 wakeups;
 	atomic_ullong	 seq;
 };
 

@@ -365,6 +365,12 @@ conf_set(struct conf *c, const char *name, const char *v)
 		c->max_watchers = u;
 		return CONF_OK;
 	}
+	if (strcmp(name, "max_watchers_per_principal") == 0) {
+		if (parse_uint(v, 1, 1 << 20, 10, &u) == -1)
+			return CONF_VALUE;
+		c->max_watchers_per_principal = u;
+		return CONF_OK;
+	}
 	if (strcmp(name, "idempotency_ttl") == 0) {
 		if (parse_uint(v, 1, 30 * 86400, 10, &u) == -1)
 			return CONF_VALUE;
@@ -520,6 +526,8 @@ conf_expected(const char *name)
 		{ "request_timeout", "seconds, 1 to 3600" },
 		{ "max_conns", "a number of connections, 16 to 1048576" },
 		{ "max_watchers", "a number of watchers, 0 to 1048576" },
+		{ "max_watchers_per_principal",
+		    "a number of watchers, 1 to 1048576" },
 		{ "history_versions", "a number of versions, 1 to 1000" },
 		{ "shutdown_timeout", "seconds, 1 to 3600" },
 		{ "auth", "none, token or remote_user" },
@@ -681,6 +689,8 @@ conf_apply(struct conf *cur, const struct conf *next, char *restart,
 	KEEP(request_timeout, old.request_timeout == next->request_timeout);
 	KEEP(max_conns, old.max_conns == next->max_conns);
 	KEEP(max_watchers, old.max_watchers == next->max_watchers);
+	KEEP(max_watchers_per_principal, old.max_watchers_per_principal ==
+	    next->max_watchers_per_principal);
 	KEEP(history_versions,
 	    old.history_versions == next->history_versions);
 	KEEP(durability_relaxed,

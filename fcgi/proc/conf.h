@@ -58,6 +58,8 @@ struct conf {
 	unsigned	request_timeout;	/* seconds to deliver a request */
 	unsigned	max_conns;		/* open connections per worker */
 	unsigned	max_watchers;		/* waiting feed requests, each */
+	unsigned	max_watchers_per_principal; /* ... of one principal;
+						   0: a quarter of those */
 	unsigned	history_versions;	/* versions a key keeps */
 	int		durability_relaxed;	/* commits not synced */
 	int		auth;			/* enum conf_auth */

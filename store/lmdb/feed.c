@@ -160,8 +160,8 @@ feed_record(store *st, MDB_txn *txn, const char *key, size_t klen,
 /* ---- the feed ------------------------------------------------------------ */
 
 enum store_err
-lmdb_changes(store *st, uint64_t since, const char *prefix, size_t plen,
-    size_t limit, size_t scan_max, struct store_changes *out)
+lmdb_changes(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, struct store_changes *out)
 {
 	MDB_txn		*txn = NULL;
 	MDB_cursor	*cur = NULL;
@@ -175,9 +175,6 @@ lmdb_changes(store *st, uint64_t since, const char *prefix, size_t plen,
 	enum store_err	 err;
 	int		 rc, op = MDB_SET_RANGE;
 
-	memset(out, 0, sizeof(*out));
-	if (limit == 0)
-		return STORE_INVALID;
 	if (scan_max == 0)
 		scan_max = SCAN_DEFAULT;
 	if ((out->items = calloc(limit, sizeof(*out->items))) == NULL)
@@ -214,7 +211,7 @@ lmdb_changes(store *st, uint64_t since, const char *prefix, size_t plen,
 		}
 		seq = get_be64(k.mv_data);
 		scanned++;
-		if (v.mv_size < plen || memcmp(v.mv_data, prefix, plen) != 0)
+		if (!store_prefix_match(pfx, npfx, v.mv_data, v.mv_size))
 			continue;
 		err = db_lookup(st, txn, v.mv_data, v.mv_size, &sl, &r);
 		if (err != STORE_OK)

@@ -150,9 +150,9 @@ enum store_err	lmdb_write_all(store *, struct store_op *ops, size_t n,
 		    size_t *failed);
 enum store_err	lmdb_backup(store *, const char *dir);
 void		lmdb_stats(store *, struct store_stats *);
-enum store_err	lmdb_changes(store *, uint64_t since, const char *prefix,
-		    size_t plen, size_t limit, size_t scan_max,
-		    struct store_changes *out);
+enum store_err	lmdb_changes(store *, uint64_t since,
+		    const struct store_prefix *pfx, size_t npfx,
+		    size_t limit, size_t scan_max, struct store_changes *out);
 uint64_t	lmdb_seq(store *);
 enum store_err	lmdb_history(store *, const char *key, size_t klen,
 		    struct store_version **out, size_t *n);

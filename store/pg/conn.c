@@ -72,17 +72,19 @@ static const struct {
 	    "ROWS UNBOUNDED PRECEDING) ORDER BY key LIMIT $3::int8) t "
 	    "ORDER BY key" },
 	/*
-	 * $1 since, $2 entries to look at, $3 prefix, $4 its length, $5
-	 * results: the results (kind 0), then one row (kind 1) with the
-	 * entries looked at, the last of them and the store's seq.
+	 * $1 since, $2 entries to look at, $3 the prefixes (a key under
+	 * any), $4 results: the results (kind 0), then one row (kind 1)
+	 * with the entries looked at, the last of them and the store's seq.
 	 */
 	[Q_CHANGES] = { "vs_changes",
 	    "WITH s AS (SELECT key, seq, version, deleted, updated_us "
 	    "FROM verstore_kv WHERE seq > $1::int8 ORDER BY seq "
 	    "LIMIT $2::int8) "
 	    "SELECT * FROM (SELECT 0 AS kind, key, seq, version, deleted, "
-	    "updated_us FROM s WHERE substring(key FROM 1 FOR "
-	    "($4::int8)::int4) = $3::bytea ORDER BY seq LIMIT $5::int8) r "
+	    "updated_us FROM s WHERE "
+	    "EXISTS (SELECT 1 FROM unnest($3::bytea[]) AS p(x) WHERE "
+	    "substring(s.key FROM 1 FOR octet_length(p.x)) = p.x) "
+	    "ORDER BY seq LIMIT $4::int8) r "
 	    "UNION ALL SELECT 1, NULL::bytea, max(seq), count(*), false, "
 	    "(SELECT value FROM verstore_meta WHERE name = 'seq') FROM s "
 	    "ORDER BY 1, 3" },
@@ -277,6 +279,25 @@ pgq_null(struct pgq *q)
 	q->v[q->n] = NULL;
 	q->len[q->n] = 0;
 	q->fmt[q->n++] = 1;
+}
+
+void
+pg_put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+void
+pg_array_head(unsigned char *buf, uint32_t n)
+{
+	pg_put_u32(buf, 1);		/* dimensions */
+	pg_put_u32(buf + 4, 0);		/* no NULLs */
+	pg_put_u32(buf + 8, 17);	/* bytea's oid */
+	pg_put_u32(buf + 12, n);
+	pg_put_u32(buf + 16, 1);	/* the lower bound */
 }
 
 int64_t

@@ -217,6 +217,15 @@ void		 pgq_bytes(struct pgq *, const void *p, size_t n);
 void		 pgq_int(struct pgq *, int64_t v);
 void		 pgq_bool(struct pgq *, int v);
 void		 pgq_null(struct pgq *);
+/* p[0..4): v, big-endian, as the binary wire forms want it. */
+void		 pg_put_u32(unsigned char *p, uint32_t v);
+/*
+ * The head of the binary form of a one-dimensional bytea[] of n elements
+ * (PG_ARRAY_HEAD bytes at buf); each element follows as pg_put_u32 of its
+ * length, then its bytes.
+ */
+#define PG_ARRAY_HEAD	20
+void		 pg_array_head(unsigned char *buf, uint32_t n);
 
 /*
  * Runs statement s on pc: the result (TUPLES_OK or COMMAND_OK, to
@@ -278,9 +287,9 @@ enum store_err	 pgr_list(store *, const char *prefix, size_t plen,
 enum store_err	 pgr_io_get(store_io *, const char *key, size_t klen,
 		    struct store_meta *meta, const char **value, size_t *vlen);
 enum store_err	 pgr_read(store *, store_multi_fn fn, void *arg);
-enum store_err	 pgr_changes(store *, uint64_t since, const char *prefix,
-		    size_t plen, size_t limit, size_t scan_max,
-		    struct store_changes *out);
+enum store_err	 pgr_changes(store *, uint64_t since,
+		     const struct store_prefix *pfx, size_t npfx,
+		     size_t limit, size_t scan_max, struct store_changes *out);
 uint64_t	 pgr_seq(store *);
 enum store_err	 pgr_history(store *, const char *key, size_t klen,
 		    struct store_version **out, size_t *n);

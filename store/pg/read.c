@@ -252,36 +252,67 @@ out:
 
 /* ---- the feed ------------------------------------------------------------ */
 
+/*
+ * The binary bytea[] of pfx[0..npfx) (npfx 0: one empty prefix, which
+ * every key is under), in malloc'd memory; *len its bytes. NULL: no memory.
+ */
+static unsigned char *
+prefix_array(const struct store_prefix *pfx, size_t npfx, size_t *len)
+{
+	static const struct store_prefix all = { "", 0 };
+	unsigned char	*buf, *p;
+	size_t		 i, size = PG_ARRAY_HEAD;
+
+	if (npfx == 0) {
+		pfx = &all;
+		npfx = 1;
+	}
+	for (i = 0; i < npfx; i++)
+		size += 4 + pfx[i].len;
+	if ((buf = malloc(size)) == NULL)
+		return NULL;
+	pg_array_head(buf, (uint32_t)npfx);
+	for (i = 0, p = buf + PG_ARRAY_HEAD; i < npfx; i++) {
+		pg_put_u32(p, (uint32_t)pfx[i].len);
+		memcpy(p + 4, pfx[i].p, pfx[i].len);
+		p += 4 + pfx[i].len;
+	}
+	*len = size;
+	return buf;
+}
+
 enum store_err
-pgr_changes(store *st, uint64_t since, const char *prefix, size_t plen,
-    size_t limit, size_t scan_max, struct store_changes *out)
+pgr_changes(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, struct store_changes *out)
 {
 	struct pgconn	*pc = NULL;
 	PGresult	*res = NULL;
 	struct store_change *c;
 	struct pgq	 q;
-	size_t		 rows, i, looked;
+	unsigned char	*arr;
+	size_t		 rows, i, looked, alen;
 	uint64_t	 seq;
 	enum store_err	 err;
 
-	memset(out, 0, sizeof(*out));
-	if (limit == 0 || plen > STORE_KEY_MAX)
-		return STORE_INVALID;
+	for (i = 0; i < npfx; i++)
+		if (pfx[i].len > STORE_KEY_MAX)
+			return STORE_INVALID;
 	if (scan_max == 0)
 		scan_max = SCAN_DEFAULT;
 	if (limit > ROWS_MAX)
 		limit = ROWS_MAX;
 	if (scan_max > ROWS_MAX)
 		scan_max = ROWS_MAX;
+	if ((arr = prefix_array(pfx, npfx, &alen)) == NULL)
+		return STORE_NOMEM;
 	pgq_init(&q);
 	pgq_int(&q, (int64_t)(since > INT64_MAX ? INT64_MAX : since));
 	pgq_int(&q, (int64_t)scan_max);
-	pgq_bytes(&q, prefix, plen);
-	pgq_int(&q, (int64_t)plen);
+	pgq_bytes(&q, arr, alen);
 	pgq_int(&q, (int64_t)limit);
-	if ((pc = pg_take(st)) == NULL)
-		return STORE_UNAVAILABLE;
-	if ((res = pg_run(st, pc, Q_CHANGES, &q, &err)) == NULL)
+	err = STORE_UNAVAILABLE;
+	if ((pc = pg_take(st)) == NULL ||
+	    (res = pg_run(st, pc, Q_CHANGES, &q, &err)) == NULL)
 		goto out;
 	err = STORE_CORRUPT;
 	if ((rows = (size_t)PQntuples(res)) == 0 ||
@@ -309,6 +340,7 @@ pgr_changes(store *st, uint64_t since, const char *prefix, size_t plen,
 out:
 	PQclear(res);
 	pg_give(st, pc);
+	free(arr);
 	if (err != STORE_OK)
 		store_changes_free(out);
 	return err;

@@ -470,15 +470,6 @@ op_prefetched(const struct store_op *op)
 	}
 }
 
-static void
-put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 /*
  * Appends key to the binary bytea[] at *p (its header made by the
  * caller) when tx's cache does not hold it yet, as an absent row.
@@ -491,7 +482,7 @@ prefetch_key(struct pgcache *c, unsigned char **p, const char *key,
 		return STORE_OK;
 	if (row_add(c, key, klen, NULL, NULL) == NULL)
 		return STORE_NOMEM;
-	put_u32(*p, (uint32_t)klen);
+	pg_put_u32(*p, (uint32_t)klen);
 	memcpy(*p + 4, key, klen);
 	*p += 4 + klen;
 	(*nkeys)++;
@@ -535,7 +526,7 @@ prefetch(store *st, struct pgtx *tx, struct commit_unit *units, size_t nu)
 	PGresult	*res = NULL;
 	struct store_op	*op;
 	struct pgq	 q;
-	size_t		 i, j, size = 20;
+	size_t		 i, j, size = PG_ARRAY_HEAD;
 	uint32_t	 nkeys = 0;
 	enum store_err	 err = STORE_OK;
 
@@ -545,9 +536,9 @@ prefetch(store *st, struct pgtx *tx, struct commit_unit *units, size_t nu)
 		for (j = 0; units[i].ops[0].idem == NULL && j < units[i].n; j++)
 			if (op_prefetched(&units[i].ops[j]))
 				size += 4 + units[i].ops[j].klen;
-	if (size == 20 || (buf = malloc(size)) == NULL)
+	if (size == PG_ARRAY_HEAD || (buf = malloc(size)) == NULL)
 		goto out;
-	p = buf + 20;
+	p = buf + PG_ARRAY_HEAD;
 	for (i = 0; i < nu && nkeys < STORE_BATCH_MAX; i++)
 		for (j = 0; units[i].ops[0].idem == NULL && j < units[i].n &&
 		    nkeys < STORE_BATCH_MAX; j++) {
@@ -556,11 +547,7 @@ prefetch(store *st, struct pgtx *tx, struct commit_unit *units, size_t nu)
 			    op->key, op->klen, &nkeys)) != STORE_OK)
 				goto out;
 		}
-	put_u32(buf, 1);		/* dimensions */
-	put_u32(buf + 4, 0);		/* no NULLs */
-	put_u32(buf + 8, 17);		/* bytea's oid */
-	put_u32(buf + 12, nkeys);
-	put_u32(buf + 16, 1);		/* the lower bound */
+	pg_array_head(buf, nkeys);
 	pgq_init(&q);
 	pgq_bytes(&q, buf, (size_t)(p - buf));
 	if ((res = tx_run(st, tx, Q_PREFETCH, &q, &err)) == NULL)

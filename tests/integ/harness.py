@@ -365,14 +365,22 @@ class Server:
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         try:
             s.sendall(data)
-            out = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return out
-                out += chunk
+            return recv_all(s)
         finally:
             s.close()
+
+
+def recv_all(s, timeout=None):
+    """What socket s sends until it closes (timeout: seconds for each
+    read, None: the socket's own)."""
+    if timeout is not None:
+        s.settimeout(timeout)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
 
 
 def is_zombie(pid):

@@ -55,6 +55,7 @@ test_one_entry_per_key_in_seq_order(void)
 {
 	store			*st = open_feed(0);
 	struct store_changes	 ch;
+	struct store_prefix	 f = { "f/", 2 };
 	struct store_op		 ops[2];
 	uint64_t		 since = 0, last = 0;
 	size_t			 i, seen = 0;
@@ -80,7 +81,7 @@ test_one_entry_per_key_in_seq_order(void)
 		CHECK(told[i] > told[i - 1]);
 	/* pages of 3: a(3) b(4) c(5) | d(6) | nothing */
 	for (;;) {
-		CHECK(store_changes(st, since, "f/", 2, 3, 0, &ch) ==
+		CHECK(store_changes(st, since, &f, 1, 3, 0, &ch) ==
 		    STORE_OK);
 		for (i = 0; i < ch.n; i++) {
 			CHECK(ch.items[i].seq > last);
@@ -99,13 +100,13 @@ test_one_entry_per_key_in_seq_order(void)
 	CHECK(seen == 4 && found[0] == 1 && found[1] == 1 && found[2] == 1 &&
 	    found[3] == 1);
 	CHECK(since == 6);
-	CHECK(store_changes(st, 2, "", 0, 10, 0, &ch) == STORE_OK);
+	CHECK(store_changes(st, 2, NULL, 0, 10, 0, &ch) == STORE_OK);
 	CHECK(ch.n == 4 && ch.items[0].seq == 3 &&
 	    strcmp(ch.items[0].key, "f/a") == 0 && ch.items[0].version == 2);
 	CHECK(ch.items[1].deleted && ch.items[1].version == 2);
 	store_changes_free(&ch);
 	/* a since past the store's end gets the store's last seq back */
-	CHECK(store_changes(st, 1000, "", 0, 10, 0, &ch) == STORE_OK);
+	CHECK(store_changes(st, 1000, NULL, 0, 10, 0, &ch) == STORE_OK);
 	CHECK(ch.n == 0 && ch.last_seq == 6);
 	store_changes_free(&ch);
 	tstore_close(st);
@@ -116,6 +117,7 @@ test_scan_bound(void)
 {
 	store			*st = open_feed(0);
 	struct store_changes	 ch;
+	struct store_prefix	 b = { "b/", 2 };
 	char			 k[16];
 	int			 i;
 
@@ -124,12 +126,51 @@ test_scan_bound(void)
 		CHECK(write1(st, STORE_OP_PUT, k, "1") == STORE_OK);
 	}
 	CHECK(write1(st, STORE_OP_PUT, "b/x", "1") == STORE_OK);	/* 21 */
-	CHECK(store_changes(st, 0, "b/", 2, 10, 5, &ch) == STORE_OK);
+	CHECK(store_changes(st, 0, &b, 1, 10, 5, &ch) == STORE_OK);
 	CHECK(ch.n == 0 && ch.last_seq == 5);	/* looked at 1..5 */
 	store_changes_free(&ch);
-	CHECK(store_changes(st, 15, "b/", 2, 10, 10, &ch) == STORE_OK);
+	CHECK(store_changes(st, 15, &b, 1, 10, 10, &ch) == STORE_OK);
 	CHECK(ch.n == 1 && ch.items[0].seq == 21 && ch.last_seq == 21);
 	store_changes_free(&ch);
+	tstore_close(st);
+}
+
+/*
+ * Keys under none of the prefixes count against the scan only: a limit of
+ * one with a key outside between two inside steps over it, and last_seq
+ * at the end is the store's seq whether or not keys outside exist.
+ */
+static void
+test_prefixes_filter_before_limit(void)
+{
+	store			*st = open_feed(0);
+	struct store_changes	 ch;
+	struct store_prefix	 two[2] = { { "a/", 2 }, { "c/", 2 } };
+	struct store_prefix	 bx = { "b/x", 3 }, by = { "b/y", 3 };
+
+	CHECK(write1(st, STORE_OP_PUT, "a/1", "1") == STORE_OK);	/* 1 */
+	CHECK(write1(st, STORE_OP_PUT, "b/x1", "1") == STORE_OK);	/* 2 */
+	CHECK(write1(st, STORE_OP_PUT, "c/1", "1") == STORE_OK);	/* 3 */
+	CHECK(write1(st, STORE_OP_PUT, "b/x2", "1") == STORE_OK);	/* 4 */
+	CHECK(store_changes(st, 0, two, 2, 1, 0, &ch) == STORE_OK);
+	CHECK(ch.n == 1 && ch.items[0].seq == 1 && ch.last_seq == 1);
+	store_changes_free(&ch);
+	CHECK(store_changes(st, 1, two, 2, 1, 0, &ch) == STORE_OK);
+	CHECK(ch.n == 1 && ch.items[0].seq == 3 &&
+	    strcmp(ch.items[0].key, "c/1") == 0 && ch.last_seq == 3);
+	store_changes_free(&ch);
+	CHECK(store_changes(st, 3, two, 2, 1, 0, &ch) == STORE_OK);
+	CHECK(ch.n == 0 && ch.last_seq == 4);
+	store_changes_free(&ch);
+	/* a prefix that exists and one that does not answer alike */
+	CHECK(store_changes(st, 0, &by, 1, 1, 0, &ch) == STORE_OK);
+	CHECK(ch.n == 0 && ch.last_seq == 4);
+	store_changes_free(&ch);
+	CHECK(store_changes(st, 0, &bx, 1, 1, 0, &ch) == STORE_OK);
+	CHECK(ch.n == 1 && ch.last_seq == 2);
+	store_changes_free(&ch);
+	CHECK(store_changes(st, 0, two, STORE_FEED_PREFIXES_MAX + 1, 1, 0,
+	    &ch) == STORE_INVALID);
 	tstore_close(st);
 }
 
@@ -207,6 +248,7 @@ run_all(void)
 {
 	RUN(test_one_entry_per_key_in_seq_order);
 	RUN(test_scan_bound);
+	RUN(test_prefixes_filter_before_limit);
 	RUN(test_history_kept_and_pruned);
 	RUN(test_history_lowered);
 }

@@ -156,6 +156,7 @@ test_seq_across_hosts(void)
 {
 	pthread_t		 th[WRITERS];
 	struct store_changes	 ch;
+	struct store_prefix	 w = { "w/", 2 };
 	uint64_t		 last = 0;
 	size_t			 i;
 	int			 t, ok = 1;
@@ -168,7 +169,7 @@ test_seq_across_hosts(void)
 	/* every write took one seq; the feed holds each key's last one */
 	CHECK(store_seq(hosts[0]) == WRITERS * WRITES);
 	CHECK(store_seq(hosts[1]) == WRITERS * WRITES);
-	CHECK(store_changes(hosts[1], 0, "w/", 2, 1000, 0, &ch) == STORE_OK);
+	CHECK(store_changes(hosts[1], 0, &w, 1, 1000, 0, &ch) == STORE_OK);
 	CHECK(ch.n == WRITERS * 7);
 	for (i = 0; i < ch.n; i++) {
 		if (ch.items[i].seq <= last)
