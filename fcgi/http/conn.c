@@ -22,6 +22,14 @@
  * cursor below the last change the loop heard of runs again at once: a
  * change that came while it was running is never missed.
  *
+ * The parked watchers' prefixes are indexed: each distinct prefix once,
+ * in a hash table, with the watchers that wait on it, and the distinct
+ * lengths that prefixes have. A change is looked up once per such length
+ * that its key reaches, so that what a commit costs the loop grows with
+ * the watchers it concerns, not with all that wait. A watcher no change
+ * concerned, whose time comes, has seen every change the loop heard of:
+ * it runs from there.
+ *
  * The hand-over: a complete request goes straight to the request thread
  * that went idle last (a stack, under the queue's mutex), which sleeps on
  * a semaphore of its own; only when no thread is idle does it wait in the
@@ -56,8 +64,32 @@
 #define OUT_KEEP	(1u << 20)	/* a thread keeps a larger answer buffer
 					   only for one request */
 #define OWNER_BUCKETS	256	/* of the owners' table */
+#define INDEX_BUCKETS	4096	/* of the watchers' prefix index */
 
 enum conn_state { C_PENDING = 0, C_BUSY, C_PARKED };
+
+struct conn;
+
+/* A prefix that parked watchers wait on, and they (its nodes). */
+struct wprefix {
+	struct wprefix	*next;		/* in its bucket */
+	struct wnode	*nodes;
+	size_t		 len;
+	unsigned char	 p[];
+};
+
+/* One prefix of one parked watcher. */
+struct wnode {
+	struct wnode	*next, *prev;	/* of its prefix */
+	struct wprefix	*px;
+	struct conn	*c;
+};
+
+/* A length that indexed prefixes have, and how many have it. */
+struct wlen {
+	size_t		 len;
+	unsigned	 n;
+};
 
 /* An owner of watchers, while it has one: how many. */
 struct owner {
@@ -72,6 +104,9 @@ struct conn {
 	enum conn_state	 state;
 	int		 watching;	/* counted among the watchers */
 	struct owner	*owner;		/* ... and its owner's, or NULL */
+	struct wnode	*wn;		/* parked: its prefixes, indexed */
+	size_t		 nwn;
+	int		 woken;		/* parked: a change concerned it */
 	int64_t		 deadline;	/* ms; parked: when it runs again */
 	struct conn	*prev, *next;	/* pending or parked list, queue,
 					   back or dead list */
@@ -118,6 +153,7 @@ struct conn_loop {
 					   owners_mu */
 	pthread_mutex_t	 owners_mu;
 	struct owner	*owners[OWNER_BUCKETS];
+	uint64_t	 hkey;		/* of both tables' hashes */
 
 	/* the loop thread's own */
 	struct conn	*pend_head, *pend_tail;
@@ -129,6 +165,9 @@ struct conn_loop {
 	int64_t		 park_due;	/* ms; no parked watcher is due
 					   before (INT64_MAX: none) */
 	uint64_t	 heard;		/* the last change notified */
+	struct wprefix	*index[INDEX_BUCKETS];
+	struct wlen	*lens;		/* ascending */
+	size_t		 nlens, lens_cap;
 	char		 rbuf[READ_BUF];
 
 	/* shared, under mu */
@@ -203,7 +242,8 @@ free_dead(struct conn_loop *l)
 static struct owner **
 owner_bucket(struct conn_loop *l, const char *name)
 {
-	return &l->owners[hash_fnv1a64(name, strlen(name)) % OWNER_BUCKETS];
+	return &l->owners[hash_keyed(l->hkey, name, strlen(name)) %
+	    OWNER_BUCKETS];
 }
 
 /*
@@ -313,6 +353,143 @@ enqueue(struct conn_loop *l, struct conn *c)
 
 /* ---- watchers ----------------------------------------------------------- */
 
+static struct wprefix **
+index_bucket(struct conn_loop *l, const void *p, size_t len)
+{
+	return &l->index[hash_keyed(l->hkey, p, len) % INDEX_BUCKETS];
+}
+
+/* Counts one more (delta 1) or one fewer (-1) prefix of length len. */
+static int
+lens_count(struct conn_loop *l, size_t len, int delta)
+{
+	struct wlen	*nl;
+	size_t		 i;
+
+	for (i = 0; i < l->nlens && l->lens[i].len < len; i++)
+		;
+	if (i < l->nlens && l->lens[i].len == len) {
+		if (delta > 0)
+			l->lens[i].n++;
+		else if (--l->lens[i].n == 0) {
+			memmove(&l->lens[i], &l->lens[i + 1],
+			    (l->nlens - i - 1) * sizeof(l->lens[0]));
+			l->nlens--;
+		}
+		return 0;
+	}
+	if (l->nlens == l->lens_cap) {
+		nl = realloc(l->lens, (l->lens_cap * 2 + 8) * sizeof(*nl));
+		if (nl == NULL)
+			return -1;
+		l->lens = nl;
+		l->lens_cap = l->lens_cap * 2 + 8;
+	}
+	memmove(&l->lens[i + 1], &l->lens[i],
+	    (l->nlens - i) * sizeof(l->lens[0]));
+	l->lens[i].len = len;
+	l->lens[i].n = 1;
+	l->nlens++;
+	return 0;
+}
+
+/* The indexed prefix p[0..len), made when new; NULL: no memory. */
+static struct wprefix *
+index_prefix(struct conn_loop *l, const unsigned char *p, size_t len)
+{
+	struct wprefix	**b = index_bucket(l, p, len), *px;
+
+	for (px = *b; px != NULL; px = px->next)
+		if (px->len == len && memcmp(px->p, p, len) == 0)
+			return px;
+	if ((px = malloc(sizeof(*px) + len)) == NULL)
+		return NULL;
+	if (lens_count(l, len, 1) == -1) {
+		free(px);
+		return NULL;
+	}
+	memcpy(px->p, p, len);
+	px->len = len;
+	px->nodes = NULL;
+	px->next = *b;
+	*b = px;
+	return px;
+}
+
+/* Takes c's prefixes out of the index. */
+static void
+index_del(struct conn_loop *l, struct conn *c)
+{
+	struct wprefix	**b;
+	struct wnode	*n;
+	size_t		 i;
+
+	for (i = 0; i < c->nwn; i++) {
+		n = &c->wn[i];
+		if (n->prev != NULL)
+			n->prev->next = n->next;
+		else
+			n->px->nodes = n->next;
+		if (n->next != NULL)
+			n->next->prev = n->prev;
+		if (n->px->nodes != NULL)
+			continue;
+		for (b = index_bucket(l, n->px->p, n->px->len); *b != n->px;
+		    b = &(*b)->next)
+			;
+		*b = n->px->next;
+		(void)lens_count(l, n->px->len, -1);
+		free(n->px);
+	}
+	free(c->wn);
+	c->wn = NULL;
+	c->nwn = 0;
+}
+
+/*
+ * Puts c's prefixes (http_watch_add's list in pk.watch; none: every key)
+ * into the index; -1 when memory ran out (then none is there).
+ */
+static int
+index_add(struct conn_loop *l, struct conn *c)
+{
+	static const unsigned char all[2];	/* one prefix, empty */
+	const unsigned char	*p = (const unsigned char *)c->pk.watch.p;
+	size_t			 left = c->pk.watch.len, n, k = 0, count = 0;
+	struct wprefix		*px;
+	struct wnode		*wn;
+
+	if (left == 0) {
+		p = all;
+		left = sizeof(all);
+	}
+	for (n = 0; n + 2 <= left; n += 2 + ((size_t)p[n] << 8 | p[n + 1]))
+		count++;
+	if (n != left)
+		return -1;		/* http_watch_add never makes it */
+	if ((c->wn = calloc(count, sizeof(*c->wn))) == NULL)
+		return -1;
+	while (k < count) {
+		n = (size_t)p[0] << 8 | p[1];
+		if ((px = index_prefix(l, p + 2, n)) == NULL) {
+			c->nwn = k;
+			index_del(l, c);
+			return -1;
+		}
+		wn = &c->wn[k++];
+		wn->px = px;
+		wn->c = c;
+		wn->prev = NULL;
+		wn->next = px->nodes;
+		if (px->nodes != NULL)
+			px->nodes->prev = wn;
+		px->nodes = wn;
+		p += 2 + n;
+	}
+	c->nwn = k;
+	return 0;
+}
+
 static void
 park_link(struct conn_loop *l, struct conn *c)
 {
@@ -328,6 +505,7 @@ park_link(struct conn_loop *l, struct conn *c)
 static void
 park_unlink(struct conn_loop *l, struct conn *c)
 {
+	index_del(l, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -363,13 +541,22 @@ park(struct conn_loop *l, struct conn *c, int64_t now)
 
 	c->state = C_PARKED;
 	c->deadline = c->pk.until_ms;
-	if (c->pk.cursor < l->heard)
+	c->woken = 0;
+	if (c->pk.cursor < l->heard) {
 		c->deadline = now;	/* a change came while it ran */
+		c->woken = 1;
+	}
+	if (index_add(l, c) == -1) {
+		c->next = NULL;
+		watcher_close(l, c, 0, "out of memory");
+		return;
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 	ev.data.ptr = c;
 	if (epoll_ctl(l->epfd, c->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
 	    c->fd, &ev) == -1) {
+		index_del(l, c);
 		c->next = NULL;
 		watcher_close(l, c, 0, strerror(errno));
 		return;
@@ -380,47 +567,38 @@ park(struct conn_loop *l, struct conn *c, int64_t now)
 	park_link(l, c);
 }
 
-/* 1 when a change of t concerns watcher c: under one of its prefixes. */
-static int
-concerns(const struct conn *c, const struct conn_topic *t)
+/* Wakes the parked watchers that a change of t concerns. */
+static void
+wake_topic(struct conn_loop *l, const struct conn_topic *t, int64_t now)
 {
-	const unsigned char	*p = (const unsigned char *)c->pk.watch.p;
-	size_t			 left = c->pk.watch.len, n;
+	struct wprefix	*px;
+	struct wnode	*n;
+	size_t		 i;
 
-	if (t->seq <= c->pk.cursor)
-		return 0;
-	if (left == 0)
-		return 1;
-	while (left >= 2) {
-		n = (size_t)p[0] << 8 | p[1];
-		if (n > left - 2)
-			break;
-		if (t->klen >= n && memcmp(t->key, p + 2, n) == 0)
-			return 1;
-		p += 2 + n;
-		left -= 2 + n;
+	for (i = 0; i < l->nlens && l->lens[i].len <= t->klen; i++) {
+		for (px = *index_bucket(l, t->key, l->lens[i].len);
+		    px != NULL && (px->len != l->lens[i].len ||
+		    memcmp(px->p, t->key, px->len) != 0); px = px->next)
+			;
+		for (n = px != NULL ? px->nodes : NULL; n != NULL;
+		    n = n->next) {
+			if (n->c->woken || t->seq <= n->c->pk.cursor)
+				continue;
+			n->c->woken = 1;
+			n->c->deadline = now;
+			l->park_due = now;
+		}
 	}
-	return 0;
 }
 
-/* Marks the watchers a note concerns to run now; the others move on. */
+/* Marks the watchers a note concerns to run now. */
 static void
 apply_note(struct conn_loop *l, const struct note *nt, int64_t now)
 {
-	struct conn	*c;
-	size_t		 i;
+	size_t	 i;
 
-	for (c = l->park_head; c != NULL; c = c->next) {
-		if (c->deadline <= now)
-			continue;
-		for (i = 0; i < nt->n && !concerns(c, &nt->t[i]); i++)
-			;
-		if (i < nt->n) {
-			c->deadline = now;
-			l->park_due = now;
-		} else if (c->pk.cursor < nt->upto)
-			c->pk.cursor = nt->upto;
-	}
+	for (i = 0; i < nt->n; i++)
+		wake_topic(l, &nt->t[i], now);
 	if (nt->upto > l->heard)
 		l->heard = nt->upto;
 }
@@ -487,6 +665,9 @@ run_due(struct conn_loop *l, int64_t now)
 		   EPOLLHUP, for a connection the thread may have freed */
 		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
 			c->armed = 0;
+		/* no change concerned it: it has seen all the loop heard of */
+		if (!c->woken && c->pk.cursor < l->heard)
+			c->pk.cursor = l->heard;
 		c->pk.resumed = 1;
 		c->pk.timed_out = now >= c->pk.until_ms;
 		c->pk.streaming = c->pk.stream;
@@ -970,6 +1151,7 @@ loop_free(struct conn_loop *l)
 	pthread_cond_destroy(&l->ended);
 	pthread_mutex_destroy(&l->mu);
 	pthread_mutex_destroy(&l->owners_mu);
+	free(l->lens);
 	free(l->rt);
 	free(l);
 }
@@ -992,6 +1174,7 @@ conn_start(const struct conn_opts *o, struct conn_loop **out)
 	l->park_due = INT64_MAX;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_mutex_init(&l->owners_mu, NULL);
+	l->hkey = hash_key();
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&l->ended, &ca);

@@ -201,14 +201,14 @@ def gauge(srv, name):
     return float(m.group(1)) if m else 0.0
 
 
-def open_watchers(srv, n, query, stream=False):
+def open_watchers(srv, n, query, stream=False, headers=""):
     import socket
     socks = []
     for _ in range(n):
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         s.sendall((f"GET /api/changes?{query} HTTP/1.0\r\nHost: x\r\n" +
                    ("Accept: text/event-stream\r\n" if stream else "") +
-                   "\r\n").encode())
+                   headers + "\r\n").encode())
         socks.append(s)
     deadline = time.monotonic() + 60
     while gauge(srv, "verstore_watchers") < n and time.monotonic() < deadline:
@@ -300,6 +300,58 @@ def watcher_rows(rows):
             s.close()
     finally:
         srv.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def filtered_watcher_rows(rows):
+    """Conditional PUTs under auth token with 10,000 long polls open of a
+    token that may read only x/ (watching everything it may see) beside
+    none: no write concerns them, and none of them may cost it."""
+    import hashlib
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    d = tempfile.mkdtemp(prefix="verstore-bench-tokens-")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "tokens")
+    watcher = "watcher-" + BENCH_TOKEN
+    with open(path, "w") as f:
+        f.write(f"writer {hashlib.sha256(BENCH_TOKEN.encode()).hexdigest()}"
+                f" rw bench/\nwatcher "
+                f"{hashlib.sha256(watcher.encode()).hexdigest()} ro x/\n")
+    os.chmod(path, 0o644)
+    srv = harness.Server(workers=os.cpu_count(), threads=16, nginx_workers=2,
+                         conf=f"auth token\ntokens {path}\nmetrics_public on\n"
+                         f"max_watchers_per_principal {N_WATCH}\n")
+    auth = {"Authorization": "Bearer " + BENCH_TOKEN}
+    try:
+        srv.start()
+        base = f"http://127.0.0.1:{srv.port}"
+        kib = "x" * (1024 - 14)
+        for s in ("cas", "cas32"):
+            load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
+                       for i in range(1, 1001)], kib, auth)
+        name = "PUT If-Match, own keys, c64, auth token"
+        print(f"  {name}, no watchers ...", flush=True)
+        rows[f"{name}, no watchers"] = wrk(base, 64, "cas.lua",
+                                           token=BENCH_TOKEN)
+        since = srv.get("/api/changes?since=999999999",
+                        auth).json["last_seq"]
+        print(f"  opening {N_WATCH} watchers of x/ ...", flush=True)
+        socks = open_watchers(srv, N_WATCH, f"since={since}&wait=60",
+                              headers=f"Authorization: Bearer {watcher}\r\n")
+        woken = gauge(srv, "verstore_watcher_wakeups_total")
+        row = f"{name}, {N_WATCH} watchers of other keys"
+        print(f"  {row} ...", flush=True)
+        rows[row] = wrk(base, 64, "cas.lua", args=["cas32"],
+                        token=BENCH_TOKEN)
+        rows[row]["note"] = (f"{gauge(srv, 'verstore_watcher_wakeups_total') - woken:.0f} "
+                             "wake-ups")
+        for s in socks:
+            s.close()
+    finally:
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -603,6 +655,7 @@ def main():
         rows["PUT If-Match c64, durability relaxed"] = relaxed_put_rate()
         auth_rows(rows)
         watcher_rows(rows)
+        filtered_watcher_rows(rows)
         print("  LMDB 1 put per synced commit ...", flush=True)
         rows["LMDB 1 put/commit"] = lmdb_commit_rate()
         if shutil.which("etcd"):
@@ -679,6 +732,11 @@ def report(rows, ncpu, pg_notes=()):
             targets.append((f"{name}: {N_WATCH} watchers open / none",
                             r(f"{name}, {N_WATCH} watchers open") /
                             r(f"{name}, no watchers"), 0.8))
+    name = "PUT If-Match, own keys, c64, auth token"
+    if f"{name}, {N_WATCH} watchers of other keys" in rows:
+        targets.append((f"{name}: {N_WATCH} watchers of other keys / none",
+                        ok_rate(f"{name}, {N_WATCH} watchers of other keys") /
+                        ok_rate(f"{name}, no watchers"), 0.8))
     if "memory per parked watcher" in rows:
         targets.append(("8 KiB / memory per parked watcher",
                         8192 / max(1.0, rows["memory per parked watcher"]
