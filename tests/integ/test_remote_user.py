@@ -20,6 +20,7 @@ import harness
 USERS = {"alice": "wonder", "bob": "builder"}
 # what the sign-on service takes: a session cookie, and the user it names
 SESSIONS = {"s-alice": "alice", "s-bob": "bob", "s-anon": ""}
+BANNED = "s-carol"      # known to the service, and refused: 403
 
 
 def basic(user, password):
@@ -162,7 +163,8 @@ def test_auth_basic_block_of_the_example_site():
 
 class SignOn(http.server.BaseHTTPRequestHandler):
     """The sign-on service: 204 with X-User for a known session cookie
-    (an empty X-User for one that names nobody), else 401."""
+    (an empty X-User for one that names nobody), 403 for a banned one,
+    else 401."""
     asked = []
 
     def do_GET(self):
@@ -170,7 +172,9 @@ class SignOn(http.server.BaseHTTPRequestHandler):
                              self.headers.get("X-Original-URI")))
         m = re.search(r"(?:^|;\s*)session=([^;]*)",
                       self.headers.get("Cookie") or "")
-        if m and m.group(1) in SESSIONS:
+        if m and m.group(1) == BANNED:
+            self.send_response(403)
+        elif m and m.group(1) in SESSIONS:
             self.send_response(204)
             self.send_header("X-User", SESSIONS[m.group(1)])
         else:
@@ -193,6 +197,10 @@ def test_auth_request_block_of_the_example_site():
             refused(srv, "request", {"Cookie": "session=stolen"}, True)
             # the service let it through but named nobody: verstored's 401
             refused(srv, "request", {"Cookie": "session=s-anon"}, False)
+            r = srv.get("/api/changes?since=0",
+                        headers={"Cookie": "session=" + BANNED})
+            assert r.status == 403 and r.json["code"] == "FORBIDDEN", r
+            assert r.h("content-type").startswith("application/problem+json")
             assert ("GET", "/api/changes?since=0&wait=1") in SignOn.asked
             works_as(srv, "request1", GOOD["request"], "alice")
             # a Basic header beside a real session names nobody else
