@@ -265,16 +265,61 @@ export class Verstore {
         this.remember(key, json.version);
       return json;
     } catch (e) {
-      /* the first attempt landed and its answer was lost: the refusal of
-         the repeat shows our own value, which is success */
-      if (e instanceof VerstoreError && e.retried && e.isConflict &&
-          e.current?.exists && sameJSON(e.current.value, value)) {
+      if (!(e instanceof VerstoreError && e.retried && e.isConflict &&
+            e.current?.exists))
+        throw e;
+      /* the first attempt landed and its answer was lost (a dropped
+         connection, a 502 or 504): the refusal of the repeat shows our
+         own value, which is success */
+      if (sameJSON(e.current.value, value)) {
         this.remember(key, e.current.version);
         return { key, version: e.current.version,
           updated_at: e.body.updated_at };
       }
-      throw e;
+      /* or another client wrote after it: the version it made holds our
+         value. Else it never landed, and the refusal stands. */
+      const mine = e.status === 412 && !force &&
+        await this.landed(key, value, v, e.current.version);
+      if (!mine) throw e;
+      this.remember(key, mine.version);
+      return mine;
     }
+  }
+
+  /**
+   * After a put repeated on a lost answer was refused by a later state:
+   * the version that its first attempt made, when one kept in history
+   * holds its value: If-Match v made v + 1; If-None-Match a version that
+   * came after none or a deletion.
+   * @private
+   * @param {string} key
+   * @param {*} value the value put
+   * @param {number | undefined} v the version it was to replace
+   * @param {number} current the version the refusal named
+   * @returns {Promise<Written | null>}
+   */
+  async landed(key, value, v, current) {
+    let made = [];
+    if (v) {
+      made = [v + 1];
+    } else {
+      const h = await this.history(key);
+      const gone = new Set(h.filter((x) => x.deleted).map((x) => x.version));
+      made = h.filter((x) => !x.deleted &&
+        (x.version === 1 || gone.has(x.version - 1))).map((x) => x.version);
+    }
+    for (const n of made.filter((n) => n < current)) {
+      let env;
+      try {
+        env = await this.version(key, n);
+      } catch (e) {
+        if (e instanceof VerstoreError && e.status === 404) continue;
+        throw e;
+      }
+      if (sameJSON(env.value, value))
+        return { key, version: n, updated_at: env.updated_at };
+    }
+    return null;
   }
 
   /**

@@ -77,6 +77,7 @@ PG_SKIP = {
     "test_install": "make install, no server",
     "test_layout": "reads the sources",
     "test_nginx": "nginx's own answers",
+    "test_remote_user": "nginx's auth blocks in front of verstored",
     "test_run": "make run, with a data directory of its own",
     "test_scaleout": "its hosts are on postgres already, on databases of "
                      "its own: the first pass runs it",

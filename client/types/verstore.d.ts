@@ -173,6 +173,19 @@ export class Verstore {
         version?: number;
     }): Promise<Written>;
     /**
+     * After a put repeated on a lost answer was refused by a later state:
+     * the version that its first attempt made, when one kept in history
+     * holds its value: If-Match v made v + 1; If-None-Match a version that
+     * came after none or a deletion.
+     * @private
+     * @param {string} key
+     * @param {*} value the value put
+     * @param {number | undefined} v the version it was to replace
+     * @param {number} current the version the refusal named
+     * @returns {Promise<Written | null>}
+     */
+    private landed;
+    /**
      * Deletes key, on the condition that it is still the version read
      * (force: none). The key's version goes on from there if it comes back.
      * @param {string} key

@@ -145,7 +145,7 @@ class Server:
     """
 
     def __init__(self, workers=2, threads=8, conf="", nginx_extra="",
-                 nginx_workers=1, www=None, pg=None):
+                 nginx_workers=1, www=None, pg=None, nginx_auth=None):
         self.pg, self.own_db = self._store(pg, conf)
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
@@ -168,6 +168,9 @@ class Server:
         self.vs_log = os.path.join(self.dir, "verstored.log")
         self.nginx_extra = nginx_extra      # http-level text, e.g. a server
         self.nginx_workers = nginx_workers
+        # "basic FILE" or "request URL": that auth block of the example
+        # site, turned on (conf/nginx-local.sh NGINX_AUTH)
+        self.nginx_auth = nginx_auth
         self.www = www                      # the web root; None: a stub
 
     @staticmethod
@@ -210,7 +213,8 @@ class Server:
             ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
              str(self.port), state, self.sock, www],
             check=True, capture_output=True, text=True,
-            env=dict(os.environ, NGINX_WORKERS=str(self.nginx_workers))).stdout
+            env=dict(os.environ, NGINX_WORKERS=str(self.nginx_workers),
+                     NGINX_AUTH=self.nginx_auth or "")).stdout
         if self.nginx_extra:
             conf = conf.rstrip().rstrip("}") + self.nginx_extra + "\n}\n"
         path = os.path.join(state, "nginx.conf")

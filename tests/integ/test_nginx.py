@@ -1,7 +1,7 @@
 """nginx's own answers (API.md 10): 405 with the full Allow, 502 when
 verstored cannot be reached and 504 when it does not answer in time, each
-as problem+json, and no page names nginx's version; the client library
-it serves."""
+as problem+json that says a write's outcome is unknown, and no page names
+nginx's version; the client library it serves."""
 import os
 import re
 import signal
@@ -28,6 +28,17 @@ def reload_nginx(srv):
         time.sleep(0.02)
 
 
+def outcome_unknown(r):
+    """A 502 or 504 cannot know whether verstored applied a write (it may
+    have committed, then died or stalled before answering): the message
+    says so, and how to settle it."""
+    m = r.json["message"]
+    assert "nothing was written" not in m, m
+    assert "may or may not have been applied" in m, m
+    for how in ("read the key", "Idempotency-Key", "If-Match"):
+        assert how in m, (how, m)
+
+
 def no_version(r):
     assert not VERSION.search(r.body), r
     for k, v in r.headers.items():
@@ -51,6 +62,7 @@ def test_verstored_down_is_502_problem():
         assert r.status == 502, r
         assert r.h("content-type").startswith("application/problem+json")
         assert r.json["code"] == "UNAVAILABLE" and r.json["status"] == 502
+        outcome_unknown(r)
         no_version(r)
         srv.start_verstored()
         srv.wait_healthy()
@@ -77,6 +89,7 @@ def test_verstored_too_slow_is_504_problem():
                 os.kill(p, signal.SIGCONT)
         assert r.status == 504, r
         assert r.json["code"] == "TIMEOUT" and r.json["status"] == 504, r
+        outcome_unknown(r)
         no_version(r)
         srv.wait_healthy()
 
