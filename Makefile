@@ -127,7 +127,7 @@ bench-scale: all $(BUILD)/bench/load
 	@sh conf/deps.sh wrk
 	@python3 tests/bench/scale.py
 
-# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man page, the
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man pages, the
 # systemd unit, the example nginx site, the client (PREFIX/share/verstore/
 # client, the command linked as PREFIX/bin/verstore), the configuration and
 # an empty tokens file, mode 0640 in group verstore when there is one
@@ -142,11 +142,13 @@ CLIENT_FILES = client/verstore.js client/conflict.js client/package.json \
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore/client/bin \
 	    $(DESTDIR)$(PREFIX)/share/verstore/client/types \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/verstore
 	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
 	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
+	install -m 644 doc/verstore.1 $(DESTDIR)$(PREFIX)/share/man/man1/verstore.1
 	sed -e 's|/usr/local/bin/verstored|$(PREFIX)/sbin/verstored|g' \
 	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service

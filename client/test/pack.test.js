@@ -40,8 +40,12 @@ test('npm pack gives an installable package: module, dialog and command',
       'function function {"a":2,"b":2}');
       const cli = spawnSync(join(app, 'node_modules', '.bin', 'verstore'),
         ['frob'], { encoding: 'utf8' });
-      assert.equal(cli.status, 1);
-      assert.match(cli.stderr, /^usage: verstore get\|put/);
+      assert.equal(cli.status, 64);
+      assert.match(cli.stderr, /^verstore: unknown command 'frob'\nusage:/);
+      const help = spawnSync(join(app, 'node_modules', '.bin', 'verstore'),
+        ['help', 'put'], { encoding: 'utf8' });
+      assert.equal(help.status, 0);
+      assert.match(help.stdout, /^usage: verstore put KEY/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -165,6 +165,26 @@ def test_cli_tokens_and_exit_codes_under_auth_token():
         assert cli(srv, "put", "t/x", "1", token=alice).returncode == 0
         r = cli(srv, "put", "u/x", "1", token=alice)
         assert r.returncode == 4 and "403 FORBIDDEN" in r.stderr, r
+        # --token, which wins over VERSTORE_TOKEN
+        ok = cli(srv, "token", "check", "--token", alice)
+        assert ok.returncode == 0 and json.loads(ok.stdout)["ok"], ok
+        r = cli(srv, "put", "t/y", "1", "--token", "nope", token=alice)
+        assert r.returncode == 4 and "401 UNAUTHORIZED" in r.stderr, r
+        assert cli(srv, "get", "t/y", token=alice).returncode == 3
+        r = cli(srv, "put", "t/y", "2", "--token", alice, token="nope")
+        assert r.returncode == 0, r
+        # verstored's options, read strictly before it runs
+        r = cli(srv, "token", "add", "bob", "--prefx", "t/", "-c",
+                srv.conf_path)
+        assert r.returncode == 64 and "--prefx" in r.stderr, r
+        r = cli(srv, "token", "add", "bob", "--read-only", "--prefix", "t/",
+                "--prefix", "v/", "-c", srv.conf_path)
+        assert r.returncode == 0, r.stderr
+        listed = cli(srv, "token", "list", "-c", srv.conf_path).stdout
+        assert any(line.split() == ["bob", "ro", "t/", "v/"]
+                   for line in listed.splitlines()), listed
+        r = cli(srv, "token", "add", "bob", "-c", srv.conf_path)
+        assert r.returncode == 1 and "already" in r.stderr, r
         r = cli(srv, "watch", "t/", token="nope")
         assert r.returncode == 4, r
         r = cli(srv, "token", "revoke", "alice", "-c", srv.conf_path)
@@ -175,7 +195,7 @@ def test_cli_tokens_and_exit_codes_under_auth_token():
             assert time.monotonic() < deadline, "revoked token still let in"
             time.sleep(0.1)
         r = cli(srv, "token", "frob")
-        assert r.returncode == 1 and "usage" in r.stderr
+        assert r.returncode == 64 and "usage" in r.stderr
     finally:
         srv.stop()
         shutil.rmtree(tokdir, ignore_errors=True)

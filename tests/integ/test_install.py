@@ -1,7 +1,8 @@
 """make install DESTDIR=...: a working tree of files, an empty tokens
 file among them; the systemd unit passes systemd-analyze verify and rates
 well under 5 in its security analysis; the client that the example nginx
-site serves, and its command, which works against a real server."""
+site serves, and its command, which works against a real server, with
+its manual beside verstored's."""
 import json
 import os
 import re
@@ -24,6 +25,7 @@ def test_make_install_lays_out_a_working_tree():
         conf = os.path.join(d, "etc/verstore/verstore.conf")
         unit = os.path.join(d, "usr/local/lib/systemd/system/verstored.service")
         for f in (exe, conf, unit, os.path.join(d, "usr/local/share/man/man8/verstored.8"),
+                  os.path.join(d, "usr/local/share/man/man1/verstore.1"),
                   os.path.join(d, "usr/local/share/verstore/nginx.conf.example"),
                   os.path.join(d, "usr/local/share/verstore/API.md"),
                   os.path.join(d, "usr/local/share/verstore/alerts.yml")):
@@ -95,9 +97,21 @@ def check_client_command(d):
     cmd = os.path.join(d, "usr/local/bin/verstore")
     assert os.path.islink(cmd)
     assert os.path.samefile(cmd, os.path.join(d, CLIENT, "bin/verstore"))
+    man = os.path.join(d, "usr/local/share/man/man1/verstore.1")
+    with open(man) as f:
+        assert f.read() == open(os.path.join(harness.ROOT, "doc",
+                                             "verstore.1")).read()
+    if shutil.which("man"):
+        r = subprocess.run(["man", "-l", man], capture_output=True,
+                           text=True, timeout=60,
+                           env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
+        assert r.returncode == 0 and "--if-version" in r.stdout, r.stderr
     if shutil.which("node") is None:
         print("  skipped the command: no node")
         return
+    r = subprocess.run([cmd, "help", "put"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("usage: verstore put"), r
     with harness.running(workers=1, threads=2) as srv:
         env = dict(os.environ, VERSTORE_URL=f"http://127.0.0.1:{srv.port}")
         r = subprocess.run([cmd, "put", "installed", '{"n": 1}'], env=env,
