@@ -30,6 +30,14 @@
  * concerned, whose time comes, has seen every change the loop heard of:
  * it runs from there.
  *
+ * Kept connections (FCGI_KEEP_CONN): once its answer is written, a
+ * connection whose request asked to be kept goes back to the loop, as a
+ * `kept` list like `back`, and is received again as a new one: with a
+ * fresh parser, request_timeout to deliver its next request (the bound on
+ * how long it may sit idle), counted against max_conns (the oldest
+ * closed first to make room). Idle ones are closed as the worker stops; a
+ * request whose records came with bytes after its end is not kept.
+ *
  * The hand-over: a complete request goes straight to the request thread
  * that went idle last (a stack, under the queue's mutex), which sleeps on
  * a semaphore of its own; only when no thread is idle does it wait in the
@@ -107,6 +115,9 @@ struct conn {
 	struct wnode	*wn;		/* parked: its prefixes, indexed */
 	size_t		 nwn;
 	int		 woken;		/* parked: a change concerned it */
+	int		 idle;		/* kept, and nothing of its next
+					   request read yet */
+	int		 extra;		/* bytes came after its request */
 	int64_t		 deadline;	/* ms; parked: when it runs again */
 	struct conn	*prev, *next;	/* pending or parked list, queue,
 					   back or dead list */
@@ -175,6 +186,7 @@ struct conn_loop {
 	pthread_cond_t	 ended;		/* live went down */
 	struct conn	*q_head, *q_tail;
 	struct conn	*back;		/* parked by a request thread */
+	struct conn	*kept;		/* answered, kept for the next one */
 	struct note	*notes;		/* newest first */
 	struct req_thread *idle;	/* the last to go idle first */
 	int		 loop_done;	/* nothing more will be queued */
@@ -205,6 +217,24 @@ pending_unlink(struct conn_loop *l, struct conn *c)
 	else
 		l->pend_tail = c->prev;
 	c->prev = c->next = NULL;
+}
+
+/*
+ * Receives c (again): last in the pending list, with request_timeout
+ * from now to deliver its request. The list stays in deadline order.
+ */
+static void
+pending_add(struct conn_loop *l, struct conn *c, int64_t now)
+{
+	c->state = C_PENDING;
+	c->deadline = now + (int64_t)l->o.request_timeout * 1000;
+	c->next = NULL;
+	c->prev = l->pend_tail;
+	if (l->pend_tail != NULL)
+		l->pend_tail->next = c;
+	else
+		l->pend_head = c;
+	l->pend_tail = c;
 }
 
 /* Closes a connection still being received; freed after the batch. */
@@ -350,6 +380,8 @@ enqueue(struct conn_loop *l, struct conn *c)
 	pending_unlink(l, c);
 	hand(l, c);
 }
+
+static void	conn_read(struct conn_loop *, struct conn *);
 
 /* ---- watchers ----------------------------------------------------------- */
 
@@ -517,7 +549,10 @@ park_unlink(struct conn_loop *l, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-/* Closes a watcher the loop holds (parked, or handed back). */
+/*
+ * Closes a connection the loop holds that is not being received: a
+ * watcher (parked, or handed back) or one handed back to be kept.
+ */
 static void
 watcher_close(struct conn_loop *l, struct conn *c, int parked,
     const char *why)
@@ -607,12 +642,14 @@ apply_note(struct conn_loop *l, const struct note *nt, int64_t now)
 static void
 take_back(struct conn_loop *l, int64_t now)
 {
-	struct conn	*back, *c;
+	struct conn	*back, *kept, *c;
 	struct note	*notes, *nt, *old = NULL;
 
 	pthread_mutex_lock(&l->mu);
 	back = l->back;
 	l->back = NULL;
+	kept = l->kept;
+	l->kept = NULL;
 	notes = l->notes;
 	l->notes = NULL;
 	pthread_mutex_unlock(&l->mu);
@@ -623,6 +660,12 @@ take_back(struct conn_loop *l, int64_t now)
 			watcher_close(l, c, 0, "stopping");
 		else
 			park(l, c, now);
+	}
+	while ((c = kept) != NULL) {
+		kept = c->next;
+		pending_add(l, c, now);
+		c->idle = 1;
+		conn_read(l, c);
 	}
 	while ((nt = notes) != NULL) {		/* oldest first */
 		notes = nt->next;
@@ -731,15 +774,18 @@ conn_read(struct conn_loop *l, struct conn *c)
 			return;
 		}
 		if (n == 0) {
-			pending_close(l, c, "closed before the request ended");
+			pending_close(l, c, c->idle ? "closed while kept" :
+			    "closed before the request ended");
 			return;
 		}
+		c->idle = 0;
 		if ((err = wire_feed(&c->w, l->rbuf, (size_t)n, &used)) !=
 		    WIRE_OK) {
 			pending_close(l, c, wire_strerror(err));
 			return;
 		}
 		if (wire_done(&c->w)) {
+			c->extra = used < (size_t)n;
 			enqueue(l, c);
 			return;
 		}
@@ -842,14 +888,8 @@ accept_batch(struct conn_loop *l, int64_t now)
 			continue;
 		}
 		c->fd = fd;
-		c->deadline = now + (int64_t)l->o.request_timeout * 1000;
 		wire_init(&c->w, l->o.max_body);
-		c->prev = l->pend_tail;
-		if (l->pend_tail != NULL)
-			l->pend_tail->next = c;
-		else
-			l->pend_head = c;
-		l->pend_tail = c;
+		pending_add(l, c, now);
 		atomic_fetch_add(&l->open, 1);
 		conn_read(l, c);
 	}
@@ -859,8 +899,22 @@ static void
 expire(struct conn_loop *l, int64_t now)
 {
 	while (l->pend_head != NULL && l->pend_head->deadline <= now)
-		pending_close(l, l->pend_head,
+		pending_close(l, l->pend_head, l->pend_head->idle ?
+		    "kept idle for request_timeout" :
 		    "request not delivered within request_timeout");
+}
+
+/* Closes the kept connections that wait for a request still unsent. */
+static void
+close_idle(struct conn_loop *l)
+{
+	struct conn	*c, *next;
+
+	for (c = l->pend_head; c != NULL; c = next) {
+		next = c->next;
+		if (c->idle)
+			pending_close(l, c, "stopping");
+	}
 }
 
 static int
@@ -885,7 +939,7 @@ loop_main(void *arg)
 {
 	struct conn_loop	*l = arg;
 	struct req_thread	*idle, *t;
-	struct conn		*back, *bc;
+	struct conn		*back, *kept, *bc;
 	struct epoll_event	 ev[EVENTS_MAX];
 	uint64_t		 tick;
 	int64_t			 now, wake;
@@ -904,6 +958,8 @@ loop_main(void *arg)
 			listen_watch(l, 1);
 		}
 		expire(l, now);
+		if (atomic_load(&l->stopping))
+			close_idle(l);
 		if (atomic_load(&l->stopping) && ((l->pend_head == NULL &&
 		    l->park_head == NULL) ||
 		    now >= atomic_load(&l->stop_deadline)))
@@ -943,10 +999,16 @@ loop_main(void *arg)
 	l->loop_done = 1;
 	back = l->back;
 	l->back = NULL;
+	kept = l->kept;
+	l->kept = NULL;
 	pthread_mutex_unlock(&l->mu);
 	while ((bc = back) != NULL) {
 		back = bc->next;
 		watcher_close(l, bc, 0, "shutdown_timeout");
+	}
+	while ((bc = kept) != NULL) {
+		kept = bc->next;
+		watcher_close(l, bc, 0, "stopping");
 	}
 	free_dead(l);
 	pthread_mutex_lock(&l->mu);
@@ -1012,9 +1074,13 @@ send_now(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Gives a watcher that waits back to the loop; -1 when it is gone. */
+/*
+ * Gives c back to the loop, on list (l->back: a watcher that waits;
+ * l->kept: a connection kept for its next request); -1 when the loop is
+ * gone.
+ */
 static int
-give_back(struct conn_loop *l, struct conn *c)
+give_back(struct conn_loop *l, struct conn *c, struct conn **list)
 {
 	uint64_t	 one = 1;
 
@@ -1023,12 +1089,29 @@ give_back(struct conn_loop *l, struct conn *c)
 		pthread_mutex_unlock(&l->mu);
 		return -1;
 	}
-	c->next = l->back;
-	l->back = c;
+	c->next = *list;
+	*list = c;
 	pthread_mutex_unlock(&l->mu);
 	if (write(l->evfd, &one, sizeof(one)) == -1)
 		log_error("eventfd: %s", strerror(errno));
 	return 0;
+}
+
+/*
+ * Gives c, answered, back to the loop to receive its next request, when
+ * its request asked for that (FCGI_KEEP_CONN); -1 when it is not kept.
+ */
+static int
+give_kept(struct conn_loop *l, struct conn *c)
+{
+	if (!c->w.keep_conn || c->extra || atomic_load(&l->stopping))
+		return -1;
+	unwatch(l, c);
+	wire_free(&c->w);		/* what a large request took goes */
+	wire_init(&c->w, l->o.max_body);
+	buf_free(&c->pk.watch);
+	memset(&c->pk, 0, sizeof(c->pk));
+	return give_back(l, c, &l->kept);
 }
 
 /* The next request: queued, or handed over while idle; NULL: stop. */
@@ -1093,12 +1176,14 @@ request_main(void *arg)
 			/* a stream's part goes now or never: a watcher that
 			   cannot keep up is dropped, and resumes later */
 			if ((out.len == 0 || send_now(c->fd, out.p,
-			    out.len) == 0) && give_back(l, c) == 0)
+			    out.len) == 0) && give_back(l, c, &l->back) == 0)
 				goto next;
 			log_debug("watcher dropped");
 		} else if (write_all(c->fd, out.p, out.len, conn_now_ms() +
 		    (int64_t)l->o.request_timeout * 1000) == -1)
 			log_debug("client went away");
+		else if (give_kept(l, c) == 0)
+			goto next;
 		close(c->fd);
 		unwatch(l, c);
 		conn_free(c);

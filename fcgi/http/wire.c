@@ -4,10 +4,8 @@
  * specification's: an 8-byte header (version, type, request id, content
  * length, padding length, reserved), the content, the padding.
  *
- * FCGI_KEEP_CONN is accepted and remembered, but the connection is closed
- * after the answer all the same: one request per connection keeps the
- * connection's life simple (accepted, read, answered, closed), and nginx,
- * which then sees the close, simply opens a new connection next time.
+ * FCGI_KEEP_CONN is remembered (keep_conn); the connection layer keeps
+ * such a connection for its next request, with a fresh parser.
  */
 #include <string.h>
 

@@ -420,12 +420,18 @@ def fcgi_params(params):
     return out
 
 
-def fcgi_connect(sock_path, params, timeout=10):
-    """Opens a connection and sends BEGIN_REQUEST and the params."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock_path)
-    data = _rec(FCGI_BEGIN, struct.pack(">HB5x", 1, 0))
+FCGI_KEEP_CONN = 1
+
+
+def fcgi_connect(sock_path, params, timeout=10, keep=False, s=None):
+    """Opens a connection (or takes s, one kept open) and sends
+    BEGIN_REQUEST (FCGI_KEEP_CONN with keep) and the params."""
+    if s is None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(sock_path)
+    data = _rec(FCGI_BEGIN, struct.pack(">HB5x", 1,
+                                        FCGI_KEEP_CONN if keep else 0))
     p = fcgi_params(params)
     for i in range(0, len(p), 65535):
         data += _rec(FCGI_PARAMS, p[i:i + 65535])
@@ -443,8 +449,9 @@ def fcgi_send_stdin(s, body, end=True):
     s.sendall(data)
 
 
-def fcgi_read(s):
-    """Reads records until END_REQUEST; returns (headers dict, body)."""
+def fcgi_read(s, close=True):
+    """Reads records until END_REQUEST; returns (headers dict, body).
+    close=False leaves s open, for its next request."""
     buf, out = b"", b""
     while True:
         chunk = s.recv(65536)
@@ -460,7 +467,8 @@ def fcgi_read(s):
             if kind == FCGI_STDOUT:
                 out += content
             elif kind == FCGI_END:
-                s.close()
+                if close:
+                    s.close()
                 return parse_cgi(out)
     s.close()
     return parse_cgi(out)

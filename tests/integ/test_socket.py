@@ -157,7 +157,7 @@ def read_answer(s):
                 return out.split(b"\r\n")[0], buf
 
 
-def test_keep_conn_answered_then_closed(srv):
+def test_keep_conn_answered_then_kept(srv):
     before = srv.worker_pids()
     conns = [raw_conn(srv, begin(flags=1) + params(HEALTH) + end_params() +
                       _rec(FCGI_STDIN, b"")) for _ in range(HELD)]
@@ -165,8 +165,11 @@ def test_keep_conn_answered_then_closed(srv):
         for s in conns:
             status, rest = read_answer(s)
             assert status.startswith(b"Status: 200"), status
-            assert rest == b"" and closed_by_server(s, 1)
+            assert rest == b""
+        # kept for their next request, until request_timeout (2 s)
+        assert not any(closed_by_server(s, 0.05) for s in conns)
         health_answers(srv)
+        assert all(closed_by_server(s, 3) for s in conns)
     finally:
         close_all(conns)
     assert srv.worker_pids() == before
