@@ -28,6 +28,13 @@
 	"read-only: it may not change \"%s\"."
 #define P_FORBIDDEN_KEY	403, "FORBIDDEN", "The token \"%s\" may not %s " \
 	"\"%s\": none of its prefixes covers it."
+#define P_FORBIDDEN_METRICS	403, "FORBIDDEN", "The token \"%s\" may not " \
+	"read /api/metrics: they name every prefix's counts, so they need " \
+	"a token for every key (*) or one made for them (verstored token add " \
+	"NAME --metrics)."
+#define P_FORBIDDEN_METRICS_ONLY	403, "FORBIDDEN", "The token \"%s\" " \
+	"is for metrics: it reads /api/metrics and no key; use a token made " \
+	"for keys here."
 
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
