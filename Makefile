@@ -47,9 +47,9 @@ override CPPFLAGS += -DSTORE_HAVE_PG $(shell pkg-config --cflags libpq \
 LDLIBS	+= -lpq
 endif
 # Each folder of fcgi/ uses only those listed after it (see README, Layout).
-LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/utf8.c fcgi/lib/hash.c \
-	    fcgi/lib/sha256.c fcgi/lib/base64url.c fcgi/lib/log.c \
-	    fcgi/lib/metrics.c fcgi/lib/notify.c
+LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/dec.c fcgi/lib/utf8.c \
+	    fcgi/lib/hash.c fcgi/lib/sha256.c fcgi/lib/base64url.c \
+	    fcgi/lib/log.c fcgi/lib/metrics.c fcgi/lib/notify.c
 JSON_SRC  = fcgi/json/json.c fcgi/json/jtree.c fcgi/json/patch.c fcgi/json/merge3.c \
 	    fcgi/json/jw.c
 HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c

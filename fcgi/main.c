@@ -418,6 +418,7 @@ usage(void)
 	    "       verstored backup [-c file] dir\n"
 	    "       verstored token add name [--read-only] [--prefix p]... "
 	    "[-c file]\n"
+	    "       verstored token add name --metrics [-c file]\n"
 	    "       verstored token list [-c file]\n"
 	    "       verstored token revoke name [-c file]\n");
 	exit(2);
@@ -439,6 +440,9 @@ help(void)
 	    "[-c file]\n"
 	    "                                        a new token, printed "
 	    "once on stdout\n"
+	    "       verstored token add name --metrics [-c file]\n"
+	    "                                        one that reads "
+	    "/api/metrics only\n"
 	    "       verstored token list [-c file]   names, modes and "
 	    "prefixes\n"
 	    "       verstored token revoke name [-c file]\n"
@@ -647,14 +651,14 @@ token_error(const char *cmd, const char *path, const struct tokens_err *e)
 
 static int
 token_add(const struct conf *c, const char *conf_path, const char *name,
-    int rw, const char *const *pfx, size_t npfx)
+    enum tokens_mode mode, const char *const *pfx, size_t npfx)
 {
 	struct tokens_err	 e;
 	char			 token[TOKENS_TOKEN_LEN + 1];
 	size_t			 i, n;
 	int			 rc = 1;
 
-	if (tokens_add(c->tokens, name, rw, pfx, npfx, token, &e) !=
+	if (tokens_add(c->tokens, name, mode, pfx, npfx, token, &e) !=
 	    TOKENS_OK) {
 		token_error("add", c->tokens, &e);
 		return 1;
@@ -668,7 +672,8 @@ token_add(const struct conf *c, const char *conf_path, const char *name,
 		goto out;
 	}
 	fprintf(stderr, "verstored: token %s (%s) added to %s\n", name,
-	    rw ? "rw" : "ro", c->tokens);
+	    mode == TOKENS_METRICS ? "metrics" : mode == TOKENS_RW ? "rw" :
+	    "ro", c->tokens);
 	for (i = 0; i < npfx; i++) {
 		n = strlen(pfx[i]);
 		if (pfx[i][n - 1] != '/' && strcmp(pfx[i], "*") != 0)
@@ -700,7 +705,8 @@ token_list(const struct conf *c)
 	}
 	for (i = 0; i < tokens_count(t); i++) {
 		en = tokens_at(t, i);
-		printf("%s %s", en->name, en->rw ? "rw" : "ro");
+		printf("%s %s", en->name, en->metrics ? "metrics" :
+		    en->rw ? "rw" : "ro");
 		if (en->all)
 			printf(" *");
 		for (j = 0; j < en->nprefixes; j++)
@@ -731,6 +737,7 @@ token_revoke(const struct conf *c, const char *name)
 
 /*
  * verstored token add NAME [--read-only] [--prefix P]... [-c file]
+ * verstored token add NAME --metrics [-c file]
  * verstored token list [-c file]
  * verstored token revoke NAME [-c file]
  * on the tokens file that the configuration's "tokens" names; options go
@@ -742,13 +749,15 @@ cmd_token(int argc, char *argv[])
 	static const struct option	 opts[] = {
 		{ "read-only",	no_argument,		NULL, 'r' },
 		{ "prefix",	required_argument,	NULL, 'p' },
+		{ "metrics",	no_argument,		NULL, 'm' },
 		{ NULL,		0,			NULL, 0 },
 	};
 	struct conf			*c = NULL;
 	const char			*path = DEFAULT_CONF, *cmd, *name = NULL;
 	const char			**pfx = NULL;
 	size_t				 npfx = 0;
-	int				 ch, rw = 1, add_opts = 0, rc = 2;
+	int				 ch, ro = 0, metrics = 0;
+	int				 add_opts = 0, rc = 2;
 
 	if (argc < 2)
 		usage();
@@ -775,7 +784,11 @@ cmd_token(int argc, char *argv[])
 			path = optarg;
 			break;
 		case 'r':
-			rw = 0;
+			ro = 1;
+			add_opts = 1;
+			break;
+		case 'm':
+			metrics = 1;
 			add_opts = 1;
 			break;
 		case 'p':
@@ -792,6 +805,12 @@ cmd_token(int argc, char *argv[])
 	    (add_opts && strcmp(cmd, "add") != 0))
 		goto out;
 	rc = 1;
+	if (metrics && (ro || npfx > 0)) {
+		fprintf(stderr, "verstored: token add: --metrics makes a token "
+		    "that reads /api/metrics and no key: it takes neither "
+		    "--read-only nor --prefix\n");
+		goto out;
+	}
 	if ((c = load_conf(path, 0)) == NULL)
 		goto out;
 	if (c->tokens[0] == '\0') {
@@ -801,7 +820,8 @@ cmd_token(int argc, char *argv[])
 		goto out;
 	}
 	if (strcmp(cmd, "add") == 0)
-		rc = token_add(c, path, name, rw, pfx, npfx);
+		rc = token_add(c, path, name, metrics ? TOKENS_METRICS :
+		    ro ? TOKENS_RO : TOKENS_RW, pfx, npfx);
 	else if (strcmp(cmd, "list") == 0)
 		rc = token_list(c);
 	else

@@ -485,7 +485,8 @@ parse_put_body(const struct http_req *q, struct put_body *pb,
 			if (seen_version++)
 				return api_problem(r, P_PUT_TWICE, "version");
 			if (json_uint(v, &c->token_version) == -1)
-				return api_problem(r, P_PUT_VERSION);
+				return api_problem(r, P_PUT_VERSION,
+				    (unsigned long long)DEC_MAX);
 			c->flags |= STORE_TOKEN_VERSION;
 		} else if (json_name_is(name, nlen, "updated_at")) {
 			if (seen_updated++)
@@ -579,18 +580,13 @@ api_query_uint(const char *query, const char *name, uint64_t min, uint64_t max,
     uint64_t *out, struct http_resp *r)
 {
 	const char	*v;
-	size_t		 vn, i;
+	size_t		 vn;
 	uint64_t	 x = 0;
 	struct jw	 w;
 
 	if (!api_query_param(query, name, &v, &vn))
 		return 0;
-	for (i = 0; i < vn && i < 10; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	if (vn == 0 || i != vn || x < min || x > max) {
+	if (dec_parse(v, vn, &x) != DEC_OK || x < min || x > max) {
 		api_problem_open(&w, r, P_QUERY_RANGE, name,
 		    (unsigned long long)min, (unsigned long long)max);
 		jw_strz(&w, "parameter", name);

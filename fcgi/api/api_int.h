@@ -14,6 +14,7 @@
 #include "json/jw.h"
 #include "model/key.h"
 #include "json/patch.h"
+#include "lib/dec.h"
 #include "lib/metrics.h"
 
 /* A patch applied by the store inside its write transaction. */
@@ -94,7 +95,11 @@ int	api_parse_conds(const struct http_req *, struct store_cond *,
 /* The raw value of name in a query string; 1 when present. */
 int	api_query_param(const char *q, const char *name, const char **v,
 	    size_t *vn);
-/* ?name=N within [min, max] into *out; -1 with resp set when bad. */
+/*
+ * ?name=N within [min, max] (max at most DEC_MAX) into *out, N as
+ * dec_parse reads it; -1 with resp set to a 400 naming the range when
+ * bad.
+ */
 int	api_query_uint(const char *query, const char *name, uint64_t min,
 	    uint64_t max, uint64_t *out, struct http_resp *);
 /* Content-Type application/json and a valid body; -1 with resp set. */

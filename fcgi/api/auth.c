@@ -6,7 +6,8 @@
  * is none, and every request may do anything. A token's mode and
  * prefixes bound every key a request names: a list's prefix and a
  * created key's prefix count as keys, an activity set as its _act/S/
- * keys.
+ * keys. The metrics name every prefix, so they are for a token for every
+ * key or a metrics token, which reads nothing else.
  */
 #include <string.h>
 #include <strings.h>
@@ -96,6 +97,20 @@ auth_check(const struct api_ctx *ctx, const struct http_req *q,
 	default:
 		return 0;
 	}
+}
+
+int
+auth_route(const struct api_who *who, int metrics, struct http_resp *r)
+{
+	const struct tokens_entry	*t = who->token;
+
+	if (t == NULL)
+		return 0;	/* auth none, remote_user: everyone may */
+	if (metrics && !tokens_reads_metrics(t))
+		return api_problem(r, P_FORBIDDEN_METRICS, who->name);
+	if (!metrics && t->metrics)
+		return api_problem(r, P_FORBIDDEN_METRICS_ONLY, who->name);
+	return 0;
 }
 
 int

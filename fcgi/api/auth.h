@@ -19,6 +19,12 @@
  */
 int	auth_check(const struct api_ctx *, const struct http_req *,
 	    struct http_resp *, struct api_who *who);
+/*
+ * 0 when who may use a route at all: the metrics route (metrics 1) needs
+ * no token, a token for every key or a metrics token; any other route a
+ * token that is not for metrics. Else -1 with resp set to 403 FORBIDDEN.
+ */
+int	auth_route(const struct api_who *, int metrics, struct http_resp *);
 /* 1 when who may read (write 0) or write key[0..klen). */
 int	auth_allows(const struct api_who *, const char *key, size_t klen,
 	    int write);

@@ -16,6 +16,7 @@
 #include "api/auth.h"
 #include "api/changes.h"
 #include "http/conn.h"
+#include "http/hdr.h"
 #include "lib/metrics.h"
 #include "model/key.h"
 
@@ -37,24 +38,6 @@ struct feed {
 	size_t		 npfx;
 	int		 stream;
 };
-
-/* A decimal seq (Last-Event-ID); -1 when it is not one. */
-static int
-parse_seq(const char *s, uint64_t *out)
-{
-	uint64_t	 x = 0;
-	size_t		 i;
-
-	if (s == NULL || s[0] == '\0' || strlen(s) > 19)
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = x;
-	return 0;
-}
 
 /*
  * The prefixes the feed scans and its watchers wait on: nothing in an
@@ -89,7 +72,7 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 
 	memset(f, 0, sizeof(*f));
 	f->limit = LIMIT_DEFAULT;
-	if (api_query_uint(call->query, "since", 0, UINT64_MAX / 2, &f->since,
+	if (api_query_uint(call->query, "since", 0, DEC_MAX, &f->since,
 	    r) == -1 ||
 	    api_query_uint(call->query, "limit", 1, LIMIT_MAX, &f->limit,
 	    r) == -1 ||
@@ -107,8 +90,9 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 	/* a browser's EventSource reconnects with its first URL and the
 	   last id it saw, which wins */
 	if (f->stream && q->last_event_id != NULL &&
-	    parse_seq(q->last_event_id, &f->since) == -1)
-		return api_problem(r, P_FEED_LAST_ID);
+	    hdr_uint(q->last_event_id, &f->since) != HDR_OK)
+		return api_problem(r, P_FEED_LAST_ID,
+		    (unsigned long long)DEC_MAX);
 	return 0;
 }
 

@@ -28,6 +28,13 @@
 	"read-only: it may not change \"%s\"."
 #define P_FORBIDDEN_KEY	403, "FORBIDDEN", "The token \"%s\" may not %s " \
 	"\"%s\": none of its prefixes covers it."
+#define P_FORBIDDEN_METRICS	403, "FORBIDDEN", "The token \"%s\" may not " \
+	"read /api/metrics: they name every prefix's counts, so they need " \
+	"a token for every key (*) or one made for them (verstored token add " \
+	"NAME --metrics)."
+#define P_FORBIDDEN_METRICS_ONLY	403, "FORBIDDEN", "The token \"%s\" " \
+	"is for metrics: it reads /api/metrics and no key; use a token made " \
+	"for keys here."
 
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
@@ -112,8 +119,6 @@
 /* Query parameters */
 #define P_QUERY_RANGE	400, "INVALID_REQUEST", \
 	"The query parameter %s is out of range (%llu to %llu)."
-#define P_QUERY_VERSION	400, "INVALID_REQUEST", \
-	"version must be a non-negative integer."
 #define P_QUERY_AFTER	400, "INVALID_REQUEST", \
 	"after must be a percent-encoded key."
 #define P_QUERY_HISTORY	400, "INVALID_REQUEST", \
@@ -125,7 +130,7 @@
 /* Writes: PUT bodies, patches, appends, created keys */
 #define P_PUT_TWICE	400, "INVALID_REQUEST", "The body names %s twice."
 #define P_PUT_VERSION	400, "INVALID_REQUEST", \
-	"version must be a non-negative integer."
+	"version must be an integer from 0 to %llu."
 #define P_PUT_UPDATED	400, "INVALID_REQUEST", \
 	"updated_at must be an RFC 3339 UTC time."
 #define P_PUT_MEMBER	400, "INVALID_REQUEST", "unknown member \"%s\": " \
@@ -169,7 +174,7 @@
 #define P_TXN_OP_KEY	400, "INVALID_KEY", \
 	"key must be a string of 1 to 512 bytes."
 #define P_TXN_OP_VERSION	400, "INVALID_REQUEST", \
-	"version must be a non-negative integer."
+	"version must be an integer from 0 to %llu."
 #define P_TXN_OP_MEMBER	400, "INVALID_REQUEST", "An op holds op, key " \
 	"and what its op needs (value, version, merge or json_patch), once " \
 	"each."
@@ -203,7 +208,8 @@
 #define P_FEED_PREFIX	400, "INVALID_REQUEST", \
 	"prefix must be a percent-encoded key prefix of at most 512 bytes."
 #define P_FEED_LAST_ID	400, "INVALID_REQUEST", \
-	"Last-Event-ID must be a seq, as the stream's id: lines give it."
+	"Last-Event-ID must be a seq from 0 to %llu, as the stream's id: " \
+	"lines give it."
 #define P_FEED_FORBIDDEN	403, "FORBIDDEN", "The token \"%s\" may " \
 	"read no key under the prefix \"%s\": ask for a prefix within its " \
 	"prefixes, or for none (the keys it may read)."

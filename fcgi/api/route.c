@@ -17,7 +17,8 @@
  * to `path` names the resource; with `under`, so does any longer path that
  * starts with it, and the handler gets the rest. Every route asks for
  * credentials (API.md 9) unless it is `open`: always, or with conf
- * metrics_public.
+ * metrics_public. The metrics route takes a metrics token, which no other
+ * route does (auth_route).
  */
 enum route_open { OPEN_NEVER, OPEN_ALWAYS, OPEN_METRICS };
 
@@ -116,6 +117,8 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
 		;	/* 401 */
 	else if (rt == NULL)
 		api_problem(r, P_NO_RESOURCE);
+	else if (!open && auth_route(&who, rt->open == OPEN_METRICS, r) == -1)
+		;	/* 403 */
 	else
 		rt->fn(&rc, q, r, &c);
 	if (r->body.oom || r->head.oom) {

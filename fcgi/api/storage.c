@@ -30,20 +30,14 @@ static int
 query_version(const char *query, struct store_cond *c, struct http_resp *r)
 {
 	const char	*v;
-	size_t		 vn, i;
-	uint64_t	 x = 0;
+	size_t		 vn;
 
 	if (!api_query_param(query, "version", &v, &vn))
 		return 0;
-	if (vn == 0 || vn > 16)
-		return api_problem(r, P_QUERY_VERSION);
-	for (i = 0; i < vn; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return api_problem(r, P_QUERY_VERSION);
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
+	if (api_query_uint(query, "version", 0, DEC_MAX, &c->token_version,
+	    r) == -1)
+		return -1;
 	c->flags |= STORE_TOKEN_VERSION;
-	c->token_version = x;
 	return 0;
 }
 
@@ -176,7 +170,7 @@ h_get(const struct api_ctx *ctx, const struct http_req *q,
 		goto out;
 	}
 	if (api_query_param(query, "version", &v, &n)) {
-		if (api_query_uint(query, "version", 1, UINT64_MAX / 2,
+		if (api_query_uint(query, "version", 1, DEC_MAX,
 		    &version, r) == 0)
 			h_get_version(ctx, q, r, k, version);
 		goto out;

@@ -58,7 +58,8 @@ parse_txn_op(const struct api_ctx *ctx, struct json_span sp, struct txn_op *t,
 			t->value = v;
 		else if (json_name_is(name, nlen, "version") && !has_version++) {
 			if (json_uint(v, &t->c.token_version) == -1)
-				return api_err(e, P_TXN_OP_VERSION);
+				return api_err(e, P_TXN_OP_VERSION,
+				    (unsigned long long)DEC_MAX);
 			t->c.flags |= STORE_TOKEN_VERSION;
 		} else if (json_name_is(name, nlen, "merge") && merge.p == NULL)
 			merge = v;

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "http/hdr.h"
+#include "lib/dec.h"
 
 static const char *const wkday[7] = {
 	"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"	/* 1970-01-01: Thu */
@@ -304,22 +305,22 @@ is_etagc(unsigned char c)
 	return c == 0x21 || (c >= 0x23 && c != 0x7f);
 }
 
-/* Classifies a tag's opaque text: a version, a timestamp, or other. */
+/*
+ * Classifies a tag's opaque text: a version, a timestamp, or other. A
+ * version is as an ETag writes it, without a leading zero: a tag is text,
+ * and "07" is not the tag "7".
+ */
 static void
 classify(const char *s, size_t n, struct hdr_tag *t)
 {
-	uint64_t	 v = 0;
-	size_t		 i;
+	uint64_t	 v;
 
 	t->kind = HDR_TAG_OTHER;
-	if (n > 0 && n <= 16 && (n == 1 || s[0] != '0')) {
-		for (i = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			v = v * 10 + (uint64_t)(s[i] - '0');
-		if (i == n) {
-			t->kind = HDR_TAG_VERSION;
-			t->version = v;
-			return;
-		}
+	if ((n == 1 || (n > 1 && s[0] != '0')) &&
+	    dec_parse(s, n, &v) == DEC_OK) {
+		t->kind = HDR_TAG_VERSION;
+		t->version = v;
+		return;
 	}
 	if (hdr_ts(s, n, &t->updated_us) == HDR_OK)
 		t->kind = HDR_TAG_UPDATED;
@@ -435,16 +436,7 @@ hdr_list_has(const char *list, const char *tok)
 enum hdr_err
 hdr_uint(const char *s, uint64_t *out)
 {
-	uint64_t	 v = 0;
-	size_t		 i;
-
-	if (s == NULL || s[0] == '\0')
+	if (s == NULL || dec_parse(s, strlen(s), out) != DEC_OK)
 		return HDR_INVALID;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 18)
-			return HDR_INVALID;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
 	return HDR_OK;
 }

@@ -49,7 +49,10 @@ enum hdr_err	hdr_ts(const char *s, size_t n, int64_t *us);
 int		hdr_media(const char *ct, const char *want);
 /* 1 when the comma-separated list holds tok (case-insensitive). */
 int		hdr_list_has(const char *list, const char *tok);
-/* Parses a decimal with no sign, no white space, at most 18 digits. */
+/*
+ * Parses a header's decimal (Last-Event-ID) as dec_parse does: digits
+ * only, 0 to DEC_MAX; HDR_INVALID for anything else.
+ */
 enum hdr_err	hdr_uint(const char *s, uint64_t *out);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json/json.h"
+#include "lib/dec.h"
 #include "lib/hex.h"
 #include "lib/utf8.h"
 
@@ -562,19 +563,8 @@ json_compact(struct buf *b, const char *s, size_t n)
 int
 json_uint(struct json_span v, uint64_t *out)
 {
-	uint64_t	 x = 0;
-	size_t		 i;
-
-	if (v.n == 0 || v.n > 16 || (v.n > 1 && v.p[0] == '0'))
+	if ((v.n > 1 && v.p[0] == '0') || dec_parse(v.p, v.n, out) != DEC_OK)
 		return -1;
-	for (i = 0; i < v.n; i++) {
-		if (!is_digit(v.p[i]))
-			return -1;
-		x = x * 10 + (uint64_t)(v.p[i] - '0');
-	}
-	if (x > ((uint64_t)1 << 53))
-		return -1;
-	*out = x;
 	return 0;
 }
 

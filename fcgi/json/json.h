@@ -83,8 +83,10 @@ int	json_str_cmp(const char *a, size_t an, const char *b, size_t bn);
 void	json_compact(struct buf *b, const char *s, size_t n);
 
 /*
- * Reads a JSON integer 0 <= v <= 2^53 from a checked value's text.
- * Returns 0, or -1 when the value is not such a number.
+ * Reads a JSON integer 0 <= v <= DEC_MAX (2^63 - 1, lib/dec.h) from a
+ * checked value's text: digits alone, as JSON writes them (no leading
+ * zero, no fraction or exponent). Returns 0, or -1 when the value is not
+ * such a number.
  */
 int	json_uint(struct json_span v, uint64_t *out);
 

@@ -128,7 +128,7 @@ parse_line(char *s, int line, struct slot *sl, struct tokens_err *e)
 	int		 hi, lo;
 
 	memset(sl, 0, sizeof(*sl));
-	if ((nf = split(s, &end)) < 4)
+	if ((nf = split(s, &end)) < 3)
 		return fail(e, TOKENS_FIELDS, line, NULL);
 	name = s;
 	hash = next_field(name);
@@ -149,8 +149,14 @@ parse_line(char *s, int line, struct slot *sl, struct tokens_err *e)
 		sl->e.rw = 0;
 	else if (strcmp(mode, "rw") == 0)
 		sl->e.rw = 1;
+	else if (strcmp(mode, "metrics") == 0)
+		sl->e.metrics = 1;
 	else
 		return fail(e, TOKENS_MODE, line, mode);
+	if (sl->e.metrics && np > 0)
+		return fail(e, TOKENS_METRICS_PREFIX, line, p);
+	if (!sl->e.metrics && np == 0)
+		return fail(e, TOKENS_FIELDS, line, NULL);
 	for (str = p, i = 0; i < np; i++, str += strlen(str) + 1)
 		if (!prefix_ok(str, np))
 			return fail(e, TOKENS_PREFIX, line, str);
@@ -310,7 +316,7 @@ tokens_allows(const struct tokens_entry *en, const char *key, size_t klen,
 {
 	size_t	 i, plen;
 
-	if (write && !en->rw)
+	if (en->metrics || (write && !en->rw))
 		return 0;
 	if (en->all)
 		return 1;
@@ -320,6 +326,12 @@ tokens_allows(const struct tokens_entry *en, const char *key, size_t klen,
 			return 1;
 	}
 	return 0;
+}
+
+int
+tokens_reads_metrics(const struct tokens_entry *en)
+{
+	return en->metrics || en->all;
 }
 
 /* ---- verstored token add and revoke ------------------------------------- */
@@ -410,7 +422,7 @@ open_append(const char *path, int *made)
 }
 
 enum tokens_status
-tokens_add(const char *path, const char *name, int rw,
+tokens_add(const char *path, const char *name, enum tokens_mode mode,
     const char *const *pfx, size_t npfx, char token[TOKENS_TOKEN_LEN + 1],
     struct tokens_err *e)
 {
@@ -427,6 +439,8 @@ tokens_add(const char *path, const char *name, int rw,
 	memset(token, 0, TOKENS_TOKEN_LEN + 1);
 	if (!name_valid(name))
 		return fail(e, TOKENS_NAME, 0, name);
+	if (mode == TOKENS_METRICS && npfx > 0)
+		return fail(e, TOKENS_METRICS_PREFIX, 0, pfx[0]);
 	for (i = 0; i < npfx; i++)
 		if (!prefix_ok(pfx[i], npfx))
 			return fail(e, TOKENS_PREFIX, 0, pfx[i]);
@@ -445,10 +459,11 @@ tokens_add(const char *path, const char *name, int rw,
 		goto out;
 	sha256(token, TOKENS_TOKEN_LEN, d);
 	hex_encode(d, sizeof(d), hex);
-	buf_printf(&line, "%s %s %s", name, hex, rw ? "rw" : "ro");
+	buf_printf(&line, "%s %s %s", name, hex, mode == TOKENS_METRICS ?
+	    "metrics" : mode == TOKENS_RW ? "rw" : "ro");
 	for (i = 0; i < npfx; i++)
 		buf_printf(&line, " %s", pfx[i]);
-	buf_puts(&line, npfx == 0 ? " *\n" : "\n");
+	buf_puts(&line, npfx == 0 && mode != TOKENS_METRICS ? " *\n" : "\n");
 	if (line.oom) {
 		rc = fail(e, TOKENS_NOMEM, 0, NULL);
 		goto out;
@@ -585,7 +600,7 @@ tokens_reason(const struct tokens_err *e, char *buf, size_t bufsz)
 		break;
 	case TOKENS_FIELDS:
 		snprintf(buf, bufsz, "expected \"NAME SHA256HEX ro|rw "
-		    "PREFIX...\"");
+		    "PREFIX...\" or \"NAME SHA256HEX metrics\"");
 		break;
 	case TOKENS_NAME:
 		snprintf(buf, bufsz, "NAME: expected 1 to %d of A-Z a-z 0-9 "
@@ -596,7 +611,12 @@ tokens_reason(const struct tokens_err *e, char *buf, size_t bufsz)
 		    "token as 64 hex digits (never the token itself)");
 		break;
 	case TOKENS_MODE:
-		snprintf(buf, bufsz, "expected ro or rw, got \"%s\"", e->value);
+		snprintf(buf, bufsz, "expected ro, rw or metrics, got \"%s\"",
+		    e->value);
+		break;
+	case TOKENS_METRICS_PREFIX:
+		snprintf(buf, bufsz, "a metrics token reads /api/metrics and "
+		    "no key, so it takes no PREFIX, got \"%s\"", e->value);
 		break;
 	case TOKENS_PREFIX:
 		snprintf(buf, bufsz, "PREFIX: expected a key prefix (no "

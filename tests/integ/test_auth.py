@@ -1,10 +1,13 @@
 """Authentication and authorisation (API.md 9), through nginx: bearer
 tokens with modes and prefixes, on every route; the principal as
-updated_by and as the "by" of stamped appends."""
+updated_by and as the "by" of stamped appends; the metrics for a token
+of every key or a metrics token alone, which reads no key."""
 import hashlib
 import json
 import os
+import signal
 import tempfile
+import time
 
 from harness import run_threads
 
@@ -16,6 +19,8 @@ SECRETS = {                     # name -> (token, mode, prefixes)
             ["crm/", "_act/crm-"]),
     "reader": ("rdr-0123456789abcdefghijklmnopqrstuvwxyzABCDEF", "ro",
                ["crm/"]),
+    "all-ro": ("allro-0123456789abcdefghijklmnopqrstuvwxyzABC", "ro", ["*"]),
+    "prom": ("prom-0123456789abcdefghijklmnopqrstuvwxyzABCDE", "metrics", []),
 }
 for i in range(30):
     SECRETS[f"user{i}"] = (f"u{i:02d}-tok-0123456789abcdefghijklmnopqrstuv",
@@ -27,7 +32,7 @@ def write_tokens(path, secrets):
         f.write("# name sha256 mode prefixes\n")
         for name, (tok, mode, prefixes) in secrets.items():
             digest = hashlib.sha256(tok.encode()).hexdigest()
-            f.write(f"{name} {digest} {mode} {' '.join(prefixes)}\n")
+            f.write(" ".join([name, digest, mode, *prefixes]) + "\n")
     os.chmod(path + ".tmp", 0o644)
     os.rename(path + ".tmp", path)
 
@@ -192,3 +197,78 @@ def test_idempotency_is_per_principal(srv):
     assert a.status == 201 and b.status == 201, (a, b)
     assert a.json["key"] != b.json["key"]
     assert b.h("Idempotent-Replayed") is None
+
+
+def test_metrics_need_every_key_or_a_metrics_token(srv):
+    # the counters name every prefix (conflicts) and the store's seq
+    assert call(srv, "PUT", "/api/storage/hr/m", {"value": 1},
+                who="admin").status == 201
+    assert call(srv, "PUT", "/api/storage/hr/m", {"value": 2, "version": 9},
+                who="admin").status == 409
+    for who in ("admin", "all-ro", "prom"):
+        r = call(srv, "GET", "/api/metrics", who=who)
+        assert r.status == 200, (who, r)
+        assert 'verstore_conflicts_total{code="VERSION_CONFLICT",' \
+            'prefix="hr"}' in r.body.decode(), r.body[:2000]
+        assert call(srv, "HEAD", "/api/metrics", who=who).status == 200
+    for who in ("crm", "reader", "user1"):
+        for method in ("GET", "HEAD"):
+            r = call(srv, method, "/api/metrics", who=who)
+            assert r.status == 403, (who, method, r)
+            assert b"verstore_" not in r.body, r
+        r = call(srv, "GET", "/api/metrics", who=who)
+        assert r.json["code"] == "FORBIDDEN", r
+        msg = r.json["message"]
+        assert f'"{who}"' in msg and "(*)" in msg and "--metrics" in msg, msg
+
+
+def test_a_metrics_token_reads_no_key(srv):
+    assert call(srv, "PUT", "/api/storage/crm/mt", {"value": 1},
+                who="admin").status == 201
+    routes = [rt for rt in ROUTES
+              if rt[1] not in ("/api/metrics", "/api/nowhere")
+              and rt[0] != "OPTIONS"]
+    routes += [("GET", "/api/changes?since=0", None),
+               ("GET", "/api/changes?since=0&prefix=crm%2F", None),
+               ("GET", "/api/storage/", None),
+               ("PUT", "/api/storage/crm/mt", {"value": 2}),
+               ("DELETE", "/api/storage/crm/mt", None),
+               ("POST", "/api/txn", {"ops": [{"op": "put", "key": "crm/mt",
+                                              "value": 3}]})]
+    for method, path, body in routes:
+        r = call(srv, method, path, body, who="prom")
+        assert r.status == 403, (method, path, r)
+        if method != "HEAD":
+            assert r.json["code"] == "FORBIDDEN", r
+            assert '"prom" is for metrics' in r.json["message"], r
+    r = srv.request("GET", "/api/changes?since=0",
+                    headers=dict(bearer("prom"),
+                                 Accept="text/event-stream"))
+    assert r.status == 403, r
+    r = call(srv, "GET", "/api/storage/crm/mt", who="admin")
+    assert r.json["version"] == 1 and r.json["value"] == 1, r
+    # the same token goes on reading the metrics
+    assert call(srv, "GET", "/api/metrics", who="prom").status == 200
+
+
+def test_a_metrics_token_survives_a_reload(srv):
+    more = dict(SECRETS, prom2=(
+        "prom2-0123456789abcdefghijklmnopqrstuvwxyzABCD", "metrics", []))
+    try:
+        write_tokens(TOKENS, more)
+        os.kill(srv.vs.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        h = {"Authorization": "Bearer " + more["prom2"][0]}
+        ok = 0
+        while ok < 20:          # in a row: both workers have the new file
+            ok = ok + 1 if srv.get("/api/metrics",
+                                   headers=h).status == 200 else 0
+            assert time.monotonic() < deadline, srv.log()[-2000:]
+        for _ in range(10):
+            assert srv.get("/api/metrics", headers=h).status == 200
+            assert call(srv, "GET", "/api/metrics", who="prom").status == 200
+            assert call(srv, "GET", "/api/metrics", who="crm").status == 403
+            assert srv.get("/api/storage/crm/a", headers=h).status == 403
+    finally:
+        write_tokens(TOKENS, SECRETS)
+        os.kill(srv.vs.pid, signal.SIGHUP)

@@ -184,3 +184,113 @@ def test_all_threads_still_serve(srv):
     more concurrent requests than threads all complete."""
     rs = harness.run_threads(24, lambda i: srv.put(f"bad/after/{i}", i))
     assert all(r.status == 201 for r in rs), [r.status for r in rs]
+
+
+MAX = 2**63 - 1
+RANGE = "9223372036854775807"
+
+
+def range_problem(r, name, low):
+    p = problem(r.status, r.body)
+    assert r.status == 400 and p["code"] == "INVALID_REQUEST", r
+    assert f"{low} to {RANGE}" in p["message"], p
+    if name is not None:
+        assert p["parameter"] == name, p
+    return p
+
+
+def sse_status(srv, last_id):
+    """The status of a stream opened with Last-Event-ID, and its body when
+    it is not a stream."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(("GET /api/changes?since=0&prefix=int%2F HTTP/1.0\r\n"
+               "Host: x\r\nAccept: text/event-stream\r\n"
+               f"Last-Event-ID: {last_id}\r\n\r\n").encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    status = int(got.split(b" ", 2)[1])
+    if status != 200:
+        while chunk:
+            chunk = s.recv(4096)
+            got += chunk
+    s.close()
+    return status, got.split(b"\r\n\r\n", 1)[1]
+
+
+def test_integers_reach_2_63_minus_1(srv):
+    """Every integer a request names (query parameters, versions in bodies
+    and If-Match, Last-Event-ID) takes 0 to 2^63-1, any number of digits
+    with leading zeros, and beyond that is 400 naming the range."""
+    before = srv.worker_pids()
+    assert srv.put("int/a", 1).status == 201
+    top = srv.get("/api/changes?since=0&limit=1000").json["last_seq"]
+    for since in ("10000000000", RANGE, "0" * 30 + RANGE):
+        r = srv.get(f"/api/changes?since={since}")
+        assert r.status == 200 and r.json["results"] == [], (since, r)
+        assert r.json["last_seq"] == top, r
+    r = srv.get("/api/changes?since=0000000000000&limit=00000000000001")
+    assert r.status == 200 and len(r.json["results"]) == 1, r
+    for since in (str(MAX + 1), str(2**64), "99999999999999999999",
+                  "18446744073709551617", "-1", "1e3", ""):
+        range_problem(srv.get(f"/api/changes?since={since}"), "since", 0)
+    for limit in ("0", "1001", "10000000001", "99999999999999999999"):
+        r = srv.get(f"/api/changes?limit={limit}")
+        assert "(1 to 1000)" in problem(r.status, r.body)["message"], r
+
+    # a version that no key has is not one, nor malformed
+    for v in ("10000000000", RANGE):
+        r = srv.get(f"/api/storage/int/a?version={v}")
+        assert r.status == 404, (v, r)
+        assert r.json["code"] in ("NOT_FOUND", "VERSION_GONE"), r
+    for v in (str(MAX + 1), "99999999999999999999"):
+        range_problem(srv.get(f"/api/storage/int/a?version={v}"), "version",
+                      1)
+    # as a body token: a conflict, never a 400 below the bound
+    for v in ("10000000000", RANGE):
+        r = srv.delete("int/a", query=f"?version={v}")
+        assert r.status == 409 and r.json["code"] == "VERSION_CONFLICT", r
+        r = srv.request("PUT", "/api/storage/int/a",
+                        '{"value": 2, "version": %s}' % v,
+                        {"Content-Type": "application/json"})
+        assert r.status == 409 and r.json["code"] == "VERSION_CONFLICT", r
+        r = srv.request("POST", "/api/txn", '{"ops": [{"op": "check", '
+                        '"key": "int/a", "version": %s}]}' % v,
+                        {"Content-Type": "application/json"})
+        assert r.status == 409 and r.json["op_index"] == 0, r
+        r = srv.request("PUT", "/api/storage/int/a", '{"value": 2}',
+                        {"Content-Type": "application/json", "If-Match": v})
+        assert r.status == 412, (v, r)
+    for v in (str(MAX + 1), "99999999999999999999"):
+        range_problem(srv.delete("int/a", query=f"?version={v}"), "version",
+                      0)
+        range_problem(srv.request("PUT", "/api/storage/int/a",
+                                  '{"value": 2, "version": %s}' % v,
+                                  {"Content-Type": "application/json"}),
+                      None, 0)
+        range_problem(srv.request("POST", "/api/txn",
+                                  '{"ops": [{"op": "check", "key": "int/a", '
+                                  '"version": %s}]}' % v,
+                                  {"Content-Type": "application/json"}),
+                      None, 0)
+        r = srv.request("PUT", "/api/storage/int/a", '{"value": 2}',
+                        {"Content-Type": "application/json", "If-Match": v})
+        assert problem(r.status, r.body)["code"] == "INVALID_REQUEST", r
+
+    # Last-Event-ID: the same bounds
+    for last in (RANGE, "10000000000", "0" * 25 + "7"):
+        status, body = sse_status(srv, last)
+        assert status == 200, (last, status, body)
+    for last in (str(MAX + 1), "9999999999999999999", "99999999999999999999",
+                 "-1"):
+        status, body = sse_status(srv, last)
+        p = problem(status, body)
+        assert p["code"] == "INVALID_REQUEST", p
+        assert f"0 to {RANGE}" in p["message"], p
+
+    r = srv.get("/api/storage/int/a")
+    assert r.json["version"] == 1 and r.json["value"] == 1, r
+    assert srv.worker_pids() == before

@@ -125,6 +125,55 @@ def test_bad_input_is_refused():
         assert lines(tokens) == ["# ok", "alice 00 rw *"]
 
 
+def test_a_metrics_token():
+    d = tempfile.mkdtemp(prefix="verstore-tok-")
+    try:
+        os.chmod(d, 0o755)
+        conf, tokens = setup(d)
+        r = verstored("token", "add", "prom", "--metrics", "-c", conf)
+        assert r.returncode == 0, r.stderr
+        prom = r.stdout[:-1]
+        assert r.stdout.endswith("\n") and TOKEN.match(prom), r.stdout
+        assert "(metrics)" in r.stderr, r.stderr
+        digest = hashlib.sha256(prom.encode()).hexdigest()
+        assert lines(tokens) == [f"prom {digest} metrics"]
+        r = verstored("token", "add", "app", "-c", conf)
+        assert r.returncode == 0, r.stderr
+        app = r.stdout.strip()
+        r = verstored("token", "list", "-c", conf)
+        assert r.stdout.splitlines() == ["prom metrics", "app rw *"], r.stdout
+        # it reads no key, so it takes no prefix and no read-only
+        for args in (["--prefix", "crm/"], ["--read-only"],
+                     ["--prefix", "*"]):
+            r = verstored("token", "add", "x", "--metrics", *args, "-c", conf)
+            assert r.returncode == 1 and r.stdout == "", (args, r)
+            assert "--metrics makes a token that reads /api/metrics and " \
+                "no key" in r.stderr, r.stderr
+        r = verstored("token", "list", "--metrics", "-c", conf)
+        assert r.returncode == 2 and "usage:" in r.stderr, r
+        assert len(lines(tokens)) == 2
+        r = verstored("-t", "-c", conf)
+        assert r.returncode == 0, r.stderr
+        with harness.running(conf=f"auth token\ntokens {tokens}\n",
+                             workers=1) as srv:
+            auth = {"Authorization": "Bearer " + prom}
+            assert srv.get("/api/metrics", headers=auth).status == 200
+            assert srv.get("/api/storage/a", headers=auth).status == 403
+            r = srv.get("/api/storage/a",
+                        headers={"Authorization": "Bearer " + app})
+            assert r.status == 404, r
+        # a prefix written after metrics by hand: -t names the line
+        with open(tokens, "a") as f:
+            f.write(f"prom2 {'0' * 64} metrics crm/\n")
+        r = verstored("-t", "-c", conf)
+        assert r.returncode == 1, r
+        assert f"tokens {tokens}:3: a metrics token reads /api/metrics " \
+            'and no key, so it takes no PREFIX, got "crm/"' in r.stderr, \
+            r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_config_check_reads_the_tokens_file():
     d = tempfile.mkdtemp(prefix="verstore-tok-")
     try:
@@ -143,7 +192,8 @@ def test_config_check_reads_the_tokens_file():
             f.write("\nbob " + "0" * 64 + " rx *\n")
         r = verstored("-t", "-c", conf)
         assert r.returncode == 1 and "test failed" in r.stderr, r
-        assert f'tokens {tokens}:3: expected ro or rw, got "rx"' in r.stderr
+        assert f'tokens {tokens}:3: expected ro, rw or metrics, got "rx"' \
+            in r.stderr
         r = verstored("-c", conf)
         assert r.returncode == 1 and f"{tokens}:3:" in r.stderr, r
         # a token pasted where its digest goes is not repeated

@@ -6,6 +6,7 @@
 #include "proc/conf.h"
 #include "http/hdr.h"
 #include "json/json.h"
+#include "lib/dec.h"
 #include "model/key.h"
 #include "t.h"
 
@@ -199,6 +200,108 @@ test_media_and_lists(void)
 	CHECK(hdr_uint("-1", &u) == HDR_INVALID);
 	CHECK(hdr_uint("1 ", &u) == HDR_INVALID);
 	CHECK(hdr_uint("99999999999999999999", &u) == HDR_INVALID);
+}
+
+static int
+dec_is(const char *s, uint64_t want)
+{
+	uint64_t	 u = 12345;
+
+	return dec_parse(s, strlen(s), &u) == DEC_OK && u == want;
+}
+
+static int
+dec_fails(const char *s, enum dec_err want)
+{
+	uint64_t	 u = 12345;
+
+	return dec_parse(s, strlen(s), &u) == want && u == 12345;
+}
+
+static int
+json_uint_is(const char *s, uint64_t want)
+{
+	struct json_span	 v = { s, strlen(s) };
+	uint64_t		 u = 12345;
+
+	return json_uint(v, &u) == 0 && u == want;
+}
+
+static int
+json_uint_fails(const char *s)
+{
+	struct json_span	 v = { s, strlen(s) };
+	uint64_t		 u = 12345;
+
+	return json_uint(v, &u) == -1 && u == 12345;
+}
+
+/* Every integer of a request: 0 to 2^63 - 1, checked digit by digit. */
+static void
+test_decimals(void)
+{
+	struct hdr_tag	 t[STORE_TAGS_MAX];
+	uint64_t	 u;
+	size_t		 n;
+	int		 any;
+	char		 zeros[600];
+
+	CHECK(DEC_MAX == 9223372036854775807ULL);
+	CHECK(dec_is("0", 0) && dec_is("7", 7) && dec_is("007", 7));
+	CHECK(dec_is("9999999999", 9999999999ULL));
+	CHECK(dec_is("10000000000", 10000000000ULL));	/* 11 digits */
+	CHECK(dec_is("9007199254740993", 9007199254740993ULL)); /* 2^53 + 1 */
+	CHECK(dec_is("9223372036854775806", DEC_MAX - 1));
+	CHECK(dec_is("9223372036854775807", DEC_MAX));
+	CHECK(dec_fails("9223372036854775808", DEC_RANGE));
+	CHECK(dec_fails("9223372036854775810", DEC_RANGE));
+	CHECK(dec_fails("18446744073709551615", DEC_RANGE));	/* 2^64 - 1 */
+	CHECK(dec_fails("18446744073709551616", DEC_RANGE));	/* wraps to 0 */
+	CHECK(dec_fails("99999999999999999999", DEC_RANGE));
+	CHECK(dec_fails("", DEC_SYNTAX) && dec_fails("-1", DEC_SYNTAX));
+	CHECK(dec_fails("+1", DEC_SYNTAX) && dec_fails(" 1", DEC_SYNTAX));
+	CHECK(dec_fails("1 ", DEC_SYNTAX) && dec_fails("0x10", DEC_SYNTAX));
+	CHECK(dec_fails("1e3", DEC_SYNTAX) && dec_fails("1.0", DEC_SYNTAX));
+	CHECK(dec_fails("99999999999999999999x", DEC_SYNTAX));
+	/* the length given counts, not a NUL */
+	CHECK(dec_parse("123", 2, &u) == DEC_OK && u == 12);
+	CHECK(dec_parse("1\0", 2, &u) == DEC_SYNTAX);
+	/* leading zeros, many of them, before the largest */
+	memset(zeros, '0', 500);
+	strcpy(zeros + 500, "9223372036854775807");
+	CHECK(dec_is(zeros, DEC_MAX));
+	zeros[518] = '8';
+	CHECK(dec_fails(zeros, DEC_RANGE));
+
+	/* Last-Event-ID */
+	CHECK(hdr_uint("9223372036854775807", &u) == HDR_OK && u == DEC_MAX);
+	CHECK(hdr_uint("9223372036854775808", &u) == HDR_INVALID);
+	CHECK(hdr_uint("1000000000000000000", &u) == HDR_OK);	/* 19 digits */
+	CHECK(hdr_uint(NULL, &u) == HDR_INVALID);
+
+	/* body versions: JSON's integers, no leading zero */
+	CHECK(json_uint_is("0", 0) && json_uint_is("10000000000", 10000000000ULL));
+	CHECK(json_uint_is("9223372036854775807", DEC_MAX));
+	CHECK(json_uint_fails("9223372036854775808"));
+	CHECK(json_uint_fails("07") && json_uint_fails("1e3"));
+	CHECK(json_uint_fails("-0") && json_uint_fails(""));
+
+	/* If-Match: a version tag as an ETag writes it */
+	CHECK(hdr_etags("\"9223372036854775807\"", t, STORE_TAGS_MAX, &n,
+	    &any) == HDR_OK);
+	CHECK(t[0].kind == HDR_TAG_VERSION && t[0].version == DEC_MAX);
+	CHECK(hdr_etags("10000000000000000", t, STORE_TAGS_MAX, &n, &any) ==
+	    HDR_OK);
+	CHECK(t[0].kind == HDR_TAG_VERSION &&
+	    t[0].version == 10000000000000000ULL);	/* 17 digits */
+	CHECK(hdr_etags("\"9223372036854775808\"", t, STORE_TAGS_MAX, &n,
+	    &any) == HDR_OK && t[0].kind == HDR_TAG_OTHER);
+	CHECK(hdr_etags("9223372036854775808", t, STORE_TAGS_MAX, &n, &any) ==
+	    HDR_INVALID);
+	CHECK(hdr_etags("\"07\"", t, STORE_TAGS_MAX, &n, &any) == HDR_OK &&
+	    t[0].kind == HDR_TAG_OTHER);
+	CHECK(hdr_etags("\"0\"", t, STORE_TAGS_MAX, &n, &any) == HDR_OK &&
+	    t[0].kind == HDR_TAG_VERSION && t[0].version == 0);
 }
 
 static enum key_err
@@ -414,6 +517,7 @@ main(void)
 	RUN(test_timestamps);
 	RUN(test_etags);
 	RUN(test_media_and_lists);
+	RUN(test_decimals);
 	RUN(test_keys);
 	RUN(test_conf);
 	RUN(test_conf_auth);

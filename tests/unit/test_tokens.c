@@ -391,6 +391,79 @@ test_tokens_add_revoke(void)
 	    &e) == TOKENS_WRITE);
 }
 
+/* A metrics token reads the metrics and no key, and takes no prefix. */
+static void
+test_tokens_metrics(void)
+{
+	struct tokens			*t;
+	struct tokens_err		 e;
+	const struct tokens_entry	*m, *all, *crm;
+	const char			*crm_p[] = { "crm/" }, *star[] = { "*" };
+	const char			*text;
+	char				 buf[1024], tok[TOKENS_TOKEN_LEN + 1];
+	char				 reason[512];
+
+	snprintf(buf, sizeof(buf), "prom %s metrics\nall %s ro *\n"
+	    "crm %s rw crm/\n", digest("1"), digest("2"), digest("3"));
+	put(buf);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_OK);
+	if (t == NULL)
+		return;
+	m = tokens_at(t, 0);
+	all = tokens_at(t, 1);
+	crm = tokens_at(t, 2);
+	CHECK(strcmp(m->name, "prom") == 0 && m->metrics && !m->rw);
+	CHECK(!m->all && m->nprefixes == 0 && m->prefixes == NULL);
+	CHECK(!all->metrics && !crm->metrics);
+	CHECK(tokens_find(t, "1", 1) == m);
+	CHECK(!tokens_allows(m, "crm/a", 5, 0) && !tokens_allows(m, "", 0, 0));
+	CHECK(!tokens_allows(m, "crm/a", 5, 1));
+	CHECK(tokens_reads_metrics(m) && tokens_reads_metrics(all));
+	CHECK(!tokens_reads_metrics(crm));
+	tokens_free(t);
+
+	/* a prefix after metrics, "*" too, is refused and named */
+	snprintf(buf, sizeof(buf), "ok %s ro *\nprom %s metrics crm/\n",
+	    digest("1"), digest("2"));
+	put(buf);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_METRICS_PREFIX && t == NULL);
+	CHECK(e.line == 2 && strcmp(e.value, "crm/") == 0);
+	tokens_reason(&e, reason, sizeof(reason));
+	CHECK(strstr(reason, "takes no PREFIX") != NULL);
+	snprintf(buf, sizeof(buf), "prom %s metrics *\n", digest("2"));
+	put(buf);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_METRICS_PREFIX);
+	/* three fields are a line for metrics only */
+	snprintf(buf, sizeof(buf), "prom %s ro\n", digest("2"));
+	put(buf);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_FIELDS && e.line == 1);
+	tokens_reason(&e, reason, sizeof(reason));
+	CHECK(strstr(reason, "NAME SHA256HEX metrics") != NULL);
+	snprintf(buf, sizeof(buf), "prom %s Metrics\n", digest("2"));
+	put(buf);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_MODE);
+	CHECK(strcmp(e.value, "Metrics") == 0);
+
+	/* token add makes the line, without a prefix */
+	unlink(path);
+	CHECK(tokens_add(path, "prom", TOKENS_METRICS, NULL, 0, tok, &e) ==
+	    TOKENS_OK);
+	snprintf(buf, sizeof(buf), "prom %s metrics\n", digest(tok));
+	CHECK((text = slurp()) != NULL && strcmp(text, buf) == 0);
+	CHECK(tokens_load(path, &t, &e) == TOKENS_OK);
+	if (t != NULL) {
+		CHECK(tokens_find(t, tok, strlen(tok)) == tokens_at(t, 0));
+		CHECK(tokens_at(t, 0)->metrics);
+		tokens_free(t);
+	}
+	CHECK(tokens_add(path, "prom2", TOKENS_METRICS, crm_p, 1, tok, &e) ==
+	    TOKENS_METRICS_PREFIX && tok[0] == '\0');
+	CHECK(tokens_add(path, "prom2", TOKENS_METRICS, star, 1, tok, &e) ==
+	    TOKENS_METRICS_PREFIX);
+	CHECK((text = slurp()) != NULL && strstr(text, "prom2") == NULL);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -403,6 +476,7 @@ main(void)
 	RUN(test_tokens_allows);
 	RUN(test_tokens_errors);
 	RUN(test_tokens_add_revoke);
+	RUN(test_tokens_metrics);
 	unlink(path);
 	rmdir(dir);
 	return T_EXIT();
