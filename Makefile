@@ -119,8 +119,14 @@ $(BUILD)/bench/load: tests/bench/load.c $(call objs,$(STORE_SRC) fcgi/lib/hash.c
 
 # Needs wrk (and etcd-server for the peer rows): conf/deps.sh installs them.
 # PostgreSQL 15 (postgresql-15), when installed, adds the postgres rows.
+# The ceiling of the nginx -> FastCGI path, on libfcgi (libfcgi-dev).
+$(BUILD)/bench/fcgi_min: tests/bench/fcgi_min.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< -lfcgi -lpthread
+
 bench: all $(BUILD)/bench/lmdb_commit
-	@sh conf/deps.sh wrk
+	@sh conf/deps.sh wrk libfcgi-dev
+	@$(MAKE) --no-print-directory $(BUILD)/bench/fcgi_min
 	@python3 tests/bench/run.py
 
 bench-scale: all $(BUILD)/bench/load

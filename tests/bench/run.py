@@ -607,6 +607,50 @@ def pg_rows(rows):
     ]
 
 
+class FcgiMin:
+    """The minimal FastCGI responder (fcgi_min.c) on a socket of its own,
+    and nginx text for two servers in front of it: a connection per
+    request, and kept connections (an upstream with keepalive)."""
+
+    def __init__(self, threads):
+        self.dir = tempfile.mkdtemp(prefix="verstore-bench-fcgi-")
+        os.chmod(self.dir, 0o755)
+        self.sock = os.path.join(self.dir, "fcgi.sock")
+        self.proc = subprocess.Popen(
+            [os.path.join(BUILD, "bench", "fcgi_min"), self.sock,
+             str(threads)])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.port, self.kept_port = harness.free_port(), harness.free_port()
+
+    def nginx(self):
+        loc = ("        location / {{ include /etc/nginx/fastcgi_params; "
+               "{} }}\n")
+        return (f"\n    upstream fcgi_min_kept {{ server unix:{self.sock}; "
+                f"keepalive 64; }}\n"
+                f"    server {{\n        listen 127.0.0.1:{self.port};\n" +
+                loc.format(f"fastcgi_pass unix:{self.sock};") +
+                f"    }}\n    server {{\n        listen 127.0.0.1:"
+                f"{self.kept_port};\n" +
+                loc.format("fastcgi_keep_conn on; fastcgi_pass "
+                           "fcgi_min_kept;") + "    }")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def per_request_server(port, sock):
+    """nginx text for a server whose API goes to verstored on a new
+    connection for each request (fastcgi_keep_conn off)."""
+    return (f"\n    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        location /api/ {{ include /etc/nginx/fastcgi_params; "
+            f"fastcgi_param HTTP_PROXY \"\"; fastcgi_keep_conn off; "
+            f"fastcgi_pass unix:{sock}; }}\n    }}")
+
+
 def main():
     ncpu = os.cpu_count()
     ret_port = harness.free_port()
@@ -615,6 +659,10 @@ def main():
              f"return 200 '{{\"ok\":true}}\\n'; }}\n    }}")
     harness.BUILD = BUILD
     srv = harness.Server(workers=ncpu, threads=16, nginx_extra=extra)
+    # libfcgi holds a thread for each kept connection: more than wrk's 32
+    fmin = FcgiMin(threads=40)
+    one_port = harness.free_port()
+    srv.nginx_extra += fmin.nginx() + per_request_server(one_port, srv.sock)
     etcd = None
     rows = {}
     try:
@@ -636,7 +684,13 @@ def main():
 
         run("nginx return 200", f"http://127.0.0.1:{ret_port}/", 32)
         run("GET /api/health", base + "/api/health", 32)
+        run("minimal FastCGI responder, a connection per request",
+            f"http://127.0.0.1:{fmin.port}/", 32)
+        run("minimal FastCGI responder, kept connections",
+            f"http://127.0.0.1:{fmin.kept_port}/", 32)
         run("GET 1 KiB, 100 hot keys", base, 32, "get.lua")
+        run("GET 1 KiB, 100 hot keys, a connection per request",
+            f"http://127.0.0.1:{one_port}", 32, "get.lua")
         run("PUT 1 KiB, new keys, c64", base, 64, "put.lua")
         run("PUT If-Match, own keys, c64", base, 64, "cas.lua")
         run("PUT If-Match, own keys, c32", base, 32, "cas.lua",
@@ -667,6 +721,7 @@ def main():
         if etcd is not None:
             etcd.stop()
         srv.stop()
+        fmin.stop()
     print("  postgres beside LMDB and pgbench ...", flush=True)
     try:
         pg_notes = pg_rows(rows)
@@ -717,6 +772,11 @@ def report(rows, ncpu, pg_notes=()):
     lmdb = r("LMDB 1 put/commit")
     targets = [
         ("GET 1 KiB / health", get / health, 0.8),
+        ("GET 1 KiB / minimal FastCGI responder, both kept connections",
+         get / r("minimal FastCGI responder, kept connections"), 1.0),
+        ("GET 1 KiB / minimal FastCGI responder, both a connection per "
+         "request", r("GET 1 KiB, 100 hot keys, a connection per request") /
+         r("minimal FastCGI responder, a connection per request"), None),
         ("conditional PUT c64 (2xx/s) / LMDB 1-put commits/s",
          cas_ok / lmdb, 3.0),
     ]
