@@ -187,6 +187,7 @@ struct conn_loop {
 	struct conn	*q_head, *q_tail;
 	struct conn	*back;		/* parked by a request thread */
 	struct conn	*kept;		/* answered, kept for the next one */
+	int		 told;		/* the loop is woken to take them */
 	struct note	*notes;		/* newest first */
 	struct req_thread *idle;	/* the last to go idle first */
 	int		 loop_done;	/* nothing more will be queued */
@@ -201,6 +202,29 @@ conn_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wakes the loop to take what was put on its lists, once per take: the
+ * caller holds mu and has just put something there; 1 when it must then
+ * write the eventfd (after unlocking).
+ */
+static int
+tell_loop(struct conn_loop *l)
+{
+	if (l->told)
+		return 0;
+	l->told = 1;
+	return 1;
+}
+
+static void
+wake_loop(struct conn_loop *l)
+{
+	uint64_t	 one = 1;
+
+	if (write(l->evfd, &one, sizeof(one)) == -1)
+		log_error("eventfd: %s", strerror(errno));
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -652,6 +676,7 @@ take_back(struct conn_loop *l, int64_t now)
 	l->kept = NULL;
 	notes = l->notes;
 	l->notes = NULL;
+	l->told = 0;
 	pthread_mutex_unlock(&l->mu);
 	while ((c = back) != NULL) {
 		back = c->next;
@@ -728,7 +753,7 @@ conn_notify(struct conn_loop *l, const struct conn_topic *t, size_t n,
 	struct note	*nt;
 	size_t		 i, keys = 0;
 	char		*p;
-	uint64_t	 one = 1;
+	int		 tell;
 
 	for (i = 0; i < n; i++)
 		keys += t[i].klen;
@@ -748,9 +773,10 @@ conn_notify(struct conn_loop *l, const struct conn_topic *t, size_t n,
 	pthread_mutex_lock(&l->mu);
 	nt->next = l->notes;
 	l->notes = nt;
+	tell = tell_loop(l);
 	pthread_mutex_unlock(&l->mu);
-	if (write(l->evfd, &one, sizeof(one)) == -1)
-		log_error("eventfd: %s", strerror(errno));
+	if (tell)
+		wake_loop(l);
 }
 
 /* Reads what the connection has; hands it over once complete. */
@@ -1082,7 +1108,7 @@ send_now(int fd, const char *p, size_t n)
 static int
 give_back(struct conn_loop *l, struct conn *c, struct conn **list)
 {
-	uint64_t	 one = 1;
+	int	 tell;
 
 	pthread_mutex_lock(&l->mu);
 	if (l->loop_done) {
@@ -1091,9 +1117,10 @@ give_back(struct conn_loop *l, struct conn *c, struct conn **list)
 	}
 	c->next = *list;
 	*list = c;
+	tell = tell_loop(l);
 	pthread_mutex_unlock(&l->mu);
-	if (write(l->evfd, &one, sizeof(one)) == -1)
-		log_error("eventfd: %s", strerror(errno));
+	if (tell)
+		wake_loop(l);
 	return 0;
 }
 
@@ -1327,12 +1354,9 @@ out:
 void
 conn_stop(struct conn_loop *l, int64_t deadline_ms)
 {
-	uint64_t	 one = 1;
-
 	atomic_store(&l->stop_deadline, deadline_ms);
 	atomic_store(&l->stopping, 1);
-	if (write(l->evfd, &one, sizeof(one)) == -1)
-		log_error("eventfd: %s", strerror(errno));
+	wake_loop(l);
 }
 
 int
