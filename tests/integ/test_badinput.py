@@ -128,6 +128,28 @@ def test_fastcgi_body_without_length(srv):
     assert srv.worker_pids() == before
 
 
+def test_fastcgi_target_not_origin_form(srv):
+    """A REQUEST_URI that is not origin-form (lighttpd passes a raw space
+    on): 400, INVALID_KEY on a key or a set, INVALID_REQUEST elsewhere,
+    nothing written; the key spelt right is written."""
+    for uri, code in (("/api/storage/tgt/sp ace", "INVALID_KEY"),
+                      ("/api/storage/tgt/a\"b", "INVALID_KEY"),
+                      (b"/api/storage/tgt/caf\xc3\xa9", "INVALID_KEY"),
+                      ("/api/activities/s p", "INVALID_KEY"),
+                      ("/api/storage/tgt/x?a=b c", "INVALID_KEY"),
+                      ("/api/txn?x y", "INVALID_REQUEST"),
+                      ("/api/no where", "INVALID_REQUEST")):
+        h, out = harness.fcgi_request(
+            srv.sock, base_params(srv, REQUEST_URI=uri), b'{"value": 1}')
+        assert problem(int(h["status"].split()[0]), out)["code"] == code, uri
+    assert srv.get("/api/storage/tgt/").json["items"] == []
+    h, out = harness.fcgi_request(srv.sock, base_params(
+        srv, REQUEST_URI="/api/storage/tgt/sp%20ace"), b'{"value": 1}')
+    assert h["status"].startswith("201"), out
+    assert srv.get("/api/storage/tgt/sp%20ace").json["value"] == 1
+    assert srv.delete("tgt/sp%20ace").status == 200
+
+
 def test_fastcgi_length_mismatch(srv):
     before = srv.worker_pids()
     # says 100, sends 12: refused, nothing written
