@@ -150,6 +150,32 @@ def test_fastcgi_target_not_origin_form(srv):
     assert srv.delete("tgt/sp%20ace").status == 200
 
 
+def test_fastcgi_without_request_uri(srv):
+    """No REQUEST_URI (cgi-fcgi, some front-ends): the target is SCRIPT_NAME
+    + PATH_INFO, which the front-end has decoded, encoded again, and
+    '?' QUERY_STRING; a key with a space, a '%' and UTF-8 in it is the key
+    that the same request through nginx names."""
+    key = "nouri/a b%c\u00e9"
+    for script, info in (("/api/storage", "/" + key), ("", "/api/storage/" + key)):
+        h, out = harness.fcgi_request(srv.sock, base_params(
+            srv, REQUEST_URI=None, SCRIPT_NAME=script,
+            PATH_INFO=info.encode()), b'{"value": 1}')
+        assert h["status"][:3] == ("201" if script else "200"), (h, out)
+        assert json.loads(out)["key"] == key, out
+    r = srv.get("/api/storage/nouri/a%20b%25c%C3%A9")
+    assert r.status == 200 and r.json["version"] == 2, r
+    h, out = harness.fcgi_request(srv.sock, base_params(
+        srv, REQUEST_METHOD="GET", REQUEST_URI=None, CONTENT_LENGTH=None,
+        SCRIPT_NAME="/api/storage/nouri/", QUERY_STRING="limit=1&values=1"))
+    assert h["status"].startswith("200"), out
+    assert [i["value"] for i in json.loads(out)["items"]] == [1], out
+    # none of the three: no target, 400 (not a 404 for "")
+    h, out = harness.fcgi_request(
+        srv.sock, base_params(srv, REQUEST_URI=None), b'{"value": 1}')
+    assert problem(int(h["status"].split()[0]), out)["code"] == \
+        "INVALID_REQUEST"
+
+
 def test_fastcgi_length_mismatch(srv):
     before = srv.worker_pids()
     # says 100, sends 12: refused, nothing written
