@@ -4,10 +4,14 @@
 #                   (PORT=, DATA=, CONF=FILE: see conf/run.sh)
 #   make test       build and run every test; last line "N passed, M failed"
 #                   (where PostgreSQL is installed, the store's and the
-#                   contract's tests run again on a private cluster)
+#                   contract's tests run again on a private cluster; where
+#                   Apache or lighttpd is, the contract's modules of the
+#                   front-end run again through each: VERSTORE_FE_PASS=0
+#                   leaves them out)
 #   make test-asan  the same, built with -fsanitize=address,undefined; the
 #                   postgres pass too (a minute or two more):
-#                   VERSTORE_PG_PASS=0 leaves its integration tests out
+#                   VERSTORE_PG_PASS=0 leaves its integration tests out;
+#                   not the front-end passes, which test configurations
 
 VERSION	 = 0.3.0
 BUILD	?= build
@@ -100,6 +104,7 @@ test: all unit
 test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	VERSTORE_FE_PASS=0 \
 	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" test
 
 run: conf/run.sh
