@@ -149,6 +149,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore/client/bin \
 	    $(DESTDIR)$(PREFIX)/share/verstore/client/types \
+	    $(DESTDIR)$(PREFIX)/share/verstore/errors \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/verstore
 	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
 	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
@@ -156,9 +157,12 @@ install: all
 	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
-	sed -e 's|/usr/local/share/verstore/|$(PREFIX)/share/verstore/|g' \
-	    nginx.conf.example > $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
-	chmod 644 $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
+	for f in nginx.conf.example conf/apache.conf.example \
+	    conf/lighttpd.conf.example; do \
+	    sed -e 's|/usr/local/share/verstore/|$(PREFIX)/share/verstore/|g' \
+	    $$f > $(DESTDIR)$(PREFIX)/share/verstore/$${f##*/} && \
+	    chmod 644 $(DESTDIR)$(PREFIX)/share/verstore/$${f##*/} || exit 1; done
+	install -m 644 conf/errors/*.html $(DESTDIR)$(PREFIX)/share/verstore/errors/
 	install -m 644 doc/API.md conf/alerts.yml $(DESTDIR)$(PREFIX)/share/verstore/
 	install -m 644 $(CLIENT_FILES) $(DESTDIR)$(PREFIX)/share/verstore/client/
 	install -m 755 client/bin/verstore $(DESTDIR)$(PREFIX)/share/verstore/client/bin/

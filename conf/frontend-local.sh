@@ -21,7 +21,7 @@ site() {
 	    -e "s|/run/verstore/verstored.sock|$sock|g" \
 	    -e "s|/var/www/app|$root|g" \
 	    -e "s|/usr/local/share/verstore/client|$here/client|g" \
-	    -e "s|/etc/lighttpd/verstore-errors/|$here/conf/errors/|g" \
+	    -e "s|/usr/local/share/verstore/errors/|$here/conf/errors/|g" \
 	    -e '/# BEGIN https-only/,/# END https-only/d' \
 	    -e '/^ *# local: /{s/^\( *\)# local: /\1/;n;d;}' \
 	    "$here/conf/$fe.conf.example"
