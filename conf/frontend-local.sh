@@ -12,7 +12,8 @@
 set -eu
 fe=$1 port=$2 state=$3 sock=$4 root=$5
 here=$(cd "$(dirname "$0")/.." && pwd)
-root_user=$(test "$(id -u)" -eq 0 && echo yes || true)
+root_user=
+if [ "$(id -u)" -eq 0 ]; then root_user=yes; fi
 
 # The example as the local site: no https-only blocks, "# local: LINE"
 # instead of the line after it, the paths of this run.
