@@ -117,9 +117,10 @@ def test_bodies_over_max_body(srv):
 def test_refusals_are_problems(srv):
     """Targets the front-end or verstored refuses: the codes of API.md 2
     and 10, as problem+json, nothing written. A NUL is a bad key; a bad
-    escape is INVALID_KEY in a key, INVALID_REQUEST elsewhere; a raw space
-    in a key too (Apache, which cannot read that request line at all,
-    says INVALID_REQUEST); TRACE is 405 with Allow."""
+    escape is INVALID_KEY in a key, INVALID_REQUEST elsewhere; so are raw
+    UTF-8 and the other characters RFC 3986 does not allow, and a raw
+    space (Apache, which cannot read that request line at all, says
+    INVALID_REQUEST); TRACE is 405 with Allow."""
     def get(target):
         return raw(srv, b"GET " + target + b" HTTP/1.1\r\nHost: localhost"
                    b"\r\nConnection: close\r\n\r\n")
@@ -128,6 +129,8 @@ def test_refusals_are_problems(srv):
     problem(*get(b"/api/activities/a%zz"), 400, "INVALID_KEY")
     problem(*get(b"/api/a%zz"), 400, "INVALID_REQUEST")
     problem(*get(b"/api/storage/fe-ref/a/../b"), 400, "INVALID_KEY")
+    for t in (b"caf\xc3\xa9", b'a"b', b"a{b}"):     # not RFC 3986's
+        problem(*get(b"/api/storage/fe-ref/" + t), 400, "INVALID_KEY")
     space = "INVALID_REQUEST" if srv.frontend == "apache" else "INVALID_KEY"
     problem(*get(b"/api/storage/fe-ref/sp ace"), 400, space)
     st, h, body = raw(srv, b"TRACE /api/storage/fe/t HTTP/1.1\r\n"
