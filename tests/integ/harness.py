@@ -1,5 +1,6 @@
-"""Starts real verstored + real nginx on a free loopback port for the
-integration tests, and talks to them over HTTP and straight FastCGI.
+"""Starts real verstored + real nginx (or Apache or lighttpd, as
+VERSTORE_FRONTEND or Server(frontend=) says) on a free loopback port for
+the integration tests, and talks to them over HTTP and straight FastCGI.
 
 The store is LMDB in the server's own directory, or, when VERSTORE_BACKEND
 is "postgres" (tests/run.py's second pass) or a Server is asked to, a
