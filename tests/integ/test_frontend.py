@@ -244,7 +244,7 @@ def test_verstored_out_of_reach(srv):
         problem(st, h, body, st, "UNAVAILABLE")
     finally:
         srv.start_verstored()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10     # lighttpd waits 1 s to retry
     while srv.get("/api/health").status != 200:
         assert time.monotonic() < deadline, "not answered after the restart"
         time.sleep(0.1)
