@@ -4,10 +4,14 @@
 #                   (PORT=, DATA=, CONF=FILE: see conf/run.sh)
 #   make test       build and run every test; last line "N passed, M failed"
 #                   (where PostgreSQL is installed, the store's and the
-#                   contract's tests run again on a private cluster)
+#                   contract's tests run again on a private cluster; where
+#                   Apache or lighttpd is, the contract's modules of the
+#                   front-end run again through each: VERSTORE_FE_PASS=0
+#                   leaves them out)
 #   make test-asan  the same, built with -fsanitize=address,undefined; the
 #                   postgres pass too (a minute or two more):
-#                   VERSTORE_PG_PASS=0 leaves its integration tests out
+#                   VERSTORE_PG_PASS=0 leaves its integration tests out;
+#                   not the front-end passes, which test configurations
 
 VERSION	 = 0.3.0
 BUILD	?= build
@@ -100,6 +104,7 @@ test: all unit
 test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	VERSTORE_FE_PASS=0 \
 	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" test
 
 run: conf/run.sh
@@ -151,6 +156,7 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/verstore/client/bin \
 	    $(DESTDIR)$(PREFIX)/share/verstore/client/types \
+	    $(DESTDIR)$(PREFIX)/share/verstore/errors \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/verstore
 	install -m 755 $(BUILD)/verstored $(DESTDIR)$(PREFIX)/sbin/verstored
 	install -m 644 doc/verstored.8 $(DESTDIR)$(PREFIX)/share/man/man8/verstored.8
@@ -159,9 +165,12 @@ install: all
 	    -e 's|/etc/verstore/|$(SYSCONFDIR)/verstore/|g' \
 	    conf/verstored.service > $(DESTDIR)$(UNITDIR)/verstored.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/verstored.service
-	sed -e 's|/usr/local/share/verstore/|$(PREFIX)/share/verstore/|g' \
-	    nginx.conf.example > $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
-	chmod 644 $(DESTDIR)$(PREFIX)/share/verstore/nginx.conf.example
+	for f in nginx.conf.example conf/apache.conf.example \
+	    conf/lighttpd.conf.example; do \
+	    sed -e 's|/usr/local/share/verstore/|$(PREFIX)/share/verstore/|g' \
+	    $$f > $(DESTDIR)$(PREFIX)/share/verstore/$${f##*/} && \
+	    chmod 644 $(DESTDIR)$(PREFIX)/share/verstore/$${f##*/} || exit 1; done
+	install -m 644 conf/errors/*.html $(DESTDIR)$(PREFIX)/share/verstore/errors/
 	install -m 644 doc/API.md conf/alerts.yml $(DESTDIR)$(PREFIX)/share/verstore/
 	install -m 644 $(CLIENT_FILES) $(DESTDIR)$(PREFIX)/share/verstore/client/
 	install -m 755 client/bin/verstore $(DESTDIR)$(PREFIX)/share/verstore/client/bin/

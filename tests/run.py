@@ -10,6 +10,15 @@ integration modules: VERSTORE_BACKEND=postgres makes each harness.Server
 use a database of its own there, and their lines read pg/MODULE/TEST.
 VERSTORE_PG_PASS=0 leaves that integration pass out, when time is short.
 
+Where Apache (apache2) or lighttpd is installed, FRONTEND_MODULES run
+again through each, on LMDB, as VERSTORE_FRONTEND tells harness.Server
+(conf/frontend-local.sh builds its configuration from
+conf/apache.conf.example or conf/lighttpd.conf.example); their lines read
+apache/MODULE/TEST and lighttpd/MODULE/TEST. A test that holds through
+some front-ends only says so with FRONTENDS (harness.frontends).
+VERSTORE_FE_PASS=0 leaves those passes out (make test-asan does: they test
+the front-ends' configurations, not verstored's memory).
+
 On postgres run the modules of the HTTP contract and of the store beneath
 it: API semantics, preconditions, merges, patches, transactions,
 idempotency, activity sets, history, the change feed, auth, bad input,
@@ -26,7 +35,7 @@ conformance modules ask on both backends.
   python3 tests/run.py [--build DIR] [-k SUBSTRING] [--unit-only]
 
 -k matches a test's name as printed (MODULE/TEST, pg/MODULE/TEST: "pg/"
-runs the postgres pass alone) and a unit test's name.
+runs the postgres pass alone, "apache/" Apache's) and a unit test's name.
 """
 import argparse
 import glob
@@ -86,23 +95,42 @@ PG_SKIP = {
 }
 
 
-def wanted(mod, fn, backend):
-    """Whether a test runs on backend: its own BACKENDS (set by
-    harness.backends), else its module's, else every backend's."""
-    return backend in getattr(fn, "BACKENDS", getattr(mod, "BACKENDS",
-                                                      (backend,)))
+# The front-end passes (apache/, lighttpd/ lines): the modules of the
+# contract where the front-end stands between client and verstored, a
+# minute or so each: the storage API and its preconditions, the feed's
+# long polls and streams, credentials, limits, idempotency and the
+# front-end's own refusals (test_frontend). The rest (bad bytes straight
+# on the socket, the store, the process model) is the front-end's no more
+# than it is nginx's, and runs in the first pass.
+FRONTEND_MODULES = ("test_api", "test_auth", "test_changes",
+                    "test_frontend", "test_idempotency", "test_limits")
 
 
-def run_integration(build, pattern, counts, backend):
+def wanted(mod, fn, backend, frontend="nginx"):
+    """Whether a test runs on backend and through frontend: its own
+    BACKENDS and FRONTENDS (set by harness.backends and .frontends), else
+    its module's, else every one's."""
+    return backend in getattr(fn, "BACKENDS", getattr(
+        mod, "BACKENDS", (backend,))) and frontend in getattr(
+        fn, "FRONTENDS", getattr(mod, "FRONTENDS", (frontend,)))
+
+
+def run_integration(build, pattern, counts, backend, frontend="nginx"):
     """Every module's tests on backend ("lmdb" or "postgres", whose lines
-    read pg/MODULE/TEST)."""
+    read pg/MODULE/TEST); through a frontend other than nginx,
+    FRONTEND_MODULES' on LMDB, their lines apache/... or lighttpd/...."""
     import harness
     harness.BUILD = os.path.join(ROOT, build)
     os.environ["VERSTORE_BACKEND"] = backend
+    os.environ["VERSTORE_FRONTEND"] = frontend
     tag = "pg/" if backend == "postgres" else ""
+    if frontend != "nginx":
+        tag = frontend + "/"
     for path in sorted(glob.glob(os.path.join(HERE, "integ", "test_*.py"))):
         modname = os.path.splitext(os.path.basename(path))[0]
         if backend == "postgres" and modname in PG_SKIP:
+            continue
+        if frontend != "nginx" and modname not in FRONTEND_MODULES:
             continue
         spec = importlib.util.spec_from_file_location(modname, path)
         mod = importlib.util.module_from_spec(spec)
@@ -116,7 +144,8 @@ def run_integration(build, pattern, counts, backend):
         tests = [(n, f) for n, f in inspect.getmembers(mod, inspect.isfunction)
                  if n.startswith("test_") and f.__module__ == modname]
         tests.sort(key=lambda nf: nf[1].__code__.co_firstlineno)
-        tests = [(n, f) for n, f in tests if wanted(mod, f, backend) and (
+        tests = [(n, f) for n, f in tests if wanted(
+            mod, f, backend, frontend) and (
             not pattern or pattern in f"{tag}{modname}/{n}")]
         if not tests:
             continue
@@ -148,6 +177,11 @@ def run_integration(build, pattern, counts, backend):
             if reports:
                 counts["failed"] += 1
                 print(f"FAIL {tag}{modname} (on stopping: {reports[0]})")
+
+
+def harness_frontend_installed(name):
+    import harness
+    return harness.frontend_installed(name)
 
 
 def postgres():
@@ -185,6 +219,13 @@ def main():
         if not a.unit_only and os.environ.get("VERSTORE_PG") and \
                 os.environ.get("VERSTORE_PG_PASS") != "0":
             run_integration(a.build, a.k, counts, "postgres")
+        if not a.unit_only and os.environ.get("VERSTORE_FE_PASS") != "0":
+            for fe in ("apache", "lighttpd"):
+                if harness_frontend_installed(fe):
+                    run_integration(a.build, a.k, counts, "lmdb", fe)
+                elif not a.k or a.k.startswith(fe + "/"):
+                    print(f"{fe}: not installed, its pass is skipped")
+        os.environ.pop("VERSTORE_FRONTEND", None)
     finally:
         if pgdir is not None:
             subprocess.run(["sh", os.path.join(HERE, "pg.sh"), "stop",

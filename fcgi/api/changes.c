@@ -207,9 +207,15 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 	r->status = 200;
 	r->content_type = "text/event-stream";
 	r->stream = 1;
-	if (!q->streaming)
+	if (!q->streaming) {
 		buf_puts(&r->head, "Cache-Control: no-store\r\n"
 		    "X-Accel-Buffering: no\r\n");
+		/*
+		 * A comment at once: a front-end that holds the head until
+		 * body bytes come (Apache's mod_proxy_fcgi) sends it now.
+		 */
+		buf_puts(&r->body, ": open\n\n");
+	}
 	for (i = 0; i < ch.n; i++) {
 		buf_reset(&data);
 		jw_init(&w, &data);

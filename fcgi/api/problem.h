@@ -40,6 +40,12 @@
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
 	"lives under /api/storage/, /api/txn, /api/activities/, " \
 	"/api/changes, /api/health and /api/metrics."
+#define P_TARGET	400, "INVALID_REQUEST", "The request target is " \
+	"not a valid URI path: percent-encode spaces and every other " \
+	"character RFC 3986 does not allow (as %%20)."
+#define P_TARGET_KEY	400, "INVALID_KEY", "The request target is not " \
+	"a valid URI path: percent-encode spaces and every other character " \
+	"of the key that RFC 3986 does not allow (as %%20)."
 #define P_METHOD_HEALTH	405, "METHOD_NOT_ALLOWED", "Use GET or HEAD here."
 #define P_METHOD_METRICS	405, "METHOD_NOT_ALLOWED", \
 	"Use GET or HEAD here."

@@ -80,6 +80,38 @@ route_find(const char *path, size_t plen, struct api_call *c)
 	return NULL;
 }
 
+static int
+hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Whether uri is an origin-form request target (RFC 9112 3.2.1): "/",
+ * then only the characters RFC 3986 allows in a path and, after '?', in
+ * a query ('?' among them), each '%' followed by two hex digits. Front-ends differ in
+ * what they refuse themselves (lighttpd passes a raw space on).
+ */
+static int
+target_ok(const char *uri)
+{
+	const char	*p;
+
+	if (uri[0] != '/')
+		return 0;
+	for (p = uri; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') ||
+		    strchr("-._~!$&'()*+,;=:@/?", *p) != NULL)
+			continue;
+		if (*p != '%' || !hex_digit(p[1]) || !hex_digit(p[2]))
+			return 0;
+		p += 2;
+	}
+	return 1;
+}
+
 static uint64_t
 now_us(void)
 {
@@ -115,6 +147,10 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
 		;	/* answered; a preflight carries no credentials */
 	else if (!open && auth_check(ctx, q, r, &who) == -1)
 		;	/* 401 */
+	else if (!target_ok(q->uri) && rt != NULL && rt->under)
+		api_problem(r, P_TARGET_KEY);	/* a key's or a set's */
+	else if (!target_ok(q->uri))
+		api_problem(r, P_TARGET);
 	else if (rt == NULL)
 		api_problem(r, P_NO_RESOURCE);
 	else if (!open && auth_route(&who, rt->open == OPEN_METRICS, r) == -1)

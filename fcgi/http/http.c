@@ -74,6 +74,7 @@ http_scratch_free(struct http_scratch *s)
 	if (s == NULL)
 		return;
 	buf_free(&s->head);
+	buf_free(&s->uri);
 	http_resp_free(&s->resp);
 }
 
@@ -87,6 +88,58 @@ body_err(enum wire_body b)
 	case WIRE_BODY_SHORT:		return HTTP_BODY_SHORT;
 	}
 	return HTTP_BODY_BAD_LENGTH;
+}
+
+/* A byte RFC 3986 allows raw in a path: unreserved, sub-delims, ':', '@', '/'. */
+static int
+path_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+/* s percent-encoded for a path onto out. */
+static void
+add_path(struct buf *out, const char *s)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 e[3] = { '%' };
+
+	for (; *p != '\0'; p++) {
+		if (path_char(*p)) {
+			buf_add(out, p, 1);
+			continue;
+		}
+		e[1] = hex[*p >> 4];
+		e[2] = hex[*p & 15];
+		buf_add(out, e, 3);
+	}
+}
+
+/*
+ * The request target: REQUEST_URI, else rebuilt (http.h); "" when out of
+ * memory or nothing names it.
+ */
+static const char *
+target(const struct wire *w, struct buf *uri)
+{
+	const char	*v;
+
+	if ((v = wire_param(w, "REQUEST_URI")) != NULL)
+		return v;
+	buf_reset(uri);
+	if ((v = wire_param(w, "SCRIPT_NAME")) != NULL)
+		add_path(uri, v);
+	if ((v = wire_param(w, "PATH_INFO")) != NULL)
+		add_path(uri, v);
+	if ((v = wire_param(w, "QUERY_STRING")) != NULL && *v != '\0') {
+		buf_puts(uri, "?");
+		buf_puts(uri, v);
+	}
+	buf_add(uri, "", 1);
+	return uri->oom ? "" : uri->p;
 }
 
 /*
@@ -160,7 +213,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 	memset(&q, 0, sizeof(q));
 	http_resp_reset(&s->resp);
 	q.method = (m = wire_param(w, "REQUEST_METHOD")) != NULL ? m : "";
-	q.uri = (m = wire_param(w, "REQUEST_URI")) != NULL ? m : "";
+	q.uri = target(w, &s->uri);
 	q.content_type = wire_param(w, "CONTENT_TYPE");
 	q.if_match = wire_param(w, "HTTP_IF_MATCH");
 	q.if_none_match = wire_param(w, "HTTP_IF_NONE_MATCH");

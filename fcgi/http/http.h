@@ -19,7 +19,9 @@ enum http_body_err {
 
 struct http_req {
 	const char		*method;	/* never NULL */
-	const char		*uri;		/* REQUEST_URI, never NULL */
+	const char		*uri;		/* REQUEST_URI, never NULL
+						   (without it, rebuilt:
+						   http_serve) */
 	const char		*content_type;	/* NULL when absent */
 	const char		*if_match;
 	const char		*if_none_match;
@@ -73,6 +75,7 @@ struct http_resp {
 /* Per-thread memory reused from request to request. */
 struct http_scratch {
 	struct buf	 head;		/* the response's CGI headers */
+	struct buf	 uri;		/* a target rebuilt without REQUEST_URI */
 	struct http_resp resp;
 };
 
@@ -107,7 +110,14 @@ struct http_park {
 
 /*
  * Answers one complete request (wire_done) through handler: appends the
- * answer, framed in FastCGI records, to out. With pk (NULL: the request
+ * answer, framed in FastCGI records, to out. The request's uri is
+ * REQUEST_URI; where a front-end sends none (cgi-fcgi, ...), it is
+ * SCRIPT_NAME and PATH_INFO, which the front-end has percent-decoded,
+ * encoded again (every byte but those RFC 3986 allows raw in a path, '%'
+ * included, as %XX), and '?' QUERY_STRING when that is not empty. Its
+ * bytes are bounded by the params' (WIRE_PARAMS_MAX), three times over.
+ *
+ * With pk (NULL: the request
  * cannot wait), a handler may make it wait: pk says so, and what out
  * holds then is a stream's part (no end record), or nothing.
  */

@@ -133,12 +133,26 @@ rec_begin(struct wire *w)
 	}
 }
 
-/* STDIN content: kept up to body_want, the rest counted and dropped. */
+/*
+ * STDIN content: kept up to body_want, the rest counted and dropped. A
+ * body without CONTENT_LENGTH that passes max_body is refused: what was
+ * kept goes, and the rest is dropped.
+ */
 static enum wire_err
 stdin_bytes(struct wire *w, const uint8_t *p, size_t n)
 {
 	uint64_t	 room = w->body_want - w->body.len;
-	size_t		 keep = n < room ? n : (size_t)room;
+	size_t		 keep;
+
+	if (w->body_open && n > room) {
+		w->discarded += w->body.len;
+		buf_reset(&w->body);
+		w->body_want = 0;
+		w->body_open = 0;
+		w->body_state = WIRE_BODY_TOO_LARGE;
+		room = 0;
+	}
+	keep = n < room ? n : (size_t)room;
 
 	if (keep > 0) {
 		buf_add(&w->body, p, keep);
@@ -238,8 +252,10 @@ decimal(const char *s, uint64_t *out)
 
 /*
  * The params ended: how much of STDIN is the body. Without CONTENT_LENGTH
- * (or with an empty one) there is no body (RFC 3875 4.1.2); nginx sets it
- * for chunked requests once it has buffered the body.
+ * (or with an empty one, as nginx sends for no body) the body is all of
+ * STDIN up to its empty record, at most max_body bytes: Apache's
+ * mod_proxy_fcgi streams a chunked body so, with no length (RFC 3875
+ * 4.1.2 would say no body; a front-end that has none sends no STDIN).
  */
 static enum wire_err
 params_end(struct wire *w)
@@ -250,8 +266,10 @@ params_end(struct wire *w)
 	if ((err = parse_pairs(w)) != WIRE_OK)
 		return err;
 	cl = wire_param(w, "CONTENT_LENGTH");
-	if (cl == NULL || cl[0] == '\0')
-		w->body_want = 0;
+	if (cl == NULL || cl[0] == '\0') {
+		w->body_want = w->max_body;
+		w->body_open = 1;
+	}
 	else if (decimal(cl, &w->content_length) == -1)
 		w->body_state = WIRE_BODY_BAD_LENGTH;
 	else if (w->content_length > w->max_body)

@@ -18,9 +18,11 @@
  *
  * Memory is bounded by the input: the params stream may hold at most
  * WIRE_PARAMS_MAX bytes; the body keeps at most min(CONTENT_LENGTH,
- * max_body) bytes; STDIN bytes not kept (past CONTENT_LENGTH, or all of
- * them when the body is refused) are counted and dropped, and past
- * WIRE_DISCARD_MAX of them the request is an error.
+ * max_body) bytes, or, without CONTENT_LENGTH, STDIN up to its end record
+ * if that is at most max_body bytes (else the body is TOO_LARGE); STDIN
+ * bytes not kept (past CONTENT_LENGTH, or all of them when the body is
+ * refused) are counted and dropped, and past WIRE_DISCARD_MAX of them the
+ * request is an error.
  */
 #ifndef WIRE_H
 #define WIRE_H
@@ -53,7 +55,8 @@ enum wire_err {
 /* The body as the handler should see it. */
 enum wire_body {
 	WIRE_BODY_OK = 0,
-	WIRE_BODY_TOO_LARGE,	/* CONTENT_LENGTH over max_body: none kept */
+	WIRE_BODY_TOO_LARGE,	/* CONTENT_LENGTH, or STDIN without one, over
+				   max_body: none kept */
 	WIRE_BODY_BAD_LENGTH,	/* CONTENT_LENGTH is not a decimal: none kept */
 	WIRE_BODY_SHORT,	/* STDIN ended before CONTENT_LENGTH bytes */
 };
@@ -89,6 +92,7 @@ struct wire {
 	struct buf	 body;		/* the kept STDIN bytes */
 	uint64_t	 body_want;	/* bytes to keep */
 	uint64_t	 content_length;
+	int		 body_open;	/* no CONTENT_LENGTH: STDIN to its end */
 	enum wire_body	 body_state;
 	uint64_t	 discarded;
 };

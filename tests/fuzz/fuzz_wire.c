@@ -4,12 +4,39 @@
  * the rest is the byte stream. A complete request is then read back
  * (every param, the body) and answered, as http.c would.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "http/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/*
+ * Reads the request as a handler would; a target rebuilt without
+ * REQUEST_URI must be a path of RFC 3986 characters and escapes up to
+ * its '?'.
+ */
+static void
+handler(void *arg, const struct http_req *q, struct http_resp *r)
+{
+	const struct wire	*w = arg;
+	const char		*p;
+
+	if (wire_param(w, "REQUEST_URI") == NULL)
+		for (p = q->uri; *p != '\0' && *p != '?'; p++)
+			if (*p == '%' ? !isxdigit((unsigned char)p[1]) ||
+			    !isxdigit((unsigned char)p[2]) :
+			    !isalnum((unsigned char)*p) &&
+			    strchr("-._~!$&'()*+,;=:@/", *p) == NULL)
+				__builtin_trap();
+	if (strlen(q->method) + q->body_len == (size_t)-1)
+		__builtin_trap();
+	r->status = 200;
+	r->content_type = "text/plain";
+	buf_add(&r->body, q->uri, strlen(q->uri));
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -17,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct wire_param	*pr;
 	struct wire		 w;
 	struct buf		 out = { 0 };
+	struct http_scratch	 scratch;
 	size_t			 step, at = 0, k, used, n, i, len;
 	volatile size_t		 sum = 0;
 	const char		*body;
@@ -48,6 +76,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)wire_param(&w, "CONTENT_LENGTH");
 		wire_stdout(&out, w.id, body, len);
 		wire_end(&out, w.id);
+		memset(&scratch, 0, sizeof(scratch));
+		http_serve(&w, handler, &w, &scratch, NULL, &out);
+		http_scratch_free(&scratch);
 	}
 	buf_free(&out);
 	wire_free(&w);

@@ -1,5 +1,6 @@
-"""Starts real verstored + real nginx on a free loopback port for the
-integration tests, and talks to them over HTTP and straight FastCGI.
+"""Starts real verstored + real nginx (or Apache or lighttpd, as
+VERSTORE_FRONTEND or Server(frontend=) says) on a free loopback port for
+the integration tests, and talks to them over HTTP and straight FastCGI.
 
 The store is LMDB in the server's own directory, or, when VERSTORE_BACKEND
 is "postgres" (tests/run.py's second pass) or a Server is asked to, a
@@ -21,6 +22,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# The front-ends a Server may put before verstored (VERSTORE_FRONTEND):
+# nginx, or Apache or lighttpd, configured from conf/*.conf.example.
+FRONTENDS = {
+    "nginx": NGINX,
+    "apache": shutil.which("apache2") or "/usr/sbin/apache2",
+    "lighttpd": shutil.which("lighttpd") or "/usr/sbin/lighttpd",
+}
 PSQL = shutil.which("psql") or os.path.join(
     os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"), "psql")
 
@@ -29,6 +37,16 @@ def backend():
     """The backend a Server uses unless told otherwise: "lmdb" or
     "postgres" (VERSTORE_BACKEND)."""
     return os.environ.get("VERSTORE_BACKEND") or "lmdb"
+
+
+def frontend():
+    """The front-end a Server uses unless told otherwise: "nginx" (the
+    default), "apache" or "lighttpd" (VERSTORE_FRONTEND)."""
+    return os.environ.get("VERSTORE_FRONTEND") or "nginx"
+
+
+def frontend_installed(name):
+    return os.access(FRONTENDS[name], os.X_OK)
 
 
 def _die_with_parent():
@@ -43,6 +61,15 @@ def backends(*names):
     "postgres"); a module says so of all its tests with BACKENDS = (...)."""
     def mark(fn):
         fn.BACKENDS = names
+        return fn
+    return mark
+
+
+def frontends(*names):
+    """Marks a test that holds through these front-ends only ("nginx",
+    "apache", "lighttpd"); a module says so with FRONTENDS = (...)."""
+    def mark(fn):
+        fn.FRONTENDS = names
         return fn
     return mark
 
@@ -127,7 +154,9 @@ class Resp:
 
 
 class Server:
-    """nginx in front of verstored, each a child process of the test.
+    """A front-end (nginx unless frontend or VERSTORE_FRONTEND says
+    "apache" or "lighttpd") in front of verstored, each a child process of
+    the test; self.ng is the front-end's process, whichever it is.
 
     pg chooses the store:
       None   (the default) as backend() says; on "postgres", a database of
@@ -145,8 +174,12 @@ class Server:
     """
 
     def __init__(self, workers=2, threads=8, conf="", nginx_extra="",
-                 nginx_workers=1, www=None, pg=None, nginx_auth=None):
+                 nginx_workers=1, www=None, pg=None, nginx_auth=None,
+                 frontend=None):
         self.pg, self.own_db = self._store(pg, conf)
+        self.frontend = frontend or globals()["frontend"]()
+        if self.frontend not in FRONTENDS:
+            raise ValueError(f"no front-end {self.frontend!r}")
         self.dir = tempfile.mkdtemp(prefix="verstore-it-")
         os.chmod(self.dir, 0o755)     # nginx workers may run as nobody
         self.port = free_port()
@@ -186,8 +219,14 @@ class Server:
     # -- processes ----------------------------------------------------------
     def start(self):
         self.start_verstored()
-        self.start_nginx()
+        self.start_frontend()
         self.wait_healthy()
+
+    def start_frontend(self):
+        if self.frontend == "nginx":
+            self.start_nginx()
+        else:
+            self.start_other()
 
     def start_verstored(self):
         self.vs = subprocess.Popen(
@@ -201,14 +240,21 @@ class Server:
                 raise RuntimeError("verstored did not start")
             time.sleep(0.02)
 
+    def web_root(self):
+        """self.www, or a stub site of one page in the server's
+        directory."""
+        if self.www is not None:
+            return self.www
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www, exist_ok=True)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<!doctype html><title>app</title>\n")
+        return www
+
     def start_nginx(self):
         state = os.path.join(self.dir, "nginx")
         os.makedirs(os.path.join(state, "tmp"), exist_ok=True)
-        www = self.www or os.path.join(self.dir, "www")
-        if self.www is None:
-            os.makedirs(www, exist_ok=True)
-            with open(os.path.join(www, "index.html"), "w") as f:
-                f.write("<!doctype html><title>app</title>\n")
+        www = self.web_root()
         conf = subprocess.run(
             ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
              str(self.port), state, self.sock, www],
@@ -225,6 +271,44 @@ class Server:
                                    stderr=subprocess.DEVNULL,
                                    start_new_session=True,
                                    preexec_fn=_die_with_parent)
+
+    def start_other(self):
+        """Apache or lighttpd from its conf/*.conf.example, built by
+        conf/frontend-local.sh, logging into the server's directory."""
+        if self.nginx_extra:
+            raise ValueError("nginx_extra is nginx's")
+        state = os.path.join(self.dir, self.frontend)
+        uploads = os.path.join(state, "uploads")
+        os.makedirs(uploads, exist_ok=True)
+        os.chmod(state, 0o755)
+        os.chmod(uploads, 0o1777)       # lighttpd's workers may be nobody
+        www = self.web_root()
+        conf = subprocess.run(
+            ["sh", os.path.join(ROOT, "conf", "frontend-local.sh"),
+             self.frontend, str(self.port), state, self.sock, www],
+            check=True, capture_output=True, text=True).stdout
+        path = os.path.join(state, self.frontend + ".conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        exe = FRONTENDS[self.frontend]
+        argv = [exe, "-d", state, "-f", path, "-DFOREGROUND"] \
+            if self.frontend == "apache" else [exe, "-D", "-f", path]
+        self.fe_log = os.path.join(state, "stderr.log")
+        self.ng = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                   stderr=open(self.fe_log, "a"),
+                                   start_new_session=True,
+                                   preexec_fn=_die_with_parent)
+
+    def frontend_log(self):
+        """What the front-end (Apache or lighttpd) logged."""
+        out = ""
+        for name in ("stderr.log", "error.log"):
+            try:
+                with open(os.path.join(self.dir, self.frontend, name)) as f:
+                    out += f.read()
+            except FileNotFoundError:
+                pass
+        return out
 
     def wait_healthy(self, timeout=10):
         deadline = time.monotonic() + timeout
@@ -295,6 +379,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.ng.kill()
                 self.ng.wait()
+            if self.frontend != "nginx":    # workers of its own session
+                try:
+                    os.killpg(self.ng.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.ng = None
         shutil.rmtree(self.dir, ignore_errors=True)
         return reports
@@ -328,6 +417,9 @@ class Server:
     def dump_logs(self):
         print("---- verstored log (tail) ----")
         print("\n".join(self.log().splitlines()[-60:]))
+        if self.frontend != "nginx":
+            print(f"---- {self.frontend} log (tail) ----")
+            print("\n".join(self.frontend_log().splitlines()[-30:]))
 
     # -- HTTP -----------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=30):
@@ -343,8 +435,11 @@ class Server:
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             data = r.read()
-            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()},
-                        data)
+            headers = {}
+            for k, v in r.getheaders():     # repeated: one, comma-joined
+                k = k.lower()
+                headers[k] = f"{headers[k]}, {v}" if k in headers else v
+            return Resp(r.status, headers, data)
         finally:
             c.close()
 

@@ -5,6 +5,8 @@ import re
 import time
 from email.utils import formatdate, parsedate_to_datetime
 
+import harness
+
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -131,6 +133,7 @@ def test_conditional_get(srv):
     assert r.status == 200
 
 
+@harness.frontends("nginx", "lighttpd")     # Apache's: test_frontend
 def test_if_unmodified_since(srv):
     r = srv.put("t/ius", 1)
     lm = r.h("last-modified")
@@ -262,6 +265,11 @@ def test_unknown_member_is_named(srv):
 def test_methods(srv):
     for m in ("FROB", "PROPFIND", "TRACE"):   # nginx refuses TRACE
         r = srv.request(m, "/api/storage/t/m", "{}")
+        if m == "FROB" and srv.frontend == "lighttpd":
+            # a method lighttpd does not know: its own 501 (HTML: it
+            # refuses it before any of the site's settings apply)
+            assert r.status == 501, r
+            continue
         check_problem(r, 405, "METHOD_NOT_ALLOWED")
         assert "PUT" in r.h("allow") and "GET" in r.h("allow")
     r = srv.request("OPTIONS", "/api/storage/t/m")

@@ -5,6 +5,7 @@ import json
 import os
 import random
 import socket
+import time
 
 import harness
 
@@ -92,13 +93,87 @@ def base_params(srv, **kw):
 def test_fastcgi_content_length_garbage(srv):
     before = srv.worker_pids()
     for cl in ("abc", "-1", "1e3", " 12", "12 ", "+12", "0x10",
-               "99999999999999999999999", "18446744073709551616", ""):
+               "99999999999999999999999", "18446744073709551616"):
         h, body = harness.fcgi_request(srv.sock, base_params(srv, CONTENT_LENGTH=cl),
                                        b'{"value": 1}')
         status = int(h["status"].split()[0])
-        problem(status, body)       # "": no body (RFC 3875) -> INVALID_JSON
+        problem(status, body)
     assert srv.get("/api/storage/bad/fcgi").status == 404
     assert srv.worker_pids() == before
+
+
+def test_fastcgi_body_without_length(srv):
+    """No CONTENT_LENGTH (or an empty one), as Apache sends a chunked body:
+    the body is STDIN to its empty record, in records that come apart in
+    time; past max_body (1 MiB) 413, read and dropped, nothing written."""
+    before = srv.worker_pids()
+    for cl, key in ((None, "bad/open1"), ("", "bad/open2")):
+        s = harness.fcgi_connect(srv.sock, base_params(
+            srv, CONTENT_LENGTH=cl, REQUEST_URI="/api/storage/" + key))
+        for part in (b'{"val', b'ue": ', b'"open"}'):
+            harness.fcgi_send_stdin(s, part, end=False)
+            time.sleep(0.1)
+        harness.fcgi_send_stdin(s, b"")
+        h, out = harness.fcgi_read(s)
+        assert h["status"].startswith("201"), (h, out)
+        assert srv.get("/api/storage/" + key).json["value"] == "open"
+    body = b'{"value": "' + b"x" * (1 << 20) + b'"}'
+    h, out = harness.fcgi_request(
+        srv.sock, base_params(srv, CONTENT_LENGTH=None), body)
+    assert problem(int(h["status"].split()[0]), out)["code"] == "TOO_LARGE"
+    h, out = harness.fcgi_request(
+        srv.sock, base_params(srv, CONTENT_LENGTH=None), b"")
+    assert problem(int(h["status"].split()[0]), out)["code"] == "INVALID_JSON"
+    assert srv.get("/api/storage/bad/fcgi").status == 404
+    assert srv.worker_pids() == before
+
+
+def test_fastcgi_target_not_origin_form(srv):
+    """A REQUEST_URI that is not origin-form (lighttpd passes a raw space
+    on): 400, INVALID_KEY on a key or a set, INVALID_REQUEST elsewhere,
+    nothing written; the key spelt right is written."""
+    for uri, code in (("/api/storage/tgt/sp ace", "INVALID_KEY"),
+                      ("/api/storage/tgt/a\"b", "INVALID_KEY"),
+                      (b"/api/storage/tgt/caf\xc3\xa9", "INVALID_KEY"),
+                      ("/api/activities/s p", "INVALID_KEY"),
+                      ("/api/storage/tgt/x?a=b c", "INVALID_KEY"),
+                      ("/api/txn?x y", "INVALID_REQUEST"),
+                      ("/api/no where", "INVALID_REQUEST")):
+        h, out = harness.fcgi_request(
+            srv.sock, base_params(srv, REQUEST_URI=uri), b'{"value": 1}')
+        assert problem(int(h["status"].split()[0]), out)["code"] == code, uri
+    assert srv.get("/api/storage/tgt/").json["items"] == []
+    h, out = harness.fcgi_request(srv.sock, base_params(
+        srv, REQUEST_URI="/api/storage/tgt/sp%20ace"), b'{"value": 1}')
+    assert h["status"].startswith("201"), out
+    assert srv.get("/api/storage/tgt/sp%20ace").json["value"] == 1
+    assert srv.delete("tgt/sp%20ace").status == 200
+
+
+def test_fastcgi_without_request_uri(srv):
+    """No REQUEST_URI (cgi-fcgi, some front-ends): the target is SCRIPT_NAME
+    + PATH_INFO, which the front-end has decoded, encoded again, and
+    '?' QUERY_STRING; a key with a space, a '%' and UTF-8 in it is the key
+    that the same request through nginx names."""
+    key = "nouri/a b%c\u00e9"
+    for script, info in (("/api/storage", "/" + key), ("", "/api/storage/" + key)):
+        h, out = harness.fcgi_request(srv.sock, base_params(
+            srv, REQUEST_URI=None, SCRIPT_NAME=script,
+            PATH_INFO=info.encode()), b'{"value": 1}')
+        assert h["status"][:3] == ("201" if script else "200"), (h, out)
+        assert json.loads(out)["key"] == key, out
+    r = srv.get("/api/storage/nouri/a%20b%25c%C3%A9")
+    assert r.status == 200 and r.json["version"] == 2, r
+    h, out = harness.fcgi_request(srv.sock, base_params(
+        srv, REQUEST_METHOD="GET", REQUEST_URI=None, CONTENT_LENGTH=None,
+        SCRIPT_NAME="/api/storage/nouri/", QUERY_STRING="limit=1&values=1"))
+    assert h["status"].startswith("200"), out
+    assert [i["value"] for i in json.loads(out)["items"]] == [1], out
+    # none of the three: no target, 400 (not a 404 for "")
+    h, out = harness.fcgi_request(
+        srv.sock, base_params(srv, REQUEST_URI=None), b'{"value": 1}')
+    assert problem(int(h["status"].split()[0]), out)["code"] == \
+        "INVALID_REQUEST"
 
 
 def test_fastcgi_length_mismatch(srv):

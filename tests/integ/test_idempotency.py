@@ -96,6 +96,8 @@ def test_dropped_connection_then_retry(srv):
 def test_bad_keys(srv):
     srv.put("i/bad", [])
     for key in ("", '""', "a b", "x" * 256, '"a"b"', "\u00e9".encode().decode("latin-1")):
+        if key == "" and srv.frontend == "lighttpd":
+            continue        # it passes no empty header: as if none was sent
         r = srv.request("POST", "/api/storage/i/bad?append=", "1",
                         {"Idempotency-Key": key})
         assert r.status == 400 and r.json["code"] == "INVALID_REQUEST", (key, r)

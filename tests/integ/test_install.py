@@ -42,6 +42,23 @@ def test_make_install_lays_out_a_working_tree():
         for f in ("verstore.js", "conflict.js", "package.json",
                   "types/verstore.d.ts", "types/conflict.d.ts"):
             assert os.path.isfile(os.path.join(d, CLIENT, f)), f
+        # so do the Apache and lighttpd sites, and lighttpd's error bodies
+        # are where its site looks for them
+        share = os.path.join(d, "usr/local/share/verstore")
+        site = open(os.path.join(share, "apache.conf.example")).read()
+        aliases = re.findall(r"^\s*Alias \S+ (\S+)$", site, re.M)
+        assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/verstore.js"], aliases
+        site = open(os.path.join(share, "lighttpd.conf.example")).read()
+        aliases = re.findall(r'^\s*"/\w+\.js" => "(\S+)",$', site, re.M)
+        assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/verstore.js"], aliases
+        prefixes = re.findall(r'errorfile-prefix = "(\S+)"', site)
+        assert prefixes, site
+        for p in prefixes:
+            for status in (400, 413, 503):
+                body = json.load(open(f"{d}{p}{status}.html"))
+                assert body["status"] == status, (p, body)
         check_client_command(d)
         r = subprocess.run([exe, "--version"], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout.startswith("verstored "), r

@@ -101,6 +101,42 @@ test_errors_are_problems(void)
 	    body_has("\"status\":\"ok\""));
 }
 
+/*
+ * A request target that is not origin-form (RFC 9112 3.2.1) is 400 and
+ * writes nothing: INVALID_KEY where it names a key or a set, else
+ * INVALID_REQUEST; every character RFC 3986 allows passes.
+ */
+static void
+test_bad_targets(void)
+{
+	static const char *const bad[] = {
+		"/api/storage/t/sp ace", "/api/storage/t/tab\tx",
+		"/api/storage/t/a\"b", "/api/storage/t/a<b>", "/api/storage/t/{x}",
+		"/api/storage/t/a|b", "/api/storage/t/a\\b", "/api/storage/t/a^b",
+		"/api/storage/t/a`b", "/api/storage/t/a#b", "/api/storage/t/%zz",
+		"/api/storage/t/a%2", "/api/storage/t/caf\xc3\xa9",
+		"/api/storage/t/x?q=a b", "/api/activities/s p", "api/storage/t/x",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(req("PUT", bad[i], "{\"value\":1}", NULL) == 400 &&
+		    body_has("\"INVALID_KEY\"") == (bad[i][0] == '/'));
+		CHECK(req("GET", bad[i], NULL, NULL) == 400);
+	}
+	CHECK(req("GET", "/api/storage/t/", NULL, NULL) == 200 &&
+	    body_has("\"items\":[]"));
+	CHECK(req("GET", "/api/health?a b", NULL, NULL) == 400 &&
+	    body_has("\"INVALID_REQUEST\"") && body_has("%20"));
+	CHECK(req("GET", "/api/nowhere/x y", NULL, NULL) == 400 &&
+	    body_has("\"INVALID_REQUEST\""));
+	CHECK(req("GET", "", NULL, NULL) == 400);
+	CHECK(req("PUT", "/api/storage/t/-._~!$&'()*+,;=:@%20%C3%A9",
+	    "{\"value\":1}", NULL) == 201);
+	CHECK(req("GET", "/api/storage/t/-._~!$&'()*+,;=:@%20%C3%A9?a=/?",
+	    NULL, NULL) == 200);
+}
+
 static void
 test_patch_and_txn(void)
 {
@@ -177,6 +213,7 @@ main(void)
 	ctx.st = tstore_open((size_t)64 << 20, NULL);
 	RUN(test_put_get_cas);
 	RUN(test_errors_are_problems);
+	RUN(test_bad_targets);
 	RUN(test_patch_and_txn);
 	RUN(test_activities);
 	RUN(test_lists_and_queries);

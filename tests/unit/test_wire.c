@@ -224,8 +224,10 @@ test_body(void)
 	CHECK(body_case("5", "hello", &kept) == WIRE_BODY_OK && kept == 5);
 	CHECK(body_case("3", "hello", &kept) == WIRE_BODY_OK && kept == 3);
 	CHECK(body_case("9", "hello", &kept) == WIRE_BODY_SHORT && kept == 5);
-	CHECK(body_case(NULL, "hello", &kept) == WIRE_BODY_OK && kept == 0);
-	CHECK(body_case("", "hello", &kept) == WIRE_BODY_OK && kept == 0);
+	/* no length: STDIN to its end (Apache's chunked bodies) */
+	CHECK(body_case(NULL, "hello", &kept) == WIRE_BODY_OK && kept == 5);
+	CHECK(body_case("", "hello", &kept) == WIRE_BODY_OK && kept == 5);
+	CHECK(body_case(NULL, "", &kept) == WIRE_BODY_OK && kept == 0);
 	CHECK(body_case("0", "", &kept) == WIRE_BODY_OK && kept == 0);
 	CHECK(body_case("100", "x", &kept) == WIRE_BODY_SHORT && kept == 1);
 	CHECK(body_case("101", "x", &kept) == WIRE_BODY_TOO_LARGE && kept == 0);
@@ -238,10 +240,68 @@ test_body(void)
 	memset(big, 'b', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	CHECK(body_case("100", big, &kept) == WIRE_BODY_OK && kept == 100);
+	CHECK(body_case(NULL, big, &kept) == WIRE_BODY_TOO_LARGE && kept == 0);
+	big[MAX_BODY] = '\0';
+	CHECK(body_case(NULL, big, &kept) == WIRE_BODY_OK && kept == MAX_BODY);
 }
 
+/*
+ * A body without CONTENT_LENGTH in many STDIN records, fed in pieces of
+ * every size: kept whole up to max_body; one byte more, in a record of
+ * its own, and none of it is kept.
+ */
 static void
-test_discard_bound(void)
+test_body_without_length(void)
+{
+	struct buf	 b = { 0 }, p = { 0 }, body = { 0 };
+	struct wire	 w;
+	const char	*got;
+	size_t		 i, step, len, at, k;
+	int		 bad = 0;
+
+	for (i = 0; i < MAX_BODY; i++)
+		buf_add(&body, &"0123456789"[i % 10], 1);
+	nv(&p, "REQUEST_METHOD", "PUT", 3);
+	for (i = 0; i < 2; i++) {
+		buf_reset(&b);
+		begin(&b, 1, 1, 0);
+		params(&b, 1, &p, 65535);
+		for (at = 0; at < body.len; at += k) {
+			k = body.len - at < 7 ? body.len - at : 7;
+			rec(&b, STDIN, 1, body.p + at, k, (int)(8 - k % 8) % 8);
+		}
+		if (i == 1)
+			rec(&b, STDIN, 1, "x", 1, 7);
+		rec(&b, STDIN, 1, NULL, 0, 0);
+		for (step = 1; step < 40; step++) {
+			wire_init(&w, MAX_BODY);
+			if (feed(&w, b.p, b.len, step, NULL) != WIRE_OK ||
+			    !wire_done(&w))
+				bad++;
+			got = wire_body(&w, &len);
+			if (i == 0 && (wire_body_state(&w) != WIRE_BODY_OK ||
+			    len != MAX_BODY || memcmp(got, body.p, len) != 0))
+				bad++;
+			if (i == 1 && (wire_body_state(&w) !=
+			    WIRE_BODY_TOO_LARGE || len != 0 || *got != '\0' ||
+			    w.discarded != MAX_BODY + 1))
+				bad++;
+			wire_free(&w);
+		}
+	}
+	CHECK(bad == 0);
+	buf_free(&b);
+	buf_free(&p);
+	buf_free(&body);
+}
+
+/*
+ * A body over max_body is dropped, up to WIRE_DISCARD_MAX bytes: with a
+ * CONTENT_LENGTH that says so at once, and without one (cl NULL) once
+ * STDIN passes max_body.
+ */
+static void
+discard_bound(const char *cl)
 {
 	struct buf	 b = { 0 }, p = { 0 }, r = { 0 };
 	struct wire	 w;
@@ -253,18 +313,21 @@ test_discard_bound(void)
 	CHECK(chunk != NULL);
 	if (chunk == NULL)
 		return;
-	nv(&p, "CONTENT_LENGTH", "1000000", 7);
+	if (cl != NULL)
+		nv(&p, "CONTENT_LENGTH", cl, strlen(cl));
 	begin(&b, 1, 1, 0);
 	params(&b, 1, &p, 65535);
 	rec(&r, STDIN, 1, chunk, WIRE_RECORD_MAX, 0);
 	wire_init(&w, MAX_BODY);
 	CHECK(wire_feed(&w, b.p, b.len, &used) == WIRE_OK);
-	CHECK(wire_body_state(&w) == WIRE_BODY_TOO_LARGE);
+	CHECK(wire_body_state(&w) == (cl != NULL ? WIRE_BODY_TOO_LARGE :
+	    WIRE_BODY_OK));
 	while (err == WIRE_OK && sent <= WIRE_DISCARD_MAX) {
 		err = wire_feed(&w, r.p, r.len, &used);
 		sent += WIRE_RECORD_MAX;
 	}
 	CHECK(err == WIRE_DISCARD && w.body.len == 0);
+	CHECK(wire_body_state(&w) == WIRE_BODY_TOO_LARGE);
 	CHECK(sent > WIRE_DISCARD_MAX && sent - WIRE_RECORD_MAX <=
 	    WIRE_DISCARD_MAX);
 	wire_free(&w);
@@ -272,6 +335,13 @@ test_discard_bound(void)
 	buf_free(&p);
 	buf_free(&r);
 	free(chunk);
+}
+
+static void
+test_discard_bound(void)
+{
+	discard_bound("1000000");
+	discard_bound(NULL);
 }
 
 static void
@@ -452,6 +522,7 @@ main(void)
 	RUN(test_whole);
 	RUN(test_every_split);
 	RUN(test_body);
+	RUN(test_body_without_length);
 	RUN(test_discard_bound);
 	RUN(test_params_limit);
 	RUN(test_errors);
