@@ -50,7 +50,7 @@ override CPPFLAGS += -DSTORE_HAVE_PG $(shell pkg-config --cflags libpq \
 	    2>/dev/null || echo -I$(PQ_INC))
 LDLIBS	+= -lpq
 endif
-# Each folder of fcgi/ uses only those listed after it (see README, Layout).
+# Each folder of fcgi/ uses only those listed after it (see doc/hacking.md, Layout).
 LIB_SRC   = fcgi/lib/buf.c fcgi/lib/hex.c fcgi/lib/dec.c fcgi/lib/utf8.c \
 	    fcgi/lib/hash.c fcgi/lib/sha256.c fcgi/lib/base64url.c \
 	    fcgi/lib/log.c fcgi/lib/metrics.c fcgi/lib/notify.c

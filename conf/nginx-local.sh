@@ -5,7 +5,7 @@
 #   STATE_DIR holds nginx's pid, temp files and error log; LOG is
 #   "stderr" (default: STATE_DIR/error.log).
 # NGINX_AUTH="basic FILE" or "request URL" turns on that block of the
-# example's location /api/ (for auth remote_user) as the README says to,
+# example's location /api/ (for auth remote_user) as doc/security.md says to,
 # with the password file FILE or the sign-on service's URL in place of the
 # example's; unset, the block "auth none" stays: nobody is authenticated.
 set -eu

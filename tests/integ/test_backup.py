@@ -55,7 +55,7 @@ def test_backup_under_load_then_restore():
                                  "backup", "-c", srv.conf_path, bk],
                                 capture_output=True, text=True, timeout=60)
             assert p2.returncode != 0 and "already holds" in p2.stderr
-        # restore as the README says: a fresh data_dir holding the copy
+        # restore as doc/deploy.md says: a fresh data_dir holding the copy
         restored = harness.Server(workers=1, threads=4)
         try:
             os.makedirs(restored.data)

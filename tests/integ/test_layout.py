@@ -1,4 +1,4 @@
-"""The layout's arrows (README, Layout): each room of fcgi/ includes only
+"""The layout's arrows (doc/hacking.md, Layout): each room of fcgi/ includes only
 the rooms below it, store/ includes nothing of fcgi/ but the leaf
 lib/hash.h, and LMDB is named only in store/lmdb/. Reads the sources;
 runs nothing."""

@@ -1,6 +1,6 @@
 """auth remote_user behind the example site itself (nginx.conf.example,
 through conf/nginx-local.sh), with each of its two auth blocks turned on as
-the README says: every route of the API, the change feed's long poll and
+doc/security.md says: every route of the API, the change feed's long poll and
 event stream included, is 401 without credentials and with forged ones
 (an "Authorization: Basic" header nginx never checked), and with real ones
 the principal is the user that nginx authenticated, nobody else."""
@@ -211,11 +211,11 @@ def test_auth_request_block_of_the_example_site():
         sso.server_close()
 
 
-def test_readme_gives_the_lines_of_the_blocks():
-    """The README's recipes are the lines that the blocks turn on."""
-    with open(os.path.join(harness.ROOT, "README.md")) as f:
-        readme = f.read()
-    section = readme[readme.index("`auth remote_user` leaves"):]
+def test_security_page_gives_the_lines_of_the_blocks():
+    """doc/security.md's recipes are the lines that the blocks turn on."""
+    with open(os.path.join(harness.ROOT, "doc", "security.md")) as f:
+        page = f.read()
+    section = page[page.index("`auth remote_user` leaves"):]
     section = section[:section.index("\n## ")]
     fences = re.findall(r"```nginx\n(.*?)```", section, re.S)
     assert len(fences) == 2, fences
