@@ -2,7 +2,8 @@
  * fuzz_wire.c - libFuzzer target for fcgi/wire.c: the input's first byte
  * picks the size of the pieces it is fed in (as reads would split it),
  * the rest is the byte stream. A complete request is then read back
- * (every param, the body) and answered, as http.c would.
+ * (every param, the body) and answered, as http.c would; after one that
+ * asked to keep the connection, the next is read from what follows.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -38,16 +39,43 @@ handler(void *arg, const struct http_req *q, struct http_resp *r)
 	buf_add(&r->body, q->uri, strlen(q->uri));
 }
 
+/* Reads back and answers a complete request, as http.c would. */
+static void
+serve(struct wire *w)
+{
+	const struct wire_param	*pr;
+	struct buf		 out = { 0 };
+	struct http_scratch	 scratch;
+	size_t			 n, i, len;
+	volatile size_t		 sum = 0;
+	const char		*body;
+
+	pr = wire_params(w, &n);
+	for (i = 0; i < n; i++)
+		sum += strlen(pr[i].name) + strlen(pr[i].value) +
+		    pr[i].name_len + pr[i].value_len;
+	body = wire_body(w, &len);
+	if (len > 4096 || (len > 0 && body[len] != '\0'))
+		__builtin_trap();
+	if (sum == (size_t)-1)
+		__builtin_trap();
+	(void)wire_param(w, "CONTENT_LENGTH");
+	wire_stdout(&out, w->id, body, len);
+	wire_end(&out, w->id);
+	memset(&scratch, 0, sizeof(scratch));
+	http_serve(w, handler, w, &scratch, NULL, &out);
+	http_scratch_free(&scratch);
+	buf_free(&out);
+}
+
+#define KEPT_MAX	8	/* requests read from one kept connection */
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct wire_param	*pr;
 	struct wire		 w;
-	struct buf		 out = { 0 };
-	struct http_scratch	 scratch;
-	size_t			 step, at = 0, k, used, n, i, len;
-	volatile size_t		 sum = 0;
-	const char		*body;
+	size_t			 step, at = 0, k, used;
+	int			 nreq;
 
 	if (size == 0)
 		return 0;
@@ -55,32 +83,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	wire_init(&w, 4096);
-	while (at < size && !wire_done(&w)) {
-		k = size - at < step ? size - at : step;
-		if (wire_feed(&w, data + at, k, &used) != WIRE_OK)
+	/* a request with FCGI_KEEP_CONN is followed by the next, on a fresh
+	   parser, as conn.c keeps the connection */
+	for (nreq = 0; nreq < KEPT_MAX; nreq++) {
+		while (at < size && !wire_done(&w)) {
+			k = size - at < step ? size - at : step;
+			if (wire_feed(&w, data + at, k, &used) != WIRE_OK)
+				break;
+			if (used > k)
+				__builtin_trap();
+			at += used;
+		}
+		if (!wire_done(&w))
 			break;
-		if (used > k)
-			__builtin_trap();
-		at += used;
+		serve(&w);
+		if (!w.keep_conn || at == size)
+			break;
+		wire_free(&w);
+		wire_init(&w, 4096);
 	}
-	if (wire_done(&w)) {
-		pr = wire_params(&w, &n);
-		for (i = 0; i < n; i++)
-			sum += strlen(pr[i].name) + strlen(pr[i].value) +
-			    pr[i].name_len + pr[i].value_len;
-		body = wire_body(&w, &len);
-		if (len > 4096 || (len > 0 && body[len] != '\0'))
-			__builtin_trap();
-		if (sum == (size_t)-1)
-			__builtin_trap();
-		(void)wire_param(&w, "CONTENT_LENGTH");
-		wire_stdout(&out, w.id, body, len);
-		wire_end(&out, w.id);
-		memset(&scratch, 0, sizeof(scratch));
-		http_serve(&w, handler, &w, &scratch, NULL, &out);
-		http_scratch_free(&scratch);
-	}
-	buf_free(&out);
 	wire_free(&w);
 	return 0;
 }
