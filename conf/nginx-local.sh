@@ -8,9 +8,12 @@
 # example's location /api/ (for auth remote_user) as the README says to,
 # with the password file FILE or the sign-on service's URL in place of the
 # example's; unset, the block "auth none" stays: nobody is authenticated.
+# NGINX_CLIENT=DIR serves /verstore.js and /conflict.js from DIR (default:
+# this checkout's client/).
 set -eu
 port=$1 state=$2 sock=$3 root=$4 log=${5:-$2/error.log}
 here=$(cd "$(dirname "$0")/.." && pwd)
+client=${NGINX_CLIENT:-$here/client}
 workers=${NGINX_WORKERS:-1}
 auth=none arg=
 [ -n "${NGINX_AUTH:-}" ] && read -r auth arg <<AUTH
@@ -61,7 +64,7 @@ sed -e "/# BEGIN auth $auth\$/,/# END auth $auth\$/{/# BEGIN\\|# END/!s/^\\( *\\
     -e "s|@PORT@|$port|g" \
     -e "s|unix:/run/verstore/verstored.sock|unix:$sock|" \
     -e "s|root /var/www/app;|root $root;|" \
-    -e "s|/usr/local/share/verstore/client/|$here/client/|" \
+    -e "s|/usr/local/share/verstore/client/|$client/|" \
     -e '/^    index index.html;$/a\
     # make run serves client/: not its tests, tools or dependencies.\
     location ~ ^/(node_modules|test|bin)/ { return 404; }' \

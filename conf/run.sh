@@ -3,7 +3,8 @@
 # the foreground on 127.0.0.1:$PORT (default 8080) with data in $DATA
 # (default ./var). With CONF=FILE, FILE's settings come after the defaults
 # (auth none among them), so "auth token" and "tokens FILE" in it take
-# effect; PORT and DATA still set the port, the data and the socket.
+# effect; PORT and DATA still set the port, the data and the socket (as
+# root, the socket is in a directory of nginx's below).
 # Ctrl-C stops both.
 set -eu
 CONF=${CONF:-}
@@ -25,17 +26,32 @@ BUILD=${BUILD:-build}
 make -s all BUILD="$BUILD"
 
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
-mkdir -p "$DATA/nginx/tmp"
-# nginx's workers may run as another user (nobody, as root): let them in.
-chmod 755 "$DATA" "$DATA/nginx"
+# What nginx's workers use: its temp files, verstored's socket, the web
+# root and the client. As root they run as nobody, who may not reach this
+# checkout or DATA (a home directory is often 0700, and a clone made under
+# umask 077 is readable by its owner alone): those go in a directory of
+# their own that everyone may read, the web root and the client copied
+# there, removed when make run ends. Running the workers as root instead
+# would hand all of root's rights to whatever got the better of nginx,
+# which parses every request; as nobody they reach the copy and the
+# socket. Otherwise the workers run as this same user, who reaches DATA
+# and client/ as they are (edits show at once).
+pub=$DATA
+www="$here/client"
+if [ "$(id -u)" -eq 0 ]; then
+	pub=$(mktemp -d /tmp/verstore-run.XXXXXX)
+	chmod 755 "$pub"
+fi
+cleanup() { [ "$pub" = "$DATA" ] || rm -rf "$pub"; }
+trap cleanup EXIT
+mkdir -p "$DATA" "$pub/nginx/tmp"
 # The socket goes in a directory of its own that verstored makes 0750 in
 # nginx's group, the socket 0660: as root nginx's workers run as nobody,
 # group nogroup; otherwise as this same user, and no group is needed.
 group=
 [ "$(id -u)" -eq 0 ] && group="socket_group nogroup"
-www="$here/client"
 if [ ! -d "$www" ]; then
-	www="$DATA/www"
+	www="$pub/www"
 	mkdir -p "$www"
 	[ -f "$www/index.html" ] || cat > "$www/index.html" <<'HTML'
 <!doctype html>
@@ -43,7 +59,15 @@ if [ ! -d "$www" ]; then
 <title>verstore</title>
 <p>verstore is running. The API is under <a href="/api/health">/api/</a>.
 HTML
+elif [ "$pub" != "$DATA" ]; then
+	# client/ as make run serves it: not its tests, tools or dependencies
+	mkdir "$pub/www"
+	tar -C "$www" --exclude=./node_modules --exclude=./test \
+	    --exclude=./bin -cf - . | tar -C "$pub/www" -xf -
+	www="$pub/www"
 fi
+[ "$pub" = "$DATA" ] || chmod -R a+rX "$pub"
+sock="$pub/run/verstored.sock"
 
 # The documented defaults, then what a local run changes (no credentials
 # asked), then CONF's settings, then the paths that PORT and DATA set.
@@ -60,13 +84,19 @@ fi
 	fi
 	echo "# make run: PORT and DATA"
 	echo "data_dir $DATA/data"
-	echo "socket $DATA/run/verstored.sock"
+	echo "socket $sock"
 	echo "socket_mode 0660"
 	echo "$group"
 } > "$DATA/verstore.conf"
-sh conf/nginx-local.sh "$PORT" "$DATA/nginx" "$DATA/run/verstored.sock" "$www" \
-	stderr > "$DATA/nginx/nginx.conf"
-"$nginx" -t -q -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf"
+NGINX_CLIENT=$www sh conf/nginx-local.sh "$PORT" "$pub/nginx" "$sock" "$www" \
+	stderr > "$pub/nginx/nginx.conf"
+"$nginx" -t -q -p "$pub/nginx" -c "$pub/nginx/nginx.conf"
+
+# A port that something else holds: say so before starting anything.
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "port $PORT on 127.0.0.1 is in use; choose another: make run PORT=8081" >&2
+	exit 1
+fi
 
 vpid= npid=
 stop() {
@@ -74,27 +104,21 @@ stop() {
 	[ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null || true
 	[ -n "$vpid" ] && kill -TERM "$vpid" 2>/dev/null || true
 	wait 2>/dev/null || true
+	cleanup
 	echo "verstore stopped."
 }
 trap stop EXIT
 trap 'stop; exit 0' INT TERM HUP
 
-# A port that something else holds: say so before starting anything.
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-	echo "port $PORT on 127.0.0.1 is in use; choose another: make run PORT=8081" >&2
-	trap - EXIT
-	exit 1
-fi
-
 case "$BUILD" in /*) exe="$BUILD/verstored" ;; *) exe="$here/$BUILD/verstored" ;; esac
 "$exe" -c "$DATA/verstore.conf" &
 vpid=$!
 for _ in $(seq 100); do
-	[ -S "$DATA/run/verstored.sock" ] && break
+	[ -S "$sock" ] && break
 	kill -0 "$vpid" 2>/dev/null || exit 1
 	sleep 0.05
 done
-"$nginx" -p "$DATA/nginx" -c "$DATA/nginx/nginx.conf" &
+"$nginx" -p "$pub/nginx" -c "$pub/nginx/nginx.conf" &
 npid=$!
 # Ready when health answers through nginx, not before.
 ready=

@@ -2,10 +2,13 @@
 a port in use is said at once, with the way out; Ctrl-C stops both.
 CONF=FILE adds FILE's settings after the defaults (auth none), while
 PORT and DATA still set the port, the data and the socket."""
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -123,3 +126,96 @@ def test_make_run_conf_file():
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+# -- a checkout that only its owner may reach ----------------------------------
+def private_checkout():
+    """A copy of this checkout (its sources, not its builds, data or
+    node_modules; times kept, so that make finds BUILD up to date) inside
+    a 0700 directory, as a clone in root's home is: (the directory, the
+    copy)."""
+    top = tempfile.mkdtemp(prefix="verstore-home-")
+    os.chmod(top, 0o700)
+    skip_top = {".git", "build", "build-asan", "build-fuzz", "var"}
+
+    def ignore(d, names):
+        return [n for n in names if n == "node_modules" or
+                (d == harness.ROOT and n in skip_top)]
+
+    copy = os.path.join(top, "verstore")
+    shutil.copytree(harness.ROOT, copy, ignore=ignore)
+    return top, copy
+
+
+def test_make_run_in_a_private_checkout():
+    """As root, nginx's workers run as nobody, who cannot reach a checkout
+    in a 0700 home: make run serves the demos, the client and the API all
+    the same (from a copy in a directory of their own, gone at the end)."""
+    top, copy = private_checkout()
+    port = harness.free_port()
+    env = dict(os.environ, PORT=str(port), BUILD=harness.BUILD)
+    for name in ("CONF", "DATA"):
+        env.pop(name, None)
+    p = subprocess.Popen(["bash", os.path.join(copy, "conf", "run.sh")],
+                         cwd=copy, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        lines = wait_ready(p)
+        assert lines and lines[-1].startswith("verstore on"), lines
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(base + "/", timeout=5) as r:
+            assert r.status == 200 and b"demo/" in r.read()
+        for name in ("verstore.js", "conflict.js", "demo/notes.js"):
+            with urllib.request.urlopen(f"{base}/{name}", timeout=5) as r:
+                with open(os.path.join(copy, "client", name), "rb") as f:
+                    assert r.read() == f.read(), name
+        put = urllib.request.Request(base + "/api/storage/run/a",
+                                     data=b'{"value": {"n": 1}}', method="PUT",
+                                     headers={"Content-Type":
+                                              "application/json"})
+        with urllib.request.urlopen(put, timeout=5) as r:
+            assert r.status in (200, 201), r.status
+        with urllib.request.urlopen(base + "/api/storage/run/a",
+                                    timeout=5) as r:
+            assert json.loads(r.read())["value"] == {"n": 1}
+        # the data stays in the checkout's var/, as ever
+        assert os.path.exists(os.path.join(copy, "var", "data", "data.mdb"))
+        conf = open(os.path.join(copy, "var", "verstore.conf")).read()
+        sock = re.findall(r"(?m)^socket (\S+)$", conf)[-1]
+        os.killpg(p.pid, signal.SIGINT)
+        out, _ = p.communicate(timeout=30)
+        assert "verstore stopped." in out and p.returncode == 0, out
+        if not sock.startswith(copy):
+            # what nginx's workers were given goes with them
+            assert not os.path.exists(os.path.dirname(os.path.dirname(sock)))
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_tests_as_another_user_in_a_private_checkout():
+    """The tests that run verstored as nobody (runuser), and those that
+    fetch the client through nginx, pass from a checkout in a 0700 home:
+    they copy what the other user runs or reads."""
+    top, copy = private_checkout()
+    try:
+        os.makedirs(os.path.join(copy, "build"))
+        shutil.copy2(os.path.join(harness.BUILD, "verstored"),
+                     os.path.join(copy, "build", "verstored"))
+        env = dict(os.environ, VERSTORE_PG_PASS="0", PG_BIN="/nonexistent")
+        env.pop("VERSTORE_PG", None)
+        for k in ("test_conf/test_paths_and_group_are_checked",
+                  "test_token_cli/test_config_check_reads_the_tokens_file",
+                  "test_nginx/test_the_site_serves_the_client_library"):
+            r = subprocess.run([sys.executable,
+                                os.path.join(copy, "tests", "run.py"),
+                                "--build", "build", "-k", k],
+                               cwd=copy, env=env, capture_output=True,
+                               text=True, timeout=300)
+            assert r.returncode == 0 and "1 passed, 0 failed" in r.stdout, \
+                r.stdout[-3000:] + r.stderr[-2000:]
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

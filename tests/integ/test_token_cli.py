@@ -15,8 +15,9 @@ import harness
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-def verstored(*args, user=None):
-    cmd = [os.path.join(harness.BUILD, "verstored"), *args]
+def verstored(*args, user=None, exe=None):
+    """exe: a copy another user can run (harness.public_copy), for user."""
+    cmd = [exe or os.path.join(harness.BUILD, "verstored"), *args]
     if user is not None:
         cmd = ["runuser", "-u", user, "--"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
@@ -205,6 +206,9 @@ def test_config_check_reads_the_tokens_file():
         # read as the user that runs it
         if os.geteuid() == 0 and shutil.which("runuser"):
             nobody = pwd.getpwnam("nobody")
+            exe = harness.public_copy(os.path.join(harness.BUILD,
+                                                   "verstored"),
+                                      os.path.join(d, "verstored"))
             for sub in ("data", "run"):
                 os.makedirs(os.path.join(d, sub))
                 os.chown(os.path.join(d, sub), nobody.pw_uid, nobody.pw_gid)
@@ -212,12 +216,12 @@ def test_config_check_reads_the_tokens_file():
                 f.write("")
             os.chmod(tokens, 0o600)
             os.chmod(conf, 0o644)
-            r = verstored("-t", "-c", conf, user="nobody")
+            r = verstored("-t", "-c", conf, user="nobody", exe=exe)
             assert r.returncode == 1, r
             assert f"tokens {tokens}: Permission denied for uid " \
                 f"{nobody.pw_uid}" in r.stderr, r.stderr
             os.chmod(tokens, 0o644)
-            r = verstored("-t", "-c", conf, user="nobody")
+            r = verstored("-t", "-c", conf, user="nobody", exe=exe)
             assert r.returncode == 0, r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
