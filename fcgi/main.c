@@ -179,6 +179,15 @@ count_watchers(void *arg, int delta)
 	metrics_watchers_add(w->app->metrics, delta);
 }
 
+/* A watcher whose client left first: over, unanswered (499). */
+static void
+count_abandoned(void *arg, const struct wire *req)
+{
+	struct worker	*w = arg;
+
+	metrics_abandoned(w->app->metrics, wire_param(req, "REQUEST_METHOD"));
+}
+
 /* A commit: the watchers of every worker may have something new. */
 static void
 post_commit(void *arg, uint64_t seq)
@@ -314,6 +323,7 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	if (co.max_watchers_per_owner == 0)	/* a quarter, at least 1 */
 		co.max_watchers_per_owner = (c->max_watchers + 3) / 4;
 	co.watchers = count_watchers;
+	co.abandoned = count_abandoned;
 	co.thread_start = thread_start;
 	co.thread_end = thread_end;
 	co.handle = handle;
