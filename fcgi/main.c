@@ -577,20 +577,20 @@ master_check(void *arg)
 /*
  * verstored backup [-c file] DIR: a consistent, compacted copy of the
  * store that the configuration names, made while it serves. DIR must
- * exist and hold no store yet.
+ * exist and hold no store yet. argv[0] is "backup"; path, the file that
+ * a -c before it named (a -c after it wins).
  */
 static int
-cmd_backup(int argc, char *argv[])
+cmd_backup(int argc, char *argv[], const char *path)
 {
 	struct conf		*c = NULL;
 	struct store_opts	 so;
 	struct stat		 sb;
 	store			*st = NULL;
-	const char		*path = DEFAULT_CONF;
 	char			 file[PATH_MAX + 16];
 	int			 ch, rc = 1;
 
-	optind = 1;
+	optind = 0;		/* anew: main's getopt ran */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		if (ch != 'c')
 			usage();
@@ -751,10 +751,11 @@ token_revoke(const struct conf *c, const char *name)
  * verstored token list [-c file]
  * verstored token revoke NAME [-c file]
  * on the tokens file that the configuration's "tokens" names; options go
- * anywhere after the command word. The logic is proc/tokens.c's.
+ * anywhere. argv[0] is "token"; path, the file that a -c before it named
+ * (a -c after it wins). The logic is proc/tokens.c's.
  */
 static int
-cmd_token(int argc, char *argv[])
+cmd_token(int argc, char *argv[], const char *path)
 {
 	static const struct option	 opts[] = {
 		{ "read-only",	no_argument,		NULL, 'r' },
@@ -763,32 +764,30 @@ cmd_token(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 },
 	};
 	struct conf			*c = NULL;
-	const char			*path = DEFAULT_CONF, *cmd, *name = NULL;
+	const char			*cmd = NULL, *name = NULL;
 	const char			**pfx = NULL;
 	size_t				 npfx = 0;
 	int				 ch, ro = 0, metrics = 0;
 	int				 add_opts = 0, rc = 2;
 
-	if (argc < 2)
-		usage();
-	cmd = argv[1];
-	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "list") != 0 &&
-	    strcmp(cmd, "revoke") != 0)
-		usage();
 	if ((pfx = calloc((size_t)argc, sizeof(*pfx))) == NULL) {
 		perror("verstored");
 		return 1;
 	}
-	/* "-": the words that are not options come as 1, in their order */
-	optind = 1;
+	/* "-": the words that are not options come as 1, in their order:
+	   the command (add, list, revoke), then its name; optind 0: anew,
+	   as main's getopt ran */
+	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "-c:", opts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "-c:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 1:
-			if (name != NULL)
+			if (cmd == NULL)
+				cmd = optarg;
+			else if (name == NULL)
+				name = optarg;
+			else
 				goto out;
-			name = optarg;
 			break;
 		case 'c':
 			path = optarg;
@@ -806,11 +805,14 @@ cmd_token(int argc, char *argv[])
 			add_opts = 1;
 			break;
 		default:
-			fprintf(stderr, "verstored: token %s: an unknown option, "
-			    "or one without its value\n", cmd);
+			fprintf(stderr, "verstored: token: an unknown option, "
+			    "or one without its value\n");
 			goto out;
 		}
 	}
+	if (cmd == NULL || (strcmp(cmd, "add") != 0 &&
+	    strcmp(cmd, "list") != 0 && strcmp(cmd, "revoke") != 0))
+		goto out;
 	if ((name == NULL) != (strcmp(cmd, "list") == 0) ||
 	    (add_opts && strcmp(cmd, "add") != 0))
 		goto out;
@@ -896,25 +898,19 @@ main(int argc, char *argv[])
 	struct pool_work	 work = { work_start, work_stop, work_finish,
 				     work_reload, master_check, NULL };
 	struct app		 app;
+	static const struct option opts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 },
+	};
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 1024];
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("verstored %s\n", VERSTORE_VERSION);
-		return 0;
-	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		help();
-		return 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "backup") == 0)
-		return cmd_backup(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "token") == 0)
-		return cmd_token(argc - 1, argv + 1);
-	while ((ch = getopt(argc, argv, "c:t")) != -1) {
+	/* "+": up to the command word (backup, token), which reads the
+	   rest, its own options among them; -c may come before it too */
+	while ((ch = getopt_long(argc, argv, "+c:th", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -922,10 +918,20 @@ main(int argc, char *argv[])
 		case 't':
 			test = 1;
 			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("verstored %s\n", VERSTORE_VERSION);
+			return 0;
 		default:
 			usage();
 		}
 	}
+	if (optind < argc && !test && strcmp(argv[optind], "backup") == 0)
+		return cmd_backup(argc - optind, argv + optind, path);
+	if (optind < argc && !test && strcmp(argv[optind], "token") == 0)
+		return cmd_token(argc - optind, argv + optind, path);
 	if (optind != argc)
 		usage();
 	if ((c = load_conf(path, test)) == NULL)

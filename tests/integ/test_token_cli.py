@@ -251,3 +251,38 @@ def test_no_token_in_the_log():
         assert hashlib.sha256(token.encode()).hexdigest() not in log
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_options_go_anywhere():
+    """-c FILE before the command word, between its words or after them:
+    the same command on the same file; -t with a command is refused."""
+    with tempfile.TemporaryDirectory() as d:
+        conf, tokens = setup(d)
+        for argv in (
+                ["-c", conf, "token", "add", "a0"],
+                ["token", "-c", conf, "add", "a1"],
+                ["token", "add", "-c", conf, "a2", "--read-only"],
+                ["token", "add", "a3", "-c", conf],
+                ["-c", "/nonexistent", "token", "add", "a4", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0, (argv, r.stderr)
+            assert TOKEN.match(r.stdout.strip()), (argv, r.stdout)
+        names = [line.split()[0] for line in lines(tokens)]
+        assert names == ["a0", "a1", "a2", "a3", "a4"], names
+        for argv in (["-c", conf, "token", "list"],
+                     ["token", "list", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and r.stdout.startswith("a0 rw *\n"), r
+        for argv in (["-c", conf, "-t"], ["-t", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and "successful" in r.stderr, r
+        for argv in (["-c", conf, "--help"], ["--version"]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and r.stdout.startswith("verstored "), r
+        for argv in (["-t", "-c", conf, "token", "list"],
+                     ["-c", conf, "token", "add"],
+                     ["-c", conf, "token", "add", "x", "y"],
+                     ["-c", conf, "token", "--read-only", "list"],
+                     ["-c", conf, "nosuch"]):
+            r = verstored(*argv)
+            assert r.returncode == 2 and "usage:" in r.stderr, (argv, r)
