@@ -15,6 +15,14 @@ port=$1 state=$2 sock=$3 root=$4 log=${5:-$2/error.log}
 here=$(cd "$(dirname "$0")/.." && pwd)
 client=${NGINX_CLIENT:-$here/client}
 workers=${NGINX_WORKERS:-1}
+# 65536 descriptors where this user may raise its limit that far (root,
+# mostly), else the hard limit it has: nginx's setrlimit past it fails,
+# with an alert at every start
+nofile=65536
+if ! (ulimit -n 65536) 2>/dev/null; then
+	nofile=$(ulimit -Hn)
+	[ "$nofile" = unlimited ] && nofile=65536
+fi
 auth=none arg=
 [ -n "${NGINX_AUTH:-}" ] && read -r auth arg <<AUTH
 $NGINX_AUTH
@@ -35,7 +43,7 @@ worker_processes $workers;
 daemon off;
 pid $state/nginx.pid;
 error_log $log warn;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile $nofile;
 events { worker_connections 24576; }
 http {
     include /etc/nginx/mime.types;

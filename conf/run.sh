@@ -23,6 +23,13 @@ case "$DATA" in /*) ;; *) DATA="$here/$DATA" ;; esac
 
 sh conf/deps.sh
 BUILD=${BUILD:-build}
+case "$BUILD" in /*) exe="$BUILD/verstored" ;; *) exe="$here/$BUILD/verstored" ;; esac
+# make -s says nothing while it compiles: say what the wait is
+if [ ! -x "$exe" ]; then
+	echo "make run: building verstored (the first time: about 30 s)"
+elif ! make -s -q all BUILD="$BUILD" 2>/dev/null; then
+	echo "make run: building verstored (what changed since the last build)"
+fi
 make -s all BUILD="$BUILD"
 
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -79,6 +86,14 @@ sock="$pub/run/verstored.sock"
 	if [ -n "$CONF" ]; then
 		echo
 		echo "# CONF=$CONF"
+	fi
+} > "$DATA/verstore.conf"
+# CONF's lines are first..first+n-1 of the generated file: an error there
+# is said with CONF's own name and line
+first=$(( $(wc -l < "$DATA/verstore.conf") + 1 )) n=0
+{
+	if [ -n "$CONF" ]; then
+		n=$(awk 'END { print NR }' "$CONF")
 		cat "$CONF"
 		echo
 	fi
@@ -87,7 +102,24 @@ sock="$pub/run/verstored.sock"
 	echo "socket $sock"
 	echo "socket_mode 0660"
 	echo "$group"
-} > "$DATA/verstore.conf"
+} >> "$DATA/verstore.conf"
+if ! out=$("$exe" -t -c "$DATA/verstore.conf" 2>&1); then
+	printf '%s\n' "$out" | awk -v gen="$DATA/verstore.conf:" \
+	    -v conf="$CONF" -v first="$first" -v n="$n" '{
+		p = index($0, gen)
+		if (p > 0) {
+			rest = substr($0, p + length(gen))
+			if (match(rest, /^[0-9]+/)) {
+				l = substr(rest, 1, RLENGTH) + 0
+				if (l >= first && l < first + n)
+					$0 = substr($0, 1, p - 1) conf ":" \
+					    (l - first + 1) substr(rest, RLENGTH + 1)
+			}
+		}
+		print
+	}' >&2
+	exit 1
+fi
 NGINX_CLIENT=$www sh conf/nginx-local.sh "$PORT" "$pub/nginx" "$sock" "$www" \
 	stderr > "$pub/nginx/nginx.conf"
 "$nginx" -t -q -p "$pub/nginx" -c "$pub/nginx/nginx.conf"
@@ -110,7 +142,6 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 0' INT TERM HUP
 
-case "$BUILD" in /*) exe="$BUILD/verstored" ;; *) exe="$here/$BUILD/verstored" ;; esac
 "$exe" -c "$DATA/verstore.conf" &
 vpid=$!
 for _ in $(seq 100); do

@@ -51,6 +51,10 @@ def test_make_run_ready_busy_port_and_stop():
         assert lines and lines[-1].startswith("verstore on"), lines
         # make run asks no credentials, whatever the installed default
         assert "requests are not checked" not in "".join(lines), lines
+        # nothing to build, and no alert from nginx at each start (its
+        # setrlimit past what this user may have)
+        assert "building" not in "".join(lines), lines
+        assert "setrlimit" not in "".join(lines), lines
         # ready means ready: health answers at once
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health",
                                     timeout=5) as r:
@@ -71,6 +75,14 @@ def test_make_run_ready_busy_port_and_stop():
             p.wait()
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(data + "-2", ignore_errors=True)
+
+
+def refused(data, conf):
+    """What make run CONF=conf said as it stopped at once, exit 1."""
+    p = start(harness.free_port(), data, conf=conf)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 1, out
+    return out
 
 
 def test_make_run_conf_file():
@@ -113,19 +125,48 @@ def test_make_run_conf_file():
         # a tokens file that does not parse stops it, naming the line
         with open(tokens, "a") as f:
             f.write("alice 00 rw *\n")
-        p = start(harness.free_port(), data, conf=extra)
-        out, _ = p.communicate(timeout=60)
-        assert p.returncode == 1, out
+        out = refused(data, extra)
         assert f"tokens {tokens}:2: SHA256HEX" in out, out
+        # a bad line of CONF is named by CONF's name and line, not the
+        # generated file's
+        with open(tokens, "w") as f:
+            f.write("")
+        with open(extra, "a") as f:
+            f.write("map_size 1GB\n")
+        out = refused(data, extra)
+        assert f"{extra}:5: map_size: expected bytes" in out, out
+        assert "verstore.conf:" not in out, out
         # and a CONF that is not there is said at once
-        p = start(harness.free_port(), data, conf=extra + ".none")
-        out, _ = p.communicate(timeout=60)
-        assert p.returncode == 1 and "no such readable file" in out, out
+        out = refused(data, extra + ".none")
+        assert "no such readable file" in out, out
     finally:
         if p is not None and p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_make_run_says_it_builds_first():
+    """With nothing built yet, make run says so before the build's silent
+    half minute (stopped here before it ends)."""
+    build = tempfile.mkdtemp(prefix="verstore-build-")
+    env = dict(os.environ, PORT=str(harness.free_port()), BUILD=build,
+               DATA=build + "/var")
+    env.pop("CONF", None)
+    p = subprocess.Popen(["bash", os.path.join(harness.ROOT, "conf",
+                                               "run.sh")],
+                         cwd=harness.ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("make run: building verstored (the first "
+                               "time: about 30 s)"), line
+        assert not os.path.exists(os.path.join(build, "verstored"))
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        shutil.rmtree(build, ignore_errors=True)
 
 
 # -- a checkout that only its owner may reach ----------------------------------
