@@ -424,13 +424,16 @@ work_finish(void *h)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: verstored [-t] [-c file]\n"
+	fprintf(stderr, "usage: verstored [-c file]\n"
+	    "       verstored -t [-c file]\n"
 	    "       verstored backup [-c file] dir\n"
-	    "       verstored token add name [--read-only] [--prefix p]... "
-	    "[-c file]\n"
+	    "       verstored token add name [--read-only] "
+	    "[--prefix prefix]... [-c file]\n"
 	    "       verstored token add name --metrics [-c file]\n"
 	    "       verstored token list [-c file]\n"
-	    "       verstored token revoke name [-c file]\n");
+	    "       verstored token revoke name [-c file]\n"
+	    "       verstored --version\n"
+	    "       verstored -h | --help\n");
 	exit(2);
 }
 
@@ -446,8 +449,8 @@ help(void)
 	    "and the paths\n"
 	    "       verstored backup [-c file] dir   hot copy of the store "
 	    "into an empty dir\n"
-	    "       verstored token add name [--read-only] [--prefix p]... "
-	    "[-c file]\n"
+	    "       verstored token add name [--read-only] "
+	    "[--prefix prefix]... [-c file]\n"
 	    "                                        a new token, printed "
 	    "once on stdout\n"
 	    "       verstored token add name --metrics [-c file]\n"
@@ -456,11 +459,21 @@ help(void)
 	    "       verstored token list [-c file]   names, modes and "
 	    "prefixes\n"
 	    "       verstored token revoke name [-c file]\n"
-	    "       verstored --version | --help\n\n"
+	    "       verstored --version\n"
+	    "       verstored -h | --help\n\n"
+	    "Options go before the command word or anywhere after it.\n"
 	    "The configuration (default %s) holds \"name value\"\nlines; "
 	    "conf/verstore.conf documents every setting. The token commands "
 	    "keep the\nfile its \"tokens\" setting names. SIGTERM drains and "
-	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n",
+	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n"
+	    "\nexit status:\n"
+	    "  0  stopped cleanly; the configuration is good; the command "
+	    "did it\n"
+	    "  1  anything else: a bad configuration or tokens file, a store "
+	    "that\n"
+	    "     cannot be opened, a command that failed\n"
+	    "  2  usage: an unknown option or command, a missing or extra "
+	    "argument\n",
 	    VERSTORE_VERSION, DEFAULT_CONF);
 }
 

@@ -76,6 +76,7 @@ PG_SKIP = {
     "test_conf": "configuration checks on files of its own",
     "test_install": "make install, no server",
     "test_layout": "reads the sources",
+    "test_manual": "verstored's manual against its help, no server",
     "test_nginx": "nginx's own answers",
     "test_remote_user": "nginx's auth blocks in front of verstored",
     "test_run": "make run, with a data directory of its own",
