@@ -17,12 +17,15 @@ client=${NGINX_CLIENT:-$here/client}
 workers=${NGINX_WORKERS:-1}
 # 65536 descriptors where this user may raise its limit that far (root,
 # mostly), else the hard limit it has: nginx's setrlimit past it fails,
-# with an alert at every start
+# with an alert at every start; and no more connections than descriptors
+# (else a warning at every start)
 nofile=65536
 if ! (ulimit -n 65536) 2>/dev/null; then
 	nofile=$(ulimit -Hn)
 	[ "$nofile" = unlimited ] && nofile=65536
 fi
+conns=24576
+[ "$nofile" -lt "$conns" ] && conns=$nofile
 auth=none arg=
 [ -n "${NGINX_AUTH:-}" ] && read -r auth arg <<AUTH
 $NGINX_AUTH
@@ -44,7 +47,7 @@ daemon off;
 pid $state/nginx.pid;
 error_log $log warn;
 worker_rlimit_nofile $nofile;
-events { worker_connections 24576; }
+events { worker_connections $conns; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
