@@ -28,6 +28,18 @@ def start(port, data, conf=None):
                             start_new_session=True)
 
 
+def end(p):
+    """Stops run.sh after a failed assertion: SIGTERM first, so that it
+    removes what it made (as root, its directory under /tmp)."""
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
 def wait_ready(p):
     """The lines run.sh printed up to "verstore on ...", or to its end."""
     lines = []
@@ -72,9 +84,7 @@ def test_make_run_ready_busy_port_and_stop():
         assert "verstore stopped." in out, out
         assert p.returncode == 0, p.returncode
     finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        end(p)
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(data + "-2", ignore_errors=True)
 
@@ -142,9 +152,8 @@ def test_make_run_conf_file():
         out = refused(data, extra + ".none")
         assert "no such readable file" in out, out
     finally:
-        if p is not None and p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        if p is not None:
+            end(p)
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -233,9 +242,7 @@ def test_make_run_in_a_private_checkout():
             # what nginx's workers were given goes with them
             assert not os.path.exists(os.path.dirname(os.path.dirname(sock)))
     finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        end(p)
         shutil.rmtree(top, ignore_errors=True)
 
 
