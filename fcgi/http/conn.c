@@ -985,8 +985,7 @@ loop_main(void *arg)
 				if (l->o.abandoned != NULL)
 					l->o.abandoned(l->o.arg, &c->w);
 				watcher_close(l, c, 1, "its peer closed");
-			}
-			else if (c->fd != -1 && c->state == C_PENDING)
+			} else if (c->fd != -1 && c->state == C_PENDING)
 				conn_read(l, c);
 		}
 	}
