@@ -142,9 +142,11 @@ bench-scale: all $(BUILD)/bench/load
 # systemd unit, the example nginx site, the client (PREFIX/share/verstore/
 # client, the command linked as PREFIX/bin/verstore), the configuration and
 # an empty tokens file, mode 0640 in group verstore when there is one
-# (neither over one that is there already).
+# (neither over one that is there already). The configuration goes in
+# SYSCONFDIR/verstore: /etc for PREFIX /usr/local or /usr, else PREFIX/etc,
+# so that make install PREFIX=/tmp/x writes nothing outside /tmp/x.
 PREFIX	?= /usr/local
-SYSCONFDIR ?= /etc
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 # The client as npm pack makes it (client/package.json "files"): what the
 # nginx site serves at /verstore.js and /conflict.js, and the command.

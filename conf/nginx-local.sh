@@ -8,10 +8,24 @@
 # example's location /api/ (for auth remote_user) as doc/security.md says to,
 # with the password file FILE or the sign-on service's URL in place of the
 # example's; unset, the block "auth none" stays: nobody is authenticated.
+# NGINX_CLIENT=DIR serves /verstore.js and /conflict.js from DIR (default:
+# this checkout's client/).
 set -eu
 port=$1 state=$2 sock=$3 root=$4 log=${5:-$2/error.log}
 here=$(cd "$(dirname "$0")/.." && pwd)
+client=${NGINX_CLIENT:-$here/client}
 workers=${NGINX_WORKERS:-1}
+# 65536 descriptors where this user may raise its limit that far (root,
+# mostly), else the hard limit it has: nginx's setrlimit past it fails,
+# with an alert at every start; and no more connections than descriptors
+# (else a warning at every start)
+nofile=65536
+if ! (ulimit -n 65536) 2>/dev/null; then
+	nofile=$(ulimit -Hn)
+	[ "$nofile" = unlimited ] && nofile=65536
+fi
+conns=24576
+[ "$nofile" -lt "$conns" ] && conns=$nofile
 auth=none arg=
 [ -n "${NGINX_AUTH:-}" ] && read -r auth arg <<AUTH
 $NGINX_AUTH
@@ -32,8 +46,8 @@ worker_processes $workers;
 daemon off;
 pid $state/nginx.pid;
 error_log $log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 24576; }
+worker_rlimit_nofile $nofile;
+events { worker_connections $conns; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
@@ -61,7 +75,7 @@ sed -e "/# BEGIN auth $auth\$/,/# END auth $auth\$/{/# BEGIN\\|# END/!s/^\\( *\\
     -e "s|@PORT@|$port|g" \
     -e "s|unix:/run/verstore/verstored.sock|unix:$sock|" \
     -e "s|root /var/www/app;|root $root;|" \
-    -e "s|/usr/local/share/verstore/client/|$here/client/|" \
+    -e "s|/usr/local/share/verstore/client/|$client/|" \
     -e '/^    index index.html;$/a\
     # make run serves client/: not its tests, tools or dependencies.\
     location ~ ^/(node_modules|test|bin)/ { return 404; }' \

@@ -179,6 +179,15 @@ count_watchers(void *arg, int delta)
 	metrics_watchers_add(w->app->metrics, delta);
 }
 
+/* A watcher whose client left first: over, unanswered (499). */
+static void
+count_abandoned(void *arg, const struct wire *req)
+{
+	struct worker	*w = arg;
+
+	metrics_abandoned(w->app->metrics, wire_param(req, "REQUEST_METHOD"));
+}
+
 /* A commit: the watchers of every worker may have something new. */
 static void
 post_commit(void *arg, uint64_t seq)
@@ -314,6 +323,7 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	if (co.max_watchers_per_owner == 0)	/* a quarter, at least 1 */
 		co.max_watchers_per_owner = (c->max_watchers + 3) / 4;
 	co.watchers = count_watchers;
+	co.abandoned = count_abandoned;
 	co.thread_start = thread_start;
 	co.thread_end = thread_end;
 	co.handle = handle;
@@ -414,13 +424,16 @@ work_finish(void *h)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: verstored [-t] [-c file]\n"
+	fprintf(stderr, "usage: verstored [-c file]\n"
+	    "       verstored -t [-c file]\n"
 	    "       verstored backup [-c file] dir\n"
-	    "       verstored token add name [--read-only] [--prefix p]... "
-	    "[-c file]\n"
+	    "       verstored token add name [--read-only] "
+	    "[--prefix prefix]... [-c file]\n"
 	    "       verstored token add name --metrics [-c file]\n"
 	    "       verstored token list [-c file]\n"
-	    "       verstored token revoke name [-c file]\n");
+	    "       verstored token revoke name [-c file]\n"
+	    "       verstored --version\n"
+	    "       verstored -h | --help\n");
 	exit(2);
 }
 
@@ -436,8 +449,8 @@ help(void)
 	    "and the paths\n"
 	    "       verstored backup [-c file] dir   hot copy of the store "
 	    "into an empty dir\n"
-	    "       verstored token add name [--read-only] [--prefix p]... "
-	    "[-c file]\n"
+	    "       verstored token add name [--read-only] "
+	    "[--prefix prefix]... [-c file]\n"
 	    "                                        a new token, printed "
 	    "once on stdout\n"
 	    "       verstored token add name --metrics [-c file]\n"
@@ -446,11 +459,21 @@ help(void)
 	    "       verstored token list [-c file]   names, modes and "
 	    "prefixes\n"
 	    "       verstored token revoke name [-c file]\n"
-	    "       verstored --version | --help\n\n"
+	    "       verstored --version\n"
+	    "       verstored -h | --help\n\n"
+	    "Options go before the command word or anywhere after it.\n"
 	    "The configuration (default %s) holds \"name value\"\nlines; "
 	    "conf/verstore.conf documents every setting. The token commands "
 	    "keep the\nfile its \"tokens\" setting names. SIGTERM drains and "
-	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n",
+	    "stops.\nSee verstored(8), and doc/API.md for the HTTP contract.\n"
+	    "\nexit status:\n"
+	    "  0  stopped cleanly; the configuration is good; the command "
+	    "did it\n"
+	    "  1  anything else: a bad configuration or tokens file, a store "
+	    "that\n"
+	    "     cannot be opened, a command that failed\n"
+	    "  2  usage: an unknown option or command, a missing or extra "
+	    "argument\n",
 	    VERSTORE_VERSION, DEFAULT_CONF);
 }
 
@@ -567,20 +590,20 @@ master_check(void *arg)
 /*
  * verstored backup [-c file] DIR: a consistent, compacted copy of the
  * store that the configuration names, made while it serves. DIR must
- * exist and hold no store yet.
+ * exist and hold no store yet. argv[0] is "backup"; path, the file that
+ * a -c before it named (a -c after it wins).
  */
 static int
-cmd_backup(int argc, char *argv[])
+cmd_backup(int argc, char *argv[], const char *path)
 {
 	struct conf		*c = NULL;
 	struct store_opts	 so;
 	struct stat		 sb;
 	store			*st = NULL;
-	const char		*path = DEFAULT_CONF;
 	char			 file[PATH_MAX + 16];
 	int			 ch, rc = 1;
 
-	optind = 1;
+	optind = 0;		/* anew: main's getopt ran */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		if (ch != 'c')
 			usage();
@@ -741,10 +764,11 @@ token_revoke(const struct conf *c, const char *name)
  * verstored token list [-c file]
  * verstored token revoke NAME [-c file]
  * on the tokens file that the configuration's "tokens" names; options go
- * anywhere after the command word. The logic is proc/tokens.c's.
+ * anywhere. argv[0] is "token"; path, the file that a -c before it named
+ * (a -c after it wins). The logic is proc/tokens.c's.
  */
 static int
-cmd_token(int argc, char *argv[])
+cmd_token(int argc, char *argv[], const char *path)
 {
 	static const struct option	 opts[] = {
 		{ "read-only",	no_argument,		NULL, 'r' },
@@ -753,32 +777,30 @@ cmd_token(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 },
 	};
 	struct conf			*c = NULL;
-	const char			*path = DEFAULT_CONF, *cmd, *name = NULL;
+	const char			*cmd = NULL, *name = NULL;
 	const char			**pfx = NULL;
 	size_t				 npfx = 0;
 	int				 ch, ro = 0, metrics = 0;
 	int				 add_opts = 0, rc = 2;
 
-	if (argc < 2)
-		usage();
-	cmd = argv[1];
-	if (strcmp(cmd, "add") != 0 && strcmp(cmd, "list") != 0 &&
-	    strcmp(cmd, "revoke") != 0)
-		usage();
 	if ((pfx = calloc((size_t)argc, sizeof(*pfx))) == NULL) {
 		perror("verstored");
 		return 1;
 	}
-	/* "-": the words that are not options come as 1, in their order */
-	optind = 1;
+	/* "-": the words that are not options come as 1, in their order:
+	   the command (add, list, revoke), then its name; optind 0: anew,
+	   as main's getopt ran */
+	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "-c:", opts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "-c:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 1:
-			if (name != NULL)
+			if (cmd == NULL)
+				cmd = optarg;
+			else if (name == NULL)
+				name = optarg;
+			else
 				goto out;
-			name = optarg;
 			break;
 		case 'c':
 			path = optarg;
@@ -796,11 +818,14 @@ cmd_token(int argc, char *argv[])
 			add_opts = 1;
 			break;
 		default:
-			fprintf(stderr, "verstored: token %s: an unknown option, "
-			    "or one without its value\n", cmd);
+			fprintf(stderr, "verstored: token: an unknown option, "
+			    "or one without its value\n");
 			goto out;
 		}
 	}
+	if (cmd == NULL || (strcmp(cmd, "add") != 0 &&
+	    strcmp(cmd, "list") != 0 && strcmp(cmd, "revoke") != 0))
+		goto out;
 	if ((name == NULL) != (strcmp(cmd, "list") == 0) ||
 	    (add_opts && strcmp(cmd, "add") != 0))
 		goto out;
@@ -886,25 +911,19 @@ main(int argc, char *argv[])
 	struct pool_work	 work = { work_start, work_stop, work_finish,
 				     work_reload, master_check, NULL };
 	struct app		 app;
+	static const struct option opts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 },
+	};
 	const char		*path = DEFAULT_CONF;
 	char			 msg[PATH_MAX + 1024];
 	int			 ch, test = 0;
 	enum pool_err		 pe;
 
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("verstored %s\n", VERSTORE_VERSION);
-		return 0;
-	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		help();
-		return 0;
-	}
-	if (argc > 1 && strcmp(argv[1], "backup") == 0)
-		return cmd_backup(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "token") == 0)
-		return cmd_token(argc - 1, argv + 1);
-	while ((ch = getopt(argc, argv, "c:t")) != -1) {
+	/* "+": up to the command word (backup, token), which reads the
+	   rest, its own options among them; -c may come before it too */
+	while ((ch = getopt_long(argc, argv, "+c:th", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -912,10 +931,20 @@ main(int argc, char *argv[])
 		case 't':
 			test = 1;
 			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("verstored %s\n", VERSTORE_VERSION);
+			return 0;
 		default:
 			usage();
 		}
 	}
+	if (optind < argc && !test && strcmp(argv[optind], "backup") == 0)
+		return cmd_backup(argc - optind, argv + optind, path);
+	if (optind < argc && !test && strcmp(argv[optind], "token") == 0)
+		return cmd_token(argc - optind, argv + optind, path);
 	if (optind != argc)
 		usage();
 	if ((c = load_conf(path, test)) == NULL)

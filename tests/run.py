@@ -87,6 +87,7 @@ PG_SKIP = {
                  "curl examples' server is on LMDB",
     "test_install": "make install, no server",
     "test_layout": "reads the sources",
+    "test_manual": "verstored's manual against its help, no server",
     "test_nginx": "nginx's own answers",
     "test_remote_user": "nginx's auth blocks in front of verstored",
     "test_run": "make run, with a data directory of its own",

@@ -160,13 +160,17 @@ long_poll(const struct api_ctx *ctx, const struct http_req *q,
 	if (read_changes(ctx, f, since, (size_t)f->limit, &ch, r) == -1)
 		goto out;
 	if (ch.n == 0 && f->wait > 0 && !q->timed_out) {
-		if (!q->resumed && !q->can_park) {
+		if (q->can_park) {
+			park(ctx, r, f, ch.last_seq, q->resumed ?
+			    q->park_until_ms :
+			    conn_now_ms() + (int64_t)f->wait * 1000);
+			goto out;
+		}
+		if (!q->resumed) {
 			full(ctx, q, r);
 			goto out;
 		}
-		park(ctx, r, f, ch.last_seq, q->resumed ? q->park_until_ms :
-		    conn_now_ms() + (int64_t)f->wait * 1000);
-		goto out;
+		/* the worker stops: answered as if its time had come */
 	}
 	r->status = 200;
 	r->content_type = "application/json";

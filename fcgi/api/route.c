@@ -162,7 +162,9 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
 		api_problem(r, P_OOM);
 	}
 	auth_cors(ctx, q, r);
-	if (ctx->metrics != NULL)
+	/* counted once, as it ends: not each time a watcher waits again
+	   (one whose peer leaves first is the loop's 499) */
+	if (ctx->metrics != NULL && !(r->park && q->can_wait))
 		(void)metrics_request(ctx->metrics, q->method, r->status,
 		    now_us() - start);
 }

@@ -1007,9 +1007,11 @@ loop_main(void *arg)
 				if (read(l->evfd, &tick, sizeof(tick)) == -1 &&
 				    errno != EAGAIN)
 					log_warn("eventfd: %s", strerror(errno));
-			} else if (c->fd != -1 && c->state == C_PARKED)
+			} else if (c->fd != -1 && c->state == C_PARKED) {
+				if (l->o.abandoned != NULL)
+					l->o.abandoned(l->o.arg, &c->w);
 				watcher_close(l, c, 1, "its peer closed");
-			else if (c->fd != -1 && c->state == C_PENDING)
+			} else if (c->fd != -1 && c->state == C_PENDING)
 				conn_read(l, c);
 		}
 	}

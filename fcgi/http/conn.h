@@ -58,6 +58,9 @@ struct conn_opts {
 			    struct http_park *pk, struct buf *out);
 	/* The number of waiting watchers changed by delta (NULL: none). */
 	void		 (*watchers)(void *arg, int delta);
+	/* A waiting watcher's peer closed before its answer ended: the
+	   request is over unanswered (NULL: none). */
+	void		 (*abandoned)(void *arg, const struct wire *);
 	void		*arg;
 };
 

@@ -243,8 +243,9 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 	}
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
+	q.can_wait = pk != NULL && !pk->ending && (q.can_park || q.streaming);
 	handler(arg, &q, &s->resp);
-	if (pk == NULL || pk->ending || (!q.can_park && !q.streaming))
+	if (!q.can_wait)
 		s->resp.park = 0;	/* it may not wait: it ends now */
 	if (pk != NULL) {
 		pk->park = s->resp.park;

@@ -45,6 +45,9 @@ struct http_req {
 	int			 can_park;	/* there is room for it to wait */
 	int			 owner_full;	/* ... not: its owner has its share */
 	int			 streaming;	/* its head went out already */
+	int			 can_wait;	/* a park it asks for is kept:
+						   can_park or streaming, and
+						   the worker goes on */
 	uint64_t		 cursor;	/* what it had seen, as resp set */
 	int64_t			 park_until_ms;	/* ... and when it was to wake */
 };

@@ -132,21 +132,37 @@ bucket(const struct bound *b, size_t n, uint64_t v)
 	return i;
 }
 
+/* methods[]' index of method; the last ("other") for any other. */
+static size_t
+method_index(const char *method)
+{
+	size_t	 i;
+
+	for (i = 0; i < METRICS_NMETHODS - 1; i++)
+		if (method != NULL && strcmp(method, methods[i]) == 0)
+			break;
+	return i;
+}
+
 enum metrics_err
 metrics_request(struct metrics *m, const char *method, int status,
     uint64_t duration_us)
 {
-	size_t	 i;
+	size_t	 i = method_index(method);
 
 	if (status < METRICS_STATUS_MIN || status > METRICS_STATUS_MAX)
 		return METRICS_INVALID;
-	for (i = 0; i < METRICS_NMETHODS - 1; i++)
-		if (method != NULL && strcmp(method, methods[i]) == 0)
-			break;
 	add(&m->req[i][status - METRICS_STATUS_MIN], 1);
 	add(&m->dur[i][bucket(dur_bounds, NDUR, duration_us)], 1);
 	add(&m->dur_us[i], duration_us);
 	return METRICS_OK;
+}
+
+void
+metrics_abandoned(struct metrics *m, const char *method)
+{
+	add(&m->req[method_index(method)][METRICS_ABANDONED -
+	    METRICS_STATUS_MIN], 1);
 }
 
 /* The claimer a slot's state names has exited (and was reaped). */

@@ -66,6 +66,13 @@ void	metrics_destroy(struct metrics *);
 enum metrics_err metrics_request(struct metrics *, const char *method,
 	    int status, uint64_t duration_us);
 /*
+ * One request whose client left before its answer ended (a long poll
+ * still waiting, a stream): code 499, as nginx logs it, not a 5xx; not
+ * in the durations, as it was never answered.
+ */
+#define METRICS_ABANDONED	499
+void	metrics_abandoned(struct metrics *, const char *method);
+/*
  * One conflict answer, by its code and the first segment of key[0..klen)
  * (the bytes before the first '/', or all of it). A segment that is
  * empty, longer than METRICS_PREFIX_MAX, not UTF-8, "~other" itself, or

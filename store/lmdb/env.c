@@ -3,9 +3,13 @@
  * copied for a backup; see lmdb_int.h for what it holds.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -133,11 +137,30 @@ lmdb_close(store *st)
 	free(st);
 }
 
+/*
+ * The copy's data.mdb is made 0600, as the store's own file is:
+ * mdb_env_copy2() would make it 0666 less the umask, readable by all.
+ */
 enum store_err
 lmdb_backup(store *st, const char *dir)
 {
-	return db_err(st, __func__, dir, mdb_env_copy2(st->env, dir,
-	    MDB_CP_COMPACT));
+	char	 path[PATH_MAX];
+	int	 fd, rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path))
+		return db_err(st, __func__, dir, ENAMETOOLONG);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		return db_err(st, __func__, path, errno);
+	rc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	if (rc == 0 && fsync(fd) == -1)
+		rc = errno;
+	if (close(fd) == -1 && rc == 0)
+		rc = errno;
+	if (rc != 0)
+		(void)unlink(path);
+	return db_err(st, __func__, path, rc);
 }
 
 void

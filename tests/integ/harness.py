@@ -82,6 +82,31 @@ def free_port():
     return port
 
 
+def public_copy(src, dst, skip=()):
+    """A copy of the file or tree src at dst that every user may read
+    (dst's parent must be reachable), skip: top-level names left out.
+    As root, nginx's workers run as nobody, and a checkout may sit in a
+    0700 directory (a home): what they serve, and what a test runs as
+    another user, is copied where they can reach it."""
+    if not os.path.isdir(src):
+        shutil.copy2(src, dst)
+        _readable(dst)
+        return dst
+    shutil.copytree(src, dst, ignore=lambda d, names: [
+        n for n in names if d == src and n in skip])
+    for d, _, files in os.walk(dst):
+        _readable(d)
+        for f in files:
+            _readable(os.path.join(d, f))
+    return dst
+
+
+def _readable(path):
+    """a+r, and a+x where its owner may search or run it."""
+    mode = os.stat(path).st_mode
+    os.chmod(path, 0o755 if mode & 0o100 else 0o644)
+
+
 def metric(text, name, **labels):
     """The value of one series in /api/metrics' text (labels: those it
     must have), None when it is not there."""
@@ -241,26 +266,35 @@ class Server:
             time.sleep(0.02)
 
     def web_root(self):
-        """self.www, or a stub site of one page in the server's
-        directory."""
-        if self.www is not None:
-            return self.www
+        """A copy of self.www in the server's directory, or a stub site of
+        one page there: the front-end's workers reach it whoever they run
+        as (public_copy)."""
         www = os.path.join(self.dir, "www")
-        os.makedirs(www, exist_ok=True)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!doctype html><title>app</title>\n")
+        if self.www is not None and not os.path.exists(www):
+            public_copy(self.www, www, skip=("node_modules", "test", "bin"))
+        elif self.www is None:
+            os.makedirs(www, exist_ok=True)
+            with open(os.path.join(www, "index.html"), "w") as f:
+                f.write("<!doctype html><title>app</title>\n")
         return www
 
     def start_nginx(self):
         state = os.path.join(self.dir, "nginx")
         os.makedirs(os.path.join(state, "tmp"), exist_ok=True)
         www = self.web_root()
+        client = os.path.join(self.dir, "client")
+        if not os.path.exists(client):
+            os.makedirs(client)
+            for name in ("verstore.js", "conflict.js"):
+                public_copy(os.path.join(ROOT, "client", name),
+                            os.path.join(client, name))
         conf = subprocess.run(
             ["sh", os.path.join(ROOT, "conf", "nginx-local.sh"),
              str(self.port), state, self.sock, www],
             check=True, capture_output=True, text=True,
             env=dict(os.environ, NGINX_WORKERS=str(self.nginx_workers),
-                     NGINX_AUTH=self.nginx_auth or "")).stdout
+                     NGINX_AUTH=self.nginx_auth or "",
+                     NGINX_CLIENT=client)).stdout
         if self.nginx_extra:
             conf = conf.rstrip().rstrip("}") + self.nginx_extra + "\n}\n"
         path = os.path.join(state, "nginx.conf")

@@ -40,8 +40,9 @@ def test_backup_under_load_then_restore():
             time.sleep(1.0)
             with lock:
                 before = dict(acked)
+            # -c before the command word as after it (both kept working)
             p = subprocess.run([os.path.join(harness.BUILD, "verstored"),
-                                "backup", "-c", srv.conf_path, bk],
+                                "-c", srv.conf_path, "backup", bk],
                                capture_output=True, text=True, timeout=60)
             time.sleep(0.5)         # the writers go on during and after
             stop.set()
@@ -55,12 +56,23 @@ def test_backup_under_load_then_restore():
                                  "backup", "-c", srv.conf_path, bk],
                                 capture_output=True, text=True, timeout=60)
             assert p2.returncode != 0 and "already holds" in p2.stderr
-        # restore as doc/deploy.md says: a fresh data_dir holding the copy
+            # as private as the store itself, whatever the umask
+            src = os.path.join(srv.data, "data.mdb")
+            assert os.stat(src).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.join(bk, "data.mdb")).st_mode & 0o777 == 0o600
+        # restore as doc/deploy.md says: a fresh data_dir, 0700, holding
+        # the copy, 0600 (install -d -m 0700, install -m 0600)
         restored = harness.Server(workers=1, threads=4)
         try:
-            os.makedirs(restored.data)
-            shutil.copy(os.path.join(bk, "data.mdb"), restored.data)
+            subprocess.run(["install", "-d", "-m", "0700", restored.data],
+                           check=True)
+            subprocess.run(["install", "-m", "0600",
+                            os.path.join(bk, "data.mdb"), restored.data],
+                           check=True)
             restored.start()
+            assert os.stat(restored.data).st_mode & 0o777 == 0o700
+            assert os.stat(os.path.join(restored.data, "data.mdb")) \
+                .st_mode & 0o777 == 0o600
             for key, version in before.items():
                 r = restored.get("/api/storage/" + key)
                 assert r.status == 200, (key, r)

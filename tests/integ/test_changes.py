@@ -193,3 +193,32 @@ def test_watcher_that_stops_reading_is_dropped(srv):
     lazy.close()
     reader.close()
     assert srv.get("/api/health").status == 200
+
+
+def test_long_poll_answered_as_the_worker_stops():
+    """SIGTERM while long polls wait: each is answered 200 with what
+    there is (no results, last_seq), as when its time comes, so that its
+    client polls again; it was a 500 with no body."""
+    with harness.running(workers=1, threads=4) as srv:
+        assert srv.put("stop/a", 1).status == 201
+        got = []
+
+        def poll(_):
+            got.append(srv.request("GET", "/api/changes?prefix=stop/b&"
+                                   "since=1&wait=30", timeout=20))
+        threads = [threading.Thread(target=poll, args=(i,))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while harness.metric(srv.get("/api/metrics").body.decode(),
+                             "verstore_watchers") != 3:
+            assert time.monotonic() < deadline, "the polls never waited"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        srv.vs.send_signal(15)
+        for t in threads:
+            t.join(20)
+        assert time.monotonic() - t0 < 10
+        assert [r.status for r in got] == [200] * 3, got
+        assert all(r.json == {"results": [], "last_seq": 1} for r in got), got

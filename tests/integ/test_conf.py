@@ -9,8 +9,9 @@ import tempfile
 import harness
 
 
-def verstored(*args, user=None):
-    cmd = [os.path.join(harness.BUILD, "verstored"), *args]
+def verstored(*args, user=None, exe=None):
+    """exe: a copy another user can run (harness.public_copy), for user."""
+    cmd = [exe or os.path.join(harness.BUILD, "verstored"), *args]
     if user is not None:
         cmd = ["runuser", "-u", user, "--"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
@@ -63,13 +64,16 @@ def test_paths_and_group_are_checked():
         if os.geteuid() == 0 and shutil.which("runuser"):
             # a data dir the service user cannot write: -t and start-up
             # both refuse at once, saying whom to give which rights
+            exe = harness.public_copy(os.path.join(harness.BUILD,
+                                                   "verstored"),
+                                      os.path.join(d, "verstored"))
             os.makedirs(data)
             os.chmod(data, 0o755)
-            r = verstored("-t", "-c", conf, user="nobody")
+            r = verstored("-t", "-c", conf, user="nobody", exe=exe)
             assert r.returncode == 1, r
             assert f"data_dir {data}: Permission denied" in r.stderr, r.stderr
             assert "read, write and search rights" in r.stderr
-            r = verstored("-c", conf, user="nobody")
+            r = verstored("-c", conf, user="nobody", exe=exe)
             assert r.returncode == 1 and "Permission denied" in r.stderr, r
             assert not os.path.exists(sock)
     finally:

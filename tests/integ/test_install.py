@@ -137,3 +137,36 @@ def check_client_command(d):
         r = subprocess.run([cmd, "get", "installed"], env=env,
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and json.loads(r.stdout)["value"] == {"n": 1}, r
+
+
+def test_prefix_takes_the_configuration_along():
+    """make install PREFIX=DIR (no DESTDIR) writes under DIR alone: the
+    configuration in DIR/etc/verstore, named so by the unit and the
+    configuration itself; SYSCONFDIR= still puts it elsewhere."""
+    d = tempfile.mkdtemp(prefix="verstore-prefix-")
+    try:
+        # what it would run: no path outside DIR but the sources
+        r = subprocess.run(["make", "-n", "-s", "-C", harness.ROOT,
+                            "install", f"PREFIX={d}",
+                            f"BUILD={harness.BUILD}"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        outside = [p for p in re.findall(r"(?<![\w.|])/[\w./-]+", r.stdout)
+                   if not p.startswith((d, harness.ROOT, "/dev/null"))]
+        assert outside == [], outside
+        subprocess.run(["make", "-s", "-C", harness.ROOT, "install",
+                        f"PREFIX={d}", f"BUILD={harness.BUILD}"],
+                       check=True, capture_output=True, timeout=300)
+        conf = os.path.join(d, "etc/verstore/verstore.conf")
+        assert f"\ntokens {d}/etc/verstore/tokens\n" in open(conf).read()
+        assert os.path.isfile(os.path.join(d, "etc/verstore/tokens"))
+        unit = open(os.path.join(d, "lib/systemd/system/verstored.service"))
+        assert f"ExecStart={d}/sbin/verstored -c {conf}" in unit.read()
+        other = os.path.join(d, "conf")
+        subprocess.run(["make", "-s", "-C", harness.ROOT, "install",
+                        f"PREFIX={d}", f"SYSCONFDIR={other}",
+                        f"BUILD={harness.BUILD}"],
+                       check=True, capture_output=True, timeout=300)
+        assert os.path.isfile(os.path.join(other, "verstore/verstore.conf"))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

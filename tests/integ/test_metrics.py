@@ -5,8 +5,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import time
 
 from harness import metric, run_threads
 
@@ -116,3 +118,49 @@ def test_a_killed_worker_loses_no_count(srv):
         labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"',
                                  m.group(2) or ""))
         assert sample(after, m.group(1), **labels) >= float(m.group(3)), line
+
+
+def wait_watchers(srv, n, timeout=10):
+    deadline = time.monotonic() + timeout
+    while sample(scrape(srv), "verstore_watchers") != n:
+        assert time.monotonic() < deadline, f"watchers never {n}"
+        time.sleep(0.05)
+
+
+def test_a_watcher_is_counted_once_and_one_left_as_499(srv):
+    """A long poll or a stream is counted once, as it ends: not as a 500
+    each time it waits (which paged whoever alerts on 5xx), and one whose
+    client leaves first (a closed tab) as 499, nginx's code for it."""
+    wait_watchers(srv, 0)
+    before = scrape(srv)
+    # a long poll that waits its second and is answered: one 200
+    r = srv.get("/api/changes?prefix=m499/&wait=1")
+    assert r.status == 200 and r.json["results"] == [], r
+    # long polls and streams that wait through nginx, then are left
+    socks = []
+    for i in range(6):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        accept = "Accept: text/event-stream\r\n" if i % 2 else ""
+        s.sendall(f"GET /api/changes?prefix=m499/&wait=30 HTTP/1.1\r\n"
+                  f"Host: x\r\n{accept}\r\n".encode())
+        socks.append(s)
+    wait_watchers(srv, 6)
+    for s in socks[1::2]:       # a stream's head came: it is open
+        assert s.recv(4096).startswith(b"HTTP/1.1 200"), s
+    for s in socks:
+        s.close()
+    wait_watchers(srv, 0)
+    after = scrape(srv)
+    for code, want in (("500", 0), ("499", 6)):
+        got = (sample(after, "verstore_requests_total", method="GET",
+                      code=code)
+               - sample(before, "verstore_requests_total", method="GET",
+                        code=code))
+        assert got == want, (code, got, after)
+    # the 499s are not in the durations: those are the answered ones
+    answered = sum(v for k, v in (
+        (m.group(1), float(m.group(2))) for m in re.finditer(
+            r'verstore_requests_total\{method="GET",code="(\d+)"\} (\S+)',
+            after)) if k != "499")
+    assert sample(after, "verstore_request_duration_seconds_count",
+                  method="GET") == answered, after

@@ -15,8 +15,9 @@ import harness
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
-def verstored(*args, user=None):
-    cmd = [os.path.join(harness.BUILD, "verstored"), *args]
+def verstored(*args, user=None, exe=None):
+    """exe: a copy another user can run (harness.public_copy), for user."""
+    cmd = [exe or os.path.join(harness.BUILD, "verstored"), *args]
     if user is not None:
         cmd = ["runuser", "-u", user, "--"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
@@ -205,6 +206,9 @@ def test_config_check_reads_the_tokens_file():
         # read as the user that runs it
         if os.geteuid() == 0 and shutil.which("runuser"):
             nobody = pwd.getpwnam("nobody")
+            exe = harness.public_copy(os.path.join(harness.BUILD,
+                                                   "verstored"),
+                                      os.path.join(d, "verstored"))
             for sub in ("data", "run"):
                 os.makedirs(os.path.join(d, sub))
                 os.chown(os.path.join(d, sub), nobody.pw_uid, nobody.pw_gid)
@@ -212,12 +216,12 @@ def test_config_check_reads_the_tokens_file():
                 f.write("")
             os.chmod(tokens, 0o600)
             os.chmod(conf, 0o644)
-            r = verstored("-t", "-c", conf, user="nobody")
+            r = verstored("-t", "-c", conf, user="nobody", exe=exe)
             assert r.returncode == 1, r
             assert f"tokens {tokens}: Permission denied for uid " \
                 f"{nobody.pw_uid}" in r.stderr, r.stderr
             os.chmod(tokens, 0o644)
-            r = verstored("-t", "-c", conf, user="nobody")
+            r = verstored("-t", "-c", conf, user="nobody", exe=exe)
             assert r.returncode == 0, r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -247,3 +251,38 @@ def test_no_token_in_the_log():
         assert hashlib.sha256(token.encode()).hexdigest() not in log
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_options_go_anywhere():
+    """-c FILE before the command word, between its words or after them:
+    the same command on the same file; -t with a command is refused."""
+    with tempfile.TemporaryDirectory() as d:
+        conf, tokens = setup(d)
+        for argv in (
+                ["-c", conf, "token", "add", "a0"],
+                ["token", "-c", conf, "add", "a1"],
+                ["token", "add", "-c", conf, "a2", "--read-only"],
+                ["token", "add", "a3", "-c", conf],
+                ["-c", "/nonexistent", "token", "add", "a4", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0, (argv, r.stderr)
+            assert TOKEN.match(r.stdout.strip()), (argv, r.stdout)
+        names = [line.split()[0] for line in lines(tokens)]
+        assert names == ["a0", "a1", "a2", "a3", "a4"], names
+        for argv in (["-c", conf, "token", "list"],
+                     ["token", "list", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and r.stdout.startswith("a0 rw *\n"), r
+        for argv in (["-c", conf, "-t"], ["-t", "-c", conf]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and "successful" in r.stderr, r
+        for argv in (["-c", conf, "--help"], ["--version"]):
+            r = verstored(*argv)
+            assert r.returncode == 0 and r.stdout.startswith("verstored "), r
+        for argv in (["-t", "-c", conf, "token", "list"],
+                     ["-c", conf, "token", "add"],
+                     ["-c", conf, "token", "add", "x", "y"],
+                     ["-c", conf, "token", "--read-only", "list"],
+                     ["-c", conf, "nosuch"]):
+            r = verstored(*argv)
+            assert r.returncode == 2 and "usage:" in r.stderr, (argv, r)
