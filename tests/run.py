@@ -74,6 +74,8 @@ PG_SKIP = {
     "test_client": "the client's own tests (node, a browser), 70 s; the "
                    "server's side of them is the conformance modules'",
     "test_conf": "configuration checks on files of its own",
+    "test_failover": "its hosts are on postgres already, on a cluster of "
+                     "its own (Patroni): the first pass runs it",
     "test_install": "make install, no server",
     "test_layout": "reads the sources",
     "test_nginx": "nginx's own answers",

@@ -159,6 +159,14 @@ pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
 		    one_line(PQerrorMessage(pc->c), buf, sizeof(buf)));
 		return STORE_UNAVAILABLE;
 	}
+	if (state != NULL && strcmp(state, "25006") == 0) {
+		/* a standby, or a primary demoted: another server leads */
+		pc->gone = 1;
+		pg_log(st, 1, __func__, "%s: the server is read-only (a "
+		    "standby?): %s", what, one_line(PQresultErrorMessage(res),
+		    buf, sizeof(buf)));
+		return STORE_UNAVAILABLE;
+	}
 	if (state != NULL && (strcmp(state, "40001") == 0 ||
 	    strcmp(state, "40P01") == 0)) {
 		pc->retry = 1;
@@ -496,12 +504,15 @@ pg_give(store *st, struct pgconn *pc)
 	if (pc == NULL)
 		return;
 	atomic_fetch_sub(&st->busy, 1);
-	if (PQstatus(pc->c) == CONNECTION_OK &&
+	if (PQstatus(pc->c) == CONNECTION_OK && !pc->gone &&
 	    PQtransactionStatus(pc->c) != PQTRANS_IDLE)
 		(void)pg_sql(st, pc, "ROLLBACK");
 	pthread_mutex_lock(&st->lock);
-	if (PQstatus(pc->c) != CONNECTION_OK) {
-		/* the server went away: the idle ones are likely gone too */
+	if (PQstatus(pc->c) != CONNECTION_OK || pc->gone) {
+		/*
+		 * the server went away, or no longer takes writes: the idle
+		 * ones are likely on it too
+		 */
 		pc->next = st->idle;
 		st->idle = NULL;
 		st->nidle = 0;

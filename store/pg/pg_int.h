@@ -86,6 +86,8 @@ struct pgconn {
 	PGconn		*c;
 	struct pgconn	*next;		/* the idle list */
 	int		 retry;		/* the last failure was 40001/40P01 */
+	int		 gone;		/* its server cannot take writes (a
+					   standby): closed when given back */
 };
 
 /*
@@ -239,7 +241,10 @@ int		 pg_send(struct pgconn *pc, enum pg_stmt s,
 		    const struct pgq *q);
 /*
  * The store's error for a failed result (res may be NULL), logged as
- * pg_run logs it, pc->retry set for 40001 and 40P01; what names it.
+ * pg_run logs it, pc->retry set for 40001 and 40P01; what names it. A
+ * server that refuses writes as read-only (25006: a standby, or a primary
+ * demoted) is STORE_UNAVAILABLE, and pc->gone is set: the pool drops pc,
+ * and the idle ones, so the next connection finds the primary.
  */
 enum store_err	 pg_fail(store *, struct pgconn *pc, PGresult *res,
 		    const char *what);

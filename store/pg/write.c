@@ -1021,12 +1021,13 @@ tx_begin(store *st, struct pgtx *tx)
 			PQclear(res);
 			return STORE_OK;
 		}
-		PQclear(res);
 		if (!tx_lost(tx)) {
-			pg_log(st, 0, __func__, "begin: %s",
-			    PQerrorMessage(tx->pc->c));
+			/* a standby (25006) is unavailable, as a lost one */
+			err = pg_fail(st, tx->pc, res, "begin");
+			PQclear(res);
 			break;
 		}
+		PQclear(res);
 		/* a connection the server closed while idle: once more */
 		pg_give(st, tx->pc);
 		tx->pc = NULL;
