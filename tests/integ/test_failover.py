@@ -269,6 +269,6 @@ def feed_all(srv):
 
 MISSING = pg_ha.missing()
 if MISSING:
-    print(f"test_failover: not installed: {MISSING} "
-          "(apt-get install patroni etcd-server): no tests")
+    print(f"test_failover: not installed: {MISSING} (apt-get install "
+          f"{MISSING.replace(',', '')}): no tests")
     del test_failover_under_writes
