@@ -19,6 +19,13 @@
 #define META_COLS "version, created_us, updated_us, lastmod_s, deleted, " \
 	"principal"
 
+/* A write of verstore_kv's row over the one there. */
+#define KV_UPSERT "ON CONFLICT (key) DO UPDATE SET value = excluded.value, " \
+	"version = excluded.version, created_us = excluded.created_us, " \
+	"updated_us = excluded.updated_us, lastmod_s = excluded.lastmod_s, " \
+	"deleted = excluded.deleted, principal = excluded.principal, " \
+	"seq = excluded.seq"
+
 static const struct {
 	const char	*name;
 	const char	*sql;
@@ -36,11 +43,7 @@ static const struct {
 	    "created_us, updated_us, lastmod_s, deleted, principal, seq) "
 	    "VALUES ($1::bytea, $2::bytea, $3::int8, $4::int8, $5::int8, "
 	    "$6::int8, $7::bool, $8::bytea, $9::int8) "
-	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-	    "version = excluded.version, created_us = excluded.created_us, "
-	    "updated_us = excluded.updated_us, "
-	    "lastmod_s = excluded.lastmod_s, deleted = excluded.deleted, "
-	    "principal = excluded.principal, seq = excluded.seq), "
+	    KV_UPSERT "), "
 	    "h AS (INSERT INTO verstore_history (key, version, value, "
 	    "created_us, updated_us, lastmod_s, deleted, principal) "
 	    "VALUES ($1, $3, $2, $4, $5, $6, $7, $8)) "
@@ -121,6 +124,30 @@ static const struct {
 	    "WHERE key = ANY($1::bytea[]) ORDER BY key FOR UPDATE" },
 	[Q_SEQ_SET] = { "vs_seq_set",
 	    "UPDATE verstore_meta SET value = $1::int8 WHERE name = 'seq'" },
+	/*
+	 * Q_WRITE's $1..$10 as arrays, one element a write (wmany.c); the
+	 * history's rows found by key = ANY($1), an index scan whatever the
+	 * planner thinks of the table (a join on w alone is a seq scan while
+	 * the table's statistics say it is small)
+	 */
+	[Q_WRITES] = { "vs_writes",
+	    "WITH w AS (SELECT * FROM unnest($1::bytea[], $2::bytea[], "
+	    "$3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::bool[], "
+	    "$8::bytea[], $9::int8[], $10::int8[]) AS w(key, value, version, "
+	    "created_us, updated_us, lastmod_s, deleted, principal, seq, "
+	    "prune)), "
+	    "k AS (INSERT INTO verstore_kv (key, value, version, created_us, "
+	    "updated_us, lastmod_s, deleted, principal, seq) "
+	    "SELECT key, value, version, created_us, updated_us, lastmod_s, "
+	    "deleted, principal, seq FROM w "
+	    KV_UPSERT "), "
+	    "h AS (INSERT INTO verstore_history (key, version, value, "
+	    "created_us, updated_us, lastmod_s, deleted, principal) "
+	    "SELECT key, version, value, created_us, updated_us, lastmod_s, "
+	    "deleted, principal FROM w) "
+	    "DELETE FROM verstore_history d USING w WHERE "
+	    "d.key = ANY($1::bytea[]) AND d.key = w.key AND "
+	    "d.version <= w.prune" },
 };
 
 void
@@ -157,6 +184,14 @@ pg_fail(store *st, struct pgconn *pc, PGresult *res, const char *what)
 	if (PQstatus(pc->c) == CONNECTION_BAD) {
 		pg_log(st, 0, __func__, "%s: connection lost: %s", what,
 		    one_line(PQerrorMessage(pc->c), buf, sizeof(buf)));
+		return STORE_UNAVAILABLE;
+	}
+	if (state != NULL && strcmp(state, "25006") == 0) {
+		/* a standby, or a primary demoted: another server leads */
+		pc->gone = 1;
+		pg_log(st, 1, __func__, "%s: the server is read-only (a "
+		    "standby?): %s", what, one_line(PQresultErrorMessage(res),
+		    buf, sizeof(buf)));
 		return STORE_UNAVAILABLE;
 	}
 	if (state != NULL && (strcmp(state, "40001") == 0 ||
@@ -496,12 +531,15 @@ pg_give(store *st, struct pgconn *pc)
 	if (pc == NULL)
 		return;
 	atomic_fetch_sub(&st->busy, 1);
-	if (PQstatus(pc->c) == CONNECTION_OK &&
+	if (PQstatus(pc->c) == CONNECTION_OK && !pc->gone &&
 	    PQtransactionStatus(pc->c) != PQTRANS_IDLE)
 		(void)pg_sql(st, pc, "ROLLBACK");
 	pthread_mutex_lock(&st->lock);
-	if (PQstatus(pc->c) != CONNECTION_OK) {
-		/* the server went away: the idle ones are likely gone too */
+	if (PQstatus(pc->c) != CONNECTION_OK || pc->gone) {
+		/*
+		 * the server went away, or no longer takes writes: the idle
+		 * ones are likely on it too
+		 */
 		pc->next = st->idle;
 		st->idle = NULL;
 		st->nidle = 0;

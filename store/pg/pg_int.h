@@ -78,6 +78,7 @@ enum pg_stmt {
 	Q_IDEM_PUT,
 	Q_PREFETCH,	/* keys (bytea[]) -> key, value, state, FOR UPDATE */
 	Q_SEQ_SET,	/* the last seq, written */
+	Q_WRITES,	/* many Q_WRITEs of different keys, as arrays */
 	Q_NSTMT
 };
 
@@ -86,6 +87,8 @@ struct pgconn {
 	PGconn		*c;
 	struct pgconn	*next;		/* the idle list */
 	int		 retry;		/* the last failure was 40001/40P01 */
+	int		 gone;		/* its server cannot take writes (a
+					   standby): closed when given back */
 };
 
 /*
@@ -93,9 +96,10 @@ struct pgconn {
  * keys of a batch's ops are read and locked in one statement as it
  * begins, a write changes the cached row at once and is queued, and the
  * queue goes out in one round trip (a pipeline) with COMMIT, or before a
- * statement that must see it. So a batch of plain ops costs a few round
- * trips, not two per op, while it holds the seq row every writer waits
- * for.
+ * statement that must see it, its writes of different keys in one
+ * statement (wmany.c). So a batch of plain ops costs a few round trips
+ * and statements, not two per op, while it holds the seq row every
+ * writer waits for.
  */
 #define PG_ROWS_MAX	(2 * STORE_BATCH_MAX)	/* rows cached, at most */
 #define PG_ROWS_SLOTS	(4 * STORE_BATCH_MAX)	/* their hash table (2^n) */
@@ -239,7 +243,10 @@ int		 pg_send(struct pgconn *pc, enum pg_stmt s,
 		    const struct pgq *q);
 /*
  * The store's error for a failed result (res may be NULL), logged as
- * pg_run logs it, pc->retry set for 40001 and 40P01; what names it.
+ * pg_run logs it, pc->retry set for 40001 and 40P01; what names it. A
+ * server that refuses writes as read-only (25006: a standby, or a primary
+ * demoted) is STORE_UNAVAILABLE, and pc->gone is set: the pool drops pc,
+ * and the idle ones, so the next connection finds the primary.
  */
 enum store_err	 pg_fail(store *, struct pgconn *pc, PGresult *res,
 		    const char *what);
@@ -255,6 +262,14 @@ int		 pg_bool(const PGresult *, int row, int col);
  */
 void		 pg_meta(const PGresult *, int row, int col,
 		    struct store_meta *m);
+
+/* wmany.c */
+#define PG_WMANY_BYTES	(1u << 20)	/* values in one Q_WRITES, at most
+					   (but one value, whatever size) */
+/* How many of w[0..n) (n > 0), from the first, go in one Q_WRITES. */
+size_t		 pgwm_span(const struct pgwrite *w, size_t n);
+/* Sends Q_WRITES of w[0..n) into pc's pipeline; 1, or 0 when it could not. */
+int		 pgwm_send(struct pgconn *pc, const struct pgwrite *w, size_t n);
 
 /* listen.c */
 /* Tells on_commit of seq when it is above the last one told. */

@@ -305,19 +305,35 @@ pipe_results(store *st, struct pgconn *pc, size_t n, size_t *at)
 }
 
 /*
- * Sends tx's queued writes, and with commit the seq, NOTIFY and COMMIT
- * (as tx_commit), in one round trip. STORE_OK; else tx failed, the error
- * is the first statement's that failed, and *in_writes says whether it
- * was a queued write (whose op then gets the error and its state before).
+ * Sends the queued writes of tx from w[i], as many as go in one statement
+ * (wmany.c); 1 with *k how many, or 0 when it could not.
+ */
+static int
+pipe_send_writes(struct pgtx *tx, size_t i, size_t *k)
+{
+	struct pgwrite	*w = &tx->cache->w[i];
+
+	*k = pgwm_span(w, tx->cache->nw - i);
+	return *k > 1 ? pgwm_send(tx->pc, w, *k) : pipe_send(tx, STEP_WRITE, i);
+}
+
+/*
+ * Sends tx's queued writes (those of different keys in one statement),
+ * and with commit the seq, NOTIFY and COMMIT (as tx_commit), in one round
+ * trip. STORE_OK; else tx failed, the error is the first statement's that
+ * failed, and *in_writes says whether it was one of the queued writes
+ * (whose first op then gets the error and its state before).
  */
 static enum store_err
 tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 {
 	enum pipe_step	 steps[4];
+	size_t		 first[PG_WRITES_MAX];	/* a statement's first write */
 	size_t		 nw = tx->cache != NULL ? tx->cache->nw : 0;
-	size_t		 ns = 0, n, i, at;
+	size_t		 ns = 0, n = 0, nws = 0, i, k, at;
 	struct pgwrite	*w;
 	enum store_err	 err;
+	int		 all = 0;
 
 	*in_writes = 0;
 	if (tx->failed)
@@ -337,16 +353,20 @@ tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 		at = 0;		/* nothing sent: as if the first failed */
 		goto fail;
 	}
-	for (n = 0; n < nw + ns; n++)
-		if (!pipe_send(tx, n < nw ? STEP_WRITE : steps[n - nw],
-		    n < nw ? n : 0))
-			break;
+	for (i = 0; i < nw && pipe_send_writes(tx, i, &k); i += k)
+		first[nws++] = i;
+	n = nws;
+	if (i == nw) {
+		while (n - nws < ns && pipe_send(tx, steps[n - nws], 0))
+			n++;
+		all = n - nws == ns;
+	}
 	if (PQpipelineSync(tx->pc->c) != 1)
 		n = 0;		/* the connection is gone: nothing comes */
 	err = pipe_results(st, tx->pc, n, &at);
 	if (PQexitPipelineMode(tx->pc->c) != 1 && err == STORE_OK)
 		err = pg_fail(st, tx->pc, NULL, "pipeline");
-	if (err == STORE_OK && n < nw + ns)
+	if (err == STORE_OK && !all)
 		err = pg_fail(st, tx->pc, NULL, "pipeline");
 	if (err == STORE_OK) {
 		for (i = 0; i < nw; i++)
@@ -357,9 +377,9 @@ tx_pipe(store *st, struct pgtx *tx, int commit, int *in_writes)
 	}
 fail:
 	tx->failed = 1;
-	if (at < nw) {
+	if (at < nws || (nws == 0 && at == 0 && nw > 0)) {
 		*in_writes = 1;
-		w = &tx->cache->w[at];
+		w = &tx->cache->w[at < nws ? first[at] : 0];
 		if (w->op != NULL && !tx_lost(tx)) {
 			w->op->err = err;
 			w->op->meta = w->before;
@@ -1021,12 +1041,13 @@ tx_begin(store *st, struct pgtx *tx)
 			PQclear(res);
 			return STORE_OK;
 		}
-		PQclear(res);
 		if (!tx_lost(tx)) {
-			pg_log(st, 0, __func__, "begin: %s",
-			    PQerrorMessage(tx->pc->c));
+			/* a standby (25006) is unavailable, as a lost one */
+			err = pg_fail(st, tx->pc, res, "begin");
+			PQclear(res);
 			break;
 		}
+		PQclear(res);
 		/* a connection the server closed while idle: once more */
 		pg_give(st, tx->pc);
 		tx->pc = NULL;

@@ -68,3 +68,59 @@ def test_mixed_conditional_writes_serialise(srv):
             assert r.status == 404 and r.json["version"] == top
         else:
             assert r.json["version"] == top and r.json["value"] == value
+
+
+def test_batched_writes_keep_each_version(srv):
+    """24 writers, each on its own 3 keys, some written twice in a row
+    and some deleted, past the 10 versions kept (history_versions): the
+    writes that share a commit land each as it was sent. Every key's
+    history holds its last 10 versions, each with the value, or the
+    tombstone, that made it; the older ones are gone; the feed has each
+    key once, at its last version."""
+    def client(t):
+        made = {}
+        for i in range(14):
+            for j in range(3):
+                key = f"gh/{t}/{j}"
+                reps = 2 if (i + j) % 4 == 0 else 1
+                for _ in range(reps):
+                    versions = made.get(key, {})
+                    live = versions and versions[max(versions)] is not None
+                    if live and (i + j + t) % 5 == 0:
+                        r = srv.delete(key)
+                        value = None
+                    else:
+                        value = {"t": t, "i": i, "j": j, "r": reps}
+                        r = srv.put(key, value)
+                    assert r.status in (200, 201), r
+                    made.setdefault(key, {})[r.json["version"]] = value
+        return made
+
+    made = {}
+    for m in run_threads(24, client):
+        made.update(m)
+    for key, versions in made.items():
+        top = max(versions)
+        assert sorted(versions) == list(range(1, top + 1)), key
+        h = srv.get(f"/api/storage/{key}?history=1").json["versions"]
+        assert [v["version"] for v in h] == list(range(top, top - 10, -1))
+        for v in h:
+            assert v["deleted"] == (versions[v["version"]] is None), (key, v)
+        for n in (top - 9, top - 5, top):
+            r = srv.get(f"/api/storage/{key}?version={n}")
+            if versions[n] is None:
+                assert r.status == 404 and r.json["code"] == "DELETED", r
+            else:
+                assert r.status == 200 and r.json["value"] == versions[n], r
+        r = srv.get(f"/api/storage/{key}?version={top - 10}")
+        assert r.status == 404 and r.json["code"] == "VERSION_GONE", r
+    feed = []
+    since = 0
+    while True:
+        r = srv.get(f"/api/changes?since={since}&limit=1000&prefix=gh%2F")
+        if not r.json["results"]:
+            break
+        feed += r.json["results"]
+        since = r.json["last_seq"]
+    assert sorted(c["key"] for c in feed) == sorted(made)
+    assert all(c["version"] == max(made[c["key"]]) for c in feed)
