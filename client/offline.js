@@ -146,6 +146,11 @@ export class Offline {
       db.createObjectStore('outcome', { keyPath: 'id' });
     };
     this.db = await req(open);
+    /* another tab clears the store (a logout): this one lets it go */
+    this.db.onversionchange = () => {
+      this.db?.close();
+      this.db = null;
+    };
     this.channel = new BroadcastChannel(this.id);
     this.channel.onmessage = ({ data }) => this.heard(data);
     addEventListener('online', () => this.kick());
