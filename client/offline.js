@@ -285,7 +285,8 @@ export class Offline {
     this.sendAll().catch((e) => console.error('verstore offline:', e));
   }
 
-  /* The next try: full jitter, up to 30 s. */
+  /* The next try: a wait that doubles from 0.5 s to at most 30 s, each
+     between half of it and all of it, at random. */
   later() {
     clearTimeout(this.timer);
     const cap = Math.min(MAX_BACKOFF, 500 * 2 ** Math.min(this.attempt++, 8));
