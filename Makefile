@@ -149,8 +149,10 @@ PREFIX	?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 # The client as npm pack makes it (client/package.json "files"): what the
-# nginx site serves at /verstore.js and /conflict.js, and the command.
-CLIENT_FILES = client/verstore.js client/conflict.js client/package.json \
+# nginx site serves at /verstore.js, /offline.js and /conflict.js, and the
+# command.
+CLIENT_FILES = client/verstore.js client/offline.js client/conflict.js \
+	       client/package.json \
 	       client/README.md
 
 install: all

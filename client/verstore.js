@@ -25,6 +25,16 @@
  *   updated_at: string}} Change
  */
 
+/**
+ * What an offline store asks when a write that waited meets a change
+ * that it cannot merge: the value to write over theirs, or undefined to
+ * leave the write waiting (asked again at the next sync); discard()
+ * drops it.
+ * @typedef {(ctx: {key: string, base: *, yours: *, theirs: *,
+ *   conflicts: string[], pending: true, discard: () => void}) =>
+ *   * | Promise<*>} OfflineConflict
+ */
+
 /** An answer that is not a success: status, code and the server's body. */
 export class VerstoreError extends Error {
   /**
@@ -117,19 +127,33 @@ const newKey = () => (globalThis.crypto?.randomUUID?.() ??
  * of that key. A refused write, a patch, an append or a put that the
  * server merged leaves it as it was: the value is not one this client
  * saw, so a put() after it is refused (412) until a get().
+ *
+ * With offline: true, writes are kept in IndexedDB until they are sent,
+ * and the tabs of an origin share one feed (offline.js; README, "Offline
+ * and across tabs"); `status` tells how that goes, with an event
+ * 'status' when it changes.
  */
-export class Verstore {
+export class Verstore extends EventTarget {
   /**
    * @param {string} baseUrl where the API is: 'https://app.example.org',
    *   or location.origin in a page served with it
    * @param {{token?: string, fetch?: typeof fetch, retries?: number,
-   *          conflictRetries?: number, backoffMs?: number}} [opts]
+   *          conflictRetries?: number, backoffMs?: number,
+   *          offline?: boolean | {name?: string, cacheKeys?: number,
+   *            maxPending?: number, feed?: string},
+   *          onConflict?: OfflineConflict}} [opts]
    *   token: a Bearer token (doc/API.md 9); fetch: another fetch (tests);
    *   retries: of a request after a network error or a 5xx, when it is
    *   safe to repeat (default 8); conflictRetries: of update() and save()
-   *   (default 30); backoffMs: the first back-off's cap (default 20)
+   *   (default 30); backoffMs: the first back-off's cap (default 20);
+   *   offline: keep writes until they are sent, in a browser (name: a
+   *   store of its own; cacheKeys: values kept for reads, default 500;
+   *   maxPending: writes that may wait, default 1000; feed: the prefix of
+   *   the feed the tabs share, default every key); onConflict: what to
+   *   write when a write that waited meets a conflict
    */
   constructor(baseUrl = '', opts = {}) {
+    super();
     this.base = baseUrl.replace(/\/+$/, '');
     /** @type {string | undefined} */
     this.token = opts.token;
@@ -144,6 +168,40 @@ export class Verstore {
     this.timers = new Map();
     /** @private saveLater: key -> the write under way */
     this.saving = new Map();
+    /** @type {OfflineConflict | undefined} */
+    this.onConflict = opts.onConflict;
+    /**
+     * The offline side (offline.js), when asked for.
+     * @type {Promise<import('./offline.js').Offline> | null}
+     */
+    this.offline = opts.offline ? import('./offline.js').then((m) =>
+      m.start(this, opts.offline === true ? {} : opts.offline || {})) : null;
+    this.offline?.catch((e) => console.error('verstore offline:', e));
+    /**
+     * The offline side as soon as it is made (null before).
+     * @type {import('./offline.js').Offline | null}
+     */
+    this.local = null;
+  }
+
+  /**
+   * online, offline or syncing, the writes waiting to be sent (pending)
+   * and those of them that wait for a person (conflicts); leader: this
+   * tab holds the feed for the others. Without offline, always online.
+   * @type {import('./offline.js').Status}
+   */
+  get status() {
+    return this.local?.status ?? { state: 'online', pending: 0,
+      conflicts: 0, leader: false };
+  }
+
+  /**
+   * Deletes what offline keeps on this device: the writes not sent yet
+   * and the values kept for reads (a logout).
+   * @returns {Promise<void>}
+   */
+  async clearOffline() {
+    await (await this.offline)?.clear();
   }
 
   /**
@@ -211,28 +269,45 @@ export class Verstore {
     return sleep(Math.random() * cap);
   }
 
-  /** @private */
+  /**
+   * Keeps version as the one of key last had whole.
+   * @param {string} key
+   * @param {number | undefined} version
+   */
   remember(key, version) {
     if (version === undefined) return;
     this.versions.set(key, version);
   }
 
   /**
-   * Reads key, and remembers its version for the next write.
+   * Reads key, and remembers its version for the next write. offline:
+   * 'cache' (an offline store): when the server cannot be reached, the
+   * last value seen here, with cached: true (the value of a put still
+   * pending, if any; pending: how many writes of it wait).
    * @param {string} key
-   * @returns {Promise<Envelope>}
+   * @param {{offline?: 'cache'}} [opts]
+   * @returns {Promise<Envelope & {cached?: boolean, pending?: number}>}
    * @throws {VerstoreError} 404 NOT_FOUND or DELETED
    */
-  async get(key) {
+  async get(key, { offline } = {}) {
+    const local = await this.offline;
     try {
-      const { json } = await this.request('GET', `/api/storage/${enc(key)}`);
+      const { json } = await this.request('GET', `/api/storage/${enc(key)}`,
+        local && offline ? { retries: 0 } : {});
       this.remember(key, json.version);
+      await local?.keep(json);
       return json;
     } catch (e) {
       /* seen gone: the next put makes it anew (If-None-Match: *) */
-      if (e instanceof VerstoreError && e.status === 404)
+      if (e instanceof VerstoreError && e.status === 404) {
         this.versions.delete(key);
-      throw e;
+        await local?.forget(key);
+      }
+      const hit = local && offline === 'cache' &&
+        (!(e instanceof VerstoreError) || e.status >= 500) &&
+        await local.cached(key);
+      if (!hit) throw e;
+      return hit;
     }
   }
 
@@ -253,6 +328,10 @@ export class Verstore {
     /** @type {Record<string, string>} */
     const headers = {};
     const v = version ?? this.versions.get(key);
+    if (this.offline)	/* kept, then sent; {key, pending: true} if it waits */
+      return (await this.offline).record({ method: 'PUT', key, keys: [key],
+        path: `/api/storage/${enc(key)}`, body: { value }, value,
+        base: force ? undefined : v, force, merge, at: Date.now() });
     if (!force) {
       if (v) headers['If-Match'] = `"${v}"`;
       else headers['If-None-Match'] = '*';
@@ -331,6 +410,10 @@ export class Verstore {
    */
   async delete(key, { force = false } = {}) {
     const v = this.versions.get(key);
+    if (this.offline)
+      return (await this.offline).record({ method: 'DELETE', key,
+        keys: [key], path: `/api/storage/${enc(key)}`,
+        base: force ? undefined : v, force, at: Date.now() });
     const headers = !force && v ? { 'If-Match': `"${v}"` } : {};
     let json;
     try {
@@ -367,6 +450,10 @@ export class Verstore {
 
   /** @private */
   async write(method, key, body, type, query = '') {
+    if (this.offline)
+      return (await this.offline).record({ method, key, keys: [key],
+        path: `/api/storage/${enc(key)}${query}`, type, body,
+        idem: newKey(), at: Date.now() });
     const { json } = await this.request(method,
       `/api/storage/${enc(key)}${query}`,
       { body, headers: { 'Content-Type': type, 'Idempotency-Key': newKey() } });
@@ -418,6 +505,13 @@ export class Verstore {
    * @throws {VerstoreError} with body.op_index naming the op that failed
    */
   async txn(ops) {
+    if (this.offline) {	/* [] while it waits */
+      const keys = [...new Set(ops.map((o) => o.key).filter(Boolean))];
+      const json = await (await this.offline).record({ method: 'POST',
+        key: keys[0] ?? '', keys, path: '/api/txn', body: { ops },
+        idem: newKey(), at: Date.now() });
+      return json.results ?? [];
+    }
     const { json } = await this.request('POST', '/api/txn',
       { body: { ops }, headers: { 'Idempotency-Key': newKey() } });
     return json.results;
@@ -640,14 +734,26 @@ export class Verstore {
    * rejects as done does when refused before it started). An
    * error thrown by cb goes to onError (default: console.error), and the
    * watch goes on with the next change.
+   * In an offline store the tabs share one feed (own: this tab's own).
    * @param {string} prefix
    * @param {(change: Change) => void | Promise<void>} cb
    * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll',
-   *   onError?: (e: *, change: Change) => void}} [opts]
+   *   onError?: (e: *, change: Change) => void, own?: boolean}} [opts]
    * @returns {{close(): void, done: Promise<void>, ready: Promise<number>}}
    */
   watch(prefix, cb, { since, wait = 30, mode,
-    onError = (e) => console.error('verstore watch:', e) } = {}) {
+    onError = (e) => console.error('verstore watch:', e), own } = {}) {
+    if (this.offline && !own) {
+      let w = null, closed = false;
+      const ready = this.offline.then((o) => {
+        w = o.watch(prefix, cb, { since, onError });
+        if (closed) w.close();
+        return w.ready;
+      });
+      ready.catch(() => {});
+      return { close() { closed = true; w?.close(); }, ready,
+        done: ready.then(() => w?.done) };
+    }
     let closed = false, seq = since, abort = null, started, failed;
     const ready = new Promise((ok, no) => { started = ok; failed = no; });
     ready.catch(() => {});

@@ -25,9 +25,11 @@ if (params.has('token')) {
   history.replaceState(null, '', `${location.pathname}${params.size ?
     '?' + params : ''}${location.hash}`);
 }
-/** The store, as this tab's user. */
+/** The store, as this tab's user; offline (its writes kept on this
+    device until sent) where the page says <meta name="verstore-offline">. */
 export const store = new Verstore(location.origin,
-  { token });
+  { token, offline: !!document.querySelector('meta[name=verstore-offline]') &&
+    { name: user } });
 
 /** A short "12:03:04" of an RFC 3339 time, for lists of changes. */
 export const clock = (t) => t ? new Date(t).toLocaleTimeString() : '';
@@ -50,4 +52,26 @@ export function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Shows the offline store's state in #pending: "3 changes waiting to be
+ * saved", offline or not; calls landed() when the last one was sent.
+ * @param {() => void} [landed]
+ */
+export function showPending(landed) {
+  const el = document.getElementById('pending');
+  let before = 0;
+  const show = () => {
+    const { state, pending, conflicts } = store.status;
+    const n = pending === 1 ? '1 change' : `${pending} changes`;
+    el.textContent = (pending ? `${n} waiting to be saved` : '') +
+      (conflicts ? ` (${conflicts} to settle)` : '') +
+      (state === 'offline' ? (pending ? ', offline' : 'Offline') : '');
+    el.dataset.state = state;
+    if (before && !pending) landed?.();
+    before = pending;
+  };
+  store.addEventListener('status', show);
+  show();
 }

@@ -4,7 +4,10 @@
 // (store.save): the server merges it with whatever was saved since, field
 // by field and stop by stop (stops have ids). A field that both changed
 // opens the conflict dialog: reload theirs, overwrite with mine, or merge.
-import { store, user, status, clock, newId } from '/demo/common.js';
+// Offline, a save waits on this device (the count shows) and is merged
+// when the network is back; a clash then opens the same dialog.
+import { store, user, status, clock, newId, showPending } from
+  '/demo/common.js';
 import { openConflict } from '/conflict.js';
 
 const KEY = new URLSearchParams(location.search).get('doc') ??
@@ -27,9 +30,10 @@ $('#key').textContent = KEY;
 // also names its author in the value.
 const who = (env) => env.updated_by ?? env.value?.edited_by ?? 'someone';
 
-async function current() {	/* the latest envelope, null when absent */
+async function current() {	/* the latest envelope, null when absent;
+				   offline, the last one seen here */
   try {
-    return await store.get(KEY);
+    return await store.get(KEY, { offline: 'cache' });
   } catch (e) {
     if (e.status === 404) return null;
     throw e;
@@ -54,8 +58,9 @@ function show(env) {
   form.elements.notes.value = j.notes ?? '';
   stopsEl.replaceChildren(...(j.stops ?? []).map(stopRow));
   $('#version').textContent = env ? env.version : 'none yet';
-  $('#saved-by').textContent = env ?
-    `saved by ${who(env)} at ${clock(env.updated_at)}` : '';
+  $('#saved-by').textContent = env?.pending ?
+    'with your edit, waiting on this device' : env ?
+      `saved by ${who(env)} at ${clock(env.updated_at)}` : '';
 }
 
 /** The journey as the person edited it. */
@@ -108,9 +113,9 @@ form.addEventListener('submit', async (e) => {
   saving = true;
   form.elements.save.disabled = true;
   form.inert = true;		/* what is typed now would be lost */
-  let choice;
+  let choice, written;
   try {
-    await store.save(KEY, loaded, edited(), {
+    written = await store.save(KEY, loaded, edited(), {
       onConflict: async (ctx) => {
         const answer = await settle(ctx);
         choice = answer.choice;
@@ -119,7 +124,8 @@ form.addEventListener('submit', async (e) => {
       },
     });
     show(await current());
-    status(`Saved version ${loaded.version}.`);
+    status(written.pending ? 'Saved on this device: it is sent when the ' +
+      'network is back.' : `Saved version ${loaded.version}.`);
   } catch (err) {
     if (choice === 'reload') {
       show(await current());
@@ -172,6 +178,7 @@ async function showHistory() {
   try {
     list = await store.history(KEY);
   } catch (e) {
+    if (!e.status) return;	/* offline: the list stays as it was */
     if (e.status !== 404) throw e;
   }
   const envs = await Promise.all(list.map((h) => h.deleted ? null :
@@ -252,6 +259,18 @@ store.watch(KEY, async (c) => {
   } catch (e) {
     status(`Could not read the journey: ${e.message}`, 0);
   }
+});
+
+// A save that waited offline and clashed when it was sent: the same dialog.
+store.onConflict = async (ctx) => {
+  const answer = await settle(ctx);
+  if (answer.choice === 'reload') return ctx.discard();
+  if (answer.choice === 'cancel') return undefined;
+  return { ...answer.value, edited_by: user };
+};
+showPending(async () => {	/* all sent: what the server has now */
+  await refresh();
+  await showHistory();
 });
 
 show(await current());

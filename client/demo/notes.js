@@ -6,8 +6,11 @@
 // new", 200 brings a newer copy to merge with the unsaved edits. A save
 // sends If-Unmodified-Since: 412 means someone saved first; their notes
 // and yours merge note by note (by id), and a note that both changed
-// opens the conflict dialog.
-import { store, user, status, clock, newId } from '/demo/common.js';
+// opens the conflict dialog. Offline, a save waits on this device (the
+// count shows) and is merged by the server, note by note, when the
+// network is back.
+import { store, user, status, clock, newId, showPending } from
+  '/demo/common.js';
 import { openConflict, merge3 } from '/conflict.js';
 
 const name = new URLSearchParams(location.search).get('notes') ?? 'notes/mine';
@@ -15,8 +18,8 @@ const path = '/api/storage/' + name.split('/').map(encodeURIComponent).join('/')
 const here = `verstore-notes:${user}:${name}`;	/* this device's copy */
 const EMPTY = { notes: [] };
 
-/* copy: the version last synced, {value, lastModified}; mine: what the
-   page shows, unsaved edits included. */
+/* copy: the version last synced, {value, lastModified, version}; mine:
+   what the page shows, unsaved edits included. */
 let { copy, mine } = JSON.parse(localStorage.getItem(here)) ??
   { copy: { value: EMPTY, lastModified: null }, mine: EMPTY };
 let seen = copy.lastModified;	/* the newest Last-Modified received */
@@ -104,7 +107,8 @@ async function check() {
   }
   window.syncStats.changed++;
   seen = res.headers.get('Last-Modified');
-  take({ value: res.json.value, lastModified: seen });
+  take({ value: res.json.value, lastModified: seen,
+    version: res.json.version });
   showSync('New copy received');
 }
 
@@ -120,8 +124,18 @@ function take(theirs) {
   keep();
 }
 
+/** Offline: the save waits on this device, based on the copy's version. */
+async function saveHere() {
+  const r = await store.put(name, mine, { version: copy.version ?? 0,
+    merge: true });
+  status(r.pending ? 'Saved on this device: it is sent when the network ' +
+    'is back' : 'Saved');
+  sync();
+}
+
 async function save() {
   if (same(mine, copy.value)) return;
+  if (!navigator.onLine && copy.version !== undefined) return saveHere();
   const sent = mine;
   let base = copy, yours = mine;
   status('Saving...', 0);
@@ -132,18 +146,23 @@ async function save() {
       const res = await store.request('PUT', path,
         { headers, body: { value: yours } });
       window.syncStats.saves++;
-      copy = { value: yours, lastModified: res.headers.get('Last-Modified') };
+      copy = { value: yours, lastModified: res.headers.get('Last-Modified'),
+        version: res.json.version };
       seen = copy.lastModified;
       /* what was typed while saving stays, unsaved */
       mine = merge3(sent, mine, yours, (pointer, typed) => typed).value;
       keep();
       return status('Saved');
     } catch (e) {
+      if (e instanceof TypeError && base === copy &&
+          copy.version !== undefined)
+        return saveHere();	/* the network went */
       if (e.status !== 412) throw e;
       window.syncStats.refused++;	/* someone saved since our copy */
       /* the refusal carries their notes and their Last-Modified */
       const theirs = { value: e.current.value,
-        lastModified: e.headers.get('Last-Modified') };
+        lastModified: e.headers.get('Last-Modified'),
+        version: e.current.version };
       /* no dialog when the notes merge by id */
       const { choice, value } = await openConflict(
         { key: name, base: base.value, yours, theirs: theirs.value },
@@ -194,5 +213,13 @@ setInterval(sync, 3000);
 store.watch(name, (change) => {
   if (change.key === name) sync();	/* the prefix matches longer keys too */
 });
+/* A save that waited offline and clashed when it was sent. */
+store.onConflict = async (ctx) => {
+  const { choice, value } = await openConflict(ctx,
+    { whole: true, title: 'Someone saved these notes first' });
+  if (choice === 'reload') return ctx.discard();
+  return choice === 'cancel' ? undefined : value;
+};
+showPending(sync);	/* all sent: the merged notes */
 keep();		/* this device's copy at once, then what the server has */
 sync();

@@ -18,8 +18,9 @@ test('npm pack gives an installable package: module, dialog and command',
       const [packed] = JSON.parse(execFileSync('npm',
         ['pack', '--json', '--pack-destination', dir], { cwd: HERE }));
       assert.deepEqual(packed.files.map((f) => f.path).sort(),
-        ['README.md', 'bin/verstore', 'conflict.js', 'package.json',
-          'types/conflict.d.ts', 'types/verstore.d.ts', 'verstore.js']);
+        ['README.md', 'bin/verstore', 'conflict.js', 'offline.js',
+          'package.json', 'types/conflict.d.ts', 'types/offline.d.ts',
+          'types/verstore.d.ts', 'verstore.js']);
       // the version is the server's (Makefile VERSION)
       const make = readFileSync(join(HERE, '..', 'Makefile'), 'utf8');
       assert.equal(packed.version, /^VERSION\s*=\s*(\S+)/m.exec(make)[1]);

@@ -34,7 +34,7 @@ test('types/ holds the declarations the JSDoc gives', { skip }, () => {
     const r = tsc('-p', '.', '--noEmit', 'false', '--declaration',
       '--emitDeclarationOnly', '--outDir', dir);
     assert.equal(r.code, 0, r.out);
-    for (const f of ['verstore.d.ts', 'conflict.d.ts'])
+    for (const f of ['verstore.d.ts', 'offline.d.ts', 'conflict.d.ts'])
       assert.equal(readFileSync(join(HERE, 'types', f), 'utf8'),
         readFileSync(join(dir, f), 'utf8'),
         `types/${f} is stale: npm run types`);

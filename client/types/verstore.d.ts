@@ -24,6 +24,15 @@ export function sameJSON(a: any, b: any): boolean;
  * @typedef {{seq: number, key: string, version: number, deleted: boolean,
  *   updated_at: string}} Change
  */
+/**
+ * What an offline store asks when a write that waited meets a change
+ * that it cannot merge: the value to write over theirs, or undefined to
+ * leave the write waiting (asked again at the next sync); discard()
+ * drops it.
+ * @typedef {(ctx: {key: string, base: *, yours: *, theirs: *,
+ *   conflicts: string[], pending: true, discard: () => void}) =>
+ *   * | Promise<*>} OfflineConflict
+ */
 /** An answer that is not a success: status, code and the server's body. */
 export class VerstoreError extends Error {
     /**
@@ -80,17 +89,30 @@ export class VerstoreError extends Error {
  * of that key. A refused write, a patch, an append or a put that the
  * server merged leaves it as it was: the value is not one this client
  * saw, so a put() after it is refused (412) until a get().
+ *
+ * With offline: true, writes are kept in IndexedDB until they are sent,
+ * and the tabs of an origin share one feed (offline.js; README, "Offline
+ * and across tabs"); `status` tells how that goes, with an event
+ * 'status' when it changes.
  */
-export class Verstore {
+export class Verstore extends EventTarget {
     /**
      * @param {string} baseUrl where the API is: 'https://app.example.org',
      *   or location.origin in a page served with it
      * @param {{token?: string, fetch?: typeof fetch, retries?: number,
-     *          conflictRetries?: number, backoffMs?: number}} [opts]
+     *          conflictRetries?: number, backoffMs?: number,
+     *          offline?: boolean | {name?: string, cacheKeys?: number,
+     *            maxPending?: number, feed?: string},
+     *          onConflict?: OfflineConflict}} [opts]
      *   token: a Bearer token (doc/API.md 9); fetch: another fetch (tests);
      *   retries: of a request after a network error or a 5xx, when it is
      *   safe to repeat (default 8); conflictRetries: of update() and save()
-     *   (default 30); backoffMs: the first back-off's cap (default 20)
+     *   (default 30); backoffMs: the first back-off's cap (default 20);
+     *   offline: keep writes until they are sent, in a browser (name: a
+     *   store of its own; cacheKeys: values kept for reads, default 500;
+     *   maxPending: writes that may wait, default 1000; feed: the prefix of
+     *   the feed the tabs share, default every key); onConflict: what to
+     *   write when a write that waited meets a conflict
      */
     constructor(baseUrl?: string, opts?: {
         token?: string;
@@ -98,6 +120,13 @@ export class Verstore {
         retries?: number;
         conflictRetries?: number;
         backoffMs?: number;
+        offline?: boolean | {
+            name?: string;
+            cacheKeys?: number;
+            maxPending?: number;
+            feed?: string;
+        };
+        onConflict?: OfflineConflict;
     });
     base: string;
     /** @type {string | undefined} */
@@ -113,6 +142,31 @@ export class Verstore {
     private timers;
     /** @private saveLater: key -> the write under way */
     private saving;
+    /** @type {OfflineConflict | undefined} */
+    onConflict: OfflineConflict | undefined;
+    /**
+     * The offline side (offline.js), when asked for.
+     * @type {Promise<import('./offline.js').Offline> | null}
+     */
+    offline: Promise<import("./offline.js").Offline> | null;
+    /**
+     * The offline side as soon as it is made (null before).
+     * @type {import('./offline.js').Offline | null}
+     */
+    local: import("./offline.js").Offline | null;
+    /**
+     * online, offline or syncing, the writes waiting to be sent (pending)
+     * and those of them that wait for a person (conflicts); leader: this
+     * tab holds the feed for the others. Without offline, always online.
+     * @type {import('./offline.js').Status}
+     */
+    get status(): import("./offline.js").Status;
+    /**
+     * Deletes what offline keeps on this device: the writes not sent yet
+     * and the values kept for reads (a logout).
+     * @returns {Promise<void>}
+     */
+    clearOffline(): Promise<void>;
     /**
      * One request to the API, for what the methods below do not cover. A
      * network error or a 5xx is retried with back-off when the request is
@@ -145,15 +199,28 @@ export class Verstore {
      * @returns {Promise<void>}
      */
     backoff(attempt: number): Promise<void>;
-    /** @private */
-    private remember;
     /**
-     * Reads key, and remembers its version for the next write.
+     * Keeps version as the one of key last had whole.
      * @param {string} key
-     * @returns {Promise<Envelope>}
+     * @param {number | undefined} version
+     */
+    remember(key: string, version: number | undefined): void;
+    /**
+     * Reads key, and remembers its version for the next write. offline:
+     * 'cache' (an offline store): when the server cannot be reached, the
+     * last value seen here, with cached: true (the value of a put still
+     * pending, if any; pending: how many writes of it wait).
+     * @param {string} key
+     * @param {{offline?: 'cache'}} [opts]
+     * @returns {Promise<Envelope & {cached?: boolean, pending?: number}>}
      * @throws {VerstoreError} 404 NOT_FOUND or DELETED
      */
-    get(key: string): Promise<Envelope>;
+    get(key: string, { offline }?: {
+        offline?: "cache";
+    }): Promise<Envelope & {
+        cached?: boolean;
+        pending?: number;
+    }>;
     /**
      * Replaces key's value, on the condition that it is still the version
      * this client read (none read: it must not exist yet). force: no
@@ -413,17 +480,19 @@ export class Verstore {
      * rejects as done does when refused before it started). An
      * error thrown by cb goes to onError (default: console.error), and the
      * watch goes on with the next change.
+     * In an offline store the tabs share one feed (own: this tab's own).
      * @param {string} prefix
      * @param {(change: Change) => void | Promise<void>} cb
      * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll',
-     *   onError?: (e: *, change: Change) => void}} [opts]
+     *   onError?: (e: *, change: Change) => void, own?: boolean}} [opts]
      * @returns {{close(): void, done: Promise<void>, ready: Promise<number>}}
      */
-    watch(prefix: string, cb: (change: Change) => void | Promise<void>, { since, wait, mode, onError }?: {
+    watch(prefix: string, cb: (change: Change) => void | Promise<void>, { since, wait, mode, onError, own }?: {
         since?: number;
         wait?: number;
         mode?: "sse" | "poll";
         onError?: (e: any, change: Change) => void;
+        own?: boolean;
     }): {
         close(): void;
         done: Promise<void>;
@@ -470,3 +539,18 @@ export type Change = {
     deleted: boolean;
     updated_at: string;
 };
+/**
+ * What an offline store asks when a write that waited meets a change
+ * that it cannot merge: the value to write over theirs, or undefined to
+ * leave the write waiting (asked again at the next sync); discard()
+ * drops it.
+ */
+export type OfflineConflict = (ctx: {
+    key: string;
+    base: any;
+    yours: any;
+    theirs: any;
+    conflicts: string[];
+    pending: true;
+    discard: () => void;
+}) => any | Promise<any>;

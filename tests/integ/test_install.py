@@ -31,16 +31,18 @@ def test_make_install_lays_out_a_working_tree():
                   os.path.join(d, "usr/local/share/verstore/alerts.yml")):
             assert os.path.isfile(f), f
         assert os.access(exe, os.X_OK)
-        # the example site serves the installed client at /verstore.js and
-        # /conflict.js
+        # the example site serves the installed client at /verstore.js,
+        # /offline.js and /conflict.js
         site = open(os.path.join(d, "usr/local/share/verstore/nginx.conf.example")).read()
         aliases = re.findall(r"^\s*alias (\S+);", site, re.M)
         assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/offline.js",
                                    f"/{CLIENT}/verstore.js"], aliases
         for a in aliases:
             assert os.path.isfile(d + a), a
-        for f in ("verstore.js", "conflict.js", "package.json",
-                  "types/verstore.d.ts", "types/conflict.d.ts"):
+        for f in ("verstore.js", "offline.js", "conflict.js", "package.json",
+                  "types/verstore.d.ts", "types/offline.d.ts",
+                  "types/conflict.d.ts"):
             assert os.path.isfile(os.path.join(d, CLIENT, f)), f
         # so do the Apache and lighttpd sites, and lighttpd's error bodies
         # are where its site looks for them

@@ -95,11 +95,11 @@ def test_verstored_too_slow_is_504_problem():
 
 
 def test_the_site_serves_the_client_library():
-    """The example site serves client/verstore.js and conflict.js at the
-    root, whatever the app's own web root holds (here: nothing), as
-    JavaScript, so that a page can import them as modules."""
+    """The example site serves client/verstore.js, offline.js and
+    conflict.js at the root, whatever the app's own web root holds (here:
+    nothing), as JavaScript, so that a page can import them as modules."""
     with running(workers=1, threads=2) as srv:
-        for name in ("verstore.js", "conflict.js"):
+        for name in ("verstore.js", "offline.js", "conflict.js"):
             r = srv.get("/" + name)
             assert r.status == 200, r
             assert re.match(r"(application|text)/javascript",

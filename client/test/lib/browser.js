@@ -55,3 +55,19 @@ export async function asUsers(b, path, users) {
 
 /** A unique name for this run, so that tests never see each other's keys. */
 export const run = `r${Date.now().toString(36)}`;
+
+/**
+ * With context.route(notApi, fromCopy), a page offline still loads: the
+ * origin's files (not its API) come from the server to the test, as a
+ * service worker would give them from its cache.
+ * @param {URL} u
+ */
+export const notApi = (u) => u.origin === URL_ &&
+  !u.pathname.startsWith('/api/');
+/** @param {import('playwright-core').Route} route */
+export async function fromCopy(route) {
+  const res = await fetch(route.request().url());
+  await route.fulfill({ status: res.status,
+    contentType: res.headers.get('content-type') ?? undefined,
+    body: Buffer.from(await res.arrayBuffer()) });
+}
