@@ -8,8 +8,8 @@
 # example's location /api/ (for auth remote_user) as doc/security.md says to,
 # with the password file FILE or the sign-on service's URL in place of the
 # example's; unset, the block "auth none" stays: nobody is authenticated.
-# NGINX_CLIENT=DIR serves /verstore.js and /conflict.js from DIR (default:
-# this checkout's client/).
+# NGINX_CLIENT=DIR serves /verstore.js, /offline.js and /conflict.js from
+# DIR (default: this checkout's client/).
 set -eu
 port=$1 state=$2 sock=$3 root=$4 log=${5:-$2/error.log}
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -285,7 +285,7 @@ class Server:
         client = os.path.join(self.dir, "client")
         if not os.path.exists(client):
             os.makedirs(client)
-            for name in ("verstore.js", "conflict.js"):
+            for name in ("verstore.js", "conflict.js", "offline.js"):
                 public_copy(os.path.join(ROOT, "client", name),
                             os.path.join(client, name))
         conf = subprocess.run(

@@ -59,6 +59,7 @@ def test_site_and_client_library(srv):
     assert r.status == 200 and b"export class Verstore" in r.body, r
     assert "javascript" in r.h("content-type"), r
     assert srv.get("/conflict.js").status == 200
+    assert srv.get("/offline.js").status == 200
     r = srv.get("/api/health")
     assert r.status == 200 and r.json == {"status": "ok"}, r
 
