@@ -31,7 +31,9 @@ enum store_err {
 	STORE_CONFLICT,		/* the body token differs from the current one */
 	STORE_REQUIRED,		/* a precondition is required and none given */
 	STORE_FULL,		/* the store is at its size limit; nothing
-				   was written */
+				   was written (LMDB: a write but a delete
+				   once map_size is reached; a delete only
+				   when the reserve past it is gone too) */
 	STORE_KEY_CLASH,	/* a backend cannot hold this key beside
 				   another it holds (see the backend) */
 	STORE_UPDATE_FAILED,	/* an update's callback refused; see update_err */
@@ -140,8 +142,10 @@ struct store_opts {
 	enum store_backend_kind backend;	/* 0: LMDB */
 	const char	*dir;		/* LMDB: created (one level) when
 					   missing */
-	size_t		 map_size;	/* LMDB: bytes; the store never grows
-					   past it */
+	size_t		 map_size;	/* LMDB: bytes; writes but deletes
+					   stop once the pages in use reach
+					   it (STORE_FULL), deletes may go on
+					   past it (store/lmdb/env.c) */
 	unsigned	 max_readers;	/* LMDB: concurrent read transactions */
 	const char	*conninfo;	/* POSTGRES: a libpq connection string */
 	store_clock_fn	 clock;		/* NULL: the system's real-time clock */
@@ -469,8 +473,9 @@ enum store_err	store_io_get_version(store_io *, const char *key,
 
 /* How full the store is, for every process alike (API.md 11). */
 struct store_usage {
-	uint64_t	size_bytes;	/* the most it may hold (map_size) */
-	uint64_t	used_bytes;	/* what its data takes now */
+	uint64_t	size_bytes;	/* the most writes may fill (map_size) */
+	uint64_t	used_bytes;	/* the pages its data takes now (free
+					   ones not counted) */
 	uint64_t	readers;	/* read transactions open in any process */
 };
 enum store_err	store_usage(store *, struct store_usage *);

@@ -44,6 +44,9 @@ struct store {
 	MDB_dbi		 changes;	/* seq (be64) -> slot of its key */
 	MDB_dbi		 history;	/* hist key, version (be64) -> rec */
 	unsigned	 history_versions;
+	uint64_t	 limit;		/* map_size: where writes but deletes
+					   stop (the map is larger: the
+					   reserve, see env.c) */
 	store_commit_fn	 on_commit;
 	void		*commit_arg;
 	_Atomic uint64_t posted;	/* the last seq told on_commit */
@@ -94,6 +97,13 @@ enum store_err	db_lookup(const store *, MDB_txn *txn, const char *key,
  */
 int		db_read_begin(store *, MDB_txn **txn);
 void		db_read_end(MDB_txn *txn);
+/*
+ * The bytes that the pages in use take as txn sees them, its own writes
+ * counted: every database's pages (the free list's own among them) and
+ * the two meta pages, not the free pages (a store emptied and filled
+ * again reuses them). A few calls that read the databases' heads.
+ */
+enum store_err	db_used_bytes(const store *, MDB_txn *txn, uint64_t *used);
 
 /* idem.c: the records of idempotent requests, in a write transaction. */
 

@@ -234,27 +234,50 @@ out:
 	return err;
 }
 
+/*
+ * Applies op in txn, as apply_one, after making sure that a write that
+ * grows the store has room: a put, an update, a create or a multi is
+ * refused with STORE_FULL (*refused set; nothing written, txn still good)
+ * once the pages in use reach map_size. A delete may go on into the
+ * reserve (env.c), and so may a multi's puts once it began.
+ */
+static enum store_err
+apply_op(store *st, MDB_txn *txn, struct store_op *op, int *refused)
+{
+	uint64_t	 used;
+	enum store_err	 err;
+
+	*refused = 0;
+	if (!op_valid(op))
+		return STORE_INVALID;
+	if (op->kind == STORE_OP_PUT || op->kind == STORE_OP_UPDATE ||
+	    op->kind == STORE_OP_CREATE || op->kind == STORE_OP_MULTI) {
+		if ((err = db_used_bytes(st, txn, &used)) != STORE_OK)
+			return err;
+		if (used >= st->limit) {
+			*refused = 1;
+			return STORE_FULL;
+		}
+	}
+	return apply_one(st, txn, op);
+}
+
 /* Applies a unit's ops in a child of txn: all of them, or none. */
 static void
 apply_child(store *st, MDB_txn *txn, struct commit_unit *u)
 {
 	MDB_txn		*child;
 	size_t		 i;
-	int		 rc;
+	int		 rc, refused;
 
 	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
 		commit_unit_fail(u, db_err(st, __func__, "child txn", rc));
 		return;
 	}
-	for (i = 0; i < u->n; i++) {
-		if (!op_valid(&u->ops[i])) {
-			u->ops[i].err = STORE_INVALID;
+	for (i = 0; i < u->n; i++)
+		if ((u->ops[i].err = apply_op(st, child, &u->ops[i],
+		    &refused)) != STORE_OK)
 			break;
-		}
-		if ((u->ops[i].err = apply_one(st, child, &u->ops[i])) !=
-		    STORE_OK)
-			break;
-	}
 	if (i < u->n) {
 		mdb_txn_abort(child);
 		u->failed = i;
@@ -327,7 +350,7 @@ apply_idem(store *st, MDB_txn *txn, struct commit_unit *u)
 	enum store_err		 err;
 	int64_t			 now = st->clock(st->clock_arg);
 	size_t			 i;
-	int			 rc;
+	int			 rc, refused;
 
 	free(id->response);
 	id->response = NULL;
@@ -347,9 +370,8 @@ apply_idem(store *st, MDB_txn *txn, struct commit_unit *u)
 	if (u->atomic)
 		apply_child(st, child, u);
 	else {
-		op->err = op_valid(op) ? apply_one(st, child, op) :
-		    STORE_INVALID;
-		if (is_lmdb_failure(op->err)) {
+		op->err = apply_op(st, child, op, &refused);
+		if (is_lmdb_failure(op->err) && !refused) {
 			err = op->err;
 			goto fail;
 		}
@@ -406,6 +428,7 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 {
 	struct store_op	*op;
 	size_t		 i, nok = 0;
+	int		 refused;
 
 	for (i = 0; i < nu; i++) {
 		if (units[i].ops[0].idem != NULL)
@@ -414,10 +437,9 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 			apply_child(st, txn, &units[i]);
 		else {
 			op = &units[i].ops[0];
-			op->err = op_valid(op) ? apply_one(st, txn, op) :
-			    STORE_INVALID;
+			op->err = apply_op(st, txn, op, &refused);
 			units[i].ok = units[i].wrote = op->err == STORE_OK;
-			if (is_lmdb_failure(op->err))
+			if (is_lmdb_failure(op->err) && !refused)
 				break;
 		}
 		nok += units[i].wrote;
