@@ -32,7 +32,7 @@ const struct store_backend store_backend_lmdb = {
 	"lmdb", lmdb_close, lmdb_thread_end, lmdb_get, lmdb_list, lmdb_io_get,
 	lmdb_io_put, lmdb_read, lmdb_apply, lmdb_write, lmdb_write_all,
 	lmdb_backup, lmdb_stats, lmdb_changes, lmdb_seq, lmdb_history,
-	lmdb_get_version, lmdb_io_get_version, lmdb_usage,
+	lmdb_get_version, lmdb_io_get_version, lmdb_usage, lmdb_quota_usage,
 };
 
 enum store_err
@@ -62,6 +62,8 @@ store_open_lmdb(const struct store_opts *o, store **out)
 	st->on_commit = o->on_commit;
 	st->commit_arg = o->commit_arg;
 	st->limit = o->map_size;
+	if ((err = quota_init(&st->quotas, o)) != STORE_OK)
+		goto out;
 	err = STORE_IO;
 	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
 		db_log(st, 0, __func__, "mkdir %s: %s", o->dir,
@@ -122,9 +124,15 @@ store_open_lmdb(const struct store_opts *o, store **out)
 		err = STORE_CORRUPT;
 		goto out;
 	}
-	if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
+	if (rc != 0) {
 		err = db_err(st, __func__, "format", rc);
+		goto out;
+	}
+	if ((err = usage_open(st, txn)) != STORE_OK)
+		goto out;
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		err = db_err(st, __func__, "commit", rc);
 		goto out;
 	}
 	txn = NULL;
@@ -147,6 +155,7 @@ lmdb_close(store *st)
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	commit_fini(&st->q);
+	quota_fini(&st->quotas);
 	free(st);
 }
 

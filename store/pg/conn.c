@@ -569,11 +569,20 @@ pg_usage(store *st, struct store_usage *out)
 	return STORE_OK;
 }
 
+/* No quotas on postgres (store_open_pg refuses them): nothing used. */
+static enum store_err
+pg_quota_usage(store *st, uint64_t *used, size_t n)
+{
+	(void)st;
+	memset(used, 0, n * sizeof(*used));
+	return STORE_OK;
+}
+
 const struct store_backend store_backend_pg = {
 	"postgres", pg_close, pg_thread_end, pgr_get, pgr_list, pgr_io_get,
 	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
 	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
-	pgr_get_version, pgr_io_get_version, pg_usage,
+	pgr_get_version, pgr_io_get_version, pg_usage, pg_quota_usage,
 };
 
 enum store_err
@@ -588,6 +597,12 @@ store_open_pg(const struct store_opts *o, store **out)
 	*out = NULL;
 	if (o->conninfo == NULL)
 		goto out;
+	if (o->nquotas > 0) {
+		if (o->log != NULL)
+			o->log(0, __func__, "quota lines are kept by the LMDB "
+			    "backend only");
+		goto out;
+	}
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		goto out;

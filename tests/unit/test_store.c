@@ -649,6 +649,83 @@ test_batch_reads_own_writes(void)
 	close_store(st);
 }
 
+/* Opens (again, when again) the test's store with quotas q[0..n). */
+static store *
+open_quotas(const struct store_quota *q, size_t n, int again)
+{
+	struct store_opts	 o;
+	store			*st = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.map_size = 1 << 20;
+	o.clock = fake_clock;
+	o.quotas = q;
+	o.nquotas = n;
+	if (!again)
+		return tstore_open_opts(&o);
+	tstore_reopen_opts(&o);
+	CHECK(store_open(&o, &st) == STORE_OK);
+	return st;
+}
+
+/*
+ * Quotas: each covering one applies; a write over one is refused and
+ * writes nothing, its batch-mates go on; deletes and shrinking writes
+ * pass even over the quota; the usage survives a reopen and is counted
+ * anew after a reopen without its quota.
+ */
+static void
+test_quotas(void)
+{
+	struct store_quota	 q[2] = { { "a/", 2, 100 }, { "a/b/", 4, 30 } };
+	struct store_op		 ops[2], op;
+	struct store_meta	 m;
+	uint64_t		 used[2];
+	store			*st = open_quotas(q, 2, 0);
+	char			*v;
+	size_t			 n;
+
+	fake_now = 8300000000000000LL;
+	CHECK(put(st, "a/x", "\"0123456789\"", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 3 + 12 && used[1] == 0);
+	CHECK(put(st, "a/b/y", "\"0123456789012345678901234\"", NULL, &op) ==
+	    STORE_QUOTA);
+	CHECK(op.quota == 1 && op.quota_used == 0);
+	CHECK(store_get(st, "a/b/y", 5, &m, &v, &n) == STORE_NOTFOUND);
+	ops[0] = tstore_put_op("a/b/z", "\"0123456789012345678901234\"",
+	    NULL);
+	ops[1] = tstore_put_op("zz", "1", NULL);
+	CHECK(store_apply(st, ops, 2) == STORE_OK);
+	CHECK(ops[0].err == STORE_QUOTA && ops[1].err == STORE_OK);
+	CHECK(put(st, "a/b/y", "[1,2,3]", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 15 + 5 + 7 && used[1] == 12);
+	CHECK(store_write(st, &op) == STORE_OK);	/* the same again */
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK && used[1] == 12);
+	store_close(st);
+	/* lowered below the usage: shrinking and deleting still pass */
+	q[1].bytes = 5;
+	st = open_quotas(q, 2, 1);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK && used[1] == 12);
+	CHECK(put(st, "a/b/y", "[1,2,3,4]", NULL, &op) == STORE_QUOTA);
+	CHECK(op.quota == 1 && op.quota_used == 12);
+	CHECK(put(st, "a/b/y", "[1]", NULL, &op) == STORE_OK);
+	CHECK(del(st, "a/b/y", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 15 && used[1] == 0);
+	store_close(st);
+	/* away while a/x grew: counted anew from the keys */
+	st = open_quotas(q, 0, 1);
+	CHECK(put(st, "a/x", "\"0123456789abcdefghij\"", NULL, &op) ==
+	    STORE_OK);
+	store_close(st);
+	st = open_quotas(q, 2, 1);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 3 + 22 && used[1] == 0);
+	close_store(st);
+}
+
 static void
 run_all(void)
 {
@@ -663,6 +740,7 @@ run_all(void)
 		RUN(test_map_full);
 		RUN(test_full_store_empties);
 		RUN(test_over_map_size);
+		RUN(test_quotas);
 	}
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
