@@ -13,7 +13,6 @@ import time
 
 from harness import metric, running
 
-BACKENDS = ("lmdb",)
 CONF = "quota q/a/ 2k\nquota q/ 5k\n"
 
 

@@ -740,8 +740,8 @@ run_all(void)
 		RUN(test_map_full);
 		RUN(test_full_store_empties);
 		RUN(test_over_map_size);
-		RUN(test_quotas);
 	}
+	RUN(test_quotas);
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
 	RUN(test_create_names);
