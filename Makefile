@@ -34,6 +34,7 @@ override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP -I. -Ifcgi
 LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/store.c store/cond.c store/op.c store/commit.c store/name.c \
+	    store/quota.c store/lmdb/usage.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
 	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
 # The postgres backend (store/pg/) is built when libpq's header is there

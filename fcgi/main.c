@@ -35,6 +35,7 @@
 _Static_assert(CONF_KEY_MAX == STORE_KEY_MAX, "conf and store key bounds");
 _Static_assert(CONF_BATCH_MAX == STORE_BATCH_MAX, "conf and store batch bounds");
 _Static_assert(TOKENS_KEY_MAX == STORE_KEY_MAX, "tokens and store key bounds");
+_Static_assert(CONF_QUOTAS_MAX == STORE_QUOTAS_MAX, "conf and store quota bounds");
 #ifndef VERSTORE_VERSION
 #define VERSTORE_VERSION	"unknown"
 #endif
@@ -265,11 +266,24 @@ count_batch(void *arg, size_t nops)
 	metrics_batch(arg, nops > UINT_MAX ? UINT_MAX : (unsigned)nops);
 }
 
-/* The store that c names, as store_open() takes it. */
+/*
+ * The store that c names, as store_open() takes it; its quotas in
+ * sq[0..CONF_QUOTAS_MAX), the caller's, pointing into c.
+ */
 static void
-store_opts_from(const struct conf *c, struct store_opts *so)
+store_opts_from(const struct conf *c, struct store_opts *so,
+    struct store_quota *sq)
 {
+	size_t	 i;
+
 	memset(so, 0, sizeof(*so));
+	for (i = 0; i < c->nquotas; i++) {
+		sq[i].prefix = c->quotas[i].prefix;
+		sq[i].plen = strlen(c->quotas[i].prefix);
+		sq[i].bytes = c->quotas[i].bytes;
+	}
+	so->quotas = sq;
+	so->nquotas = c->nquotas;
 	so->backend = c->backend == CONF_BACKEND_POSTGRES ?
 	    STORE_BACKEND_POSTGRES : STORE_BACKEND_LMDB;
 	so->conninfo = c->conninfo;
@@ -283,6 +297,7 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 {
 	struct worker		*w;
 	struct store_opts	 so;
+	struct store_quota	 sq[CONF_QUOTAS_MAX];
 	struct conn_opts	 co;
 	unsigned		 nreaders;
 
@@ -295,7 +310,7 @@ work_start(const struct conf *c, int listen_fd, void *arg)
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	nreaders = conf_workers(c) * (c->threads + 2) + 16;
-	store_opts_from(c, &so);
+	store_opts_from(c, &so, sq);
 	so.max_readers = nreaders < 126 ? 126 : nreaders;
 	so.batch_max = c->batch_max;
 	so.relaxed = c->durability_relaxed;
@@ -598,6 +613,7 @@ cmd_backup(int argc, char *argv[], const char *path)
 {
 	struct conf		*c = NULL;
 	struct store_opts	 so;
+	struct store_quota	 sq[CONF_QUOTAS_MAX];
 	struct stat		 sb;
 	store			*st = NULL;
 	char			 file[PATH_MAX + 16];
@@ -636,7 +652,7 @@ cmd_backup(int argc, char *argv[], const char *path)
 		    "choose an empty directory\n", argv[optind]);
 		goto out;
 	}
-	store_opts_from(c, &so);
+	store_opts_from(c, &so, sq);
 	if (store_open(&so, &st) != STORE_OK) {
 		fprintf(stderr, "verstored: backup: cannot open the store in "
 		    "%s\n", c->data_dir);
@@ -868,10 +884,11 @@ static int
 check_store(const struct conf *c)
 {
 	struct store_opts	 so;
+	struct store_quota	 sq[CONF_QUOTAS_MAX];
 
 	if (c->backend != CONF_BACKEND_POSTGRES)
 		return 0;
-	store_opts_from(c, &so);
+	store_opts_from(c, &so, sq);
 	switch (store_check(&so)) {
 	case STORE_OK:
 		fprintf(stderr, "verstored: postgres: connected; the schema "

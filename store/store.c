@@ -217,6 +217,13 @@ store_usage(store *st, struct store_usage *out)
 	return BE(st)->usage(st, out);
 }
 
+enum store_err
+store_quota_usage(store *st, uint64_t *used, size_t n)
+{
+	memset(used, 0, n * sizeof(*used));
+	return BE(st)->quota_usage(st, used, n);
+}
+
 void
 store_vlog(store_log_fn log, int level, const char *func, const char *fmt,
     va_list ap)

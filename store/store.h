@@ -31,7 +31,9 @@ enum store_err {
 	STORE_CONFLICT,		/* the body token differs from the current one */
 	STORE_REQUIRED,		/* a precondition is required and none given */
 	STORE_FULL,		/* the store is at its size limit; nothing
-				   was written */
+				   was written (LMDB: a write but a delete
+				   once map_size is reached; a delete only
+				   when the reserve past it is gone too) */
 	STORE_KEY_CLASH,	/* a backend cannot hold this key beside
 				   another it holds (see the backend) */
 	STORE_UPDATE_FAILED,	/* an update's callback refused; see update_err */
@@ -44,6 +46,9 @@ enum store_err {
 				   in COMMIT) it is not known; retry later */
 	STORE_CORRUPT,		/* a stored record does not decode; logged */
 	STORE_GONE,		/* a version no longer kept (history) */
+	STORE_QUOTA,		/* the write would take a prefix past its
+				   quota (op->quota says which); nothing
+				   was written */
 };
 
 #define STORE_KEY_MAX		512	/* bytes */
@@ -130,6 +135,24 @@ typedef void	(*store_commit_fn)(void *arg, uint64_t seq);
 /* The versions a key keeps when store_opts names none (API.md 7). */
 #define STORE_HISTORY_DEFAULT	10
 
+/*
+ * A quota: the keys under prefix[0..plen) may hold at most bytes, counted
+ * as the bytes of each live key's name and current value (tombstones and
+ * the versions history keeps not counted). Every quota whose prefix a key
+ * has applies to it. A write that would grow a prefix past its quota is
+ * STORE_QUOTA; one that does not grow it (a delete, a smaller value) never
+ * is. The store keeps each quota's usage in its write transactions, and
+ * counts it anew (one scan of the prefix's keys, writes waiting) when it
+ * opens with a quota it kept no usage for; it forgets the usage of
+ * prefixes it is opened without.
+ */
+struct store_quota {
+	const char	*prefix;
+	size_t		 plen;		/* 1 to STORE_KEY_MAX */
+	uint64_t	 bytes;
+};
+#define STORE_QUOTAS_MAX	64
+
 /* Where the data is kept. */
 enum store_backend_kind {
 	STORE_BACKEND_LMDB = 0,		/* dir, map_size, max_readers */
@@ -140,8 +163,10 @@ struct store_opts {
 	enum store_backend_kind backend;	/* 0: LMDB */
 	const char	*dir;		/* LMDB: created (one level) when
 					   missing */
-	size_t		 map_size;	/* LMDB: bytes; the store never grows
-					   past it */
+	size_t		 map_size;	/* LMDB: bytes; writes but deletes
+					   stop once the pages in use reach
+					   it (STORE_FULL), deletes may go on
+					   past it (store/lmdb/env.c) */
 	unsigned	 max_readers;	/* LMDB: concurrent read transactions */
 	const char	*conninfo;	/* POSTGRES: a libpq connection string */
 	store_clock_fn	 clock;		/* NULL: the system's real-time clock */
@@ -159,6 +184,9 @@ struct store_opts {
 	void		*commit_arg;
 	unsigned	 history_versions; /* per key, the current one and
 					   tombstones counted; 0: default */
+	const struct store_quota *quotas; /* at most STORE_QUOTAS_MAX; copied
+					   by store_open() */
+	size_t		 nquotas;
 };
 
 /*
@@ -347,6 +375,9 @@ struct store_op {
 	char			*cur_value;	/* see store_apply() */
 	size_t			 cur_vlen;
 	int			 update_err;	/* STORE_UPDATE_FAILED: why */
+	size_t			 quota;		/* STORE_QUOTA: the index of
+						   the quota in store_opts */
+	uint64_t		 quota_used;	/* ... its usage before it */
 };
 
 /*
@@ -483,10 +514,17 @@ enum store_err	store_io_get_version(store_io *, const char *key,
 
 /* How full the store is, for every process alike (API.md 11). */
 struct store_usage {
-	uint64_t	size_bytes;	/* the most it may hold (map_size) */
-	uint64_t	used_bytes;	/* what its data takes now */
+	uint64_t	size_bytes;	/* the most writes may fill (map_size) */
+	uint64_t	used_bytes;	/* the pages its data takes now (free
+					   ones not counted) */
 	uint64_t	readers;	/* read transactions open in any process */
 };
 enum store_err	store_usage(store *, struct store_usage *);
+/*
+ * The usage of each quota that store_opts named, in its order, into
+ * used[0..n) (n at most nquotas; a quota whose usage is not known yet
+ * reads 0), from one snapshot.
+ */
+enum store_err	store_quota_usage(store *, uint64_t *used, size_t n);
 
 #endif

@@ -61,6 +61,7 @@ struct store_backend {
 			    struct store_meta *meta, const char **value,
 			    size_t *vlen);
 	enum store_err	(*usage)(store *, struct store_usage *);
+	enum store_err	(*quota_usage)(store *, uint64_t *used, size_t n);
 };
 
 /*
@@ -143,6 +144,47 @@ struct name_backend {
  * limit).
  */
 enum store_err	name_pick(struct store_op *op, const struct name_backend *);
+
+/* quota.c: per-prefix quotas (struct store_quota). */
+
+/* The longest quota prefix: its name in LMDB's meta must fit a key. */
+#define STORE_QUOTA_PREFIX_MAX	255
+
+/* The quotas a store was opened with: its own copy. */
+struct quota_set {
+	size_t			 n;
+	struct store_quota	 q[STORE_QUOTAS_MAX];
+};
+
+/* Copies o's quotas (STORE_INVALID: too many, or a prefix too long). */
+enum store_err	quota_init(struct quota_set *, const struct store_opts *o);
+void		quota_fini(struct quota_set *);
+/* 1 when key[0..klen) is under q's prefix. */
+int		quota_covers(const struct store_quota *q, const char *key,
+		    size_t klen);
+/* The bytes a version of a key counts: its name and value, if live. */
+int64_t		quota_bytes(size_t klen, int live, size_t vlen);
+
+/*
+ * What charging asks of the backend, in the write transaction, arg being
+ * the backend's own: get reads quota i's usage (*found 0: none kept, the
+ * quota is not counted), add adds delta to it (none kept: nothing).
+ */
+struct quota_backend {
+	enum store_err	(*get)(void *arg, size_t i, uint64_t *used,
+			    int *found);
+	enum store_err	(*add)(void *arg, size_t i, int64_t delta);
+	void		*arg;
+};
+
+/*
+ * Charges a write of key that changes its counted bytes by delta to
+ * every quota covering it: STORE_QUOTA (op->quota and op->quota_used
+ * set, nothing charged) when delta > 0 would take one past its bytes.
+ */
+enum store_err	quota_charge(const struct quota_set *,
+		    const struct quota_backend *, const char *key,
+		    size_t klen, int64_t delta, struct store_op *op);
 
 /* commit.c: group commit (store_write(), store_write_all()). */
 

@@ -246,6 +246,26 @@ api_count_failed(const struct api_ctx *ctx, const char *key, size_t klen,
 	}
 }
 
+void
+api_quota_open(const struct api_ctx *ctx, struct jw *w, struct http_resp *r,
+    const struct store_op *op)
+{
+	const struct conf_quota	*q;
+
+	/* quota lines are restart-only: the store's indexes are conf's */
+	if (op->quota >= ctx->conf->nquotas) {
+		log_error("store quota %zu not in conf", op->quota);
+		api_problem_open(w, r, P_INTERNAL);
+		return;
+	}
+	q = &ctx->conf->quotas[op->quota];
+	api_problem_open(w, r, P_QUOTA, q->prefix,
+	    (unsigned long long)q->bytes, (unsigned long long)op->quota_used);
+	jw_strz(w, "prefix", q->prefix);
+	jw_u64(w, "quota", q->bytes);
+	jw_u64(w, "used", op->quota_used);
+}
+
 /* Answers a write whose op failed. */
 void
 api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
@@ -287,6 +307,10 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 		break;
 	case STORE_FULL:
 		api_problem_open(&w, r, P_FULL);
+		state = 0;
+		break;
+	case STORE_QUOTA:
+		api_quota_open(ctx, &w, r, op);
 		state = 0;
 		break;
 	case STORE_KEY_CLASH:

@@ -52,6 +52,12 @@ void	api_problem_open(struct jw *w, struct http_resp *, int status,
 	    const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
 void	api_problem_close(struct jw *w);
+/*
+ * Opens the QUOTA_EXCEEDED problem of op (STORE_QUOTA) in w, with the
+ * members prefix, quota and used; 500 when the quota is not known.
+ */
+void	api_quota_open(const struct api_ctx *, struct jw *w,
+	    struct http_resp *, const struct store_op *op);
 /* Retry-After, in seconds, of a 503 for a database out of reach. */
 #define API_RETRY_AFTER	"1"
 /*

@@ -16,6 +16,9 @@ metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_usage	 u;
 	struct metrics_gauges	 g, *gp = NULL;
+	struct metrics_quota	 mq[CONF_QUOTAS_MAX];
+	uint64_t		 used[CONF_QUOTAS_MAX];
+	size_t			 i, nq = ctx->conf->nquotas;
 
 	(void)call;
 	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
@@ -27,6 +30,13 @@ metrics_handle(const struct api_ctx *ctx, const struct http_req *q,
 		g.size_bytes = u.size_bytes;
 		g.used_bytes = u.used_bytes;
 		g.readers = u.readers;
+		g.quotas = mq;
+		g.nquotas = 0;
+		if (nq > 0 && store_quota_usage(ctx->st, used, nq) == STORE_OK)
+			for (g.nquotas = nq, i = 0; i < nq; i++)
+				mq[i] = (struct metrics_quota){
+				    ctx->conf->quotas[i].prefix,
+				    ctx->conf->quotas[i].bytes, used[i] };
 		gp = &g;
 	}
 	if (ctx->metrics == NULL ||

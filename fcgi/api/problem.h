@@ -240,6 +240,10 @@
 /* The server's side */
 #define P_FULL		507, "STORAGE_FULL", \
 	"The store is full (map_size); nothing was written."
+#define P_QUOTA		507, "QUOTA_EXCEEDED", "The write would take the " \
+	"keys under \"%s\" past their quota of %llu bytes (%llu in use); " \
+	"nothing was written. Delete or shrink keys under it, or ask for a " \
+	"larger quota line."
 #define P_UNAVAILABLE	503, "UNAVAILABLE", "The database cannot be " \
 	"reached; nothing of the request was written. Retry after a moment."
 #define P_INTERNAL	500, "INTERNAL", \

@@ -127,6 +127,7 @@ struct act_write {
 	const uint64_t		*if_match;
 	struct act_result	 res;
 	struct store_op		*op;
+	const struct api_ctx	*ctx;
 };
 
 static int
@@ -151,6 +152,11 @@ set_post_finish(struct idem_finish *f, struct http_resp *r)
 	}
 	if (a->op->err == STORE_FULL) {
 		api_problem(r, P_FULL);
+		return;
+	}
+	if (a->op->err == STORE_QUOTA) {
+		api_quota_open(a->ctx, &w, r, a->op);
+		api_problem_close(&w);
 		return;
 	}
 	if (a->op->err != STORE_OK) {
@@ -185,7 +191,7 @@ h_set_post(const struct api_ctx *ctx, const struct http_req *q,
 	uint64_t		 etag = 0;
 	struct act_write	 a = { { set_post_finish }, name, n, NULL,
 				    ACT_LIMITS(ctx->conf), NULL,
-				    { 0, 0, 0, 0 }, &op };
+				    { 0, 0, 0, 0 }, &op, ctx };
 	enum act_err		 e;
 	size_t			 i;
 

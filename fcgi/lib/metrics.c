@@ -544,6 +544,33 @@ render_durations(struct metrics *m, struct buf *out)
 	}
 }
 
+/* Each quota line's bytes, then each one's usage: two families. */
+static void
+render_quotas(const struct metrics_gauges *store, struct buf *out)
+{
+	const struct metrics_quota	*q;
+	size_t				 i, f;
+
+	if (store->nquotas == 0)
+		return;
+	for (f = 0; f < 2; f++) {
+		family(out, f == 0 ? "verstore_quota_bytes" :
+		    "verstore_quota_used_bytes", "gauge", f == 0 ?
+		    "The bytes a quota line lets its prefix hold." :
+		    "The bytes of the live keys under a quota line's prefix "
+		    "(names and current values).");
+		for (i = 0; i < store->nquotas; i++) {
+			q = &store->quotas[i];
+			buf_puts(out, f == 0 ? "verstore_quota_bytes{prefix=" :
+			    "verstore_quota_used_bytes{prefix=");
+			label_value(out, q->prefix, strlen(q->prefix));
+			buf_add(out, "} ", 2);
+			buf_u64(out, f == 0 ? q->bytes : q->used);
+			buf_add(out, "\n", 1);
+		}
+	}
+}
+
 enum metrics_err
 metrics_render(struct metrics *m, const struct metrics_gauges *store,
     struct buf *out)
@@ -566,6 +593,7 @@ metrics_render(struct metrics *m, const struct metrics_gauges *store,
 		    "in use.", store->used_bytes);
 		gauge(out, "verstore_store_readers", "Reader slots in use.",
 		    store->readers);
+		render_quotas(store, out);
 	}
 	family(out, "verstore_watchers", "gauge",
 	    "Waiting feed requests and open streams.");

@@ -43,11 +43,20 @@ enum metrics_conflict {
 
 struct metrics;
 
+/* One quota line and its usage: verstore_quota_*{prefix}. */
+struct metrics_quota {
+	const char	*prefix;	/* NUL-terminated; borrowed */
+	uint64_t	 bytes;		/* verstore_quota_bytes */
+	uint64_t	 used;		/* verstore_quota_used_bytes */
+};
+
 /* What the store says of itself, which the caller asks it at render time. */
 struct metrics_gauges {
 	uint64_t	size_bytes;	/* verstore_store_size_bytes */
 	uint64_t	used_bytes;	/* verstore_store_used_bytes */
 	uint64_t	readers;	/* verstore_store_readers */
+	const struct metrics_quota *quotas;	/* borrowed; nquotas */
+	size_t		nquotas;
 };
 
 /*

@@ -185,6 +185,40 @@ set_origins(struct conf *c, const char *v)
 	return CONF_OK;
 }
 
+/* quota PREFIX BYTES (or off). */
+static enum conf_err
+set_quota(struct conf *c, const char *v)
+{
+	const char	*w, *b;
+	char		 bytes[32];
+	size_t		 at = 0, n, bn, i, z;
+
+	if (strcmp(v, "off") == 0) {
+		c->nquotas = 0;
+		return CONF_OK;
+	}
+	if ((w = word(v, &at, &n)) == NULL || n > CONF_QUOTA_PREFIX_MAX ||
+	    (b = word(v, &at, &bn)) == NULL || bn >= sizeof(bytes) ||
+	    word(v, &at, &i) != NULL)
+		return CONF_VALUE;
+	memcpy(bytes, b, bn);
+	bytes[bn] = '\0';
+	if (parse_size(bytes, &z) == -1)
+		return CONF_VALUE;
+	for (i = 0; i < c->nquotas; i++)
+		if (strlen(c->quotas[i].prefix) == n &&
+		    memcmp(c->quotas[i].prefix, w, n) == 0)
+			break;
+	if (i == CONF_QUOTAS_MAX)
+		return CONF_TOO_MANY;
+	memcpy(c->quotas[i].prefix, w, n);
+	c->quotas[i].prefix[n] = '\0';
+	c->quotas[i].bytes = z;
+	if (i == c->nquotas)
+		c->nquotas++;
+	return CONF_OK;
+}
+
 /* The index of v among words[0..n), or -1. */
 static int
 one_of(const char *v, const char *const *words, int n)
@@ -302,6 +336,8 @@ conf_set(struct conf *c, const char *name, const char *v)
 	}
 	if (strcmp(name, "tokens") == 0)
 		return copy(c->tokens, sizeof(c->tokens), v) ? CONF_VALUE : 0;
+	if (strcmp(name, "quota") == 0)
+		return set_quota(c, v);
 	if (strcmp(name, "cors_origins") == 0)
 		return set_origins(c, v);
 	if (strcmp(name, "metrics_public") == 0) {
@@ -460,7 +496,8 @@ conf_load(struct conf *c, const char *path, struct conf_error *e)
 			goto out;
 		}
 		list = strcmp(name, "cors_origins") == 0;
-		blanks = list || strcmp(name, "postgres_conninfo") == 0;
+		blanks = list || strcmp(name, "postgres_conninfo") == 0 ||
+		    strcmp(name, "quota") == 0;
 		for (p = val; *p != '\0' && !blanks; p++)
 			if (is_space(*p)) {
 				rc = CONF_SYNTAX;
@@ -536,6 +573,8 @@ conf_expected(const char *name)
 		    "http://localhost:8080 (scheme://host[:port], lower case, "
 		    "no path)" },
 		{ "metrics_public", "on or off" },
+		{ "quota", "a key prefix of at most 255 bytes and bytes with a "
+		    "k, M, G or T suffix, such as tenant-a/ 100M, or off" },
 	};
 	size_t	 i;
 
@@ -655,6 +694,21 @@ conf_workers(const struct conf *c)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* 1 when a and b name the same quotas, in the same order. */
+static int
+quotas_same(const struct conf *a, const struct conf *b)
+{
+	size_t	 i;
+
+	if (a->nquotas != b->nquotas)
+		return 0;
+	for (i = 0; i < a->nquotas; i++)
+		if (strcmp(a->quotas[i].prefix, b->quotas[i].prefix) != 0 ||
+		    a->quotas[i].bytes != b->quotas[i].bytes)
+			return 0;
+	return 1;
+}
+
 /* Notes name in restart when the setting differs. */
 static void
 restart_only(int differs, const char *name, char *restart, size_t sz)
@@ -708,6 +762,10 @@ conf_apply(struct conf *cur, const struct conf *next, char *restart,
 	memcpy(cur->socket, old.socket, sizeof(cur->socket));
 	restart_only(strcmp(old.socket_group, next->socket_group) != 0,
 	    "socket_group", restart, restartsz);
+	/* the store counts a quota's usage from when it opens with it */
+	restart_only(!quotas_same(&old, next), "quota", restart, restartsz);
+	cur->nquotas = old.nquotas;
+	memcpy(cur->quotas, old.quotas, sizeof(cur->quotas));
 	memcpy(cur->socket_group, old.socket_group, sizeof(cur->socket_group));
 }
 

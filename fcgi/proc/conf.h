@@ -18,6 +18,14 @@
 #define CONF_ORIGIN_MAX		255	/* bytes of one origin */
 
 #define CONF_CONNINFO_MAX	1023	/* bytes of postgres_conninfo */
+#define CONF_QUOTAS_MAX		64	/* quota lines; STORE_QUOTAS_MAX */
+#define CONF_QUOTA_PREFIX_MAX	255	/* bytes of a quota's prefix */
+
+/* A quota line: the keys under prefix hold at most bytes (store.h). */
+struct conf_quota {
+	char		prefix[CONF_QUOTA_PREFIX_MAX + 1];
+	size_t		bytes;
+};
 
 enum conf_backend {
 	CONF_BACKEND_LMDB = 0,		/* data_dir, one host */
@@ -67,6 +75,8 @@ struct conf {
 	size_t		norigins;		/* cors_origins */
 	char		origins[CONF_ORIGINS_MAX][CONF_ORIGIN_MAX + 1];
 	int		metrics_public;		/* /api/metrics without auth */
+	size_t		nquotas;		/* quota lines, in their order */
+	struct conf_quota quotas[CONF_QUOTAS_MAX];
 };
 
 enum conf_err {
@@ -97,7 +107,9 @@ enum conf_err	conf_load(struct conf *, const char *path, struct conf_error *);
 /*
  * Applies one "name value" setting. Only cors_origins takes a list, its
  * values separated by blanks; it replaces the list of an earlier line.
- * postgres_conninfo takes the rest of its line, blanks and all.
+ * postgres_conninfo takes the rest of its line, blanks and all. quota
+ * takes a prefix and bytes; a line for a prefix named before replaces
+ * its bytes, "quota off" forgets every quota.
  */
 enum conf_err	conf_set(struct conf *, const char *name, const char *value);
 /* The form a setting's value takes, for a message; NULL if unknown. */

@@ -143,3 +143,24 @@ lmdb_thread_end(store *st)
 		rtls.st = NULL;
 	}
 }
+
+enum store_err
+db_used_bytes(const store *st, MDB_txn *txn, uint64_t *used)
+{
+	/* 0 and 1 are LMDB's own: the free list and the main database */
+	MDB_dbi		 dbi[] = { 0, 1, st->recs, st->meta, st->idem,
+			    st->idem_exp, st->changes, st->history };
+	MDB_stat	 s;
+	uint64_t	 pages = 2;	/* the meta pages */
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(dbi) / sizeof(dbi[0]); i++) {
+		if ((rc = mdb_stat(txn, dbi[i], &s)) != 0)
+			return db_err(st, __func__, "mdb_stat", rc);
+		pages += s.ms_branch_pages + s.ms_leaf_pages +
+		    s.ms_overflow_pages;
+	}
+	*used = pages * s.ms_psize;
+	return STORE_OK;
+}

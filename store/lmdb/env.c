@@ -1,6 +1,18 @@
 /*
  * env.c - the LMDB environment: opened with its databases, closed, and
  * copied for a backup; see lmdb_int.h for what it holds.
+ *
+ * The map is RESERVE_MUL / 2 times map_size. Writes stop once the pages
+ * in use reach map_size (write.c); the rest, the reserve, is for
+ * deletes, which a full store must still take: each leaves a tombstone in
+ * the records and in the history, and a feed entry, and frees only its
+ * value's current copy (the versions kept stay until they fall out).
+ * Deleting every key of a store filled with one-byte values took the
+ * pages in use from map_size to 1.88 times it (measured; half-filled
+ * pages where tombstones went in between): so much may deleting ask for,
+ * and the reserve holds that with a margin. A store that an earlier build
+ * filled to exactly its map opens with the reserve free. The file grows
+ * only as pages are used: past map_size only by deletes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +30,13 @@
 #include "store/store_int.h"
 #include "lmdb_int.h"
 
+#define RESERVE_MUL	5	/* the map: map_size * RESERVE_MUL / 2 */
+
 const struct store_backend store_backend_lmdb = {
 	"lmdb", lmdb_close, lmdb_thread_end, lmdb_get, lmdb_list, lmdb_io_get,
 	lmdb_io_put, lmdb_read, lmdb_apply, lmdb_write, lmdb_write_all,
 	lmdb_backup, lmdb_stats, lmdb_changes, lmdb_seq, lmdb_history,
-	lmdb_get_version, lmdb_io_get_version, lmdb_usage,
+	lmdb_get_version, lmdb_io_get_version, lmdb_usage, lmdb_quota_usage,
 };
 
 enum store_err
@@ -36,7 +50,8 @@ store_open_lmdb(const struct store_opts *o, store **out)
 	enum store_err	 err = STORE_INVALID;
 
 	*out = NULL;
-	if (o->dir == NULL || o->map_size == 0)
+	if (o->dir == NULL || o->map_size == 0 ||
+	    o->map_size > SIZE_MAX / RESERVE_MUL)
 		goto out;
 	err = STORE_NOMEM;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
@@ -50,6 +65,9 @@ store_open_lmdb(const struct store_opts *o, store **out)
 	    STORE_HISTORY_DEFAULT;
 	st->on_commit = o->on_commit;
 	st->commit_arg = o->commit_arg;
+	st->limit = o->map_size;
+	if ((err = quota_init(&st->quotas, o)) != STORE_OK)
+		goto out;
 	err = STORE_IO;
 	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
 		db_log(st, 0, __func__, "mkdir %s: %s", o->dir,
@@ -58,7 +76,8 @@ store_open_lmdb(const struct store_opts *o, store **out)
 	}
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(st->env, 6)) != 0 ||
-	    (rc = mdb_env_set_mapsize(st->env, o->map_size)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env,
+	    o->map_size / 2 * RESERVE_MUL)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env,
 	    o->max_readers ? o->max_readers : 126)) != 0) {
 		err = db_err(st, __func__, "mdb_env_create", rc);
@@ -109,9 +128,15 @@ store_open_lmdb(const struct store_opts *o, store **out)
 		err = STORE_CORRUPT;
 		goto out;
 	}
-	if (rc != 0 || (rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
+	if (rc != 0) {
 		err = db_err(st, __func__, "format", rc);
+		goto out;
+	}
+	if ((err = usage_open(st, txn)) != STORE_OK)
+		goto out;
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		err = db_err(st, __func__, "commit", rc);
 		goto out;
 	}
 	txn = NULL;
@@ -134,6 +159,7 @@ lmdb_close(store *st)
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	commit_fini(&st->q);
+	quota_fini(&st->quotas);
 	free(st);
 }
 
@@ -186,16 +212,19 @@ count_reader(const char *line, void *arg)
 enum store_err
 lmdb_usage(store *st, struct store_usage *out)
 {
-	MDB_envinfo	 info;
-	MDB_stat	 stat;
+	MDB_txn		*txn;
+	enum store_err	 err;
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = mdb_env_info(st->env, &info)) != 0 ||
-	    (rc = mdb_env_stat(st->env, &stat)) != 0)
-		return db_err(st, __func__, "info", rc);
-	out->size_bytes = info.me_mapsize;
-	out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+	out->size_bytes = st->limit;
+	/* the pages in use, not the file's end: free pages are reused */
+	if ((rc = db_read_begin(st, &txn)) != 0)
+		return db_err(st, __func__, "mdb_txn_begin", rc);
+	err = db_used_bytes(st, txn, &out->used_bytes);
+	db_read_end(txn);
+	if (err != STORE_OK)
+		return err;
 	/* the header line ends in "txnid", an idle slot in "-" */
 	if (mdb_reader_list(st->env, count_reader, &out->readers) < 0)
 		return db_err(st, __func__, "readers", EIO);

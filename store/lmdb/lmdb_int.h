@@ -14,8 +14,8 @@
  * with.
  *
  * The arrows point down: env.c opens the store with what write.c gives
- * the group commit queue; write.c uses idem.c and feed.c; read.c, feed.c,
- * write.c and idem.c use db.c; db.c uses rec.c.
+ * the group commit queue; write.c uses idem.c, feed.c and usage.c;
+ * read.c, feed.c, write.c, usage.c and idem.c use db.c; db.c uses rec.c.
  */
 #ifndef LMDB_INT_H
 #define LMDB_INT_H
@@ -44,6 +44,9 @@ struct store {
 	MDB_dbi		 changes;	/* seq (be64) -> slot of its key */
 	MDB_dbi		 history;	/* hist key, version (be64) -> rec */
 	unsigned	 history_versions;
+	uint64_t	 limit;		/* map_size: where writes but deletes
+					   stop (the map is larger: the
+					   reserve, see env.c) */
 	store_commit_fn	 on_commit;
 	void		*commit_arg;
 	_Atomic uint64_t posted;	/* the last seq told on_commit */
@@ -51,6 +54,7 @@ struct store {
 	store_clock_fn	 clock;
 	void		*clock_arg;
 	store_log_fn	 log;
+	struct quota_set quotas;	/* usage.c */
 	struct commit_queue q;		/* store_write() */
 };
 
@@ -68,7 +72,10 @@ struct store_io {
 	MDB_txn		*txn;
 	int		 writable;
 	const char	*principal;
-	enum store_err	 lmdb_err;	/* a write that LMDB refused */
+	enum store_err	 lmdb_err;	/* a write that LMDB refused, or a
+					   quota (then quota, quota_used) */
+	size_t		 quota;
+	uint64_t	 quota_used;
 };
 
 /* db.c */
@@ -94,6 +101,13 @@ enum store_err	db_lookup(const store *, MDB_txn *txn, const char *key,
  */
 int		db_read_begin(store *, MDB_txn **txn);
 void		db_read_end(MDB_txn *txn);
+/*
+ * The bytes that the pages in use take as txn sees them, its own writes
+ * counted: every database's pages (the free list's own among them) and
+ * the two meta pages, not the free pages (a store emptied and filled
+ * again reuses them). A few calls that read the databases' heads.
+ */
+enum store_err	db_used_bytes(const store *, MDB_txn *txn, uint64_t *used);
 
 /* idem.c: the records of idempotent requests, in a write transaction. */
 
@@ -122,6 +136,21 @@ int		feed_needs_fullkey(size_t klen);
 enum store_err	feed_record(store *, MDB_txn *, const char *key, size_t klen,
 		    uint64_t old_seq, const struct rec *nr, const void *enc,
 		    size_t enclen);
+
+/* usage.c: the usage of each quota, in a write transaction. */
+
+struct usage_txn {
+	store		*st;
+	MDB_txn		*txn;
+};
+/* quota_charge() of a write of key in txn. */
+enum store_err	usage_charge(store *, MDB_txn *, const char *key,
+		    size_t klen, int64_t delta, struct store_op *op);
+/*
+ * In the transaction that opens the store: drops the usage of quotas it
+ * was not opened with, and counts that of those it keeps none for.
+ */
+enum store_err	usage_open(store *, MDB_txn *);
 
 /* write.c */
 
@@ -163,5 +192,6 @@ enum store_err	lmdb_io_get_version(store_io *, const char *key,
 		    size_t klen, uint64_t version, struct store_meta *meta,
 		    const char **value, size_t *vlen);
 enum store_err	lmdb_usage(store *, struct store_usage *);
+enum store_err	lmdb_quota_usage(store *, uint64_t *used, size_t n);
 
 #endif

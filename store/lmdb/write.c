@@ -98,8 +98,11 @@ lmdb_io_put(store_io *io, const char *key, size_t klen, const char *value,
 	op.vlen = vlen;
 	op.principal = io->principal;
 	err = apply_one(io->st, io->txn, &op);
-	if (is_lmdb_failure(err))
+	if (is_lmdb_failure(err) || err == STORE_QUOTA) {
 		io->lmdb_err = err;
+		io->quota = op.quota;
+		io->quota_used = op.quota_used;
+	}
 	if (meta != NULL)
 		*meta = op.meta;
 	return err;
@@ -161,14 +164,16 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 	}
 	if (op->kind == STORE_OP_MULTI) {
 		struct store_io	 io = { { &store_backend_lmdb }, st, txn, 1,
-		    op->principal, STORE_OK };
+		    op->principal, STORE_OK, 0, 0 };
 
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 			goto fail;
 		op->update_err = op->multi(op->multi_arg, &io);
-		if (io.lmdb_err != STORE_OK)
+		if (io.lmdb_err != STORE_OK) {
 			err = io.lmdb_err;
-		else if (op->update_err != 0) {
+			op->quota = io.quota;
+			op->quota_used = io.quota_used;
+		} else if (op->update_err != 0) {
 			/* its state may have moved on: answer with the latest */
 			if (db_lookup(st, txn, key, klen, &sl, &cur) ==
 			    STORE_OK)
@@ -199,8 +204,6 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		nr.fullkey = key;
 		nr.fklen = klen;
 	}
-	if ((err = feed_next_seq(st, txn, &nr.seq)) != STORE_OK)
-		goto out;
 	if (next.deleted)
 		nr.flags |= REC_TOMBSTONE;
 	else if (op->kind == STORE_OP_UPDATE) {
@@ -214,6 +217,13 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 		nr.value = op->value;
 		nr.vlen = op->vlen;
 	}
+	if (st->quotas.n > 0 && (err = usage_charge(st, txn, key, klen,
+	    quota_bytes(klen, !next.deleted, nr.vlen) -
+	    quota_bytes(klen, m->version > 0 && !m->deleted, cur.vlen),
+	    op)) != STORE_OK)
+		goto out;	/* nothing written of op */
+	if ((err = feed_next_seq(st, txn, &nr.seq)) != STORE_OK)
+		goto out;
 	v.mv_size = rec_size(&nr);
 	v.mv_data = NULL;
 	if ((rc = mdb_put(txn, st->recs, &sl.v, &v, MDB_RESERVE)) != 0) {
@@ -234,27 +244,65 @@ out:
 	return err;
 }
 
+/*
+ * Applies op in txn, as apply_one, after making sure that a write that
+ * grows the store has room: a put, an update, a create or a multi is
+ * refused with STORE_FULL (*refused set; nothing written, txn still good)
+ * once the pages in use reach map_size. A delete may go on into the
+ * reserve (env.c), and so may a multi's puts once it began. Under
+ * quotas a multi runs in a child of txn: a put that its quota refuses
+ * undoes those it made before.
+ */
+static enum store_err
+apply_op(store *st, MDB_txn *txn, struct store_op *op, int *refused)
+{
+	MDB_txn		*child;
+	uint64_t	 used;
+	enum store_err	 err;
+	int		 rc;
+
+	*refused = 0;
+	if (!op_valid(op))
+		return STORE_INVALID;
+	if (op->kind == STORE_OP_PUT || op->kind == STORE_OP_UPDATE ||
+	    op->kind == STORE_OP_CREATE || op->kind == STORE_OP_MULTI) {
+		if ((err = db_used_bytes(st, txn, &used)) != STORE_OK)
+			return err;
+		if (used >= st->limit) {
+			*refused = 1;
+			return STORE_FULL;
+		}
+	}
+	if (op->kind != STORE_OP_MULTI || st->quotas.n == 0)
+		return apply_one(st, txn, op);
+	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0)
+		return db_err(st, __func__, "child txn", rc);
+	if ((err = apply_one(st, child, op)) != STORE_OK) {
+		mdb_txn_abort(child);
+		*refused = err == STORE_QUOTA;
+		return err;
+	}
+	if ((rc = mdb_txn_commit(child)) != 0)
+		return db_err(st, __func__, "child commit", rc);
+	return STORE_OK;
+}
+
 /* Applies a unit's ops in a child of txn: all of them, or none. */
 static void
 apply_child(store *st, MDB_txn *txn, struct commit_unit *u)
 {
 	MDB_txn		*child;
 	size_t		 i;
-	int		 rc;
+	int		 rc, refused;
 
 	if ((rc = mdb_txn_begin(st->env, txn, 0, &child)) != 0) {
 		commit_unit_fail(u, db_err(st, __func__, "child txn", rc));
 		return;
 	}
-	for (i = 0; i < u->n; i++) {
-		if (!op_valid(&u->ops[i])) {
-			u->ops[i].err = STORE_INVALID;
+	for (i = 0; i < u->n; i++)
+		if ((u->ops[i].err = apply_op(st, child, &u->ops[i],
+		    &refused)) != STORE_OK)
 			break;
-		}
-		if ((u->ops[i].err = apply_one(st, child, &u->ops[i])) !=
-		    STORE_OK)
-			break;
-	}
 	if (i < u->n) {
 		mdb_txn_abort(child);
 		u->failed = i;
@@ -327,7 +375,7 @@ apply_idem(store *st, MDB_txn *txn, struct commit_unit *u)
 	enum store_err		 err;
 	int64_t			 now = st->clock(st->clock_arg);
 	size_t			 i;
-	int			 rc;
+	int			 rc, refused;
 
 	free(id->response);
 	id->response = NULL;
@@ -347,9 +395,8 @@ apply_idem(store *st, MDB_txn *txn, struct commit_unit *u)
 	if (u->atomic)
 		apply_child(st, child, u);
 	else {
-		op->err = op_valid(op) ? apply_one(st, child, op) :
-		    STORE_INVALID;
-		if (is_lmdb_failure(op->err)) {
+		op->err = apply_op(st, child, op, &refused);
+		if (is_lmdb_failure(op->err) && !refused) {
 			err = op->err;
 			goto fail;
 		}
@@ -406,6 +453,7 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 {
 	struct store_op	*op;
 	size_t		 i, nok = 0;
+	int		 refused;
 
 	for (i = 0; i < nu; i++) {
 		if (units[i].ops[0].idem != NULL)
@@ -414,10 +462,9 @@ apply_units(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 			apply_child(st, txn, &units[i]);
 		else {
 			op = &units[i].ops[0];
-			op->err = op_valid(op) ? apply_one(st, txn, op) :
-			    STORE_INVALID;
+			op->err = apply_op(st, txn, op, &refused);
 			units[i].ok = units[i].wrote = op->err == STORE_OK;
-			if (is_lmdb_failure(op->err))
+			if (is_lmdb_failure(op->err) && !refused)
 				break;
 		}
 		nok += units[i].wrote;

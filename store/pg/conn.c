@@ -148,6 +148,32 @@ static const struct {
 	    "DELETE FROM verstore_history d USING w WHERE "
 	    "d.key = ANY($1::bytea[]) AND d.key = w.key AND "
 	    "d.version <= w.prune" },
+	/* $1 a quota's prefix; its row is named by the prefix in hex */
+	[Q_QUOTA_GET] = { "vs_quota_get",
+	    "SELECT value FROM verstore_meta WHERE name = 'quota:' || "
+	    "encode($1::bytea, 'hex') FOR UPDATE" },
+	[Q_QUOTA_ADD] = { "vs_quota_add",
+	    "UPDATE verstore_meta SET value = GREATEST(value + $2::int8, 0) "
+	    "WHERE name = 'quota:' || encode($1::bytea, 'hex')" },
+	/* keys are UTF-8: those under $1 sort below $1 || 0xff */
+	[Q_QUOTA_COUNT] = { "vs_quota_count",
+	    "WITH c AS (SELECT COALESCE(SUM(length(key) + length(value)), "
+	    "0)::int8 AS b, count(*)::int8 AS n FROM verstore_kv WHERE NOT "
+	    "deleted AND key >= $1::bytea AND key < $1::bytea || "
+	    "'\\xff'::bytea), i AS (INSERT INTO verstore_meta (name, value) "
+	    "SELECT 'quota:' || encode($1::bytea, 'hex'), b FROM c "
+	    "ON CONFLICT (name) DO NOTHING RETURNING value) "
+	    "SELECT b, n FROM c WHERE EXISTS (SELECT 1 FROM i)" },
+	/* $1 the names of the quotas kept, comma-separated */
+	[Q_QUOTA_DROP] = { "vs_quota_drop",
+	    "DELETE FROM verstore_meta WHERE name LIKE 'quota:%' AND name <> "
+	    "ALL (string_to_array(convert_from($1::bytea, 'UTF8'), ','))" },
+	[Q_QUOTA_KEPT] = { "vs_quota_kept",
+	    "SELECT count(*)::int8 FROM verstore_meta WHERE name = "
+	    "ANY (string_to_array(convert_from($1::bytea, 'UTF8'), ','))" },
+	[Q_QUOTA_ALL] = { "vs_quota_all",
+	    "SELECT name, value FROM verstore_meta WHERE name = "
+	    "ANY (string_to_array(convert_from($1::bytea, 'UTF8'), ','))" },
 };
 
 void
@@ -576,6 +602,7 @@ pg_close(store *st)
 		free(pc);
 	}
 	commit_fini(&st->q);
+	quota_fini(&st->quotas);
 	pthread_mutex_destroy(&st->lock);
 	free(st->conninfo);
 	free(st);
@@ -628,11 +655,58 @@ pg_usage(store *st, struct store_usage *out)
 	return STORE_OK;
 }
 
+/* The usage rows of st's quotas, in one statement. */
+static enum store_err
+pg_quota_usage(store *st, uint64_t *used, size_t n)
+{
+	struct pgconn	*pc;
+	PGresult	*res = NULL;
+	struct pgq	 q;
+	char		*names, *at;
+	size_t		 len, i, k, plen;
+	int		 row;
+	enum store_err	 err = STORE_NOMEM;
+
+	memset(used, 0, n * sizeof(*used));
+	if (n > st->quotas.n)
+		n = st->quotas.n;
+	if (n == 0)
+		return STORE_OK;
+	if ((names = schema_quota_names(st, &len)) == NULL)
+		return STORE_NOMEM;
+	if ((pc = pg_take(st)) == NULL) {
+		free(names);
+		return STORE_UNAVAILABLE;
+	}
+	pgq_init(&q);
+	pgq_bytes(&q, names, len);
+	if ((res = pg_run(st, pc, Q_QUOTA_ALL, &q, &err)) == NULL)
+		goto out;
+	for (row = 0; row < PQntuples(res); row++) {
+		/* which quota: the name's place in the list */
+		for (i = 0, at = names; i < n; i++, at += plen + 1) {
+			plen = strcspn(at, ",");
+			k = (size_t)PQgetlength(res, row, 0);
+			if (k == plen && memcmp(PQgetvalue(res, row, 0), at,
+			    plen) == 0) {
+				used[i] = (uint64_t)pg_int(res, row, 1);
+				break;
+			}
+		}
+	}
+	err = STORE_OK;
+out:
+	PQclear(res);
+	pg_give(st, pc);
+	free(names);
+	return err;
+}
+
 const struct store_backend store_backend_pg = {
 	"postgres", pg_close, pg_thread_end, pgr_get, pgr_list, pgr_io_get,
 	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
 	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
-	pgr_get_version, pgr_io_get_version, pg_usage,
+	pgr_get_version, pgr_io_get_version, pg_usage, pg_quota_usage,
 };
 
 enum store_err
@@ -663,11 +737,14 @@ store_open_pg(const struct store_opts *o, store **out)
 	st->on_commit = o->on_commit;
 	st->commit_arg = o->commit_arg;
 	st->relaxed = o->relaxed;
+	if ((err = quota_init(&st->quotas, o)) != STORE_OK)
+		goto out;
 	err = STORE_IO;
 	if ((pc = pg_take(st)) == NULL)
 		goto out;
 	if ((err = schema_ensure(st, pc)) != STORE_OK ||
-	    (err = pg_prepare(st, pc)) != STORE_OK)
+	    (err = pg_prepare(st, pc)) != STORE_OK ||
+	    (err = schema_quotas(st, pc)) != STORE_OK)
 		goto out;
 	st->ready = 1;
 	/* a commit that took no seq tells on_commit nothing */

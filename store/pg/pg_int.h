@@ -79,6 +79,12 @@ enum pg_stmt {
 	Q_PREFETCH,	/* keys (bytea[]) -> key, value, state, FOR UPDATE */
 	Q_SEQ_SET,	/* the last seq, written */
 	Q_WRITES,	/* many Q_WRITEs of different keys, as arrays */
+	Q_QUOTA_GET,	/* a quota's usage (prefix), locked */
+	Q_QUOTA_ADD,	/* ... added to */
+	Q_QUOTA_COUNT,	/* ... counted from the keys, when none is kept */
+	Q_QUOTA_DROP,	/* the usage of quotas not named, dropped */
+	Q_QUOTA_KEPT,	/* how many of the named quotas have a usage */
+	Q_QUOTA_ALL,	/* the usage of the named quotas */
 	Q_NSTMT
 };
 
@@ -174,6 +180,7 @@ struct store {
 	size_t		 nidle;
 	struct commit_queue q;		/* store_write() */
 	struct pgtx	 qtx[1];	/* the queue's transaction */
+	struct quota_set quotas;	/* schema.c, write.c */
 };
 
 /* A statement's parameters, binary, at most PG_PARAMS of them. */
@@ -193,7 +200,10 @@ struct store_io {
 	struct pgtx	*tx;
 	int		 writable;
 	const char	*principal;
-	enum store_err	 pg_err;	/* a statement the database refused */
+	enum store_err	 pg_err;	/* a statement the database refused,
+					   or a quota (then quota, quota_used) */
+	size_t		 quota;
+	uint64_t	 quota_used;
 	PGresult	**res;		/* what store_io_get handed out */
 	size_t		 nres;
 	size_t		 cap;
@@ -281,6 +291,18 @@ void		 pg_listen_stop(store *);	/* when started; waits */
 
 /* schema.c: creates or migrates the schema; STORE_OK or logged. */
 enum store_err	 schema_ensure(store *, struct pgconn *pc);
+/*
+ * The names of st's quotas' usage rows in verstore_meta, comma-separated
+ * ("quota:" and the prefix in hex), as Q_QUOTA_DROP, KEPT and ALL take
+ * them; malloc'ed, NULL when out of memory.
+ */
+char		*schema_quota_names(const store *, size_t *len);
+/*
+ * Drops the usage rows of quotas st was not opened with, and counts those
+ * of its quotas that have none (the keys locked against writes while it
+ * counts), in one transaction on pc (prepared).
+ */
+enum store_err	 schema_quotas(store *, struct pgconn *pc);
 
 /* write.c */
 void		 pgw_init(store *, const struct store_opts *);

@@ -2,7 +2,9 @@
  * schema.c - the tables of the store on PostgreSQL (see pg_int.h),
  * created or migrated by whichever process opens the store first: the
  * meta row "schema" holds the layout's version, and the process that
- * holds that row's lock migrates while the others wait for it.
+ * holds that row's lock migrates while the others wait for it. Each
+ * quota's usage is a meta row too, "quota:" and its prefix in hex,
+ * counted here when the store opens with a quota that has none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -190,5 +192,87 @@ store_check_pg(const struct store_opts *o)
 out:
 	PQclear(res);
 	PQfinish(c);
+	return err;
+}
+
+char *
+schema_quota_names(const store *st, size_t *len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const struct store_quota *q;
+	size_t			 i, j, n = 0;
+	char			*out, *p;
+
+	for (i = 0; i < st->quotas.n; i++)
+		n += 7 + 2 * st->quotas.q[i].plen;
+	if ((p = out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < st->quotas.n; i++) {
+		q = &st->quotas.q[i];
+		memcpy(p, i > 0 ? ",quota:" : "quota:", i > 0 ? 7 : 6);
+		p += i > 0 ? 7 : 6;
+		for (j = 0; j < q->plen; j++) {
+			*p++ = hex[(unsigned char)q->prefix[j] >> 4];
+			*p++ = hex[(unsigned char)q->prefix[j] & 15];
+		}
+	}
+	*p = '\0';
+	*len = (size_t)(p - out);
+	return out;
+}
+
+enum store_err
+schema_quotas(store *st, struct pgconn *pc)
+{
+	const struct store_quota *q;
+	PGresult	*res = NULL;
+	struct pgq	 pq;
+	char		*names;
+	size_t		 len, i;
+	enum store_err	 err = STORE_NOMEM;
+
+	if ((names = schema_quota_names(st, &len)) == NULL)
+		return STORE_NOMEM;
+	if ((err = pg_sql(st, pc, "BEGIN ISOLATION LEVEL READ COMMITTED")) !=
+	    STORE_OK)
+		goto out;
+	/* a usage not kept while its quota was away would be wrong */
+	pgq_init(&pq);
+	pgq_bytes(&pq, names, len);
+	if ((res = pg_run(st, pc, Q_QUOTA_DROP, &pq, &err)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = pg_run(st, pc, Q_QUOTA_KEPT, &pq, &err)) == NULL)
+		goto out;
+	if (PQntuples(res) == 1 &&
+	    (size_t)pg_int(res, 0, 0) == st->quotas.n)
+		goto commit;
+	PQclear(res);
+	res = NULL;
+	/* no write may slip between the count and its row */
+	if ((err = pg_sql(st, pc, "LOCK TABLE verstore_kv IN SHARE ROW "
+	    "EXCLUSIVE MODE")) != STORE_OK)
+		goto out;
+	for (i = 0; i < st->quotas.n; i++) {
+		q = &st->quotas.q[i];
+		pgq_init(&pq);
+		pgq_bytes(&pq, q->prefix, q->plen);
+		if ((res = pg_run(st, pc, Q_QUOTA_COUNT, &pq, &err)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1)
+			pg_log(st, 2, __func__, "quota %.*s: %lld bytes in %lld "
+			    "keys, counted", (int)q->plen, q->prefix,
+			    (long long)pg_int(res, 0, 0),
+			    (long long)pg_int(res, 0, 1));
+		PQclear(res);
+		res = NULL;
+	}
+commit:
+	err = pg_sql(st, pc, "COMMIT");
+out:
+	PQclear(res);
+	if (err != STORE_OK)
+		(void)pg_sql(st, pc, "ROLLBACK");
+	free(names);
 	return err;
 }

@@ -31,6 +31,8 @@
 #include "pg_int.h"
 
 static enum store_err	apply_one(store *, struct pgtx *, struct store_op *);
+static void		undo_to(store *, struct pgtx *, const char *sp,
+			    uint64_t seq);
 
 /* Runs s in tx: a failure makes tx unusable. */
 static PGresult *
@@ -681,6 +683,65 @@ out:
 	return err;
 }
 
+/* ---- quotas: their usage rows, in the write transaction ---------------- */
+
+struct quota_tx {
+	store		*st;
+	struct pgtx	*tx;
+};
+
+/* Runs s on quota i's row in u's tx, delta its $2 when not NULL. */
+static PGresult *
+quota_run(struct quota_tx *u, size_t i, enum pg_stmt s,
+    const int64_t *delta, enum store_err *err)
+{
+	const struct store_quota *q = &u->st->quotas.q[i];
+	struct pgq	 pq;
+
+	pgq_init(&pq);
+	pgq_bytes(&pq, q->prefix, q->plen);
+	if (delta != NULL)
+		pgq_int(&pq, *delta);
+	return tx_run(u->st, u->tx, s, &pq, err);
+}
+
+static enum store_err
+quota_get(void *arg, size_t i, uint64_t *used, int *found)
+{
+	PGresult	*res;
+	enum store_err	 err = STORE_OK;
+
+	if ((res = quota_run(arg, i, Q_QUOTA_GET, NULL, &err)) == NULL)
+		return err;
+	*found = PQntuples(res) == 1;
+	*used = *found ? (uint64_t)pg_int(res, 0, 0) : 0;
+	PQclear(res);
+	return STORE_OK;
+}
+
+static enum store_err
+quota_add(void *arg, size_t i, int64_t delta)
+{
+	PGresult	*res;
+	enum store_err	 err = STORE_OK;
+
+	if ((res = quota_run(arg, i, Q_QUOTA_ADD, &delta, &err)) == NULL)
+		return err;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* Charges a write of key to its quotas (quota_charge), in tx. */
+static enum store_err
+quota_tx_charge(store *st, struct pgtx *tx, const char *key, size_t klen,
+    int64_t delta, struct store_op *op)
+{
+	struct quota_tx		 u = { st, tx };
+	struct quota_backend	 be = { quota_get, quota_add, &u };
+
+	return quota_charge(&st->quotas, &be, key, klen, delta, op);
+}
+
 enum store_err
 pgw_io_put(store_io *io, const char *key, size_t klen, const char *value,
     size_t vlen, struct store_meta *meta)
@@ -701,6 +762,11 @@ pgw_io_put(store_io *io, const char *key, size_t klen, const char *value,
 	err = op_valid(&op) ? apply_one(io->st, io->tx, &op) : STORE_INVALID;
 	if (io->tx->failed && io->pg_err == STORE_OK)
 		io->pg_err = err;
+	if (err == STORE_QUOTA && io->pg_err == STORE_OK) {
+		io->pg_err = err;	/* the whole multi is refused */
+		io->quota = op.quota;
+		io->quota_used = op.quota_used;
+	}
 	if (meta != NULL)
 		*meta = op.meta;
 	free(op.cur_value);
@@ -731,6 +797,10 @@ apply_multi(store *st, struct pgtx *tx, struct store_op *op,
 	tx->defer = defer;
 	pgio_clear(&io);
 	free(io.res);
+	if (io.pg_err == STORE_QUOTA) {
+		op->quota = io.quota;
+		op->quota_used = io.quota_used;
+	}
 	if (io.pg_err != STORE_OK || tx->failed)
 		return io.pg_err != STORE_OK ? io.pg_err : STORE_IO;
 	if (op->update_err != 0) {
@@ -753,6 +823,7 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 	struct pgrow	*cur = NULL;
 	const char	*key = op->key, *value;
 	size_t		 klen = op->klen, vlen;
+	uint64_t	 seq;
 	char		*upd = NULL;
 	enum store_err	 err;
 
@@ -787,7 +858,20 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 	if (op->kind == STORE_OP_MULTI) {
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 			goto fail;
-		err = apply_multi(st, tx, op, &cur, key, klen);
+		if (st->quotas.n == 0) {
+			err = apply_multi(st, tx, op, &cur, key, klen);
+			goto out;
+		}
+		/* a put its quota refuses undoes those made before it */
+		seq = tx->seq;
+		if ((err = tx_flush(st, tx)) != STORE_OK ||
+		    (err = tx_sql(st, tx, "SAVEPOINT m")) != STORE_OK)
+			goto out;
+		if ((err = apply_multi(st, tx, op, &cur, key, klen)) ==
+		    STORE_QUOTA)
+			undo_to(st, tx, "m", seq);
+		else if (!tx->failed)
+			(void)tx_sql(st, tx, "RELEASE SAVEPOINT m");
 		goto out;
 	}
 	if ((op->kind == STORE_OP_DELETE || op->kind == STORE_OP_UPDATE) &&
@@ -816,6 +900,12 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 		value = upd;
 	} else if (value == NULL)
 		value = "";
+	if (st->quotas.n > 0 && (err = quota_tx_charge(st, tx, key, klen,
+	    quota_bytes(klen, !next.deleted, vlen) -
+	    quota_bytes(klen, cur != NULL && cur->found && !cur->meta.deleted,
+	    cur != NULL && cur->value != NULL ? cur->value->len : 0),
+	    op)) != STORE_OK)
+		goto out;	/* nothing written of op */
 	if ((err = write_version(st, tx, cur, value, vlen, &next, op)) !=
 	    STORE_OK)
 		goto out;

@@ -1,10 +1,12 @@
 """max_value (API.md 10): a merge, JSON patch or append that would grow a
 value past it answers 413 TOO_LARGE, detected while the value grows, with
-nothing written, and the worker's memory stays a small multiple of it."""
+nothing written, and the worker's memory stays a small multiple of it.
+map_size (LMDB): a store that reached it refuses writes with 507 and still
+takes every delete, also after a restart; deleting makes room again."""
 import json
 import time
 
-from harness import running
+from harness import backends, metric, running
 
 SERVER = {"workers": 2, "threads": 4}
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -74,3 +76,67 @@ def test_growth_stops_at_max_value():
              "json_patch": [{"op": "copy", "from": "/a", "path": "/c"}]}]}))
         assert r.status == 413 and r.json["code"] == "TOO_LARGE", r
         assert srv.get("/api/storage/lim/jp").json["version"] == 1
+
+
+def fill(srv, prefix, value):
+    """PUTs prefix/N until 507: the keys written."""
+    keys = []
+    for i in range(5000):
+        r = srv.put(f"{prefix}/{i}", value)
+        if r.status == 507:
+            assert r.json["code"] == "STORAGE_FULL", r
+            assert srv.get(f"/api/storage/{prefix}/{i}").status == 404
+            return keys
+        assert r.status == 201, r
+        keys.append(f"{prefix}/{i}")
+    raise AssertionError("never full")
+
+
+def delete_all(srv, keys):
+    codes = [srv.delete(k).status for k in keys]
+    assert codes == [200] * len(keys), codes
+
+
+def restart(srv):
+    srv.stop_verstored()
+    srv.start_verstored()
+    srv.wait_healthy()
+
+
+@backends("lmdb")            # map_size bounds LMDB only
+def test_full_store_takes_deletes_and_writes_again():
+    """Filled to 507, every DELETE is 200 (each writes a tombstone, its
+    history and a feed entry: the store keeps room for them), and the
+    room the values took is writable again, also after a restart."""
+    with running(workers=2, threads=4, conf="map_size 1M") as srv:
+        big = "x" * 5000
+        first = fill(srv, "a", big)
+        assert len(first) > 50, first
+        restart(srv)
+        assert srv.put("a/more", big).status == 507
+        delete_all(srv, first)
+        assert srv.get(f"/api/storage/{first[0]}").status == 404
+        again = fill(srv, "b", big)
+        assert len(again) > len(first) // 3, (len(first), len(again))
+        restart(srv)
+        delete_all(srv, again)
+        assert srv.put("c/0", big).status == 201
+        used = metric(srv.get("/api/metrics").body.decode(),
+                      "verstore_store_used_bytes")
+        assert 0 < used < 1 << 20, used
+
+
+@backends("lmdb")
+def test_full_store_of_small_values_takes_every_delete():
+    """Small values: a tombstone takes about as much as what it replaces,
+    and every delete still succeeds, before and after a restart; the
+    history stays readable."""
+    with running(workers=1, threads=4, conf="map_size 1M") as srv:
+        keys = fill(srv, "s", "y" * 200)
+        half = len(keys) // 2
+        delete_all(srv, keys[:half])
+        restart(srv)
+        delete_all(srv, keys[half:])
+        r = srv.get(f"/api/storage/{keys[-1]}?version=1")
+        assert r.status == 200 and r.json["value"] == "y" * 200, r
+        assert "store error" not in srv.log()

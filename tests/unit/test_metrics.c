@@ -193,7 +193,9 @@ static void
 test_bucket_edges(void)
 {
 	struct metrics		*m;
-	struct metrics_gauges	 g = { 1 << 30, 12345, 3 };
+	struct metrics_quota	 q[2] = { { "t\"a/", 100, 40 },
+				    { "b/", 5, 0 } };
+	struct metrics_gauges	 g = { 1 << 30, 12345, 3, q, 2 };
 	struct buf		 b = { 0 };
 
 	if ((m = fresh()) == NULL)
@@ -224,6 +226,11 @@ test_bucket_edges(void)
 	CHECK(sample(&b, "verstore_store_used_bytes") == 12345);
 	CHECK(sample(&b, "verstore_store_readers") == 3);
 	CHECK(lines_with(&b, "# TYPE verstore_store_readers gauge") == 1);
+	CHECK(sample(&b, "verstore_quota_bytes{prefix=\"t\\\"a/\"}") == 100);
+	CHECK(sample(&b, "verstore_quota_used_bytes{prefix=\"t\\\"a/\"}") ==
+	    40);
+	CHECK(sample(&b, "verstore_quota_bytes{prefix=\"b/\"}") == 5);
+	CHECK(lines_with(&b, "# TYPE verstore_quota_used_bytes gauge") == 1);
 	buf_free(&b);
 	metrics_destroy(m);
 }
@@ -479,7 +486,7 @@ static void
 test_promtool(void)
 {
 	struct metrics		*m;
-	struct metrics_gauges	 g = { 1 << 30, 1 << 20, 5 };
+	struct metrics_gauges	 g = { 1 << 30, 1 << 20, 5, NULL, 0 };
 	struct buf		 b = { 0 };
 	char			 path[] = "/tmp/verstore-metrics-XXXXXX";
 	char			 cmd[128];

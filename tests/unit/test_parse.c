@@ -507,6 +507,36 @@ test_conf_auth(void)
 	unlink(path);
 }
 
+/* quota PREFIX BYTES lines: parsed, replaced, bounded, restart-only. */
+static void
+test_conf_quota(void)
+{
+	struct conf	 c, next;
+	char		 restart[256], line[64];
+	int		 i;
+
+	conf_defaults(&c);
+	CHECK(conf_set(&c, "quota", "a/ 10M") == CONF_OK);
+	CHECK(conf_set(&c, "quota", "b/x 4k") == CONF_OK);
+	CHECK(conf_set(&c, "quota", "a/ 5k") == CONF_OK);
+	CHECK(c.nquotas == 2 && strcmp(c.quotas[0].prefix, "a/") == 0);
+	CHECK(c.quotas[0].bytes == 5 << 10 && c.quotas[1].bytes == 4 << 10);
+	CHECK(conf_set(&c, "quota", "c/") == CONF_VALUE);
+	CHECK(conf_set(&c, "quota", "c/ 1Q") == CONF_VALUE);
+	CHECK(conf_set(&c, "quota", "c/ 1k 2k") == CONF_VALUE);
+	CHECK(c.nquotas == 2);
+	next = c;
+	CHECK(conf_set(&next, "quota", "off") == CONF_OK && next.nquotas == 0);
+	for (i = 0; i < CONF_QUOTAS_MAX; i++) {
+		snprintf(line, sizeof(line), "p%d/ 1k", i);
+		CHECK(conf_set(&next, "quota", line) == CONF_OK);
+	}
+	CHECK(conf_set(&next, "quota", "one-more/ 1k") == CONF_TOO_MANY);
+	conf_apply(&c, &next, restart, sizeof(restart));
+	CHECK(strstr(restart, "quota") != NULL && c.nquotas == 2);
+	CHECK(conf_expected("quota") != NULL);
+}
+
 int
 main(void)
 {
@@ -520,6 +550,7 @@ main(void)
 	RUN(test_decimals);
 	RUN(test_keys);
 	RUN(test_conf);
+	RUN(test_conf_quota);
 	RUN(test_conf_auth);
 	return T_EXIT();
 }

@@ -286,11 +286,117 @@ test_map_full(void)
 	}
 	CHECK(full);
 	CHECK(store_get(st, key, strlen(key), &m, &v, &n) == STORE_NOTFOUND);
-	/* a full map still serves reads and small writes that fit */
+	/* a full map still serves reads, and takes deletes */
 	CHECK(store_get(st, "keep", 4, &m, &v, &n) == STORE_OK);
 	free(v);
+	CHECK(put(st, "keep", "43", NULL, &op) == STORE_FULL);
 	CHECK(del(st, "big/0", NULL, &op) == STORE_OK);
 	free(big);
+	close_store(st);
+}
+
+/* Puts "k/N" = a value of vlen bytes until the store is full: how many. */
+static int
+fill(store *st, const char *prefix, size_t vlen)
+{
+	struct store_op	 op;
+	char		*val, key[32];
+	int		 i;
+
+	val = malloc(vlen + 3);
+	val[0] = '"';
+	memset(val + 1, 'v', vlen);
+	strcpy(val + 1 + vlen, "\"");
+	for (i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "%s/%06d", prefix, i);
+		if (put(st, key, val, NULL, &op) != STORE_OK)
+			break;
+	}
+	CHECK(op.err == STORE_FULL);
+	free(val);
+	return i;
+}
+
+/* Deletes "prefix/0" .. "prefix/n-1": how many the store took. */
+static int
+del_all(store *st, const char *prefix, int n)
+{
+	struct store_op	 op;
+	char		 key[32];
+	int		 i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s/%06d", prefix, i);
+		ok += del(st, key, NULL, &op) == STORE_OK;
+	}
+	return ok;
+}
+
+/*
+ * A full store takes every delete, however small its values (a tombstone
+ * and its history entry take room); deleting large values makes room for
+ * writes again, and a store emptied and filled again fills as far.
+ */
+static void
+test_full_store_empties(void)
+{
+	static const size_t	 sizes[] = { 1, 100, 1000 };
+	struct store_usage	 u;
+	store			*st;
+	size_t			 i;
+	int			 n, again;
+
+	fake_now = 8100000000000000LL;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		st = open_store(1 << 20);
+		n = fill(st, "k", sizes[i]);
+		CHECK(n > 100);
+		CHECK(store_usage(st, &u) == STORE_OK);
+		CHECK(u.size_bytes == 1 << 20 && u.used_bytes >= 1 << 20);
+		CHECK(del_all(st, "k", n) == n);
+		close_store(st);
+	}
+	/* values with pages of their own: deleting frees them */
+	st = open_store(1 << 20);
+	n = fill(st, "a", 5000);
+	CHECK(n > 50 && del_all(st, "a", n) == n);
+	CHECK(store_usage(st, &u) == STORE_OK && u.used_bytes < 700 << 10);
+	again = fill(st, "b", 5000);
+	CHECK(again > n / 3);
+	CHECK(del_all(st, "b", again) == again);
+	close_store(st);
+}
+
+/*
+ * A store whose data passed its map_size (an earlier build filled its map
+ * to the end, or map_size was lowered) opens, refuses writes and takes
+ * deletes; in one batch a refused write leaves its batch-mates alone.
+ */
+static void
+test_over_map_size(void)
+{
+	struct store_opts	 o;
+	struct store_op		 ops[3];
+	store			*st = open_store(2 << 20);
+	int			 n;
+
+	fake_now = 8200000000000000LL;
+	n = fill(st, "k", 500);
+	store_close(st);
+	memset(&o, 0, sizeof(o));
+	o.map_size = 1 << 20;
+	o.clock = fake_clock;
+	tstore_reopen_opts(&o);
+	CHECK(store_open(&o, &st) == STORE_OK);
+	memset(ops, 0, sizeof(ops));
+	ops[0] = tstore_put_op("k/new", "1", NULL);
+	ops[1] = (struct store_op){ .kind = STORE_OP_DELETE, .key = "k/000000",
+	    .klen = 8 };
+	ops[2] = tstore_put_op("k/000001", "2", NULL);
+	CHECK(store_apply(st, ops, 3) == STORE_OK);
+	CHECK(ops[0].err == STORE_FULL && ops[2].err == STORE_FULL);
+	CHECK(ops[1].err == STORE_OK && ops[1].meta.deleted);
+	CHECK(del_all(st, "k", n) == n - 1);
 	close_store(st);
 }
 
@@ -543,6 +649,83 @@ test_batch_reads_own_writes(void)
 	close_store(st);
 }
 
+/* Opens (again, when again) the test's store with quotas q[0..n). */
+static store *
+open_quotas(const struct store_quota *q, size_t n, int again)
+{
+	struct store_opts	 o;
+	store			*st = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.map_size = 1 << 20;
+	o.clock = fake_clock;
+	o.quotas = q;
+	o.nquotas = n;
+	if (!again)
+		return tstore_open_opts(&o);
+	tstore_reopen_opts(&o);
+	CHECK(store_open(&o, &st) == STORE_OK);
+	return st;
+}
+
+/*
+ * Quotas: each covering one applies; a write over one is refused and
+ * writes nothing, its batch-mates go on; deletes and shrinking writes
+ * pass even over the quota; the usage survives a reopen and is counted
+ * anew after a reopen without its quota.
+ */
+static void
+test_quotas(void)
+{
+	struct store_quota	 q[2] = { { "a/", 2, 100 }, { "a/b/", 4, 30 } };
+	struct store_op		 ops[2], op;
+	struct store_meta	 m;
+	uint64_t		 used[2];
+	store			*st = open_quotas(q, 2, 0);
+	char			*v;
+	size_t			 n;
+
+	fake_now = 8300000000000000LL;
+	CHECK(put(st, "a/x", "\"0123456789\"", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 3 + 12 && used[1] == 0);
+	CHECK(put(st, "a/b/y", "\"0123456789012345678901234\"", NULL, &op) ==
+	    STORE_QUOTA);
+	CHECK(op.quota == 1 && op.quota_used == 0);
+	CHECK(store_get(st, "a/b/y", 5, &m, &v, &n) == STORE_NOTFOUND);
+	ops[0] = tstore_put_op("a/b/z", "\"0123456789012345678901234\"",
+	    NULL);
+	ops[1] = tstore_put_op("zz", "1", NULL);
+	CHECK(store_apply(st, ops, 2) == STORE_OK);
+	CHECK(ops[0].err == STORE_QUOTA && ops[1].err == STORE_OK);
+	CHECK(put(st, "a/b/y", "[1,2,3]", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 15 + 5 + 7 && used[1] == 12);
+	CHECK(store_write(st, &op) == STORE_OK);	/* the same again */
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK && used[1] == 12);
+	store_close(st);
+	/* lowered below the usage: shrinking and deleting still pass */
+	q[1].bytes = 5;
+	st = open_quotas(q, 2, 1);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK && used[1] == 12);
+	CHECK(put(st, "a/b/y", "[1,2,3,4]", NULL, &op) == STORE_QUOTA);
+	CHECK(op.quota == 1 && op.quota_used == 12);
+	CHECK(put(st, "a/b/y", "[1]", NULL, &op) == STORE_OK);
+	CHECK(del(st, "a/b/y", NULL, &op) == STORE_OK);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 15 && used[1] == 0);
+	store_close(st);
+	/* away while a/x grew: counted anew from the keys */
+	st = open_quotas(q, 0, 1);
+	CHECK(put(st, "a/x", "\"0123456789abcdefghij\"", NULL, &op) ==
+	    STORE_OK);
+	store_close(st);
+	st = open_quotas(q, 2, 1);
+	CHECK(store_quota_usage(st, used, 2) == STORE_OK);
+	CHECK(used[0] == 3 + 22 && used[1] == 0);
+	close_store(st);
+}
+
 static void
 run_all(void)
 {
@@ -553,8 +736,12 @@ run_all(void)
 	RUN(test_tokens_and_none_match);
 	RUN(test_unmodified_since_and_require);
 	RUN(test_long_keys);
-	if (!tstore_pg)
-		RUN(test_map_full);	/* map_size is LMDB's */
+	if (!tstore_pg) {		/* map_size is LMDB's */
+		RUN(test_map_full);
+		RUN(test_full_store_empties);
+		RUN(test_over_map_size);
+	}
+	RUN(test_quotas);
 	RUN(test_batch_isolation);
 	RUN(test_write_all);
 	RUN(test_create_names);
