@@ -1,10 +1,11 @@
 // common.js - what every demo page shares: the store and who is using it.
 //
 // The person's name comes from ?user=NAME (kept for the tab in
-// sessionStorage), else a guest name made once per tab; a token, for a
-// server with auth token, from ?token=T the same way. Only the library
-// (/verstore.js) and the dialog (/conflict.js) are used: nothing else.
-import { Verstore } from '/verstore.js';
+// sessionStorage), else a guest name made once per tab. The store comes
+// from access.js, which asks for a token when the server needs one. Only
+// the library (/verstore.js) and the dialog (/conflict.js) are used:
+// nothing else.
+import { connect } from '/demo/access.js';
 
 const params = new URLSearchParams(location.search);
 function setting(name, make) {
@@ -17,17 +18,8 @@ function setting(name, make) {
 /** The person using this tab. */
 export const user = setting('user', () =>
   'guest-' + Math.random().toString(36).slice(2, 6));
-const token = setting('token');
-/* A token in the address would stay in the history: keep it for the tab
-   only. */
-if (params.has('token')) {
-  params.delete('token');
-  history.replaceState(null, '', `${location.pathname}${params.size ?
-    '?' + params : ''}${location.hash}`);
-}
-/** The store, as this tab's user. */
-export const store = new Verstore(location.origin,
-  { token });
+/** The store, as this tab's token: the page waits here for one it needs. */
+export const store = await connect();
 
 /** A short "12:03:04" of an RFC 3339 time, for lists of changes. */
 export const clock = (t) => t ? new Date(t).toLocaleTimeString() : '';
@@ -51,3 +43,4 @@ export function newId() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
+
