@@ -44,3 +44,10 @@ export function newId() {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * value when it is an object, else {}: a key may hold what another client
+ * wrote (a string, null, a list), which a page shows as an empty item
+ * rather than failing on.
+ */
+export const asObject = (v) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {};

@@ -7,13 +7,21 @@
 // sends If-Unmodified-Since: 412 means someone saved first; their notes
 // and yours merge note by note (by id), and a note that both changed
 // opens the conflict dialog.
-import { store, user, status, clock, newId } from '/demo/common.js';
+import { store, user, status, clock, newId, asObject }
+  from '/demo/common.js';
 import { openConflict, merge3 } from '/conflict.js';
 
 const name = new URLSearchParams(location.search).get('notes') ?? 'notes/mine';
 const path = '/api/storage/' + name.split('/').map(encodeURIComponent).join('/');
 const here = `verstore-notes:${user}:${name}`;	/* this device's copy */
 const EMPTY = { notes: [] };
+/* The notes of a value, whatever another client wrote there: its other
+   members are kept, and a note is an object with text. */
+const asNotes = (v) => {
+  const o = asObject(v);
+  return { ...o, notes: (Array.isArray(o.notes) ? o.notes : [])
+    .map(asObject).map((n) => ({ ...n, text: String(n.text ?? '') })) };
+};
 
 /* copy: the version last synced, {value, lastModified}; mine: what the
    page shows, unsaved edits included. */
@@ -104,7 +112,7 @@ async function check() {
   }
   window.syncStats.changed++;
   seen = res.headers.get('Last-Modified');
-  take({ value: res.json.value, lastModified: seen });
+  take({ value: asNotes(res.json.value), lastModified: seen });
   showSync('New copy received');
 }
 
@@ -142,11 +150,12 @@ async function save() {
       if (e.status !== 412) throw e;
       window.syncStats.refused++;	/* someone saved since our copy */
       /* the refusal carries their notes and their Last-Modified */
-      const theirs = { value: e.current.value,
+      const theirs = { value: asNotes(e.current.value),
         lastModified: e.headers.get('Last-Modified') };
       /* no dialog when the notes merge by id */
       const { choice, value } = await openConflict(
-        { key: name, base: base.value, yours, theirs: theirs.value },
+        { key: name, base: base.value, yours, theirs: theirs.value,
+          by: e.current.updated_by, at: e.current.updated_at },
         { whole: true, title: 'Someone saved these notes first' });
       if (choice === 'cancel')
         throw new DOMException('Not saved', 'AbortError');

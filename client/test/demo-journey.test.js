@@ -116,6 +116,9 @@ test('the same field from both: "Reload theirs" drops my edit and writes ' +
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().innerText(),
       /^title\s+Lofoten in June\s+Lofoten in July$/);
+    // without a principal (auth none) the journey's edited_by names ann
+    assert.match(await bob.locator('verstore-conflict dialog').innerText(),
+      /ann saved journeys\/\S+ (just now|\d+ seconds ago)/);
     // the dialog's backdrop covers the viewport: as tall as the page
     await bob.setViewportSize({ width: 1000, height: 1000 });
     await shot(bob, 'journey-conflict');
