@@ -28,7 +28,7 @@ const asNotes = (v) => {
 let { copy, mine } = JSON.parse(localStorage.getItem(here)) ??
   { copy: { value: EMPTY, lastModified: null }, mine: EMPTY };
 let seen = copy.lastModified;	/* the newest Last-Modified received */
-/** How syncing went: shown in the sync line. */
+/** How syncing went: the sync line's title says it. */
 window.syncStats = { checks: 0, notModified: 0, changed: 0, saves: 0,
   refused: 0 };
 
@@ -87,11 +87,14 @@ function noteElement(id) {
   return li;
 }
 
+/* What the last check found, said for the person; what it was in HTTP
+   terms for whoever hovers. */
 function showSync(text) {
   const s = window.syncStats;
-  document.getElementById('sync').textContent = `${text}, checked at ` +
-    `${clock(new Date())} (${s.notModified} of ${s.checks} checks: ` +
-    '304 Not Modified)';
+  const line = document.getElementById('sync');
+  line.textContent = `${text} (checked at ${clock(new Date())})`;
+  line.title = `${s.checks} checks, ${s.notModified} answered 304 Not ` +
+    'Modified';
 }
 
 /** Asks the server for a newer copy than the newest one seen. */
@@ -103,17 +106,21 @@ async function check() {
   } catch (e) {
     if (e.status !== 404) throw e;
     window.syncStats.checks++;
-    return showSync('Nothing saved yet');
+    return showSync('Nothing saved yet: these notes are on this device ' +
+      'only, until you save');
   }
   window.syncStats.checks++;
   if (res.status === 304) {
     window.syncStats.notModified++;
-    return showSync('Up to date');
+    return showSync('Up to date: nobody changed these notes since you ' +
+      'loaded them');
   }
   window.syncStats.changed++;
+  const first = !seen;
   seen = res.headers.get('Last-Modified');
   take({ value: asNotes(res.json.value), lastModified: seen });
-  showSync('New copy received');
+  showSync(first ? 'Loaded the saved notes' : 'Someone saved changes: ' +
+    'they are shown here, and your unsaved edits are kept');
 }
 
 /** Merges a newer copy into what is shown. A note changed on both sides
@@ -177,7 +184,9 @@ function serial(job) {
   queue = queue.then(job).catch((e) => {
     if (e.name === 'AbortError') status('Not saved');	/* the dialog */
     else if (e.status) status(e.message);
-    else if (e instanceof TypeError) showSync('Offline, trying again soon');
+    else if (e instanceof TypeError)
+      showSync('Offline: your notes stay on this device; trying again ' +
+        'soon');
     else reportError(e);
   });
 }
