@@ -4,8 +4,11 @@
 //   await store.update(key, edit, { merge: true, onConflict: askConflict });
 //
 // It shows, for each field that both sides changed, theirs and yours side
-// by side, and lets the person keep all of theirs, all of yours, or pick
-// per field; every change that does not clash is kept from both sides.
+// by side, as a person reads them, and who saved theirs and when (the
+// server's updated_by and updated_at, which update() and save() pass on
+// as ctx.by and ctx.at); the person keeps all of theirs, all of yours, or
+// picks per field. Every change that does not clash is kept from both
+// sides.
 // merge3() is that merge without the dialog, by the server's rules
 // (doc/API.md 4.1), so that the fields shown are the ones the server named.
 
@@ -90,8 +93,49 @@ export function merge3(base, yours, theirs, pick) {
 /* '/stops/id=3/place' as 'stops › id=3 › place'; '' is the whole value. */
 const label = (pointer) => pointer.split('/').slice(1).map((t) =>
   t.replace(/~1/g, '/').replace(/~0/g, '~')).join(' › ') || '(all of it)';
-const show = (v) => v === undefined ? '(removed)' :
-  JSON.stringify(v, null, 2);
+
+const plain = (v) => v === null || typeof v !== 'object';
+/* A plain value as a person reads it: text as it is, numbers as numbers,
+   true and false as yes and no. */
+const word = (v) => v === null || v === '' ? '(empty)' :
+  typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v);
+/* A list of plain values, a line of them. */
+const line = (v) => Array.isArray(v) && v.every(plain) ?
+  v.map(word).join(', ') || '(none)' : null;
+/**
+ * A value as a person reads it, for a cell of the dialog: {text, kind}.
+ * Plain values as words, a list of them as one line, an object of those as
+ * "name: value" lines; only what is nested deeper as indented JSON (kind
+ * 'json'); absent as "(removed)" (kind 'none').
+ */
+function readable(v) {
+  if (v === undefined) return { text: '(removed)', kind: 'none' };
+  if (plain(v)) return { text: word(v), kind: v === null || v === '' ?
+    'none' : 'text' };
+  const one = line(v);
+  if (one !== null) return { text: one, kind: 'text' };
+  const members = Object.entries(v);
+  if (!Array.isArray(v) && members.every(([, x]) => plain(x) ||
+      line(x) !== null))
+    return { text: members.map(([k, x]) =>
+      `${k}: ${plain(x) ? word(x) : line(x)}`).join('\n') || '(empty)',
+    kind: 'text' };
+  return { text: JSON.stringify(v, null, 2), kind: 'json' };
+}
+
+/* How long ago an RFC 3339 time was, as a person says it; null for none. */
+function ago(at, now = Date.now()) {
+  const t = at ? Date.parse(at) : NaN;
+  if (Number.isNaN(t)) return null;
+  const s = Math.round((now - t) / 1000);
+  if (s < 10) return 'just now';		/* and a clock a little ahead */
+  if (s < 60) return `${s} seconds ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return m === 1 ? 'a minute ago' : `${m} minutes ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return h === 1 ? 'an hour ago' : `${h} hours ago`;
+  return `on ${new Date(t).toLocaleString()}`;
+}
 
 const STYLE = `
 dialog{border:1px solid #888;border-radius:8px;padding:1em 1.2em;
@@ -102,9 +146,12 @@ p{margin:.2em 0 .8em;color:#444}
 table{border-collapse:collapse;width:100%}
 th,td{border-top:1px solid #ddd;padding:.4em;vertical-align:top;text-align:left}
 td.field{font-family:monospace;white-space:nowrap}
-label{display:flex;gap:.4em;cursor:pointer}
-pre{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.9em;
-  max-height:10em;overflow:auto}
+label{display:flex;gap:.4em;align-items:baseline;cursor:pointer}
+th .who{display:block;font-weight:normal;color:#555;font-size:.9em}
+.value{white-space:pre-wrap;word-break:break-word;max-height:10em;
+  overflow:auto}
+.value.json{font-family:monospace;font-size:.9em}
+.value.none{color:#777;font-style:italic}
 .buttons{display:flex;flex-wrap:wrap;gap:.5em;margin-top:1em}
 button{font:inherit;padding:.35em .8em}`;
 
@@ -126,7 +173,10 @@ export class VerstoreConflict extends ElementBase {
 
   /**
    * Shows the clash and waits for the person's choice.
-   * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+   * @param {{base: *, yours: *, theirs: *, key?: string,
+   *   by?: string | null, at?: string | null}} ctx by and at: who wrote
+   *   theirs and when (RFC 3339), as update() and save() pass them from
+   *   the server's refusal; the dialog names them
    * @param {{title?: string, whole?: boolean}} [opts] whole: also offer
    *   "Reload theirs" and "Overwrite with mine" (whole documents).
    * @returns {Promise<{choice: 'mine'|'theirs'|'picked'|'reload'|
@@ -146,18 +196,32 @@ export class VerstoreConflict extends ElementBase {
     };
     const style = el('style', { textContent: STYLE });
     const dialog = el('dialog', { part: 'dialog' });
+    const when = ago(ctx.at);
+    const n = conflicts.length;
     dialog.append(el('h2', { textContent: opts.title ??
       'Someone else changed this too' }),
-    el('p', { textContent: (ctx.key ? `${ctx.key}: ` : '') +
-      `${conflicts.length} field${conflicts.length === 1 ? '' : 's'} ` +
-      'changed on both sides. Their other changes and yours are both kept.' }));
+    el('p', { className: 'who', textContent: `${ctx.by ?? 'Someone else'} ` +
+      `saved ${ctx.key ?? 'this'}${when ? ` ${when},` : ''} while you ` +
+      'were changing it.' }),
+    el('p', { textContent: `${n === 1 ? 'One field' : `${n} fields`} ` +
+      `changed on both sides: choose which to keep. Their other changes ` +
+      'and yours are both kept.' }));
+    const theirsBy = ctx.by ? [`by ${ctx.by}`, when].filter(Boolean)
+      .join(', ') : when && `saved ${when}`;
+    const head = el('th', { className: 'theirs' }, 'Theirs');
+    if (theirsBy) head.append(el('span', { className: 'who',
+      textContent: theirsBy, title: ctx.at ?? '' }));
     const table = el('table', {},
-      el('tr', {}, el('th', { textContent: 'Field' }),
-        el('th', { textContent: 'Theirs' }), el('th', { textContent: 'Yours' })));
+      el('tr', {}, el('th', { textContent: 'Field' }), head,
+        el('th', { className: 'yours', textContent: 'Yours' })));
     conflicts.forEach((c, i) => {
-      const cell = (side, v, checked) => el('td', { className: side },
-        el('label', {}, el('input', { type: 'radio', name: `f${i}`,
-          value: side, checked }), el('pre', { textContent: show(v) })));
+      const cell = (side, v, checked) => {
+        const { text, kind } = readable(v);
+        return el('td', { className: side },
+          el('label', {}, el('input', { type: 'radio', name: `f${i}`,
+            value: side, checked }),
+          el('div', { className: `value ${kind}`, textContent: text })));
+      };
       const row = el('tr', { className: 'conflict' },
         el('td', { className: 'field', textContent: label(c.pointer) }),
         cell('theirs', c.theirs, false), cell('yours', c.yours, true));
@@ -210,7 +274,8 @@ if (globalThis.customElements && !customElements.get('verstore-conflict'))
  * Opens a <verstore-conflict> dialog over the page and resolves to the
  * person's choice. Nothing clashes (a refusal that a merge settles): no
  * dialog, {choice: 'merged', value: the merge}.
- * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{base: *, yours: *, theirs: *, key?: string,
+ *   by?: string | null, at?: string | null}} ctx as the element's ask()
  * @param {{title?: string, whole?: boolean}} [opts]
  * @returns {Promise<{choice: 'merged' | 'mine' | 'theirs' | 'picked' |
  *   'reload' | 'overwrite' | 'cancel', value: *}>} as the element's ask()
@@ -228,7 +293,8 @@ export async function openConflict(ctx, opts) {
  * Opens a <verstore-conflict> dialog and resolves to the value to write:
  * the shape of update()'s onConflict. Cancel rejects with an AbortError,
  * so that update() writes nothing.
- * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{base: *, yours: *, theirs: *, key?: string,
+ *   by?: string | null, at?: string | null}} ctx as the element's ask()
  * @param {{title?: string, whole?: boolean}} [opts]
  * @returns {Promise<*>}
  */

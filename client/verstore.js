@@ -54,11 +54,15 @@ export class VerstoreError extends Error {
      */
     this.body = body ?? {};
     /**
-     * The key's current state on a 409/412.
-     * @type {{value: *, version: number, exists: boolean} | null}
+     * The key's current state on a 409/412: updated_by is who wrote it
+     * (null without a principal), updated_at when.
+     * @type {{value: *, version: number, exists: boolean,
+     *   updated_at: string | null, updated_by: string | null} | null}
      */
     this.current = body && 'version' in body ?
-      { value: body.value, version: body.version, exists: body.exists } :
+      { value: body.value, version: body.version, exists: body.exists,
+        updated_at: body.updated_at ?? null,
+        updated_by: body.updated_by ?? null } :
       null;
     /**
      * JSON pointers changed on both sides (MERGE_CONFLICT).
@@ -113,6 +117,10 @@ export function sameJSON(a, b) {
   return ka.length === Object.keys(b).length &&
     ka.every((k) => Object.hasOwn(b, k) && sameJSON(a[k], b[k]));
 }
+
+/* Who wrote the state a refusal carries, and when: onConflict's by, at. */
+const whoWrote = (e) => ({ by: e.current?.updated_by ?? null,
+  at: e.current?.updated_at ?? null });
 
 /* URL query text; a space as %20, which the server decodes (not '+'). */
 const query = (params) =>
@@ -591,15 +599,18 @@ export class Verstore extends EventTarget {
    * on a conflict, fn runs again on the fresh value, after a back-off,
    * at most `retries` times. merge: true lets the server merge a stale
    * write instead. When even the server cannot merge (MERGE_CONFLICT),
-   * onConflict({key, base, yours, theirs, conflicts}) may return the value
-   * to write over theirs (askConflict of conflict.js asks the person);
-   * undefined re-applies fn to theirs, and a throw ends the update.
+   * onConflict({key, base, yours, theirs, conflicts, by, at}) may return
+   * the value to write over theirs (askConflict of conflict.js asks the
+   * person); undefined re-applies fn to theirs, and a throw ends the
+   * update. by and at: who wrote theirs and when, as the refusal says
+   * (updated_by, null without a principal; updated_at).
    * @template T
    * @param {string} key
    * @param {(value: T | undefined) => T | Promise<T>} fn
    * @param {{merge?: boolean, retries?: number,
    *   onConflict?: (ctx: {key: string, base: *, yours: T, theirs: *,
-   *     conflicts: string[]}) => * | Promise<*>}} [opts]
+   *     conflicts: string[], by: string | null, at: string | null})
+   *     => * | Promise<*>}} [opts]
    * @returns {Promise<Written>} the version written
    */
   async update(key, fn, { merge = false, retries = this.conflictRetries,
@@ -624,7 +635,7 @@ export class Verstore extends EventTarget {
         version = e.current?.exists ? e.current.version : 0;
         if (onConflict && e.code === 'MERGE_CONFLICT') {
           const pick = await onConflict({ key, base, yours, theirs,
-            conflicts: e.conflicts });
+            conflicts: e.conflicts, ...whoWrote(e) });
           if (pick !== undefined) {	/* written over theirs, merged
 					   again if someone wrote since */
             base = theirs;
@@ -644,8 +655,8 @@ export class Verstore extends EventTarget {
    * when the editing began (a form opened, say), however long ago. The
    * server merges it with whatever was written since (doc/API.md 4.1);
    * what both changed goes to onConflict({key, base, yours, theirs,
-   * conflicts}), and its answer is written over theirs (merged again if
-   * someone wrote since). Without onConflict, or when it returns
+   * conflicts, by, at}) (by and at as for update()), and its answer is
+   * written over theirs (merged again if someone wrote since). Without onConflict, or when it returns
    * undefined, the VerstoreError is thrown. Conflicts the server cannot
    * merge (a base gone from history, the whole value changed on both
    * sides) come to onConflict too, with the conflict [''].
@@ -653,8 +664,8 @@ export class Verstore extends EventTarget {
    * @param {Envelope | null} from null: the key must not exist yet
    * @param {*} yours
    * @param {{onConflict?: (ctx: {key: string, base: *, yours: *,
-   *   theirs: *, conflicts: string[]}) => * | Promise<*>,
-   *   retries?: number}} [opts]
+   *   theirs: *, conflicts: string[], by: string | null,
+   *   at: string | null}) => * | Promise<*>, retries?: number}} [opts]
    * @returns {Promise<Written>}
    */
   async save(key, from, yours, { onConflict, retries = this.conflictRetries }
@@ -669,7 +680,8 @@ export class Verstore extends EventTarget {
           throw e;
         const theirs = e.current?.exists ? e.current.value : undefined;
         const pick = await onConflict({ key, base, yours, theirs,
-          conflicts: e.code === 'MERGE_CONFLICT' ? e.conflicts : [''] });
+          conflicts: e.code === 'MERGE_CONFLICT' ? e.conflicts : [''],
+          ...whoWrote(e) });
         if (pick === undefined) throw e;
         base = theirs;
         version = e.current?.exists ? e.current.version : 0;

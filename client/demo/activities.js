@@ -146,7 +146,7 @@ async function write(id, key, from, fields) {
  * field, and ask the person only about this activity's fields; a cancel
  * rejects, and nothing is written.
  */
-async function settle({ base, yours, theirs }, id, how) {
+async function settle({ base, yours, theirs, by, at }, id, how) {
   const { value, conflicts } = merge3(base, yours, theirs);
   if (!conflicts.length) {
     how.merged = true;
@@ -154,7 +154,7 @@ async function settle({ base, yours, theirs }, id, how) {
   }
   const one = (list) => list?.find((a) => a.id === id);
   const pick = await askConflict(
-    { base: one(base), yours: one(yours), theirs: one(theirs) },
+    { base: one(base), yours: one(yours), theirs: one(theirs), by, at },
     { title: 'Someone else edited this activity' });
   const i = value.findIndex((a) => a.id === id);
   if (pick === undefined)		/* theirs: deleted; so be it */

@@ -7,7 +7,7 @@
 // network error is retried with back-off by the library), merged by the
 // server with what others saved since the card was opened (4.1); a field
 // that both changed is shown in the conflict dialog.
-import { store, user, status } from '/demo/common.js';
+import { store, user, status, asObject } from '/demo/common.js';
 import { askConflict } from '/conflict.js';
 
 const prefix = (new URLSearchParams(location.search).get('prefix') ||
@@ -39,7 +39,8 @@ const refresh = () => reload().catch((e) => status(e.message));
 
 function render() {
   const items = [...cards.keys()].map((key) => {
-    const card = pending.get(key) ?? cards.get(key).value;
+    const card = asObject(pending.get(key) ?? cards.get(key).value);
+    const slug = key.slice(prefix.length);
     const li = document.createElement('li');
     li.className = 'card';
     li.dataset.key = key;
@@ -47,9 +48,9 @@ function render() {
     const line = (text, className) => Object.assign(
       document.createElement('span'), { className, textContent: text });
     const about = [card.title, card.email, card.phone].filter(Boolean);
-    li.append(line(card.name, 'name'));
+    li.append(line(card.name || slug, 'name'));
     if (about.length) li.append(line(about.join(' · ')));
-    li.append(line(`${key.slice(prefix.length)} · by ${card.by}`, 'muted'));
+    li.append(line(`${slug} · by ${card.by || 'someone'}`, 'muted'));
     li.onclick = () => select(key);
     return li;
   });
@@ -66,7 +67,7 @@ function fill(value, live = true) {
     const input = form.elements[f];
     if (open.dirty.has(f) || live && input === document.activeElement)
       continue;
-    input.value = value[f] ?? '';
+    input.value = asObject(value)[f] ?? '';
   }
 }
 
@@ -99,6 +100,14 @@ async function whoElse(key, from, version) {
   }
 }
 
+/* Who stamped card last, other than this tab's user: the name the dialog
+   gives theirs where the server knows none (auth none). */
+function lastEditor(card) {
+  const stamps = Object.entries(asObject(asObject(card).edited))
+    .filter(([who]) => who !== user).sort(([, a], [, b]) => a < b ? 1 : -1);
+  return stamps[0]?.[0] ?? null;
+}
+
 form.oninput = (e) => open.dirty.add(e.target.name);
 form.onsubmit = async (e) => {
   e.preventDefault();
@@ -108,14 +117,16 @@ form.onsubmit = async (e) => {
   // and a stamp of who edited it (a member per person: stamps never clash)
   const sent = {};
   for (const f of dirty) sent[f] = form.elements[f].value.trim();
-  const yours = { ...from.value, ...sent,
-    edited: { ...from.value.edited, [user]: new Date().toISOString() } };
+  const was = asObject(from.value);
+  const yours = { ...was, ...sent,
+    edited: { ...was.edited, [user]: new Date().toISOString() } };
   pending.set(key, yours);		/* optimistic: show it now */
   render();
   status('Saving…', 0);
   try {
     const env = await store.save(key, from, yours, { onConflict: (ctx) =>
-      askConflict(ctx, { title: 'Someone else changed this card' }) });
+      askConflict({ ...ctx, by: ctx.by ?? lastEditor(ctx.theirs) },
+        { title: 'Someone else changed this card' }) });
     const written = await store.version(key, env.version);
     if (open?.key === key) {
       open.from = written;		/* the base of the next edit */

@@ -1,10 +1,11 @@
 // common.js - what every demo page shares: the store and who is using it.
 //
 // The person's name comes from ?user=NAME (kept for the tab in
-// sessionStorage), else a guest name made once per tab; a token, for a
-// server with auth token, from ?token=T the same way. Only the library
-// (/verstore.js) and the dialog (/conflict.js) are used: nothing else.
-import { Verstore } from '/verstore.js';
+// sessionStorage), else a guest name made once per tab. The store comes
+// from access.js, which asks for a token when the server needs one. Only
+// the library (/verstore.js) and the dialog (/conflict.js) are used:
+// nothing else.
+import { connect } from '/demo/access.js';
 
 const params = new URLSearchParams(location.search);
 function setting(name, make) {
@@ -17,19 +18,11 @@ function setting(name, make) {
 /** The person using this tab. */
 export const user = setting('user', () =>
   'guest-' + Math.random().toString(36).slice(2, 6));
-const token = setting('token');
-/* A token in the address would stay in the history: keep it for the tab
-   only. */
-if (params.has('token')) {
-  params.delete('token');
-  history.replaceState(null, '', `${location.pathname}${params.size ?
-    '?' + params : ''}${location.hash}`);
-}
-/** The store, as this tab's user; offline (its writes kept on this
-    device until sent) where the page says <meta name="verstore-offline">. */
-export const store = new Verstore(location.origin,
-  { token, offline: !!document.querySelector('meta[name=verstore-offline]') &&
-    { name: user } });
+/** The store, as this tab's token: the page waits here for one it needs;
+    offline (its writes kept on this device until sent) where the page says
+    <meta name="verstore-offline">. */
+export const store = await connect({ offline:
+  !!document.querySelector('meta[name=verstore-offline]') && { name: user } });
 
 /** A short "12:03:04" of an RFC 3339 time, for lists of changes. */
 export const clock = (t) => t ? new Date(t).toLocaleTimeString() : '';
@@ -75,3 +68,11 @@ export function showPending(landed) {
   store.addEventListener('status', show);
   show();
 }
+
+/**
+ * The value when it is an object, else {}: a key may hold what another client
+ * wrote (a string, null, a list), which a page shows as an empty item
+ * rather than failing on.
+ */
+export const asObject = (v) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {};

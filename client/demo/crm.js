@@ -5,7 +5,8 @@
 // others saved since, and only a field that both changed opens the
 // conflict dialog. Comments: store.append() with stamp, which never
 // conflicts. Live: store.watch() re-reads the card on every change.
-import { store, user, status, clock, newId } from '/demo/common.js';
+import { store, user, status, clock, newId, asObject }
+  from '/demo/common.js';
 import { askConflict } from '/conflict.js';
 
 const key = new URLSearchParams(location.search).get('card') ?? 'crm/acme';
@@ -30,18 +31,18 @@ const read = (name) => name === 'value' ?
 function render(env) {
   if (shown && env.version < shown.version) return;	/* a late answer */
   shown = env;
-  const card = env.value;
+  const card = asObject(env.value);
   for (const name of FIELDS) {
     const el = field(name);
     if (edited.has(name) || el === document.activeElement) continue;
     el.value = card[name] ?? '';
   }
-  showComments(card.comments ?? []);
+  showComments(Array.isArray(card.comments) ? card.comments : []);
   document.getElementById('version').textContent = `version ${env.version}`;
 }
 
 function showComments(comments) {
-  const items = comments.map((c) => {
+  const items = comments.map(asObject).map((c) => {
     const li = document.createElement('li');
     const author = document.createElement('span');
     author.className = 'author';
@@ -67,13 +68,13 @@ form.addEventListener('input', (e) => {
 form.addEventListener('focusout', (e) => {
   const name = e.target.name;
   if (FIELDS.includes(name) && !edited.has(name))
-    e.target.value = shown.value[name] ?? '';
+    e.target.value = asObject(shown.value)[name] ?? '';
 });
 
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   if (!edited.size) return status('Nothing to save');
-  const yours = structuredClone(from.value);
+  const yours = structuredClone(asObject(from.value));
   for (const name of edited) yours[name] = read(name);
   status('Saving...', 0);
   form.inert = true;

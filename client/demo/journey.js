@@ -6,7 +6,7 @@
 // opens the conflict dialog: reload theirs, overwrite with mine, or merge.
 // Offline, a save waits on this device (the count shows) and is merged
 // when the network is back; a clash then opens the same dialog.
-import { store, user, status, clock, newId, showPending } from
+import { store, user, status, clock, newId, showPending, asObject } from
   '/demo/common.js';
 import { openConflict } from '/conflict.js';
 
@@ -28,7 +28,9 @@ $('#key').textContent = KEY;
 
 // Without authentication the server's updated_by is null, so each version
 // also names its author in the value.
-const who = (env) => env.updated_by ?? env.value?.edited_by ?? 'someone';
+const who = (env) => env.updated_by ?? asObject(env.value).edited_by ??
+  'someone';
+const stopsOf = (j) => (Array.isArray(j.stops) ? j.stops : []).map(asObject);
 
 async function current() {	/* the latest envelope, null when absent;
 				   offline, the last one seen here */
@@ -53,10 +55,10 @@ function show(env) {
   loaded = env;
   dirty = false;
   banner.hidden = true;
-  const j = env?.value ?? {};
+  const j = asObject(env?.value);
   form.elements.title.value = j.title ?? '';
   form.elements.notes.value = j.notes ?? '';
-  stopsEl.replaceChildren(...(j.stops ?? []).map(stopRow));
+  stopsEl.replaceChildren(...stopsOf(j).map(stopRow));
   $('#version').textContent = env ? env.version : 'none yet';
   $('#saved-by').textContent = env?.pending ?
     'with your edit, waiting on this device' : env ?
@@ -65,13 +67,14 @@ function show(env) {
 
 /** The journey as the person edited it. */
 function edited() {
-  const before = new Map((loaded?.value?.stops ?? []).map((s) => [s.id, s]));
+  const was = asObject(loaded?.value);
+  const before = new Map(stopsOf(was).map((s) => [s.id, s]));
   const stops = [...stopsEl.children].map((li) => {
     const field = (f) => li.querySelector(`[name=${f}]`).value;
     return { ...before.get(li.dataset.id), id: li.dataset.id,
       place: field('place'), date: field('date'), note: field('note') };
   });
-  return { ...loaded?.value, title: form.elements.title.value,
+  return { ...was, title: form.elements.title.value,
     notes: form.elements.notes.value, stops, edited_by: user };
 }
 
@@ -104,7 +107,9 @@ async function refresh() {
  */
 async function settle(ctx) {
   const yours = { ...ctx.yours, edited_by: ctx.theirs?.edited_by };
-  return openConflict({ ...ctx, yours },
+  /* the server names no one under auth none: the value does */
+  const by = ctx.by ?? asObject(ctx.theirs).edited_by ?? null;
+  return openConflict({ ...ctx, yours, by },
     { whole: true, title: 'Someone else changed this journey too' });
 }
 
@@ -197,7 +202,7 @@ async function showHistory() {
     const by = document.createElement('span');
     by.className = 'by';
     by.textContent = h.deleted ? 'deleted' :
-      h.updated_by ?? envs[i]?.value?.edited_by ?? 'someone';
+      h.updated_by ?? asObject(envs[i]?.value).edited_by ?? 'someone';
     const at = document.createElement('span');
     at.className = 'at muted';
     at.textContent = clock(h.updated_at);
@@ -209,7 +214,7 @@ async function showHistory() {
 let shown = null;	/* the old version on view */
 function showOld(env) {
   shown = env;
-  const j = env.value ?? {};
+  const j = asObject(env.value);
   old.querySelector('h3').textContent = `Version ${env.version}`;
   old.querySelector('p').textContent =
     `saved by ${who(env)} at ${clock(env.updated_at)}`;
@@ -224,7 +229,7 @@ function showOld(env) {
   };
   item('Title', j.title ?? '');
   item('Notes', j.notes ?? '');
-  item('Stops', (j.stops ?? []).map((s, i) =>
+  item('Stops', stopsOf(j).map((s, i) =>
     `${i + 1}. ${s.place}${s.date ? `, ${s.date}` : ''}` +
     `${s.note ? `: ${s.note}` : ''}`).join('\n'));
   old.hidden = false;
@@ -234,7 +239,7 @@ function showOld(env) {
 // the newest version is still the one the history shows.
 old.querySelector('[name=restore]').addEventListener('click', async () => {
   try {
-    await store.put(KEY, { ...shown.value, edited_by: user },
+    await store.put(KEY, { ...asObject(shown.value), edited_by: user },
       { version: latest });
     show(await current());
     old.hidden = true;

@@ -9,7 +9,7 @@
 // opens the conflict dialog. Offline, a save waits on this device (the
 // count shows) and is merged by the server, note by note, when the
 // network is back.
-import { store, user, status, clock, newId, showPending } from
+import { store, user, status, clock, newId, showPending, asObject } from
   '/demo/common.js';
 import { openConflict, merge3 } from '/conflict.js';
 
@@ -17,13 +17,20 @@ const name = new URLSearchParams(location.search).get('notes') ?? 'notes/mine';
 const path = '/api/storage/' + name.split('/').map(encodeURIComponent).join('/');
 const here = `verstore-notes:${user}:${name}`;	/* this device's copy */
 const EMPTY = { notes: [] };
+/* The notes of a value, whatever another client wrote there: its other
+   members are kept, and a note is an object with text. */
+const asNotes = (v) => {
+  const o = asObject(v);
+  return { ...o, notes: (Array.isArray(o.notes) ? o.notes : [])
+    .map(asObject).map((n) => ({ ...n, text: String(n.text ?? '') })) };
+};
 
 /* copy: the version last synced, {value, lastModified, version}; mine:
    what the page shows, unsaved edits included. */
 let { copy, mine } = JSON.parse(localStorage.getItem(here)) ??
   { copy: { value: EMPTY, lastModified: null }, mine: EMPTY };
 let seen = copy.lastModified;	/* the newest Last-Modified received */
-/** How syncing went: shown in the sync line. */
+/** How syncing went: the sync line's title says it. */
 window.syncStats = { checks: 0, notModified: 0, changed: 0, saves: 0,
   refused: 0 };
 
@@ -82,11 +89,14 @@ function noteElement(id) {
   return li;
 }
 
+/* What the last check found, said for the person; what it was in HTTP
+   terms for whoever hovers. */
 function showSync(text) {
   const s = window.syncStats;
-  document.getElementById('sync').textContent = `${text}, checked at ` +
-    `${clock(new Date())} (${s.notModified} of ${s.checks} checks: ` +
-    '304 Not Modified)';
+  const line = document.getElementById('sync');
+  line.textContent = `${text} (checked at ${clock(new Date())})`;
+  line.title = `${s.checks} checks, ${s.notModified} answered 304 Not ` +
+    'Modified';
 }
 
 /** Asks the server for a newer copy than the newest one seen. */
@@ -98,18 +108,22 @@ async function check() {
   } catch (e) {
     if (e.status !== 404) throw e;
     window.syncStats.checks++;
-    return showSync('Nothing saved yet');
+    return showSync('Nothing saved yet: these notes are on this device ' +
+      'only, until you save');
   }
   window.syncStats.checks++;
   if (res.status === 304) {
     window.syncStats.notModified++;
-    return showSync('Up to date');
+    return showSync('Up to date: nobody changed these notes since you ' +
+      'loaded them');
   }
   window.syncStats.changed++;
+  const first = !seen;
   seen = res.headers.get('Last-Modified');
-  take({ value: res.json.value, lastModified: seen,
+  take({ value: asNotes(res.json.value), lastModified: seen,
     version: res.json.version });
-  showSync('New copy received');
+  showSync(first ? 'Loaded the saved notes' : 'Someone saved changes: ' +
+    'they are shown here, and your unsaved edits are kept');
 }
 
 /** Merges a newer copy into what is shown. A note changed on both sides
@@ -160,12 +174,13 @@ async function save() {
       if (e.status !== 412) throw e;
       window.syncStats.refused++;	/* someone saved since our copy */
       /* the refusal carries their notes and their Last-Modified */
-      const theirs = { value: e.current.value,
+      const theirs = { value: asNotes(e.current.value),
         lastModified: e.headers.get('Last-Modified'),
         version: e.current.version };
       /* no dialog when the notes merge by id */
       const { choice, value } = await openConflict(
-        { key: name, base: base.value, yours, theirs: theirs.value },
+        { key: name, base: base.value, yours, theirs: theirs.value,
+          by: e.current.updated_by, at: e.current.updated_at },
         { whole: true, title: 'Someone saved these notes first' });
       if (choice === 'cancel')
         throw new DOMException('Not saved', 'AbortError');
@@ -187,7 +202,9 @@ function serial(job) {
   queue = queue.then(job).catch((e) => {
     if (e.name === 'AbortError') status('Not saved');	/* the dialog */
     else if (e.status) status(e.message);
-    else if (e instanceof TypeError) showSync('Offline, trying again soon');
+    else if (e instanceof TypeError)
+      showSync('Offline: your notes stay on this device; trying again ' +
+        'soon');
     else reportError(e);
   });
 }

@@ -28,6 +28,20 @@ test('the index links the five demos, and each page loads', { skip },
     }
   });
 
+/**
+ * Opens askConflict(ctx) in page: resolves to {value} it resolved to, or
+ * {error} with the name of its rejection.
+ */
+function ask(page, ctx) {
+  const answer = page.evaluate(async (c) => {
+    const { askConflict } = await import('/conflict.js');
+    return askConflict(c).then((value) => ({ value }),
+      (e) => ({ error: e.name }));
+  }, ctx);
+  answer.catch(() => {});	/* a test that fails first leaves it */
+  return answer;
+}
+
 test('the conflict dialog: theirs and yours per field, picks applied',
   { skip }, async () => {
     const b = await browser();
@@ -36,38 +50,70 @@ test('the conflict dialog: theirs and yours per field, picks applied',
       await page.goto(URL_ + '/');
       // the person keeps their title and takes the other's status; the
       // fields that only one side changed are kept from both
-      const answer = page.evaluate(async () => {
-        const { askConflict } = await import('/conflict.js');
-        return askConflict({ key: 'crm/acme',
-          base: { title: 'Acme', status: 'lead', phone: '1', city: 'Oslo' },
-          yours: { title: 'Acme AS', status: 'won', phone: '2', city: 'Oslo' },
-          theirs: { title: 'ACME', status: 'lost', phone: '1', city: 'Bergen' },
-        });
+      const answer = ask(page, { key: 'crm/acme',
+        base: { title: 'Acme', status: 'lead', phone: '1', city: 'Oslo' },
+        yours: { title: 'Acme AS', status: 'won', phone: '2', city: 'Oslo' },
+        theirs: { title: 'ACME', status: 'lost', phone: '1', city: 'Bergen' },
       });
       const d = page.locator('verstore-conflict dialog');
       await d.waitFor();
       const rows = page.locator('verstore-conflict tr.conflict');
       assert.equal(await rows.count(), 2);
-      assert.match(await rows.nth(0).innerText(), /^title[\s\S]*"ACME"[\s\S]*"Acme AS"/);
-      assert.match(await rows.nth(1).innerText(), /^status[\s\S]*"lost"[\s\S]*"won"/);
+      assert.match(await rows.nth(0).innerText(), /^title\s+ACME\s+Acme AS$/);
+      assert.match(await rows.nth(1).innerText(), /^status\s+lost\s+won$/);
       await rows.nth(1).locator('td.theirs input').check();
       await shot(page, 'conflict-dialog');
       await page.locator('verstore-conflict button[name=picked]').click();
-      assert.deepEqual(await answer,
-        { title: 'Acme AS', status: 'lost', phone: '2', city: 'Bergen' });
+      assert.deepEqual(await answer, { value:
+        { title: 'Acme AS', status: 'lost', phone: '2', city: 'Bergen' } });
       assert.equal(await page.locator('verstore-conflict').count(), 0);
       // cancel rejects, so that update() writes nothing
-      const cancelled = page.evaluate(async () => {
-        const { askConflict } = await import('/conflict.js');
-        return askConflict({ base: { a: 1 }, yours: { a: 2 }, theirs: { a: 3 } })
-          .then(() => 'written', (e) => e.name);
-      });
+      const cancelled = ask(page,
+        { base: { a: 1 }, yours: { a: 2 }, theirs: { a: 3 } });
       await page.locator('verstore-conflict button[name=cancel]').click();
-      assert.equal(await cancelled, 'AbortError');
+      assert.deepEqual(await cancelled, { error: 'AbortError' });
     } finally {
       await b.close();
     }
   });
+
+test('the conflict dialog: values as a person reads them, and who saved ' +
+  'theirs, when', { skip }, async () => {
+  const b = await browser();
+  try {
+    const page = await b.newPage();
+    await page.goto(URL_ + '/');
+    const answer = ask(page, { key: 'examples/kari',
+      base: { name: 'Kari', done: null, n: 1, tags: ['a'] },
+      yours: { name: 'Kari N', done: true, n: 2, tags: ['a', 'b'],
+        address: { street: 'Kirkegata 2', city: 'Oslo' },
+        deep: { a: { b: 1 } } },
+      theirs: { name: 'Kari Nordmann', done: false, n: 1.5, tags: [],
+        address: { street: 'Storgata 1', city: 'Oslo' },
+        deep: { a: { b: 2 } } },
+      by: 'bob', at: new Date(Date.now() - 125e3).toISOString() });
+    await page.locator('verstore-conflict dialog').waitFor();
+    const cells = (f) => page.locator(`verstore-conflict ` +
+      `tr[data-pointer="/${f}"] td:not(.field)`).allInnerTexts();
+    assert.deepEqual(await cells('name'), ['Kari Nordmann', 'Kari N']);
+    assert.deepEqual(await cells('done'), ['no', 'yes']);
+    assert.deepEqual(await cells('n'), ['1.5', '2']);
+    assert.deepEqual(await cells('tags'), ['(none)', 'a, b']);
+    assert.deepEqual(await cells('address'), ['street: Storgata 1\ncity: Oslo',
+      'street: Kirkegata 2\ncity: Oslo']);
+    assert.deepEqual(await cells('deep'), [JSON.stringify({ a: { b: 2 } },
+      null, 2), JSON.stringify({ a: { b: 1 } }, null, 2)]);
+    assert.equal(await page.locator('verstore-conflict th.theirs')
+      .innerText(), 'Theirs\nby bob, 2 minutes ago');
+    assert.match(await page.locator('verstore-conflict dialog').innerText(),
+      /bob saved examples\/kari 2 minutes ago, while you were changing it\./);
+    await shot(page, 'conflict-dialog-values', { fullPage: false });
+    await page.locator('verstore-conflict button[name=cancel]').click();
+    assert.deepEqual(await answer, { error: 'AbortError' });
+  } finally {
+    await b.close();
+  }
+});
 
 /* A page from another origin, which writes to the store with fetch. */
 function origin(port) {

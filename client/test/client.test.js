@@ -98,6 +98,9 @@ test('update with merge: the server merges disjoint edits', async () => {
     c.theirs.title]), [['X', 'B', 'A']]);
   assert.deepEqual((await a.get(k('card'))).value, { title: 'AB', body: 'Y' });
   assert.deepEqual(seen.map((c) => c.conflicts), [['/title']]);
+  // who wrote theirs, and when: version 4, by nobody under auth none
+  const four = (await a.history(k('card'))).find((h) => h.version === 4);
+  assert.deepEqual(seen.map((c) => [c.by, c.at]), [[null, four.updated_at]]);
 });
 
 test('create, patch, jsonPatch, append with a stamp, txn, list', async () => {
@@ -344,11 +347,14 @@ test('save: an edit begun long ago merges, and a clash goes to onConflict', asyn
   // the same field: onConflict sees base, yours, theirs and the pointer
   const seen = [];
   const again = await a.get(k('form'));
-  await b.patch(k('form'), { name: 'Anna' });
+  const theirs = await b.patch(k('form'), { name: 'Anna' });
   const w = await a.save(k('form'), again, { ...again.value, name: 'Anne' },
     { onConflict: (c) => { seen.push(c); return { ...c.theirs, name: 'Anne' }; } });
   assert.deepEqual(seen.map((c) => [c.base.name, c.yours.name, c.theirs.name,
     c.conflicts]), [['Ann', 'Anne', 'Anna', ['/name']]]);
+  // and who wrote theirs, when: nobody is named under auth none
+  assert.deepEqual(seen.map((c) => [c.by, c.at]),
+    [[null, theirs.updated_at]]);
   assert.equal(w.version, 5);
   // without onConflict the refusal is thrown, and nothing is written
   await assert.rejects(b.save(k('form'), again, { ...again.value, name: 'X' }),

@@ -113,7 +113,10 @@ test('cards: same name at once, optimistic edits, merges, the dialog, live',
       await rows.first().waitFor();
       assert.equal(await rows.count(), 1);
       assert.match(await rows.first().innerText(),
-        /title[\s\S]*"Designer"[\s\S]*"Engineer"/);
+        /^title\s+Designer\s+Engineer$/);
+      // without a principal (auth none) the card's stamps name ann
+      assert.match(await bob.locator('verstore-conflict dialog').innerText(),
+        /ann saved \S+\/ann-lee-2 (just now|\d+ seconds ago)/);
       await shot(bob, 'cards-conflict');
       await expectStatus(bob, 'Saved', () =>
         bob.click('verstore-conflict button[name=mine]'));
@@ -140,6 +143,34 @@ test('cards: same name at once, optimistic edits, merges, the dialog, live',
       assert.deepEqual(stamps(cards.get(k1)), ['ann', 'bob']);
       assert.deepEqual(stamps(cards.get(k2)), ['ann', 'bob']);
       assert.equal(cards.get(`${prefix}/bo-berg`).by, 'bob');
+      assert.deepEqual(errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+
+test('cards: values the page did not write show as cards, by someone',
+  { skip }, async () => {
+    const foreign = `${run}-foreign`;
+    for (const [slug, value] of [['plain', { done: false }],
+      ['text', 'just a string'], ['empty', null], ['named', { name: 'Kim' }]])
+      await fetch(`${URL_}/api/storage/${foreign}/${slug}`, { method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ value }) });
+    const b = await browser();
+    try {
+      const { pages: [page], errors } = await asUsers(b,
+        `/demo/cards.html?prefix=${foreign}`, ['ann']);
+      await cardCount(page, 4);
+      const texts = await page.$$eval('#cards li', (lis) =>
+        lis.map((li) => li.innerText.replace(/\n/g, ' | ')));
+      assert.deepEqual(texts, ['empty | empty · by someone',
+        'Kim | named · by someone', 'plain | plain · by someone',
+        'text | text · by someone']);
+      await page.click(`#cards li[data-key="${foreign}/empty"]`);
+      await page.waitForFunction(() =>
+        document.querySelector('#key').textContent === 'empty');
+      assert.equal(await page.inputValue('#p-name'), '');
       assert.deepEqual(errors, []);
     } finally {
       await b.close();

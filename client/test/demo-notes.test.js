@@ -99,8 +99,11 @@ test('notes: merged by note, a stale save refused with 412 asks, 304 when nothin
       await alice.evaluate(() => dispatchEvent(new Event('focus')));
       await alice.waitForFunction((n) => window.syncStats.notModified > n,
         seen);
-      assert.match(await alice.textContent('#sync'),
-        /^Up to date, .*\(\d+ of \d+ checks: 304 Not Modified\)$/);
+      assert.match(await alice.textContent('#sync'), new RegExp('^Up to ' +
+        'date: nobody changed these notes since you loaded them ' +
+        '\\(checked at .+\\)$'));
+      assert.match(await alice.getAttribute('#sync', 'title'),
+        /^\d+ checks, \d+ answered 304 Not Modified$/);
       assert.ok(answers.includes(304) && answers.includes(200), `${answers}`);
       await shot(alice, 'notes');
 

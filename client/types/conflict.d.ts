@@ -26,7 +26,8 @@ export function merge3(base: any, yours: any, theirs: any, pick?: (pointer: stri
  * Opens a <verstore-conflict> dialog over the page and resolves to the
  * person's choice. Nothing clashes (a refusal that a merge settles): no
  * dialog, {choice: 'merged', value: the merge}.
- * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{base: *, yours: *, theirs: *, key?: string,
+ *   by?: string | null, at?: string | null}} ctx as the element's ask()
  * @param {{title?: string, whole?: boolean}} [opts]
  * @returns {Promise<{choice: 'merged' | 'mine' | 'theirs' | 'picked' |
  *   'reload' | 'overwrite' | 'cancel', value: *}>} as the element's ask()
@@ -36,6 +37,8 @@ export function openConflict(ctx: {
     yours: any;
     theirs: any;
     key?: string;
+    by?: string | null;
+    at?: string | null;
 }, opts?: {
     title?: string;
     whole?: boolean;
@@ -47,7 +50,8 @@ export function openConflict(ctx: {
  * Opens a <verstore-conflict> dialog and resolves to the value to write:
  * the shape of update()'s onConflict. Cancel rejects with an AbortError,
  * so that update() writes nothing.
- * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+ * @param {{base: *, yours: *, theirs: *, key?: string,
+ *   by?: string | null, at?: string | null}} ctx as the element's ask()
  * @param {{title?: string, whole?: boolean}} [opts]
  * @returns {Promise<*>}
  */
@@ -56,6 +60,8 @@ export function askConflict(ctx: {
     yours: any;
     theirs: any;
     key?: string;
+    by?: string | null;
+    at?: string | null;
 }, opts?: {
     title?: string;
     whole?: boolean;
@@ -67,7 +73,10 @@ export function askConflict(ctx: {
 export class VerstoreConflict extends HTMLElement {
     /**
      * Shows the clash and waits for the person's choice.
-     * @param {{base: *, yours: *, theirs: *, key?: string}} ctx
+     * @param {{base: *, yours: *, theirs: *, key?: string,
+     *   by?: string | null, at?: string | null}} ctx by and at: who wrote
+     *   theirs and when (RFC 3339), as update() and save() pass them from
+     *   the server's refusal; the dialog names them
      * @param {{title?: string, whole?: boolean}} [opts] whole: also offer
      *   "Reload theirs" and "Overwrite with mine" (whole documents).
      * @returns {Promise<{choice: 'mine'|'theirs'|'picked'|'reload'|
@@ -79,6 +88,8 @@ export class VerstoreConflict extends HTMLElement {
         yours: any;
         theirs: any;
         key?: string;
+        by?: string | null;
+        at?: string | null;
     }, opts?: {
         title?: string;
         whole?: boolean;

@@ -54,13 +54,17 @@ export class VerstoreError extends Error {
         [x: string]: any;
     };
     /**
-     * The key's current state on a 409/412.
-     * @type {{value: *, version: number, exists: boolean} | null}
+     * The key's current state on a 409/412: updated_by is who wrote it
+     * (null without a principal), updated_at when.
+     * @type {{value: *, version: number, exists: boolean,
+     *   updated_at: string | null, updated_by: string | null} | null}
      */
     current: {
         value: any;
         version: number;
         exists: boolean;
+        updated_at: string | null;
+        updated_by: string | null;
     } | null;
     /**
      * JSON pointers changed on both sides (MERGE_CONFLICT).
@@ -397,15 +401,18 @@ export class Verstore extends EventTarget {
      * on a conflict, fn runs again on the fresh value, after a back-off,
      * at most `retries` times. merge: true lets the server merge a stale
      * write instead. When even the server cannot merge (MERGE_CONFLICT),
-     * onConflict({key, base, yours, theirs, conflicts}) may return the value
-     * to write over theirs (askConflict of conflict.js asks the person);
-     * undefined re-applies fn to theirs, and a throw ends the update.
+     * onConflict({key, base, yours, theirs, conflicts, by, at}) may return
+     * the value to write over theirs (askConflict of conflict.js asks the
+     * person); undefined re-applies fn to theirs, and a throw ends the
+     * update. by and at: who wrote theirs and when, as the refusal says
+     * (updated_by, null without a principal; updated_at).
      * @template T
      * @param {string} key
      * @param {(value: T | undefined) => T | Promise<T>} fn
      * @param {{merge?: boolean, retries?: number,
      *   onConflict?: (ctx: {key: string, base: *, yours: T, theirs: *,
-     *     conflicts: string[]}) => * | Promise<*>}} [opts]
+     *     conflicts: string[], by: string | null, at: string | null})
+     *     => * | Promise<*>}} [opts]
      * @returns {Promise<Written>} the version written
      */
     update<T>(key: string, fn: (value: T | undefined) => T | Promise<T>, { merge, retries, onConflict }?: {
@@ -417,6 +424,8 @@ export class Verstore extends EventTarget {
             yours: T;
             theirs: any;
             conflicts: string[];
+            by: string | null;
+            at: string | null;
         }) => any | Promise<any>;
     }): Promise<Written>;
     /**
@@ -424,8 +433,8 @@ export class Verstore extends EventTarget {
      * when the editing began (a form opened, say), however long ago. The
      * server merges it with whatever was written since (doc/API.md 4.1);
      * what both changed goes to onConflict({key, base, yours, theirs,
-     * conflicts}), and its answer is written over theirs (merged again if
-     * someone wrote since). Without onConflict, or when it returns
+     * conflicts, by, at}) (by and at as for update()), and its answer is
+     * written over theirs (merged again if someone wrote since). Without onConflict, or when it returns
      * undefined, the VerstoreError is thrown. Conflicts the server cannot
      * merge (a base gone from history, the whole value changed on both
      * sides) come to onConflict too, with the conflict [''].
@@ -433,8 +442,8 @@ export class Verstore extends EventTarget {
      * @param {Envelope | null} from null: the key must not exist yet
      * @param {*} yours
      * @param {{onConflict?: (ctx: {key: string, base: *, yours: *,
-     *   theirs: *, conflicts: string[]}) => * | Promise<*>,
-     *   retries?: number}} [opts]
+     *   theirs: *, conflicts: string[], by: string | null,
+     *   at: string | null}) => * | Promise<*>, retries?: number}} [opts]
      * @returns {Promise<Written>}
      */
     save(key: string, from: Envelope | null, yours: any, { onConflict, retries }?: {
@@ -444,6 +453,8 @@ export class Verstore extends EventTarget {
             yours: any;
             theirs: any;
             conflicts: string[];
+            by: string | null;
+            at: string | null;
         }) => any | Promise<any>;
         retries?: number;
     }): Promise<Written>;

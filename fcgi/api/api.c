@@ -136,6 +136,10 @@ api_state_members(struct jw *w, const struct key *k, const struct store_meta *m,
 		api_json_ts(w, "updated_at", m->updated_us);
 	else
 		jw_null(w, "updated_at");
+	if (m->version > 0 && m->principal[0] != '\0')
+		jw_strz(w, "updated_by", m->principal);
+	else
+		jw_null(w, "updated_by");
 	jw_bool(w, "exists", exists);
 }
 

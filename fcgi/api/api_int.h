@@ -79,7 +79,8 @@ void	api_count_conflict(const struct api_ctx *, enum metrics_conflict,
 	    const char *key, size_t klen);
 void	api_count_failed(const struct api_ctx *, const char *key,
 	    size_t klen, const struct store_op *);
-/* "key", "value", "version", "updated_at", "exists": a key's state. */
+/* "key", "value", "version", "updated_at", "updated_by", "exists": a key's
+   state. */
 void	api_state_members(struct jw *, const struct key *,
 	    const struct store_meta *, const char *value, size_t vlen);
 /* A timestamp member (or element, name NULL) as API.md 1 writes it. */

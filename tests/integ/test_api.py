@@ -87,6 +87,7 @@ def test_if_match(srv):
     p = check_problem(r, 412, "PRECONDITION_FAILED")
     assert p["key"] == "t/im" and p["value"] == "v2" and p["version"] == 2
     assert p["exists"] is True and TS.match(p["updated_at"])
+    assert p["updated_by"] is None      # no principal under auth none
     assert r.h("etag") == '"2"'
     assert srv.put("t/im", "v3", {"If-Match": '"5", "2"'}).status == 200
     assert srv.put("t/im", "x", {"If-Match": 'W/"3"'}).status == 412

@@ -171,6 +171,28 @@ def test_principal_is_updated_by(srv):
     assert r.status == 400, r
 
 
+def test_a_refusal_names_who_wrote_the_current_state(srv):
+    """412, 409 VERSION_CONFLICT and 409 MERGE_CONFLICT carry updated_by
+    of the state they hold, so that a client can say whose change clashed
+    with the person's."""
+    assert call(srv, "PUT", "/api/storage/crm/clash", {"value": {"a": 1}},
+                who="user1").status == 201
+    assert call(srv, "PUT", "/api/storage/crm/clash", {"value": {"a": 2}},
+                who="user2", headers={"If-Match": '"1"'}).status == 200
+    stale = [({"value": {"a": 3}}, {"If-Match": '"1"'}, 412),
+             ({"value": {"a": 3}, "version": 1}, {}, 409),
+             ({"value": {"a": 3}}, {"If-Match": '"1"', "Prefer": "merge"},
+              409)]
+    for body, headers, status in stale:
+        r = call(srv, "PUT", "/api/storage/crm/clash", body, who="crm",
+                 headers=headers)
+        assert r.status == status, r
+        assert r.json["updated_by"] == "user2" and r.json["version"] == 2, r
+    r = call(srv, "PUT", "/api/storage/crm/clash", {"value": 1, "version": 0},
+             who="crm")
+    assert r.status == 409 and r.json["updated_by"] == "user2", r
+
+
 def test_thirty_users_stamp_their_own_comments(srv):
     assert call(srv, "PUT", "/api/storage/crm/customer/7",
                 {"value": {"comments": []}}, who="admin").status == 201

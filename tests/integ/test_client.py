@@ -1,9 +1,12 @@
 """client/: the library and the command-line client with node --test, and
 the browser tests with Debian's chromium and playwright-core, against real
-nginx + verstored (each skipped where node, chromium or client/node_modules
-is missing)."""
+nginx + verstored, and a second pair under auth token for the demos'
+tokens (each skipped where node, chromium or client/node_modules is
+missing)."""
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,23 +22,57 @@ SERVER = {"workers": 2, "threads": 8,
           "www": os.path.join(harness.ROOT, "client")}   # as make run
 
 
+# The demos under auth token (client/test/demo-auth.test.js): a second
+# server, whose tokens the tests get in VERSTORE_AUTH_TOKENS.
+AUTH_TOKENS = {                 # name -> (token, prefixes)
+    "alice": ("alice-" + secrets.token_hex(20), ["*"]),
+    "bob": ("bob-" + secrets.token_hex(20), ["*"]),
+    "carol": ("carol-" + secrets.token_hex(20), ["crm/"]),
+}
+
+
+def auth_server():
+    """nginx + verstored under auth token, serving client/ as make run."""
+    d = tempfile.mkdtemp(prefix="verstore-demo-tok-")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "tokens")
+    with open(path, "w") as f:
+        for name, (tok, prefixes) in AUTH_TOKENS.items():
+            digest = hashlib.sha256(tok.encode()).hexdigest()
+            f.write(" ".join([name, digest, "rw", *prefixes]) + "\n")
+    os.chmod(path, 0o644)
+    srv = harness.Server(workers=2, threads=8, www=SERVER["www"],
+                         conf=f"auth token\ntokens {path}\n")
+    srv.start()
+    return srv, d
+
+
 def test_client_library_cli_and_browser(srv):
     node = shutil.which("node")
     if node is None:
         print("  skipped: no node")
         return
+    auth, tokdir = auth_server()
     # kept after the run, for a person to look at: build/screenshots/
     shots = os.path.join(harness.BUILD, "screenshots"
                          + ("" if harness.backend() == "lmdb"
                             else "-" + harness.backend()))
     shutil.rmtree(shots, ignore_errors=True)
-    p = subprocess.run([node, "--test", "--test-reporter=spec",
-                        os.path.join(harness.ROOT, "client", "test")],
-                       capture_output=True, text=True, timeout=600,
-                       cwd=os.path.join(harness.ROOT, "client"),
-                       env=dict(os.environ, VERSTORE_SHOTS=shots,
-                                VERSTORE_ORIGIN_PORT=str(ORIGIN_PORT),
-                                VERSTORE_URL=f"http://127.0.0.1:{srv.port}"))
+    tokens = {name: tok for name, (tok, _) in AUTH_TOKENS.items()}
+    try:
+        p = subprocess.run(
+            [node, "--test", "--test-reporter=spec",
+             os.path.join(harness.ROOT, "client", "test")],
+            capture_output=True, text=True, timeout=600,
+            cwd=os.path.join(harness.ROOT, "client"),
+            env=dict(os.environ, VERSTORE_SHOTS=shots,
+                     VERSTORE_ORIGIN_PORT=str(ORIGIN_PORT),
+                     VERSTORE_URL=f"http://127.0.0.1:{srv.port}",
+                     VERSTORE_AUTH_URL=f"http://127.0.0.1:{auth.port}",
+                     VERSTORE_AUTH_TOKENS=json.dumps(tokens)))
+    finally:
+        auth.stop()
+        shutil.rmtree(tokdir, ignore_errors=True)
     if p.returncode != 0:
         print(p.stdout[-3000:])
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]

@@ -36,10 +36,11 @@ export async function shot(page, name, { fullPage = true } = {}) {
 /**
  * Opens path (e.g. '/demo/crm.html?card=x') as each named user, each in a
  * context of its own (its own sessionStorage), and collects page errors:
- * a test should end with assert.deepEqual(errors, []).
+ * a test should end with assert.deepEqual(errors, []). base: another
+ * server than VERSTORE_URL's.
  * @returns {Promise<{pages: import('playwright-core').Page[], errors: string[]}>}
  */
-export async function asUsers(b, path, users) {
+export async function asUsers(b, path, users, { base = URL_ } = {}) {
   const errors = [];
   const pages = [];
   for (const u of users) {
@@ -47,7 +48,7 @@ export async function asUsers(b, path, users) {
     const p = await ctx.newPage();
     p.on('pageerror', (e) => errors.push(`${u}: ${e}`));
     const sep = path.includes('?') ? '&' : '?';
-    await p.goto(`${URL_}${path}${sep}user=${encodeURIComponent(u)}`);
+    await p.goto(`${base}${path}${sep}user=${encodeURIComponent(u)}`);
     pages.push(p);
   }
   return { pages, errors };
