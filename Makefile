@@ -30,6 +30,7 @@ override CPPFLAGS += -std=c11 -D_GNU_SOURCE -MMD -MP -I. -Ifcgi
 LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/store.c store/cond.c store/op.c store/commit.c store/name.c \
+	    store/presence.c store/lmdb/presence.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
 	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
 # The postgres backend (store/pg/) is built when libpq's header is there
@@ -56,6 +57,7 @@ HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
 PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/auth.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
+	    fcgi/api/presence.c \
 	    fcgi/api/storage.c fcgi/api/merge.c fcgi/api/changes.c fcgi/api/metrics.c \
 	    fcgi/api/route.c
 FCGI_LIB  = $(LIB_SRC) $(JSON_SRC) $(HTTP_SRC) $(PROC_SRC) $(MODEL_SRC) \

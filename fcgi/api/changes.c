@@ -15,6 +15,7 @@
 #include "api/api_int.h"
 #include "api/auth.h"
 #include "api/changes.h"
+#include "api/presence.h"
 #include "http/conn.h"
 #include "http/hdr.h"
 #include "lib/metrics.h"
@@ -31,6 +32,7 @@ struct feed {
 	uint64_t	 since;
 	uint64_t	 limit;
 	uint64_t	 wait;
+	uint64_t	 presence;	/* 1: with presence events */
 	char		 prefix[STORE_KEY_MAX + 1];
 	size_t		 plen;
 	/* what the caller may see of prefix: it, or its token's under it */
@@ -76,7 +78,9 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 	    r) == -1 ||
 	    api_query_uint(call->query, "limit", 1, LIMIT_MAX, &f->limit,
 	    r) == -1 ||
-	    api_query_uint(call->query, "wait", 0, WAIT_MAX, &f->wait, r) == -1)
+	    api_query_uint(call->query, "wait", 0, WAIT_MAX, &f->wait, r) == -1 ||
+	    api_query_uint(call->query, "presence", 0, 1, &f->presence,
+	    r) == -1)
 		return -1;
 	if (api_query_param(call->query, "prefix", &v, &vn)) {
 		if ((n = key_decode(v, vn, f->prefix, sizeof(f->prefix))) < 0)
@@ -96,13 +100,28 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 	return 0;
 }
 
-/* One result object (API.md 7). */
+static const char *const left_names[] = { NULL, "leave", "expired", "closed",
+	"forced" };
+
+/* One result object (API.md 7), or a presence event (13.4). */
 static void
 change_obj(struct jw *w, const char *name, const struct store_change *c)
 {
 	jw_obj(w, name);
 	jw_u64(w, "seq", c->seq);
 	jw_str(w, "key", c->key, c->klen);
+	if (c->presence != NULL) {
+		jw_obj(w, "presence");
+		presence_members(w, c->presence, 0);
+		if (c->presence->left == STORE_PRESENT ||
+		    (unsigned)c->presence->left > STORE_LEFT_FORCED)
+			jw_null(w, "left");
+		else
+			jw_strz(w, "left", left_names[c->presence->left]);
+		jw_close(w);
+		jw_close(w);
+		return;
+	}
 	jw_u64(w, "version", c->version);
 	jw_bool(w, "deleted", c->deleted);
 	api_json_ts(w, "updated_at", c->updated_us);
@@ -116,7 +135,8 @@ read_changes(const struct api_ctx *ctx, const struct feed *f, uint64_t since,
 {
 	enum store_err	 err;
 
-	err = store_changes(ctx->st, since, f->pfx, f->npfx, limit, 0, ch);
+	err = store_changes_ex(ctx->st, since, f->pfx, f->npfx, limit, 0,
+	    f->presence != 0, ch);
 	if (err != STORE_OK)
 		return api_internal(r, err);
 	return 0;
@@ -216,8 +236,9 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 		change_obj(&w, NULL, &ch.items[i]);
 		if (jw_end(&w) == -1 || data.oom)
 			break;
-		buf_printf(&r->body, "id: %llu\nevent: change\ndata: ",
-		    (unsigned long long)ch.items[i].seq);
+		buf_printf(&r->body, "id: %llu\nevent: %s\ndata: ",
+		    (unsigned long long)ch.items[i].seq,
+		    ch.items[i].presence != NULL ? "presence" : "change");
 		buf_add(&r->body, data.p, data.len);
 		buf_add(&r->body, "\n", 1);
 	}

@@ -6,6 +6,7 @@
 #include "api/auth.h"
 #include "api/changes.h"
 #include "api/metrics.h"
+#include "api/presence.h"
 #include "api/route.h"
 #include "api/sets.h"
 #include "api/storage.h"
@@ -34,6 +35,7 @@ static const struct route {
 	{ "/api/changes",	0, OPEN_NEVER,	changes_handle },
 	{ "/api/activities/",	1, OPEN_NEVER,	sets_handle },
 	{ "/api/storage/",	1, OPEN_NEVER,	storage_handle },
+	{ "/api/presence/",	1, OPEN_NEVER,	presence_handle },
 };
 
 void

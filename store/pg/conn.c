@@ -595,6 +595,7 @@ const struct store_backend store_backend_pg = {
 	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
 	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
 	pgr_get_version, pgr_io_get_version, pg_usage,
+	NULL, NULL, NULL, NULL, NULL,	/* presence: none yet */
 };
 
 enum store_err
