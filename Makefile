@@ -41,7 +41,7 @@ PQ_INC	:= $(shell pkg-config --variable=includedir libpq 2>/dev/null || \
 HAVE_PQ	:= $(if $(wildcard $(PQ_INC)/libpq-fe.h $(PQ_INC)/postgresql/libpq-fe.h),1)
 endif
 ifeq ($(HAVE_PQ),1)
-STORE_SRC += store/pg/conn.c store/pg/schema.c store/pg/read.c \
+STORE_SRC += store/pg/conn.c store/pg/schema.c store/pg/read.c store/pg/presence.c \
 	    store/pg/write.c store/pg/listen.c
 override CPPFLAGS += -DSTORE_HAVE_PG $(shell pkg-config --cflags libpq \
 	    2>/dev/null || echo -I$(PQ_INC))

@@ -243,5 +243,7 @@ int
 main(void)
 {
 	run_all();
+	if (tstore_use_pg())
+		run_all();
 	return T_EXIT();
 }
