@@ -10,7 +10,8 @@ import tempfile
 import threading
 import time
 
-from harness import metric, running, sse_events, write_tokens
+from harness import (backends, create_database, drop_database, metric, psql,
+                     running, sse_events, write_tokens)
 
 TOKENS_DIR = tempfile.mkdtemp(prefix="verstore-presence-")
 TOKENS = os.path.join(TOKENS_DIR, "tokens")
@@ -412,3 +413,24 @@ def test_auth_none_and_conf():
                             os.path.join(TOKENS_DIR, "bad.conf")],
                            capture_output=True, text=True)
         assert p.returncode != 0 and bad.split()[0] in p.stderr, (bad, p)
+
+
+@backends("postgres")
+def test_schema_1_is_migrated():
+    """A database of the schema before presence gets its table when a
+    verstored that knows presence opens it; its keys stay."""
+    db = create_database()
+    try:
+        with running(workers=1, threads=2, pg=db) as srv:
+            assert srv.put("old/k", {"v": 1}).status == 201
+        psql("DROP TABLE verstore_presence; UPDATE verstore_meta "
+             "SET value = 1 WHERE name = 'schema'", db)
+        with running(workers=2, threads=2, pg=db) as srv:
+            assert psql("SELECT value FROM verstore_meta WHERE "
+                        "name = 'schema'", db).strip() == "2"
+            assert srv.get("/api/storage/old/k").json["value"] == {"v": 1}
+            r = srv.request("PUT", "/api/presence/old/k", json.dumps(
+                {"session": "s", "ttl": 5}))
+            assert r.status == 200, r
+    finally:
+        drop_database(db)
