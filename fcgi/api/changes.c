@@ -39,7 +39,40 @@ struct feed {
 	struct store_prefix pfx[STORE_FEED_PREFIXES_MAX];
 	size_t		 npfx;
 	int		 stream;
+	/* the session that leaves presence_key when it closes (13.3) */
+	char		 session[STORE_SESSION_MAX + 1];
+	size_t		 slen;
+	struct key	 pkey;
 };
+
+/*
+ * ?session=S&presence_key=K: both, a session id and a key the caller may
+ * read, or neither; -1 with r set.
+ */
+static int
+parse_farewell(const struct api_ctx *ctx, const struct api_call *call,
+    struct feed *f, struct http_resp *r)
+{
+	const char	*v, *kv;
+	size_t		 vn, kn;
+	long		 n;
+	int		 has_s, has_k;
+
+	has_s = api_query_param(call->query, "session", &v, &vn);
+	has_k = api_query_param(call->query, "presence_key", &kv, &kn);
+	if (!has_s && !has_k)
+		return 0;
+	if (!has_s || !has_k)
+		return api_problem(r, P_FEED_FAREWELL);
+	if ((n = key_decode(v, vn, f->session, sizeof(f->session))) < 0 ||
+	    !store_session_ok(f->session, (size_t)n))
+		return api_problem(r, P_PRESENCE_SESSION, STORE_SESSION_MAX);
+	f->slen = (size_t)n;
+	if (key_parse(kv, kn, &f->pkey) != KEY_OK || f->pkey.prefix ||
+	    f->pkey.n > STORE_PRESENCE_KEY_MAX)
+		return api_problem(r, P_FEED_FAREWELL);
+	return auth_need(ctx->who, r, f->pkey.s, f->pkey.n, 0, -1);
+}
 
 /*
  * The prefixes the feed scans and its watchers wait on: nothing in an
@@ -87,7 +120,8 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 			return api_problem(r, P_FEED_PREFIX);
 		f->plen = (size_t)n;
 	}
-	if (feed_prefixes(ctx, f, r) == -1)
+	if (feed_prefixes(ctx, f, r) == -1 ||
+	    parse_farewell(ctx, call, f, r) == -1)
 		return -1;
 	f->stream = q->accept != NULL &&
 	    strstr(q->accept, "text/event-stream") != NULL;
@@ -165,6 +199,20 @@ park(const struct api_ctx *ctx, struct http_resp *r, const struct feed *f,
 	r->park_until_ms = until;
 	for (i = 0; i < f->npfx; i++)
 		http_watch_add(&r->watch, f->pfx[i].p, f->pfx[i].len);
+	r->farewell = f->slen > 0;
+}
+
+/* The watcher's connection closed: its session leaves (API.md 13.3). */
+static void
+farewell(const struct api_ctx *ctx, const struct feed *f)
+{
+	struct store_presence	 p;
+	const char		*by = api_principal(ctx);
+
+	if (store_presence_leave(ctx->st, f->pkey.s, f->pkey.n, f->session,
+	    f->slen, by != NULL ? by : "", STORE_LEFT_CLOSED, &p) ==
+	    STORE_OK && ctx->metrics != NULL)
+		metrics_presence_leave(ctx->metrics, METRICS_LEAVE_CLOSED, 1);
 }
 
 static void
@@ -265,6 +313,10 @@ changes_handle(const struct api_ctx *ctx, const struct http_req *q,
 	}
 	if (parse_feed(ctx, q, call, &f, r) == -1)
 		return;
+	if (q->closed) {
+		farewell(ctx, &f);
+		return;
+	}
 	if (q->resumed && !q->timed_out && ctx->metrics != NULL)
 		metrics_watcher_woken(ctx->metrics);
 	if (f.stream)

@@ -277,6 +277,9 @@
 #define P_PRESENCE_PRINCIPAL_FULL	429, "TOO_MANY_SESSIONS", "\"%s\" " \
 	"has presence_per_principal (%u) sessions present already: leave " \
 	"one first."
+#define P_FEED_FAREWELL	400, "INVALID_REQUEST", "A feed that makes a " \
+	"session leave when it closes names both: session=S and " \
+	"presence_key=K, the key (not a prefix, at most 400 bytes) it is on."
 #define P_LOCKED_WRITE	423, "LOCKED", "\"%s\" is locked by \"%s\" (see " \
 	"holder): write it once they leave, or have an administrator break " \
 	"the lock."

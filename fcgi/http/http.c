@@ -42,6 +42,7 @@ http_resp_reset(struct http_resp *r)
 	r->content_type = NULL;
 	r->head_only = 0;
 	r->park = 0;
+	r->farewell = 0;
 	r->stream = 0;
 	r->park_until_ms = 0;
 	r->cursor = 0;
@@ -189,6 +190,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		q.streaming = pk->streaming;
 		q.cursor = pk->cursor;
 		q.park_until_ms = pk->until_ms;
+		q.closed = pk->closed;
 	}
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
@@ -197,6 +199,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		s->resp.park = 0;	/* it may not wait: it ends now */
 	if (pk != NULL) {
 		pk->park = s->resp.park;
+		pk->farewell = s->resp.park && s->resp.farewell;
 		pk->stream = s->resp.stream || q.streaming;
 		pk->until_ms = s->resp.park_until_ms;
 		pk->cursor = s->resp.cursor;

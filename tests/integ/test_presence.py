@@ -344,10 +344,13 @@ def test_feed_events_filtered_by_token(srv):
         "expires_at": ev["presence"]["expires_at"], "lock": False,
         "left": None}, ev
     # a renewal that changes nothing is no event; a change of state is
+    # (each read before the next: the feed holds a session's latest)
+    got = sse_read(stream, 1)
     assert join(srv, "alice", "j/feed", "a1", state={"f": 1}).status == 200
     assert join(srv, "alice", "j/feed", "a1", state={"f": 2}).status == 200
+    got += sse_read(stream, 1)
     assert leave(srv, "alice", "j/feed", "a1").status == 200
-    got = sse_read(stream, 3)
+    got += sse_read(stream, 1)
     assert [(e, d["presence"]["state"], d["presence"]["left"])
             for e, d in got] == [("presence", {"f": 1}, None),
                                  ("presence", {"f": 2}, None),
@@ -369,6 +372,72 @@ def test_feed_events_filtered_by_token(srv):
     assert at - t_join > 6, at - t_join
     stream.close()
     plain.close()
+
+
+def wait_gone(srv, key, session, timeout=5):
+    deadline = time.monotonic() + timeout
+    while any(x["session"] == session for x in present(srv, "bob", key)):
+        assert time.monotonic() < deadline, (key, session, "still there")
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def test_session_leaves_when_its_feed_closes(srv):
+    """?session=S&presence_key=K on an event stream or a long poll: its
+    connection closing makes S leave K (reason closed); answering (a long
+    poll's end) does not."""
+    s0 = seq(srv)
+    far = "session=ed1&presence_key=j%2Fbye"
+    assert join(srv, "alice", "j/bye", "ed1", lock=True).status == 200
+    # an event stream closed by its client
+    s = sse_open(srv, "alice", f"since={seq(srv)}&presence=1&prefix=j%2F"
+                 f"bye&{far}")
+    assert join(srv, "bob", "j/bye", "other").status == 200
+    assert [e["presence"]["session"] for _, e in sse_read(s, 1)] == \
+        ["other"]
+    assert len(present(srv, "bob", "j/bye")) == 2
+    closed = time.monotonic()
+    s.close()
+    took = wait_gone(srv, "j/bye", "ed1") - closed
+    assert took < 2, took
+    r = srv.request("GET", f"/api/changes?since={s0}&presence=1"
+                    "&prefix=j%2Fbye", headers=bearer("bob"))
+    assert [(c["presence"]["session"], c["presence"]["left"])
+            for c in r.json["results"]] == [("other", None),
+                                           ("ed1", "closed")], r.json
+    # its lock went with it
+    assert join(srv, "bob", "j/bye", "other", lock=True).status == 200
+    assert join(srv, "bob", "j/bye", "other").status == 200
+    # a long poll that answers leaves the session be
+    assert join(srv, "alice", "j/bye", "ed1").status == 200
+    r = srv.request("GET", f"/api/changes?since={seq(srv)}&wait=1&prefix="
+                    f"j%2Fquiet&{far}", headers=bearer("alice"))
+    assert r.status == 200 and r.json["results"] == [], r
+    time.sleep(0.3)
+    assert "ed1" in [x["session"] for x in present(srv, "bob", "j/bye")]
+    # one whose client goes away while it waits makes it leave
+    c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    c.sendall((f"GET /api/changes?since={seq(srv)}&wait=30&prefix=j%2F"
+               f"quiet&{far} HTTP/1.1\r\nHost: x\r\nAuthorization: "
+               f"Bearer {SECRETS['alice'][0]}\r\n\r\n").encode())
+    time.sleep(0.5)
+    assert "ed1" in [x["session"] for x in present(srv, "bob", "j/bye")]
+    closed = time.monotonic()
+    c.close()
+    took = wait_gone(srv, "j/bye", "ed1") - closed
+    assert took < 2, took
+    m = srv.get("/api/metrics", bearer("admin")).body.decode()
+    assert metric(m, "verstore_presence_leaves_total", reason="closed") >= 2
+    assert leave(srv, "bob", "j/bye", "other").status == 200
+    # both or neither; a key it may read; a session id
+    for query, status in (("session=ed1", 400),
+                          ("presence_key=j%2Fbye", 400),
+                          ("session=a%20b&presence_key=j%2Fbye", 400),
+                          ("session=ed1&presence_key=j%2F", 400),
+                          ("session=ed1&presence_key=z%2Fk", 403)):
+        r = srv.request("GET", f"/api/changes?{query}",
+                        headers=bearer("alice"))
+        assert r.status == status, (query, r)
 
 
 def test_metrics_count_presence(srv):
