@@ -35,6 +35,7 @@ LDLIBS	 = -llmdb -lpthread
 
 STORE_SRC = store/store.c store/cond.c store/op.c store/commit.c store/name.c \
 	    store/quota.c store/lmdb/usage.c \
+	    store/presence.c store/lmdb/presence.c \
 	    store/lmdb/env.c store/lmdb/db.c store/lmdb/read.c store/lmdb/write.c \
 	    store/lmdb/idem.c store/lmdb/feed.c store/lmdb/rec.c
 # The postgres backend (store/pg/) is built when libpq's header is there
@@ -46,7 +47,8 @@ HAVE_PQ	:= $(if $(wildcard $(PQ_INC)/libpq-fe.h $(PQ_INC)/postgresql/libpq-fe.h)
 endif
 ifeq ($(HAVE_PQ),1)
 STORE_SRC += store/pg/conn.c store/pg/schema.c store/pg/read.c \
-	    store/pg/write.c store/pg/wmany.c store/pg/listen.c
+	    store/pg/presence.c store/pg/write.c store/pg/wmany.c \
+	    store/pg/listen.c
 override CPPFLAGS += -DSTORE_HAVE_PG $(shell pkg-config --cflags libpq \
 	    2>/dev/null || echo -I$(PQ_INC))
 LDLIBS	+= -lpq
@@ -61,6 +63,7 @@ HTTP_SRC  = fcgi/http/hdr.c fcgi/http/wire.c fcgi/http/conn.c fcgi/http/http.c
 PROC_SRC  = fcgi/proc/conf.c fcgi/proc/pool.c fcgi/proc/tokens.c
 MODEL_SRC = fcgi/model/key.c fcgi/model/slug.c fcgi/model/act.c
 API_SRC	  = fcgi/api/api.c fcgi/api/auth.c fcgi/api/idem.c fcgi/api/txn.c fcgi/api/sets.c \
+	    fcgi/api/presence.c \
 	    fcgi/api/storage.c fcgi/api/merge.c fcgi/api/changes.c fcgi/api/metrics.c \
 	    fcgi/api/route.c
 FCGI_LIB  = $(LIB_SRC) $(JSON_SRC) $(HTTP_SRC) $(PROC_SRC) $(MODEL_SRC) \

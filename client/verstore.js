@@ -20,9 +20,23 @@
  *   index?: number, merged?: {base: number, current: number}}} Written
  */
 /**
- * One change of the feed (doc/API.md 7).
- * @typedef {{seq: number, key: string, version: number, deleted: boolean,
- *   updated_at: string}} Change
+ * One change of the feed (doc/API.md 7); a presence event (13.4, watch
+ * with presence) has presence in place of version, deleted, updated_at.
+ * @typedef {{seq: number, key: string, version?: number,
+ *   deleted?: boolean, updated_at?: string,
+ *   presence?: Presence & {left: string | null}}} Change
+ */
+/**
+ * A session on a key (doc/API.md 13.2).
+ * @typedef {{session: string, by: string | null, state: *, since: string,
+ *   expires_at: string, lock: boolean}} Presence
+ */
+/**
+ * What presence() returns: this session on a key, renewing itself.
+ * @typedef {{session: string, key: string, state: *, lock: boolean,
+ *   others: Presence[], all: Presence[], joined: Promise<*> | undefined,
+ *   set(next?: {state?: *, lock?: boolean}): Promise<*>,
+ *   leave(): Promise<void>}} PresenceHandle
  */
 
 /**
@@ -149,7 +163,7 @@ export class Verstore extends EventTarget {
    *          conflictRetries?: number, backoffMs?: number,
    *          offline?: boolean | {name?: string, cacheKeys?: number,
    *            maxPending?: number, feed?: string},
-   *          onConflict?: OfflineConflict}} [opts]
+   *          onConflict?: OfflineConflict, session?: string}} [opts]
    *   token: a Bearer token (doc/API.md 9); fetch: another fetch (tests);
    *   retries: of a request after a network error or a 5xx, when it is
    *   safe to repeat (default 8); conflictRetries: of update() and save()
@@ -159,6 +173,7 @@ export class Verstore extends EventTarget {
    *   maxPending: writes that may wait, default 1000; feed: the prefix of
    *   the feed the tabs share, default every key); onConflict: what to
    *   write when a write that waited meets a conflict
+   *   session: the presence session id (default: a random one)
    */
   constructor(baseUrl = '', opts = {}) {
     super();
@@ -176,6 +191,8 @@ export class Verstore extends EventTarget {
     this.timers = new Map();
     /** @private saveLater: key -> the write under way */
     this.saving = new Map();
+    /** This client's presence session (doc/API.md 13): one per tab. */
+    this.session = opts.session ?? sessionId();
     /** @type {OfflineConflict | undefined} */
     this.onConflict = opts.onConflict;
     /**
@@ -745,17 +762,24 @@ export class Verstore extends EventTarget {
    * from: a page that awaits it before its first read misses nothing (it
    * rejects as done does when refused before it started). An
    * error thrown by cb goes to onError (default: console.error), and the
-   * watch goes on with the next change.
-   * In an offline store the tabs share one feed (own: this tab's own).
+   * watch goes on with the next change. With presence, cb gets the
+   * presence events too ({seq, key, presence}, doc/API.md 13.4); with
+   * farewell {session, key}, that session leaves that key when the watch
+   * ends or the page goes away (13.3).
+   * In an offline store the tabs share one feed (own: this tab's own;
+   * a watch with presence or farewell has its own).
    * @param {string} prefix
    * @param {(change: Change) => void | Promise<void>} cb
    * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll',
-   *   onError?: (e: *, change: Change) => void, own?: boolean}} [opts]
+   *   onError?: (e: *, change: Change) => void, own?: boolean,
+   *   presence?: boolean, farewell?: {session: string, key: string}}}
+   *   [opts]
    * @returns {{close(): void, done: Promise<void>, ready: Promise<number>}}
    */
   watch(prefix, cb, { since, wait = 30, mode,
-    onError = (e) => console.error('verstore watch:', e), own } = {}) {
-    if (this.offline && !own) {
+    onError = (e) => console.error('verstore watch:', e), own,
+    presence = false, farewell } = {}) {
+    if (this.offline && !own && !presence && !farewell) {
       let w = null, closed = false;
       const ready = this.offline.then((o) => {
         w = o.watch(prefix, cb, { since, onError });
@@ -765,6 +789,13 @@ export class Verstore extends EventTarget {
       ready.catch(() => {});
       return { close() { closed = true; w?.close(); }, ready,
         done: ready.then(() => w?.done) };
+    }
+    /** @type {Record<string, string>} */
+    const extra = {};
+    if (presence) extra.presence = '1';
+    if (farewell) {
+      extra.session = farewell.session;
+      extra.presence_key = farewell.key;
     }
     let closed = false, seq = since, abort = null, started, failed;
     const ready = new Promise((ok, no) => { started = ok; failed = no; });
@@ -786,7 +817,7 @@ export class Verstore extends EventTarget {
       started(seq);
       if (poll) {
         const q = query({ since: String(seq), prefix, wait: String(wait),
-          limit: '1000' });
+          limit: '1000', ...extra });
         const { json } = await this.request('GET', `/api/changes?${q}`,
           { retries: 0, signal: abort.signal });
         for (const c of json.results) {
@@ -796,7 +827,7 @@ export class Verstore extends EventTarget {
         seq = json.last_seq;
         return true;
       }
-      const q = query({ since: String(seq), prefix });
+      const q = query({ since: String(seq), prefix, ...extra });
       const headers = { Accept: 'text/event-stream' };
       if (this.token) headers.Authorization = `Bearer ${this.token}`;
       const res = await this.fetch(`${this.base}/api/changes?${q}`,
@@ -839,7 +870,8 @@ export class Verstore extends EventTarget {
               else if (m[1] === 'event') type = m[2];
               else if (m[1] === 'data') data.push(m[2]);
             }
-            if (type !== 'change' || !data.length) continue;
+            if ((type !== 'change' && type !== 'presence') || !data.length)
+              continue;
             if (closed) return progress;
             await deliver(JSON.parse(data.join('\n')));
             if (id !== undefined) seq = Number(id);
@@ -870,4 +902,121 @@ export class Verstore extends EventTarget {
     return { close() { closed = true; abort?.abort(); started(seq); }, done,
       ready };
   }
+
+  /**
+   * Who is on key (doc/API.md 13): cb(list) with every session present
+   * ({session, by, state, since, expires_at, lock}), once read and again
+   * on every join, change, leave and expiry, from the change feed. A
+   * renewal that changes nothing is no event: expires_at is as of the
+   * last one.
+   * @param {string} key
+   * @param {(present: Presence[]) => void} cb
+   * @param {{farewell?: {session: string, key: string}}} [opts] as watch's
+   * @returns {{close(): void, ready: Promise<void>, list(): Presence[]}}
+   */
+  onPresence(key, cb, { farewell } = {}) {
+    /** @type {Map<string, Presence>} */
+    let present = new Map();
+    const emit = () => cb([...present.values()]);
+    const w = this.watch(key, (c) => {
+      if (c.key !== key || !c.presence) return;
+      const { left, ...p } = c.presence;
+      if (left) present.delete(p.session);
+      else present.set(p.session, p);
+      emit();
+    }, { presence: true, farewell });
+    const ready = w.ready.then(async () => {
+      const { json } = await this.request('GET',
+        `/api/presence/${enc(key)}`);
+      present = new Map(json.present.map((p) => [p.session, p]));
+      emit();
+    });
+    ready.catch(() => {});
+    return { close: () => w.close(), ready, list: () => [...present.values()] };
+  }
+
+  /**
+   * Joins key as this client's session, with state (any small JSON: who,
+   * which field) and, with lock, the key's lock; renews itself every
+   * third of ttl until leave(), and leaves by itself when the page goes
+   * away (its feed closes). `joined` resolves with the server's answer or
+   * rejects: a 423 LOCKED VerstoreError names the holder in .body.holder.
+   * set() changes state or lock the same way (a refused lock stays off).
+   * others: the other sessions present, kept up to date; onChange(others,
+   * all) is called on every change of them.
+   * @param {string} key
+   * @param {{state?: *, lock?: boolean, ttl?: number,
+   *   onChange?: (others: Presence[], all: Presence[]) => void}} [opts]
+   * @returns {PresenceHandle}
+   */
+  presence(key, { state = null, lock = false, ttl = 30, onChange } = {}) {
+    const session = this.session;
+    let timer, closed = false;
+    /** @type {PresenceHandle} */
+    const h = {
+      session, key, state, lock, others: [], all: [], joined: undefined,
+      set: async (next = {}) => {
+        const was = { state: h.state, lock: h.lock };
+        if ('state' in next) h.state = next.state;
+        if ('lock' in next) h.lock = !!next.lock;
+        try {
+          return await join();
+        } catch (e) {
+          if (e instanceof VerstoreError && e.status === 423)
+            h.lock = was.lock;
+          throw e;
+        }
+      },
+      leave: async () => {
+        closed = true;
+        clearTimeout(timer);
+        sub.close();
+        try {
+          await this.request('DELETE', `/api/presence/${enc(key)}?` +
+            query({ session }));
+        } catch (e) {
+          if (!(e instanceof VerstoreError && e.status === 404)) throw e;
+        }
+      },
+    };
+    const join = async () => {
+      const { json } = await this.request('PUT', `/api/presence/${enc(key)}`,
+        { body: { session, ttl, state: h.state, lock: h.lock } });
+      return json;
+    };
+    const renew = () => {
+      timer = setTimeout(async () => {
+        if (closed) return;
+        try {
+          await join();
+        } catch (e) {
+          /* a lock taken by another since ours lapsed: go on without */
+          if (e instanceof VerstoreError && e.status === 423) {
+            h.lock = false;
+            await join().catch(() => {});
+          }
+        }
+        renew();
+      }, ttl * 1000 / 3);
+    };
+    h.joined = join();
+    h.joined.catch(() => {});
+    renew();
+    const sub = this.onPresence(key, (all) => {
+      h.all = all;
+      h.others = all.filter((p) => p.session !== session);
+      onChange?.(h.others, all);
+    }, { farewell: { session, key } });
+    return h;
+  }
+}
+
+/**
+ * A new session id: 32 hex digits from crypto (randomUUID exists only in
+ * secure contexts; getRandomValues everywhere).
+ * @returns {string}
+ */
+function sessionId() {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }

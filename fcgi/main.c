@@ -200,6 +200,27 @@ post_commit(void *arg, uint64_t seq)
 }
 
 #define FEED_BATCH	1000	/* changes read for the watchers at once */
+#define SWEEP_MAX	256	/* presence expiries recorded at once */
+#define SWEEP_MS	500	/* how often, at most */
+
+/*
+ * Records the expiry of the sessions past theirs (API.md 13.3), which
+ * wakes their watchers as any commit does: every worker tries, each
+ * finds by a read whether something is due, and one records it.
+ */
+static void
+sweep(struct worker *w, int64_t *last_ms)
+{
+	int64_t		 now = conn_now_ms();
+	size_t		 n;
+
+	if (now - *last_ms < SWEEP_MS)
+		return;
+	*last_ms = now;
+	if (store_presence_sweep(w->st, SWEEP_MAX, &n) == STORE_OK && n > 0)
+		metrics_presence_leave(w->app->metrics, METRICS_LEAVE_EXPIRED,
+		    n);
+}
 
 /*
  * The worker's feed thread: sleeps on the shared seq and, when it moves,
@@ -213,16 +234,18 @@ feed_main(void *arg)
 	struct store_changes	 ch;
 	struct conn_topic	*t = NULL;
 	uint64_t		 seen = store_seq(w->st), seq;
+	int64_t			 swept_ms = 0;
 	size_t			 i, more;
 	int			 failing = 0;	/* said once, until it reads */
 
 	while (!atomic_load(&w->feed_stop)) {
+		sweep(w, &swept_ms);
 		if ((seq = notify_wait(w->app->notify, seen, 1000)) <= seen)
 			continue;
 		do {
 			more = 0;
-			if (store_changes(w->st, seen, NULL, 0, FEED_BATCH, 0,
-			    &ch) != STORE_OK) {
+			if (store_changes_ex(w->st, seen, NULL, 0, FEED_BATCH,
+			    0, 1, &ch) != STORE_OK) {
 				if (!failing)
 					log_error("the feed cannot be read; "
 					    "trying again every second");

@@ -152,7 +152,71 @@ store_changes(store *st, uint64_t since, const struct store_prefix *pfx,
 	memset(out, 0, sizeof(*out));
 	if (limit == 0 || npfx > STORE_FEED_PREFIXES_MAX)
 		return STORE_INVALID;
+	if (BE(st)->changes_ex != NULL)
+		return BE(st)->changes_ex(st, since, pfx, npfx, limit,
+		    scan_max, 0, out);
 	return BE(st)->changes(st, since, pfx, npfx, limit, scan_max, out);
+}
+
+enum store_err
+store_changes_ex(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, int with_presence,
+    struct store_changes *out)
+{
+	if (BE(st)->changes_ex == NULL)
+		return store_changes(st, since, pfx, npfx, limit, scan_max,
+		    out);
+	memset(out, 0, sizeof(*out));
+	if (limit == 0 || npfx > STORE_FEED_PREFIXES_MAX)
+		return STORE_INVALID;
+	return BE(st)->changes_ex(st, since, pfx, npfx, limit, scan_max,
+	    with_presence, out);
+}
+
+enum store_err
+store_presence_join(store *st, const struct store_join *j,
+    struct store_presence *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (BE(st)->presence_join == NULL || !presence_join_ok(j))
+		return STORE_INVALID;
+	return BE(st)->presence_join(st, j, out);
+}
+
+enum store_err
+store_presence_leave(store *st, const char *key, size_t klen,
+    const char *session, size_t slen, const char *principal,
+    enum store_left why, struct store_presence *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (BE(st)->presence_leave == NULL || klen == 0 ||
+	    klen > STORE_PRESENCE_KEY_MAX || !store_session_ok(session,
+	    slen) || why == STORE_PRESENT)
+		return STORE_INVALID;
+	return BE(st)->presence_leave(st, key, klen, session, slen,
+	    principal, why, out);
+}
+
+enum store_err
+store_presence_list(store *st, const char *key, size_t klen, int exact,
+    size_t max, struct store_presence **out, size_t *n, int *more)
+{
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (BE(st)->presence_list == NULL || klen > STORE_PRESENCE_KEY_MAX ||
+	    (exact && klen == 0) || max == 0 || max > STORE_PRESENCE_LIST_MAX)
+		return STORE_INVALID;
+	return BE(st)->presence_list(st, key, klen, exact, max, out, n, more);
+}
+
+enum store_err
+store_presence_sweep(store *st, size_t max, size_t *expired)
+{
+	*expired = 0;
+	if (BE(st)->presence_sweep == NULL || max == 0)
+		return STORE_OK;
+	return BE(st)->presence_sweep(st, max, expired);
 }
 
 int
@@ -176,8 +240,10 @@ store_changes_free(struct store_changes *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->n; i++)
+	for (i = 0; i < c->n; i++) {
 		free((char *)c->items[i].key);
+		free((void *)c->items[i].presence);
+	}
 	free(c->items);
 	memset(c, 0, sizeof(*c));
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 typedef struct store store;
+struct store_presence;		/* presence, below */
 
 enum store_err {
 	STORE_OK = 0,
@@ -49,6 +50,11 @@ enum store_err {
 	STORE_QUOTA,		/* the write would take a prefix past its
 				   quota (op->quota says which); nothing
 				   was written */
+	STORE_LOCKED,		/* another session (presence) or another
+				   principal (a write) holds a lock */
+	STORE_LIMIT_KEY,	/* a key has its most sessions present */
+	STORE_LIMIT_PRINCIPAL,	/* a principal has its most sessions */
+	STORE_NOT_OWNER,	/* the session is another principal's */
 };
 
 #define STORE_KEY_MAX		512	/* bytes */
@@ -366,6 +372,12 @@ struct store_op {
 	 */
 	const char		*slug;
 	size_t			 slug_len;
+	/*
+	 * Non-NULL: the op is refused with STORE_LOCKED, nothing written,
+	 * when a session of a principal other than op's holds a live lock
+	 * on its key (store_presence_join); *holder is filled with it.
+	 */
+	struct store_presence	*holder;
 	/* out */
 	char			 new_key[STORE_KEY_MAX + 1];
 	size_t			 new_klen;
@@ -443,6 +455,8 @@ struct store_change {
 	uint64_t	 version;
 	int		 deleted;
 	int64_t		 updated_us;
+	/* a presence event (with_presence only), else NULL; the list's */
+	const struct store_presence *presence;
 };
 struct store_changes {
 	struct store_change	*items;	/* owned; store_changes_free() */
@@ -471,6 +485,14 @@ struct store_prefix {
 enum store_err	store_changes(store *, uint64_t since,
 		    const struct store_prefix *pfx, size_t npfx, size_t limit,
 		    size_t scan_max, struct store_changes *out);
+/*
+ * The same with the presence events (store_presence_join) among the
+ * changes when with_presence; without, they count against scan_max only.
+ */
+enum store_err	store_changes_ex(store *, uint64_t since,
+		    const struct store_prefix *pfx, size_t npfx, size_t limit,
+		    size_t scan_max, int with_presence,
+		    struct store_changes *out);
 /* 1 when key[0..klen) is under one of pfx[0..npfx) (npfx 0: any key). */
 int		store_prefix_match(const struct store_prefix *pfx,
 		    size_t npfx, const char *key, size_t klen);
@@ -526,5 +548,101 @@ enum store_err	store_usage(store *, struct store_usage *);
  * reads 0), from one snapshot.
  */
 enum store_err	store_quota_usage(store *, uint64_t *used, size_t n);
+
+/*
+ * Presence (API.md 13): sessions that say they are on a key, each until
+ * its expiry unless renewed, one of them perhaps holding the key's lock.
+ * Every join, change, leave and expiry takes the next seq and is an event
+ * of the feed (store_changes_ex), the latest one per session and key; a
+ * leave's event stays in the feed STORE_PRESENCE_KEEP_US. Kept in the
+ * store so that every process (and, on postgres, host) sees it; it need
+ * not outlive the store's processes. A store where nobody is present
+ * does no presence work for the other calls.
+ */
+#define STORE_SESSION_MAX	64	/* bytes of a session id */
+#define STORE_STATE_MAX		1024	/* bytes of a session's state */
+#define STORE_PRESENCE_KEY_MAX	400	/* bytes of a key with presence */
+#define STORE_PRESENCE_PER_KEY_MAX 1000	/* the most per_key may be */
+#define STORE_PRESENCE_KEEP_US	((int64_t)300 * 1000000)
+#define STORE_PRESENCE_LIST_MAX	1000	/* entries one list returns */
+
+enum store_left {
+	STORE_PRESENT = 0,
+	STORE_LEFT_LEAVE,	/* it said so */
+	STORE_LEFT_EXPIRED,	/* not renewed in time */
+	STORE_LEFT_CLOSED,	/* its connection closed */
+	STORE_LEFT_FORCED,	/* removed by someone else */
+};
+
+/* One session on one key. */
+struct store_presence {
+	char		 key[STORE_KEY_MAX + 1];
+	size_t		 klen;
+	char		 session[STORE_SESSION_MAX + 1];
+	size_t		 slen;
+	char		 principal[STORE_PRINCIPAL_MAX + 1];	/* "" = none */
+	char		 state[STORE_STATE_MAX + 1];	/* JSON; "" = null */
+	size_t		 statelen;
+	int64_t		 since_us;
+	int64_t		 expires_us;
+	int		 lock;
+	enum store_left	 left;
+	uint64_t	 seq;		/* its latest event */
+	int		 joined;	/* store_presence_join: it joined now
+					   (else it renewed) */
+};
+
+/* 1 when s[0..n) is a session id: 1 to 64 of A-Z a-z 0-9 . _ ~ -. */
+int		store_session_ok(const char *s, size_t n);
+
+struct store_join {
+	const char	*key;		/* 1 to STORE_PRESENCE_KEY_MAX bytes */
+	size_t		 klen;
+	const char	*session;	/* 1 to STORE_SESSION_MAX bytes */
+	size_t		 slen;
+	const char	*principal;	/* NUL-terminated, or NULL */
+	const char	*state;		/* JSON text, or NULL for null */
+	size_t		 statelen;	/* at most STORE_STATE_MAX */
+	int64_t		 ttl_us;	/* > 0 */
+	int		 lock;
+	size_t		 per_key;	/* the most sessions on one key, and */
+	size_t		 per_principal;	/* of one principal (>= 1 each) */
+};
+
+/*
+ * Joins j's session to its key, or renews it (expiry now + ttl, state
+ * and lock replaced). STORE_OK with *out the session's entry;
+ * STORE_NOT_OWNER (*out: the session, another principal's);
+ * STORE_LOCKED (*out: the other session that holds the lock);
+ * STORE_LIMIT_KEY, STORE_LIMIT_PRINCIPAL (a join past a bound; a renewal
+ * is never refused for them). Nothing changes unless STORE_OK. A join, or
+ * a renewal that changes state or lock, is an event.
+ */
+enum store_err	store_presence_join(store *, const struct store_join *,
+		    struct store_presence *out);
+/*
+ * Removes session from key, an event saying why. principal NULL: whoever
+ * it is (a forced leave); else STORE_NOT_OWNER when it is another's.
+ * STORE_NOTFOUND when it is not there. *out: the session as it was.
+ */
+enum store_err	store_presence_leave(store *, const char *key, size_t klen,
+		    const char *session, size_t slen, const char *principal,
+		    enum store_left why, struct store_presence *out);
+/*
+ * The sessions present (not past their expiry) on key (exact 1), or on
+ * the keys under prefix key (exact 0), in key then session order: at
+ * most max (<= STORE_PRESENCE_LIST_MAX), *more set when others remain.
+ * *out malloc'ed (free()), *n entries.
+ */
+enum store_err	store_presence_list(store *, const char *key, size_t klen,
+		    int exact, size_t max, struct store_presence **out,
+		    size_t *n, int *more);
+/*
+ * Records the expiry of sessions past theirs (each an event), and drops
+ * leaves older than STORE_PRESENCE_KEEP_US from the feed, at most max of
+ * both; *expired: the sessions that expired. When nothing is due it only
+ * reads.
+ */
+enum store_err	store_presence_sweep(store *, size_t max, size_t *expired);
 
 #endif

@@ -62,6 +62,21 @@ struct store_backend {
 			    size_t *vlen);
 	enum store_err	(*usage)(store *, struct store_usage *);
 	enum store_err	(*quota_usage)(store *, uint64_t *used, size_t n);
+	/* presence; NULL where the backend has none (STORE_INVALID) */
+	enum store_err	(*changes_ex)(store *, uint64_t since,
+			    const struct store_prefix *pfx, size_t npfx,
+			    size_t limit, size_t scan_max, int with_presence,
+			    struct store_changes *out);
+	enum store_err	(*presence_join)(store *, const struct store_join *,
+			    struct store_presence *out);
+	enum store_err	(*presence_leave)(store *, const char *key,
+			    size_t klen, const char *session, size_t slen,
+			    const char *principal, enum store_left why,
+			    struct store_presence *out);
+	enum store_err	(*presence_list)(store *, const char *key,
+			    size_t klen, int exact, size_t max,
+			    struct store_presence **out, size_t *n, int *more);
+	enum store_err	(*presence_sweep)(store *, size_t max, size_t *expired);
 };
 
 /*
@@ -79,6 +94,20 @@ enum store_err	store_open_lmdb(const struct store_opts *, store **);
 extern const struct store_backend store_backend_pg;
 enum store_err	store_open_pg(const struct store_opts *, store **);
 enum store_err	store_check_pg(const struct store_opts *);
+
+/* presence.c: what presence is the same on every backend. */
+
+/* j is well formed (lengths, ttl, bounds). */
+int	presence_join_ok(const struct store_join *);
+/*
+ * Fills p from j as a session that joins at now (since and expiry), the
+ * key, session, principal and state copied.
+ */
+void	presence_from_join(struct store_presence *p,
+	    const struct store_join *j, int64_t now);
+/* 1 when a renewal by j of p changes what others see (state, lock). */
+int	presence_changes(const struct store_presence *p,
+	    const struct store_join *j);
 
 /* op.c: an op's rules. */
 

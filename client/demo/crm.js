@@ -4,7 +4,8 @@
 // card as it was when they began (`from`); the server merges it with what
 // others saved since, and only a field that both changed opens the
 // conflict dialog. Comments: store.append() with stamp, which never
-// conflicts. Live: store.watch() re-reads the card on every change.
+// conflicts. Live: store.watch() re-reads the card on every change, and
+// store.presence() says who else has the card open.
 import { store, user, status, clock, newId, asObject }
   from '/demo/common.js';
 import { askConflict } from '/conflict.js';
@@ -18,6 +19,14 @@ const form = document.getElementById('card');
 const commentForm = document.getElementById('new-comment');
 document.querySelector('.who').textContent = user;
 document.title = `${key} - Customer card`;
+
+const TTL = Number(new URLSearchParams(location.search).get('ttl') ?? 30);
+store.presence(key, { state: { user }, ttl: TTL, onChange: (others) => {
+  const names = [...new Set(others.map((p) =>
+    p.state?.user ?? p.by ?? 'someone'))];
+  document.getElementById('open-by').textContent = names.length ?
+    `Also open by ${names.join(', ')}` : '';
+} });
 
 let shown = null;		// the card as last read: {value, version, ...}
 let from = null;		// the card as it was when the person began editing

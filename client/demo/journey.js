@@ -6,6 +6,8 @@
 // opens the conflict dialog: reload theirs, overwrite with mine, or merge.
 // Offline, a save waits on this device (the count shows) and is merged
 // when the network is back; a clash then opens the same dialog.
+// Presence (store.presence): who else has the journey open and which field
+// each is in (greyed here), and a lock an editor may take for a long edit.
 import { store, user, status, clock, newId, showPending, asObject } from
   '/demo/common.js';
 import { openConflict } from '/conflict.js';
@@ -276,6 +278,77 @@ store.onConflict = async (ctx) => {
 showPending(async () => {	/* all sent: what the server has now */
   await refresh();
   await showHistory();
+});
+
+// Presence: this tab on the journey, with the field it is in; the others'
+// names, their fields greyed, and who holds the lock.
+const TTL = Number(new URLSearchParams(location.search).get('ttl') ?? 30);
+const lockButton = form.elements.lock;
+const lockStatus = $('#lock-status');
+const nameOf = (p) => p?.state?.user ?? p?.by ?? 'someone';
+const LABELS = { title: 'the title', notes: 'the notes', place: 'a place',
+  date: 'a date', note: 'a stop\'s note' };
+/** The field an element is: "title", or "<stop id>/place". */
+function fieldOf(el) {
+  if (!el?.name || !el.matches('input, textarea')) return null;
+  const li = el.closest('#stops li');
+  return li ? `${li.dataset.id}/${el.name}` : el.name;
+}
+function elementOf(field) {
+  const [id, name] = field.includes('/') ? field.split('/') : [null, field];
+  if (!id) return form.elements[name] ?? null;
+  return stopsEl.querySelector(`li[data-id="${CSS.escape(id)}"] ` +
+    `[name=${name}]`);
+}
+function showPresence(others) {
+  for (const el of form.querySelectorAll('.others-here')) {
+    el.classList.remove('others-here');
+    el.removeAttribute('title');
+  }
+  const lines = [];
+  for (const p of others) {
+    const field = p.state?.field;
+    const el = field ? elementOf(field) : null;
+    if (el) {
+      el.classList.add('others-here');
+      el.title = `${nameOf(p)} is here`;
+    }
+    lines.push(`${nameOf(p)} is ${field ? 'editing' : 'viewing'}` +
+      (field ? ` ${LABELS[field.split('/').pop()] ?? field}` : '') +
+      (p.lock ? ' and holds the lock' : ''));
+  }
+  $('#presence').textContent = lines.join(' · ');
+  const holder = others.find((p) => p.lock);
+  if (me.lock) lockStatus.textContent = 'You hold the lock.';
+  else if (holder)
+    lockStatus.textContent = `Locked by ${nameOf(holder)} until ` +
+      clock(holder.expires_at);
+  else lockStatus.textContent = '';
+  lockButton.textContent = me.lock ? 'Unlock' : 'Lock for editing';
+}
+const me = store.presence(KEY, { state: { user, field: null }, ttl: TTL,
+  onChange: showPresence });
+me.joined.catch((e) => status(`Not present: ${e.message}`, 0));
+let here = null;
+function moved() {
+  const field = fieldOf(document.activeElement);
+  if (field === here) return;
+  here = field;
+  me.set({ state: { user, field } }).catch(() => {});
+}
+form.addEventListener('focusin', moved);
+form.addEventListener('focusout', () => setTimeout(moved));
+lockButton.addEventListener('click', async () => {
+  try {
+    await me.set({ lock: !me.lock });
+    showPresence(me.others);
+  } catch (e) {
+    if (e.status !== 423) throw e;
+    const h = e.body.holder;
+    const who = me.others.find((p) => p.session === h.session);
+    lockStatus.textContent = `Locked by ${nameOf(who) ?? h.by} until ` +
+      clock(h.expires_at);
+  }
 });
 
 show(await current());

@@ -20,9 +20,23 @@ export function sameJSON(a: any, b: any): boolean;
  *   index?: number, merged?: {base: number, current: number}}} Written
  */
 /**
- * One change of the feed (doc/API.md 7).
- * @typedef {{seq: number, key: string, version: number, deleted: boolean,
- *   updated_at: string}} Change
+ * One change of the feed (doc/API.md 7); a presence event (13.4, watch
+ * with presence) has presence in place of version, deleted, updated_at.
+ * @typedef {{seq: number, key: string, version?: number,
+ *   deleted?: boolean, updated_at?: string,
+ *   presence?: Presence & {left: string | null}}} Change
+ */
+/**
+ * A session on a key (doc/API.md 13.2).
+ * @typedef {{session: string, by: string | null, state: *, since: string,
+ *   expires_at: string, lock: boolean}} Presence
+ */
+/**
+ * What presence() returns: this session on a key, renewing itself.
+ * @typedef {{session: string, key: string, state: *, lock: boolean,
+ *   others: Presence[], all: Presence[], joined: Promise<*> | undefined,
+ *   set(next?: {state?: *, lock?: boolean}): Promise<*>,
+ *   leave(): Promise<void>}} PresenceHandle
  */
 /**
  * What an offline store asks when a write that waited meets a change
@@ -107,7 +121,7 @@ export class Verstore extends EventTarget {
      *          conflictRetries?: number, backoffMs?: number,
      *          offline?: boolean | {name?: string, cacheKeys?: number,
      *            maxPending?: number, feed?: string},
-     *          onConflict?: OfflineConflict}} [opts]
+     *          onConflict?: OfflineConflict, session?: string}} [opts]
      *   token: a Bearer token (doc/API.md 9); fetch: another fetch (tests);
      *   retries: of a request after a network error or a 5xx, when it is
      *   safe to repeat (default 8); conflictRetries: of update() and save()
@@ -117,6 +131,7 @@ export class Verstore extends EventTarget {
      *   maxPending: writes that may wait, default 1000; feed: the prefix of
      *   the feed the tabs share, default every key); onConflict: what to
      *   write when a write that waited meets a conflict
+     *   session: the presence session id (default: a random one)
      */
     constructor(baseUrl?: string, opts?: {
         token?: string;
@@ -131,6 +146,7 @@ export class Verstore extends EventTarget {
             feed?: string;
         };
         onConflict?: OfflineConflict;
+        session?: string;
     });
     base: string;
     /** @type {string | undefined} */
@@ -146,6 +162,8 @@ export class Verstore extends EventTarget {
     private timers;
     /** @private saveLater: key -> the write under way */
     private saving;
+    /** This client's presence session (doc/API.md 13): one per tab. */
+    session: string;
     /** @type {OfflineConflict | undefined} */
     onConflict: OfflineConflict | undefined;
     /**
@@ -490,25 +508,77 @@ export class Verstore extends EventTarget {
      * from: a page that awaits it before its first read misses nothing (it
      * rejects as done does when refused before it started). An
      * error thrown by cb goes to onError (default: console.error), and the
-     * watch goes on with the next change.
-     * In an offline store the tabs share one feed (own: this tab's own).
+     * watch goes on with the next change. With presence, cb gets the
+     * presence events too ({seq, key, presence}, doc/API.md 13.4); with
+     * farewell {session, key}, that session leaves that key when the watch
+     * ends or the page goes away (13.3).
+     * In an offline store the tabs share one feed (own: this tab's own;
+     * a watch with presence or farewell has its own).
      * @param {string} prefix
      * @param {(change: Change) => void | Promise<void>} cb
      * @param {{since?: number, wait?: number, mode?: 'sse' | 'poll',
-     *   onError?: (e: *, change: Change) => void, own?: boolean}} [opts]
+     *   onError?: (e: *, change: Change) => void, own?: boolean,
+     *   presence?: boolean, farewell?: {session: string, key: string}}}
+     *   [opts]
      * @returns {{close(): void, done: Promise<void>, ready: Promise<number>}}
      */
-    watch(prefix: string, cb: (change: Change) => void | Promise<void>, { since, wait, mode, onError, own }?: {
+    watch(prefix: string, cb: (change: Change) => void | Promise<void>, { since, wait, mode, onError, own, presence, farewell }?: {
         since?: number;
         wait?: number;
         mode?: "sse" | "poll";
         onError?: (e: any, change: Change) => void;
         own?: boolean;
+        presence?: boolean;
+        farewell?: {
+            session: string;
+            key: string;
+        };
     }): {
         close(): void;
         done: Promise<void>;
         ready: Promise<number>;
     };
+    /**
+     * Who is on key (doc/API.md 13): cb(list) with every session present
+     * ({session, by, state, since, expires_at, lock}), once read and again
+     * on every join, change, leave and expiry, from the change feed. A
+     * renewal that changes nothing is no event: expires_at is as of the
+     * last one.
+     * @param {string} key
+     * @param {(present: Presence[]) => void} cb
+     * @param {{farewell?: {session: string, key: string}}} [opts] as watch's
+     * @returns {{close(): void, ready: Promise<void>, list(): Presence[]}}
+     */
+    onPresence(key: string, cb: (present: Presence[]) => void, { farewell }?: {
+        farewell?: {
+            session: string;
+            key: string;
+        };
+    }): {
+        close(): void;
+        ready: Promise<void>;
+        list(): Presence[];
+    };
+    /**
+     * Joins key as this client's session, with state (any small JSON: who,
+     * which field) and, with lock, the key's lock; renews itself every
+     * third of ttl until leave(), and leaves by itself when the page goes
+     * away (its feed closes). `joined` resolves with the server's answer or
+     * rejects: a 423 LOCKED VerstoreError names the holder in .body.holder.
+     * set() changes state or lock the same way (a refused lock stays off).
+     * others: the other sessions present, kept up to date; onChange(others,
+     * all) is called on every change of them.
+     * @param {string} key
+     * @param {{state?: *, lock?: boolean, ttl?: number,
+     *   onChange?: (others: Presence[], all: Presence[]) => void}} [opts]
+     * @returns {PresenceHandle}
+     */
+    presence(key: string, { state, lock, ttl, onChange }?: {
+        state?: any;
+        lock?: boolean;
+        ttl?: number;
+        onChange?: (others: Presence[], all: Presence[]) => void;
+    }): PresenceHandle;
 }
 /**
  * A key's state as the server answers it.
@@ -541,14 +611,46 @@ export type Written = {
     };
 };
 /**
- * One change of the feed (doc/API.md 7).
+ * One change of the feed (doc/API.md 7); a presence event (13.4, watch
+ * with presence) has presence in place of version, deleted, updated_at.
  */
 export type Change = {
     seq: number;
     key: string;
-    version: number;
-    deleted: boolean;
-    updated_at: string;
+    version?: number;
+    deleted?: boolean;
+    updated_at?: string;
+    presence?: Presence & {
+        left: string | null;
+    };
+};
+/**
+ * A session on a key (doc/API.md 13.2).
+ */
+export type Presence = {
+    session: string;
+    by: string | null;
+    state: any;
+    since: string;
+    expires_at: string;
+    lock: boolean;
+};
+/**
+ * What presence() returns: this session on a key, renewing itself.
+ */
+export type PresenceHandle = {
+    session: string;
+    key: string;
+    state: any;
+    lock: boolean;
+    others: Presence[];
+    all: Presence[];
+    joined: Promise<any> | undefined;
+    set(next?: {
+        state?: any;
+        lock?: boolean;
+    }): Promise<any>;
+    leave(): Promise<void>;
 };
 /**
  * What an offline store asks when a write that waited meets a change

@@ -245,6 +245,10 @@ api_count_failed(const struct api_ctx *ctx, const char *key, size_t klen,
 			api_count_conflict(ctx, METRICS_PATCH_CONFLICT, key,
 			    klen);
 		break;
+	case STORE_LOCKED:
+		if (ctx->metrics != NULL)
+			metrics_locked_write(ctx->metrics);
+		break;
 	default:
 		break;
 	}
@@ -268,6 +272,28 @@ api_quota_open(const struct api_ctx *ctx, struct jw *w, struct http_resp *r,
 	jw_strz(w, "prefix", q->prefix);
 	jw_u64(w, "quota", q->bytes);
 	jw_u64(w, "used", op->quota_used);
+}
+
+void
+api_lock_guard(const struct api_ctx *ctx, struct store_op *op,
+    struct store_presence *holder)
+{
+	if (conf_enforces_locks(ctx->conf, op->key, op->klen))
+		op->holder = holder;
+}
+
+void
+api_holder(struct jw *w, const struct store_presence *h)
+{
+	jw_obj(w, "holder");
+	jw_str(w, "session", h->session, h->slen);
+	if (h->principal[0] != '\0')
+		jw_strz(w, "by", h->principal);
+	else
+		jw_null(w, "by");
+	api_json_ts(w, "since", h->since_us);
+	api_json_ts(w, "expires_at", h->expires_us);
+	jw_close(w);
 }
 
 /* Answers a write whose op failed. */
@@ -326,6 +352,16 @@ api_write_failed(const struct api_ctx *ctx, struct http_resp *r,
 		buf_puts(&r->head, "Retry-After: " API_RETRY_AFTER "\r\n");
 		state = 0;
 		break;
+	case STORE_LOCKED: {
+		char	 what[128];
+
+		api_name_text(k->s, k->n, k->n + 1, what, sizeof(what));
+		api_problem_open(&w, r, P_LOCKED_WRITE, what,
+		    op->holder->principal);
+		api_holder(&w, op->holder);
+		state = 0;
+		break;
+	}
 	default:
 		log_error("store error %d", (int)op->err);
 		api_problem_open(&w, r, P_INTERNAL);

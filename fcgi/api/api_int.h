@@ -140,6 +140,16 @@ int	api_check_body(const struct api_ctx *, const struct http_req *,
 void	api_name_text(const char *name, size_t namelen, size_t namesz,
 	    char *out, size_t outsz);
 
+/*
+ * Under conf enforce_locks, makes op refuse a write of a key that another
+ * principal's session has locked (API.md 13.5), the holder into *holder,
+ * which must last as long as op.
+ */
+void	api_lock_guard(const struct api_ctx *, struct store_op *,
+	    struct store_presence *holder);
+/* "holder": {"session", "by", "since", "expires_at"} of a lock. */
+void	api_holder(struct jw *, const struct store_presence *);
+
 /* store_update_fn applying an api_patch_job. */
 int	api_patch_cb(void *arg, const char *cur, size_t curlen,
 	    int64_t now_us, char **out, size_t *outlen);

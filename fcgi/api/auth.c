@@ -122,6 +122,13 @@ auth_allows(const struct api_who *who, const char *key, size_t klen,
 }
 
 int
+auth_is_admin(const struct api_who *who)
+{
+	return who == NULL || who->token == NULL ||
+	    (who->token->all && who->token->rw);
+}
+
+int
 auth_feed_prefixes(const struct api_who *who, const char *want,
     size_t wlen, struct store_prefix *out, size_t max)
 {

@@ -28,6 +28,8 @@ int	auth_route(const struct api_who *, int metrics, struct http_resp *);
 /* 1 when who may read (write 0) or write key[0..klen). */
 int	auth_allows(const struct api_who *, const char *key, size_t klen,
 	    int write);
+/* 1 when who may read and write every key (a token rw *, or no token). */
+int	auth_is_admin(const struct api_who *);
 /*
  * The prefixes that a feed of the keys under want[0..wlen) may show who
  * (API.md 7, 9), in out[0..max): want itself when who may read every key

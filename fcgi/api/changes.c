@@ -15,6 +15,7 @@
 #include "api/api_int.h"
 #include "api/auth.h"
 #include "api/changes.h"
+#include "api/presence.h"
 #include "http/conn.h"
 #include "http/hdr.h"
 #include "lib/metrics.h"
@@ -31,13 +32,47 @@ struct feed {
 	uint64_t	 since;
 	uint64_t	 limit;
 	uint64_t	 wait;
+	uint64_t	 presence;	/* 1: with presence events */
 	char		 prefix[STORE_KEY_MAX + 1];
 	size_t		 plen;
 	/* what the caller may see of prefix: it, or its token's under it */
 	struct store_prefix pfx[STORE_FEED_PREFIXES_MAX];
 	size_t		 npfx;
 	int		 stream;
+	/* the session that leaves presence_key when it closes (13.3) */
+	char		 session[STORE_SESSION_MAX + 1];
+	size_t		 slen;
+	struct key	 pkey;
 };
+
+/*
+ * ?session=S&presence_key=K: both, a session id and a key the caller may
+ * read, or neither; -1 with r set.
+ */
+static int
+parse_farewell(const struct api_ctx *ctx, const struct api_call *call,
+    struct feed *f, struct http_resp *r)
+{
+	const char	*v, *kv;
+	size_t		 vn, kn;
+	long		 n;
+	int		 has_s, has_k;
+
+	has_s = api_query_param(call->query, "session", &v, &vn);
+	has_k = api_query_param(call->query, "presence_key", &kv, &kn);
+	if (!has_s && !has_k)
+		return 0;
+	if (!has_s || !has_k)
+		return api_problem(r, P_FEED_FAREWELL);
+	if ((n = key_decode(v, vn, f->session, sizeof(f->session))) < 0 ||
+	    !store_session_ok(f->session, (size_t)n))
+		return api_problem(r, P_PRESENCE_SESSION, STORE_SESSION_MAX);
+	f->slen = (size_t)n;
+	if (key_parse(kv, kn, &f->pkey) != KEY_OK || f->pkey.prefix ||
+	    f->pkey.n > STORE_PRESENCE_KEY_MAX)
+		return api_problem(r, P_FEED_FAREWELL);
+	return auth_need(ctx->who, r, f->pkey.s, f->pkey.n, 0, -1);
+}
 
 /*
  * The prefixes the feed scans and its watchers wait on: nothing in an
@@ -76,14 +111,17 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 	    r) == -1 ||
 	    api_query_uint(call->query, "limit", 1, LIMIT_MAX, &f->limit,
 	    r) == -1 ||
-	    api_query_uint(call->query, "wait", 0, WAIT_MAX, &f->wait, r) == -1)
+	    api_query_uint(call->query, "wait", 0, WAIT_MAX, &f->wait, r) == -1 ||
+	    api_query_uint(call->query, "presence", 0, 1, &f->presence,
+	    r) == -1)
 		return -1;
 	if (api_query_param(call->query, "prefix", &v, &vn)) {
 		if ((n = key_decode(v, vn, f->prefix, sizeof(f->prefix))) < 0)
 			return api_problem(r, P_FEED_PREFIX);
 		f->plen = (size_t)n;
 	}
-	if (feed_prefixes(ctx, f, r) == -1)
+	if (feed_prefixes(ctx, f, r) == -1 ||
+	    parse_farewell(ctx, call, f, r) == -1)
 		return -1;
 	f->stream = q->accept != NULL &&
 	    strstr(q->accept, "text/event-stream") != NULL;
@@ -96,13 +134,28 @@ parse_feed(const struct api_ctx *ctx, const struct http_req *q,
 	return 0;
 }
 
-/* One result object (API.md 7). */
+static const char *const left_names[] = { NULL, "leave", "expired", "closed",
+	"forced" };
+
+/* One result object (API.md 7), or a presence event (13.4). */
 static void
 change_obj(struct jw *w, const char *name, const struct store_change *c)
 {
 	jw_obj(w, name);
 	jw_u64(w, "seq", c->seq);
 	jw_str(w, "key", c->key, c->klen);
+	if (c->presence != NULL) {
+		jw_obj(w, "presence");
+		presence_members(w, c->presence, 0);
+		if (c->presence->left == STORE_PRESENT ||
+		    (unsigned)c->presence->left > STORE_LEFT_FORCED)
+			jw_null(w, "left");
+		else
+			jw_strz(w, "left", left_names[c->presence->left]);
+		jw_close(w);
+		jw_close(w);
+		return;
+	}
 	jw_u64(w, "version", c->version);
 	jw_bool(w, "deleted", c->deleted);
 	api_json_ts(w, "updated_at", c->updated_us);
@@ -116,7 +169,8 @@ read_changes(const struct api_ctx *ctx, const struct feed *f, uint64_t since,
 {
 	enum store_err	 err;
 
-	err = store_changes(ctx->st, since, f->pfx, f->npfx, limit, 0, ch);
+	err = store_changes_ex(ctx->st, since, f->pfx, f->npfx, limit, 0,
+	    f->presence != 0, ch);
 	if (err != STORE_OK)
 		return api_internal(r, err);
 	return 0;
@@ -145,6 +199,20 @@ park(const struct api_ctx *ctx, struct http_resp *r, const struct feed *f,
 	r->park_until_ms = until;
 	for (i = 0; i < f->npfx; i++)
 		http_watch_add(&r->watch, f->pfx[i].p, f->pfx[i].len);
+	r->farewell = f->slen > 0;
+}
+
+/* The watcher's connection closed: its session leaves (API.md 13.3). */
+static void
+farewell(const struct api_ctx *ctx, const struct feed *f)
+{
+	struct store_presence	 p;
+	const char		*by = api_principal(ctx);
+
+	if (store_presence_leave(ctx->st, f->pkey.s, f->pkey.n, f->session,
+	    f->slen, by != NULL ? by : "", STORE_LEFT_CLOSED, &p) ==
+	    STORE_OK && ctx->metrics != NULL)
+		metrics_presence_leave(ctx->metrics, METRICS_LEAVE_CLOSED, 1);
 }
 
 static void
@@ -226,8 +294,9 @@ stream(const struct api_ctx *ctx, const struct http_req *q,
 		change_obj(&w, NULL, &ch.items[i]);
 		if (jw_end(&w) == -1 || data.oom)
 			break;
-		buf_printf(&r->body, "id: %llu\nevent: change\ndata: ",
-		    (unsigned long long)ch.items[i].seq);
+		buf_printf(&r->body, "id: %llu\nevent: %s\ndata: ",
+		    (unsigned long long)ch.items[i].seq,
+		    ch.items[i].presence != NULL ? "presence" : "change");
 		buf_add(&r->body, data.p, data.len);
 		buf_add(&r->body, "\n", 1);
 	}
@@ -254,6 +323,10 @@ changes_handle(const struct api_ctx *ctx, const struct http_req *q,
 	}
 	if (parse_feed(ctx, q, call, &f, r) == -1)
 		return;
+	if (q->closed) {
+		farewell(ctx, &f);
+		return;
+	}
 	if (q->resumed && !q->timed_out && ctx->metrics != NULL)
 		metrics_watcher_woken(ctx->metrics);
 	if (f.stream)

@@ -234,6 +234,7 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct merge_job	 j;
 	struct store_op		 op;
+	struct store_presence	 holder;
 	int			 rc = 0;
 
 	memset(&j, 0, sizeof(j));
@@ -251,6 +252,7 @@ merge_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.principal = api_principal(ctx);
 	op.multi = merge_cb;
 	op.multi_arg = &j;
+	api_lock_guard(ctx, &op, &holder);
 	(void)store_write(ctx->st, &op);
 	if (op.err != STORE_OK && op.err != STORE_UPDATE_FAILED) {
 		j.outcome = PUT_FAILED;

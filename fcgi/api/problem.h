@@ -39,7 +39,7 @@
 /* Routes and methods */
 #define P_NO_RESOURCE	404, "NOT_FOUND", "No such resource: the API " \
 	"lives under /api/storage/, /api/txn, /api/activities/, " \
-	"/api/changes, /api/health and /api/metrics."
+	"/api/presence/, /api/changes, /api/health and /api/metrics."
 #define P_TARGET	400, "INVALID_REQUEST", "The request target is " \
 	"not a valid URI path: percent-encode spaces and every other " \
 	"character RFC 3986 does not allow (as %%20)."
@@ -251,5 +251,47 @@
 #define P_OOM		500, "INTERNAL", "Out of memory."
 #define P_INTERNAL_RENDER	500, "INTERNAL", \
 	"The answer could not be rendered."
+
+/* Presence and soft locks (API.md 13) */
+#define P_METHOD_PRESENCE	405, "METHOD_NOT_ALLOWED", \
+	"A key's presence is read with GET, joined with PUT and left with " \
+	"DELETE."
+#define P_METHOD_PRESENCE_PREFIX	405, "METHOD_NOT_ALLOWED", \
+	"The presence under a prefix is read with GET; join a key itself."
+#define P_PRESENCE_KEY_LONG	400, "INVALID_KEY", "A key with presence " \
+	"has 1 to %d bytes."
+#define P_PRESENCE_BODY	400, "INVALID_REQUEST", "A presence is " \
+	"{\"session\": id, \"ttl\": seconds, \"state\": JSON, \"lock\": " \
+	"true|false}: %s."
+#define P_PRESENCE_STATE_LARGE	413, "TOO_LARGE", "state has %zu bytes " \
+	"as compact JSON; it may have %d: keep a field name, a cursor, a " \
+	"colour there, and the rest in the key."
+#define P_PRESENCE_SESSION	400, "INVALID_REQUEST", "Name the session " \
+	"with ?session=S: 1 to %d of A-Z a-z 0-9 . _ ~ -."
+#define P_PRESENCE_FORCE_VALUE	400, "INVALID_REQUEST", \
+	"force is 1 or absent."
+#define P_PRESENCE_NOT_FOUND	404, "NOT_FOUND", "The session \"%s\" is " \
+	"not present on \"%s\" (it left, or expired)."
+#define P_PRESENCE_NOT_OWNER	403, "FORBIDDEN", "The session \"%s\" on " \
+	"\"%s\" is another principal's: use a session id of your own."
+#define P_PRESENCE_RO_LOCK	403, "FORBIDDEN", "The token \"%s\" is " \
+	"read-only: it may be present on \"%s\" but not lock it."
+#define P_PRESENCE_FORCE	403, "FORBIDDEN", "Only a token for every " \
+	"key that may write (rw *) may make another's session leave."
+#define P_PRESENCE_LOCKED	423, "LOCKED", "Another session holds the " \
+	"lock on \"%s\" (see holder): join without the lock, or wait until " \
+	"it leaves or expires."
+#define P_PRESENCE_KEY_FULL	429, "TOO_MANY_SESSIONS", "\"%s\" has " \
+	"presence_per_key (%u) sessions present already: try again when " \
+	"one leaves."
+#define P_PRESENCE_PRINCIPAL_FULL	429, "TOO_MANY_SESSIONS", "\"%s\" " \
+	"has presence_per_principal (%u) sessions present already: leave " \
+	"one first."
+#define P_FEED_FAREWELL	400, "INVALID_REQUEST", "A feed that makes a " \
+	"session leave when it closes names both: session=S and " \
+	"presence_key=K, the key (not a prefix, at most 400 bytes) it is on."
+#define P_LOCKED_WRITE	423, "LOCKED", "\"%s\" is locked by \"%s\" (see " \
+	"holder): write it once they leave, or have an administrator break " \
+	"the lock."
 
 #endif

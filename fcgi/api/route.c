@@ -6,6 +6,7 @@
 #include "api/auth.h"
 #include "api/changes.h"
 #include "api/metrics.h"
+#include "api/presence.h"
 #include "api/route.h"
 #include "api/sets.h"
 #include "api/storage.h"
@@ -34,6 +35,7 @@ static const struct route {
 	{ "/api/changes",	0, OPEN_NEVER,	changes_handle },
 	{ "/api/activities/",	1, OPEN_NEVER,	sets_handle },
 	{ "/api/storage/",	1, OPEN_NEVER,	storage_handle },
+	{ "/api/presence/",	1, OPEN_NEVER,	presence_handle },
 };
 
 void
@@ -163,8 +165,9 @@ route_handle(const struct api_ctx *ctx, const struct http_req *q,
 	}
 	auth_cors(ctx, q, r);
 	/* counted once, as it ends: not each time a watcher waits again
-	   (one whose peer leaves first is the loop's 499) */
-	if (ctx->metrics != NULL && !(r->park && q->can_wait))
+	   (one whose peer leaves first is the loop's 499, its farewell
+	   run too) */
+	if (ctx->metrics != NULL && !(r->park && q->can_wait) && !q->closed)
 		(void)metrics_request(ctx->metrics, q->method, r->status,
 		    now_us() - start);
 }

@@ -216,6 +216,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_cond	 c;
 	struct store_op		 op;
+	struct store_presence	 holder;
 	struct buf		 val = { 0 };
 
 	memset(&op, 0, sizeof(op));
@@ -235,6 +236,7 @@ h_put(const struct api_ctx *ctx, const struct http_req *q,
 	op.value = val.p;
 	op.vlen = val.len;
 	op.cond = &c;
+	api_lock_guard(ctx, &op, &holder);
 	(void)store_write(ctx->st, &op);
 	api_count_failed(ctx, k->s, k->n, &op);
 	if (op.err != STORE_OK)
@@ -252,6 +254,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct store_cond	 c;
 	struct store_op		 op;
+	struct store_presence	 holder;
 	struct jw		 w;
 
 	memset(&op, 0, sizeof(op));
@@ -264,6 +267,7 @@ h_delete(const struct api_ctx *ctx, const struct http_req *q,
 	op.key = k->s;
 	op.klen = k->n;
 	op.cond = &c;
+	api_lock_guard(ctx, &op, &holder);
 	(void)store_write(ctx->st, &op);
 	api_count_failed(ctx, k->s, k->n, &op);
 	if (op.err != STORE_OK) {
@@ -318,6 +322,7 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 	struct patch_finish	 pf = { { patch_finish }, ctx, q, k, &op, &job,
 				    with_index };
 	struct idem_req		 ir;
+	struct store_presence	 holder;
 
 	memset(&op, 0, sizeof(op));
 	if (idem_begin(ctx, q, &ir, &pf.f, r) == -1)
@@ -332,6 +337,7 @@ write_patch(const struct api_ctx *ctx, const struct http_req *q,
 	op.update = api_patch_cb;
 	op.update_arg = &job;
 	op.idem = ir.used ? &ir.id : NULL;
+	api_lock_guard(ctx, &op, &holder);
 	(void)store_write(ctx->st, &op);
 	if (idem_fresh(&ir))
 		api_count_failed(ctx, k->s, k->n, &op);

@@ -167,6 +167,7 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 {
 	struct txn_finish	 tf = { { txn_finish }, NULL, NULL, NULL, 0 };
 	struct idem_req		 ir;
+	struct store_presence	 holder;
 
 	struct txn_op		*t = NULL;
 	struct store_op		*ops = NULL;
@@ -226,6 +227,9 @@ txn_handle(const struct api_ctx *ctx, const struct http_req *q,
 		op->klen = t[i].k.n;
 		op->principal = api_principal(ctx);
 		op->cond = &t[i].c;
+		/* the first op refused ends the transaction: one holder */
+		if (t[i].kind != T_GET && t[i].kind != T_CHECK)
+			api_lock_guard(ctx, op, &holder);
 		switch (t[i].kind) {
 		case T_CHECK:	op->kind = STORE_OP_CHECK; break;
 		case T_GET:	op->kind = STORE_OP_GET; break;

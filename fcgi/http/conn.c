@@ -592,6 +592,24 @@ watcher_close(struct conn_loop *l, struct conn *c, int parked,
 	atomic_fetch_sub(&l->open, 1);
 }
 
+/*
+ * A parked watcher whose peer closed, that asked for it (farewell): its
+ * request runs once more, closed, on a request thread, which then closes
+ * it.
+ */
+static void
+farewell(struct conn_loop *l, struct conn *c)
+{
+	park_unlink(l, c);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+		c->armed = 0;
+	c->pk.closed = 1;
+	c->pk.resumed = 1;
+	c->pk.timed_out = 0;
+	c->pk.streaming = c->pk.stream;
+	hand(l, c);
+}
+
 /* A watcher handed back waits: for its peer's close only, in epoll. */
 static void
 park(struct conn_loop *l, struct conn *c, int64_t now)
@@ -1010,7 +1028,11 @@ loop_main(void *arg)
 			} else if (c->fd != -1 && c->state == C_PARKED) {
 				if (l->o.abandoned != NULL)
 					l->o.abandoned(l->o.arg, &c->w);
-				watcher_close(l, c, 1, "its peer closed");
+				if (c->pk.farewell)
+					farewell(l, c);
+				else
+					watcher_close(l, c, 1,
+					    "its peer closed");
 			} else if (c->fd != -1 && c->state == C_PENDING)
 				conn_read(l, c);
 		}
@@ -1191,6 +1213,8 @@ request_main(void *arg)
 		    atomic_load(&l->nwatch) < l->o.max_watchers;
 		c->pk.owner_full = 0;
 		l->o.handle(l->o.arg, state, &c->w, &c->pk, &out);
+		if (c->pk.closed)
+			goto closed;	/* its peer is gone: nothing to send */
 		if (!out.oom && c->pk.park && claim(l, c) == -1) {
 			/* no room for it to wait after all: it is answered
 			   as one that may not */
@@ -1208,11 +1232,18 @@ request_main(void *arg)
 			    out.len) == 0) && give_back(l, c, &l->back) == 0)
 				goto next;
 			log_debug("watcher dropped");
+			if (c->pk.farewell) {
+				c->pk.closed = 1;
+				buf_reset(&out);
+				l->o.handle(l->o.arg, state, &c->w, &c->pk,
+				    &out);
+			}
 		} else if (write_all(c->fd, out.p, out.len, conn_now_ms() +
 		    (int64_t)l->o.request_timeout * 1000) == -1)
 			log_debug("client went away");
 		else if (give_kept(l, c) == 0)
 			goto next;
+closed:
 		close(c->fd);
 		unwatch(l, c);
 		conn_free(c);

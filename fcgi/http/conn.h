@@ -17,7 +17,9 @@
  * connection then goes back to the loop, parked: it holds no thread, and
  * runs again on a thread when conn_notify() names a topic (a key) under
  * the prefix it watches with a seq past its cursor, when its time comes,
- * or never, if its peer closes first. A stream's part that does not fit
+ * or never, if its peer closes first (unless the handler asked to hear
+ * of that, http_resp's farewell: then it runs once more on a thread,
+ * closed 1, and sends nothing). A stream's part that does not fit
  * in the socket at once closes it: a slow watcher is dropped, never
  * waited for. At most max_watchers wait at once, and at most
  * max_watchers_per_owner of those that name one owner (http_resp's

@@ -25,7 +25,9 @@ http_reason(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 423: return "Locked";
 	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
@@ -40,6 +42,7 @@ http_resp_reset(struct http_resp *r)
 	r->content_type = NULL;
 	r->head_only = 0;
 	r->park = 0;
+	r->farewell = 0;
 	r->stream = 0;
 	r->park_until_ms = 0;
 	r->cursor = 0;
@@ -240,6 +243,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		q.streaming = pk->streaming;
 		q.cursor = pk->cursor;
 		q.park_until_ms = pk->until_ms;
+		q.closed = pk->closed;
 	}
 	q.body_err = body_err(wire_body_state(w));
 	q.body = wire_body(w, &q.body_len);
@@ -249,6 +253,7 @@ http_serve(const struct wire *w, http_handler handler, void *arg,
 		s->resp.park = 0;	/* it may not wait: it ends now */
 	if (pk != NULL) {
 		pk->park = s->resp.park;
+		pk->farewell = s->resp.park && s->resp.farewell;
 		pk->stream = s->resp.stream || q.streaming;
 		pk->until_ms = s->resp.park_until_ms;
 		pk->cursor = s->resp.cursor;

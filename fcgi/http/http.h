@@ -50,6 +50,9 @@ struct http_req {
 						   the worker goes on */
 	uint64_t		 cursor;	/* what it had seen, as resp set */
 	int64_t			 park_until_ms;	/* ... and when it was to wake */
+	int			 closed;	/* its peer closed while it waited
+						   (it asked: farewell): nothing
+						   is sent */
 };
 
 struct http_resp {
@@ -73,6 +76,8 @@ struct http_resp {
 					   http_watch_add(); none: all */
 	const char	*owner;		/* whose it is (NULL: nobody's); at
 					   most HTTP_OWNER_MAX bytes */
+	int		 farewell;	/* park: when its peer closes first,
+					   run it once more, closed 1 */
 };
 
 /* Per-thread memory reused from request to request. */
@@ -102,10 +107,12 @@ struct http_park {
 	int		 owner_full;
 	int		 streaming;
 	int		 ending;	/* the worker stops: end, do not wait */
+	int		 closed;	/* its peer closed (it asked farewell) */
 	uint64_t	 cursor;
 	/* out */
 	int		 park;		/* wait: keep the connection */
 	int		 stream;	/* what went out leaves it open */
+	int		 farewell;	/* resp's: run it when its peer closes */
 	int64_t		 until_ms;
 	struct buf	 watch;		/* resp's, kept (the caller frees) */
 	char		 owner[HTTP_OWNER_MAX + 1];	/* resp's; "": none */

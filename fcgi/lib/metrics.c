@@ -263,6 +263,33 @@ metrics_watcher_woken(struct metrics *m)
 }
 
 void
+metrics_presence_join(struct metrics *m)
+{
+	add(&m->pjoins, 1);
+}
+
+void
+metrics_presence_leave(struct metrics *m, enum metrics_leave why,
+    uint64_t n)
+{
+	if ((unsigned)why < METRICS_LEAVE_REASONS)
+		add(&m->pleaves[why], n);
+}
+
+void
+metrics_presence_refused(struct metrics *m, enum metrics_refusal why)
+{
+	if ((unsigned)why < METRICS_REFUSALS)
+		add(&m->prefused[why], 1);
+}
+
+void
+metrics_locked_write(struct metrics *m)
+{
+	add(&m->locked_writes, 1);
+}
+
+void
 metrics_batch(struct metrics *m, unsigned nops)
 {
 	add(&m->ops[bucket(ops_bounds, NOPS, nops)], 1);
@@ -571,6 +598,45 @@ render_quotas(const struct metrics_gauges *store, struct buf *out)
 	}
 }
 
+/* A counter family: one series, or one per label value of names[]. */
+static void
+counter(struct buf *out, const char *name, const char *help,
+    const char *label, const char *const *names, atomic_ullong *c, size_t n)
+{
+	size_t	 i;
+
+	family(out, name, "counter", help);
+	for (i = 0; i < n; i++) {
+		if (label != NULL)
+			buf_printf(out, "%s{%s=\"%s\"} ", name, label, names[i]);
+		else
+			buf_printf(out, "%s ", name);
+		buf_u64(out, get(&c[i]));
+		buf_add(out, "\n", 1);
+	}
+}
+
+/* The presence families (API.md 13.6). */
+static void
+render_presence(struct metrics *m, struct buf *out)
+{
+	static const char *const reasons[] = { "leave", "expired", "closed",
+	    "forced" };
+	static const char *const codes[] = { "LOCKED", "TOO_MANY_SESSIONS" };
+
+	counter(out, "verstore_presence_joins_total",
+	    "Sessions that joined a key.", NULL, NULL, &m->pjoins, 1);
+	counter(out, "verstore_presence_leaves_total",
+	    "Sessions that left a key, by why.", "reason", reasons,
+	    m->pleaves, METRICS_LEAVE_REASONS);
+	counter(out, "verstore_presence_refused_total",
+	    "Joins refused, by the problem code.", "code", codes,
+	    m->prefused, METRICS_REFUSALS);
+	counter(out, "verstore_locked_writes_total", "Writes refused for a "
+	    "lock of another principal (enforce_locks).", NULL, NULL,
+	    &m->locked_writes, 1);
+}
+
 enum metrics_err
 metrics_render(struct metrics *m, const struct metrics_gauges *store,
     struct buf *out)
@@ -598,13 +664,11 @@ metrics_render(struct metrics *m, const struct metrics_gauges *store,
 	family(out, "verstore_watchers", "gauge",
 	    "Waiting feed requests and open streams.");
 	buf_printf(out, "verstore_watchers %lld\n", watchers(m));
-	family(out, "verstore_watcher_wakeups_total", "counter",
-	    "Waiting feed requests and streams run again for a change "
-	    "under their prefixes.");
-	buf_puts(out, "verstore_watcher_wakeups_total ");
-	buf_u64(out, get(&m->wakeups));
-	buf_add(out, "\n", 1);
+	counter(out, "verstore_watcher_wakeups_total", "Waiting feed requests "
+	    "and streams run again for a change under their prefixes.", NULL,
+	    NULL, &m->wakeups, 1);
 	gauge(out, "verstore_changes_seq", "The store's change sequence.",
 	    get(&m->seq));
+	render_presence(m, out);
 	return out->oom ? METRICS_NOMEM : METRICS_OK;
 }

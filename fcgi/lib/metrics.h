@@ -101,6 +101,29 @@ void	metrics_batch(struct metrics *, unsigned nops);
 void	metrics_watchers_add(struct metrics *, int64_t delta);
 /* A waiting watcher run again before its time: a change concerned it. */
 void	metrics_watcher_woken(struct metrics *);
+/* Presence (API.md 13.6): why a session left, the label of reason. */
+enum metrics_leave {
+	METRICS_LEAVE = 0,
+	METRICS_LEAVE_EXPIRED,
+	METRICS_LEAVE_CLOSED,
+	METRICS_LEAVE_FORCED,
+	METRICS_LEAVE_REASONS
+};
+/* ... and why a join was refused, the label of code. */
+enum metrics_refusal {
+	METRICS_REFUSED_LOCKED = 0,
+	METRICS_REFUSED_TOO_MANY,
+	METRICS_REFUSALS
+};
+/* A session joined a key. */
+void	metrics_presence_join(struct metrics *);
+/* n sessions left for reason (out of range: nothing counted). */
+void	metrics_presence_leave(struct metrics *, enum metrics_leave,
+	    uint64_t n);
+void	metrics_presence_refused(struct metrics *, enum metrics_refusal);
+/* A write refused for another's lock (enforce_locks). */
+void	metrics_locked_write(struct metrics *);
+
 /* The store's change sequence; the gauge keeps the highest reported. */
 void	metrics_seq_set(struct metrics *, uint64_t seq);
 

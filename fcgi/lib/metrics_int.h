@@ -52,6 +52,10 @@ struct metrics {
 	struct metrics_proc watchers[METRICS_PROCS];
 	atomic_ullong	 wakeups;
 	atomic_ullong	 seq;
+	atomic_ullong	 pjoins;
+	atomic_ullong	 pleaves[METRICS_LEAVE_REASONS];
+	atomic_ullong	 prefused[METRICS_REFUSALS];
+	atomic_ullong	 locked_writes;
 };
 
 #endif

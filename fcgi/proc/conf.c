@@ -37,6 +37,8 @@ conf_defaults(struct conf *c)
 	c->max_conns = 1024;
 	c->max_watchers = 10000;
 	c->history_versions = 10;
+	c->presence_per_key = 32;
+	c->presence_per_principal = 64;
 }
 
 /* "1024", "64k", "512M", "1G" (binary units). */
@@ -270,7 +272,7 @@ conf_set(struct conf *c, const char *name, const char *v)
 		return CONF_OK;
 	}
 	if (strcmp(name, "threads") == 0) {
-		if (parse_uint(v, 1, 1024, 10, &u) == -1)
+		if (parse_uint(v, 1, 1000, 10, &u) == -1)
 			return CONF_VALUE;
 		c->threads = u;
 		return CONF_OK;
@@ -320,6 +322,30 @@ conf_set(struct conf *c, const char *name, const char *v)
 		if (copy(c->merge[c->nmerge], sizeof(c->merge[0]), v) == -1)
 			return CONF_VALUE;
 		c->nmerge++;
+		return CONF_OK;
+	}
+	if (strcmp(name, "enforce_locks") == 0) {
+		if (strcmp(v, "off") == 0) {
+			c->nlocks = 0;
+			return CONF_OK;
+		}
+		if (c->nlocks == CONF_PREFIXES_MAX)
+			return CONF_TOO_MANY;
+		if (copy(c->locks[c->nlocks], sizeof(c->locks[0]), v) == -1)
+			return CONF_VALUE;
+		c->nlocks++;
+		return CONF_OK;
+	}
+	if (strcmp(name, "presence_per_key") == 0) {
+		if (parse_uint(v, 1, 1000, 10, &u) == -1)
+			return CONF_VALUE;
+		c->presence_per_key = u;
+		return CONF_OK;
+	}
+	if (strcmp(name, "presence_per_principal") == 0) {
+		if (parse_uint(v, 1, 1 << 20, 10, &u) == -1)
+			return CONF_VALUE;
+		c->presence_per_principal = u;
 		return CONF_OK;
 	}
 	if (strcmp(name, "durability") == 0) {
@@ -555,6 +581,10 @@ conf_expected(const char *name)
 		{ "precondition_failed_status", "412 or 409" },
 		{ "require_preconditions", "on, off or a key prefix" },
 		{ "auto_merge", "off or a key prefix" },
+		{ "enforce_locks", "off or a key prefix" },
+		{ "presence_per_key", "a number of sessions, 1 to 1000" },
+		{ "presence_per_principal",
+		    "a number of sessions, 1 to 1048576" },
 		{ "log_level", "error, warn, info or debug" },
 		{ "batch_max", "a number of writes, 1 to 256" },
 		{ "bucket_max_items", "a number of items, 2 to 1000000" },
@@ -800,6 +830,12 @@ int
 conf_requires(const struct conf *c, const char *key, size_t n)
 {
 	return c->require_all || prefixed(c->require, c->nrequire, key, n);
+}
+
+int
+conf_enforces_locks(const struct conf *c, const char *key, size_t n)
+{
+	return prefixed(c->locks, c->nlocks, key, n);
 }
 
 int

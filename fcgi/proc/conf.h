@@ -77,6 +77,10 @@ struct conf {
 	int		metrics_public;		/* /api/metrics without auth */
 	size_t		nquotas;		/* quota lines, in their order */
 	struct conf_quota quotas[CONF_QUOTAS_MAX];
+	size_t		nlocks;			/* enforce_locks prefixes */
+	char		locks[CONF_PREFIXES_MAX][CONF_KEY_MAX + 1];
+	unsigned	presence_per_key;	/* sessions on one key */
+	unsigned	presence_per_principal;	/* ... of one principal */
 };
 
 enum conf_err {
@@ -135,6 +139,9 @@ void		conf_apply(struct conf *cur, const struct conf *next,
 unsigned	conf_workers(const struct conf *);
 /* 1 when a stale PUT of key[0..n) is merged without Prefer: merge. */
 int		conf_auto_merge(const struct conf *, const char *key, size_t n);
+/* 1 when another principal's lock on key[0..n) refuses a write. */
+int		conf_enforces_locks(const struct conf *, const char *key,
+		    size_t n);
 /* 1 when writes to key[0..n) must carry a precondition. */
 int		conf_requires(const struct conf *, const char *key, size_t n);
 /* 1 when origin[0..n) is one of cors_origins (compared as bytes). */

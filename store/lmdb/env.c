@@ -37,6 +37,8 @@ const struct store_backend store_backend_lmdb = {
 	lmdb_io_put, lmdb_read, lmdb_apply, lmdb_write, lmdb_write_all,
 	lmdb_backup, lmdb_stats, lmdb_changes, lmdb_seq, lmdb_history,
 	lmdb_get_version, lmdb_io_get_version, lmdb_usage, lmdb_quota_usage,
+	lmdb_changes_ex, lmdb_presence_join, lmdb_presence_leave,
+	lmdb_presence_list, lmdb_presence_sweep,
 };
 
 enum store_err
@@ -75,7 +77,7 @@ store_open_lmdb(const struct store_opts *o, store **out)
 		goto out;
 	}
 	if ((rc = mdb_env_create(&st->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->env, 6)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, 10)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->env,
 	    o->map_size / 2 * RESERVE_MUL)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->env,
@@ -109,7 +111,15 @@ store_open_lmdb(const struct store_opts *o, store **out)
 	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE,
 	    &st->changes)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "history", MDB_CREATE,
-	    &st->history)) != 0) {
+	    &st->history)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "presence", MDB_CREATE,
+	    &st->presence)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "presence_exp", MDB_CREATE,
+	    &st->pexp)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "presence_gone", MDB_CREATE,
+	    &st->pgone)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "presence_count", MDB_CREATE,
+	    &st->pcount)) != 0) {
 		err = db_err(st, __func__, "open databases", rc);
 		goto out;
 	}

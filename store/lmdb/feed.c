@@ -163,6 +163,34 @@ enum store_err
 lmdb_changes(store *st, uint64_t since, const struct store_prefix *pfx,
     size_t npfx, size_t limit, size_t scan_max, struct store_changes *out)
 {
+	return lmdb_changes_ex(st, since, pfx, npfx, limit, scan_max, 0, out);
+}
+
+/* A presence event as the feed's item c; -1 when it is none. */
+static int
+presence_item(const MDB_val *v, uint64_t seq, struct store_change *c)
+{
+	struct store_presence	*p;
+
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return -1;
+	if (presence_decode(v->mv_data, v->mv_size, p) == -1 ||
+	    (c->key = malloc(p->klen + 1)) == NULL) {
+		free(p);
+		return -1;
+	}
+	memcpy((char *)c->key, p->key, p->klen + 1);
+	c->klen = p->klen;
+	c->seq = seq;
+	c->presence = p;
+	return 0;
+}
+
+enum store_err
+lmdb_changes_ex(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, int with_presence,
+    struct store_changes *out)
+{
 	MDB_txn		*txn = NULL;
 	MDB_cursor	*cur = NULL;
 	MDB_val		 k, v;
@@ -211,6 +239,24 @@ lmdb_changes(store *st, uint64_t since, const struct store_prefix *pfx,
 		}
 		seq = get_be64(k.mv_data);
 		scanned++;
+		if (v.mv_size > 0 &&
+		    *(const unsigned char *)v.mv_data == PRESENCE_MARK) {
+			c = &out->items[out->n];
+			if (!with_presence)
+				continue;
+			if (presence_item(&v, seq, c) == -1) {
+				err = STORE_NOMEM;
+				goto out;
+			}
+			if (store_prefix_match(pfx, npfx, c->key, c->klen))
+				out->n++;
+			else {
+				free((char *)c->key);
+				free((void *)c->presence);
+				memset(c, 0, sizeof(*c));
+			}
+			continue;
+		}
 		if (!store_prefix_match(pfx, npfx, v.mv_data, v.mv_size))
 			continue;
 		err = db_lookup(st, txn, v.mv_data, v.mv_size, &sl, &r);

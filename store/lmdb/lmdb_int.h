@@ -1,11 +1,12 @@
 /*
  * lmdb_int.h - what the files of store/lmdb/ share; private to it.
  *
- * One environment (env.c), six named databases: "records" maps a key to
+ * One environment (env.c), ten named databases: "records" maps a key to
  * its current record (rec.h), "meta" holds the format number, the last
  * id given to a created key (write.c) and the last seq (feed.c), "idem"
  * and "idem_exp" the idempotency records (idem.c), "changes" and
- * "history" the change feed and the versions kept (feed.c). LMDB keys are limited to 511 bytes
+ * "history" the change feed and the versions kept (feed.c), four of
+ * presence (presence.c). LMDB keys are limited to 511 bytes
  * (mdb_env_get_maxkeysize) while API keys may have 512: a key longer than
  * the limit is stored under a slot made of its first SLOT_PREFIX bytes,
  * 0xff (never in UTF-8) and the FNV-1a 64 of the whole key (lib/hash.h),
@@ -43,6 +44,10 @@ struct store {
 	MDB_dbi		 idem_exp;	/* expiry (be64) principal NUL key */
 	MDB_dbi		 changes;	/* seq (be64) -> slot of its key */
 	MDB_dbi		 history;	/* hist key, version (be64) -> rec */
+	MDB_dbi		 presence;	/* key NUL session -> entry */
+	MDB_dbi		 pexp;		/* expiry (be64) key NUL session */
+	MDB_dbi		 pgone;		/* drop (be64) seq (be64): leaves */
+	MDB_dbi		 pcount;	/* principal -> its sessions */
 	unsigned	 history_versions;
 	uint64_t	 limit;		/* map_size: where writes but deletes
 					   stop (the map is larger: the
@@ -156,6 +161,32 @@ enum store_err	usage_open(store *, MDB_txn *);
 
 /* Sets up st's group commit queue to run its batches here. */
 void		write_init(store *st, const struct store_opts *);
+/* A commit made seq: on_commit is told, once per seq. */
+void		write_posted(store *st, uint64_t seq);
+
+/* presence.c: presence (API.md 13), see there for its databases. */
+
+/* The first byte of a presence event in "changes": no key's. */
+#define PRESENCE_MARK	0x01
+/* Reads an entry of "presence" or a presence event; -1: not one. */
+int		presence_decode(const void *p, size_t n,
+		    struct store_presence *out);
+/*
+ * STORE_LOCKED (holder filled) when a session of a principal other than
+ * principal (NULL: none) holds a live lock on key, in txn; else STORE_OK.
+ */
+enum store_err	presence_lock_check(store *, MDB_txn *txn, const char *key,
+		    size_t klen, const char *principal,
+		    struct store_presence *holder);
+enum store_err	lmdb_presence_join(store *, const struct store_join *,
+		    struct store_presence *out);
+enum store_err	lmdb_presence_leave(store *, const char *key, size_t klen,
+		    const char *session, size_t slen, const char *principal,
+		    enum store_left why, struct store_presence *out);
+enum store_err	lmdb_presence_list(store *, const char *key, size_t klen,
+		    int exact, size_t max, struct store_presence **out,
+		    size_t *n, int *more);
+enum store_err	lmdb_presence_sweep(store *, size_t max, size_t *done);
 
 /*
  * store.h's functions on LMDB, as store.c calls them through
@@ -182,6 +213,10 @@ void		lmdb_stats(store *, struct store_stats *);
 enum store_err	lmdb_changes(store *, uint64_t since,
 		    const struct store_prefix *pfx, size_t npfx,
 		    size_t limit, size_t scan_max, struct store_changes *out);
+enum store_err	lmdb_changes_ex(store *, uint64_t since,
+		    const struct store_prefix *pfx, size_t npfx,
+		    size_t limit, size_t scan_max, int with_presence,
+		    struct store_changes *out);
 uint64_t	lmdb_seq(store *);
 enum store_err	lmdb_history(store *, const char *key, size_t klen,
 		    struct store_version **out, size_t *n);

@@ -162,6 +162,9 @@ apply_one(store *st, MDB_txn *txn, struct store_op *op)
 			goto fail;
 		goto out;
 	}
+	if (op->holder != NULL && (err = presence_lock_check(st, txn, key,
+	    klen, op->principal, op->holder)) != STORE_OK)
+		goto out;
 	if (op->kind == STORE_OP_MULTI) {
 		struct store_io	 io = { { &store_backend_lmdb }, st, txn, 1,
 		    op->principal, STORE_OK, 0, 0 };
@@ -334,6 +337,19 @@ begin_write(store *st, MDB_txn **txn, struct commit_unit *units, size_t nu)
 	return err;
 }
 
+void
+write_posted(store *st, uint64_t seq)
+{
+	uint64_t prev = atomic_load(&st->posted);
+
+	/* told once per seq, outside the write lock */
+	while (prev < seq &&
+	    !atomic_compare_exchange_weak(&st->posted, &prev, seq))
+		;
+	if (prev < seq && st->on_commit != NULL)
+		st->on_commit(st->commit_arg, seq);
+}
+
 /* Commits txn; on failure the units that had succeeded carry the error. */
 static enum store_err
 end_write(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
@@ -344,14 +360,7 @@ end_write(store *st, MDB_txn *txn, struct commit_unit *units, size_t nu)
 	int		 rc;
 
 	if ((rc = mdb_txn_commit(txn)) == 0) {
-		uint64_t prev = atomic_load(&st->posted);
-
-		/* told once per seq, outside the write lock */
-		while (prev < seq &&
-		    !atomic_compare_exchange_weak(&st->posted, &prev, seq))
-			;
-		if (prev < seq && st->on_commit != NULL)
-			st->on_commit(st->commit_arg, seq);
+		write_posted(st, seq);
 		return STORE_OK;
 	}
 	err = db_err(st, __func__, "mdb_txn_commit", rc);

@@ -174,6 +174,92 @@ static const struct {
 	[Q_QUOTA_ALL] = { "vs_quota_all",
 	    "SELECT name, value FROM verstore_meta WHERE name = "
 	    "ANY (string_to_array(convert_from($1::bytea, 'UTF8'), ','))" },
+	/*
+	 * As Q_CHANGES, the presence events among the changes: a row's
+	 * columns 6.. are a presence row's (pgp_row), left_why -1 for a key.
+	 */
+	[Q_CHANGES_P] = { "vs_changes_p",
+	    "WITH s AS (SELECT * FROM ("
+	    "(SELECT key, seq, version, deleted, updated_us, "
+	    "NULL::bytea AS session, NULL::bytea AS principal, "
+	    "NULL::bytea AS state, 0::int8 AS since_us, 0::int8 AS "
+	    "expires_us, false AS lock, -1::int8 AS left_why "
+	    "FROM verstore_kv WHERE seq > $1::int8 ORDER BY seq "
+	    "LIMIT $2::int8) UNION ALL "
+	    "(SELECT key, seq, 0::int8, false, 0::int8, session, principal, "
+	    "state, since_us, expires_us, lock, left_why "
+	    "FROM verstore_presence WHERE seq > $1::int8 ORDER BY seq "
+	    "LIMIT $2::int8)) u ORDER BY seq LIMIT $2::int8) "
+	    "SELECT * FROM (SELECT 0 AS kind, key, seq, version, deleted, "
+	    "updated_us, key AS pkey, session, principal, state, since_us, "
+	    "expires_us, lock, left_why, seq AS pseq FROM s WHERE "
+	    "EXISTS (SELECT 1 FROM unnest($3::bytea[]) AS p(x) WHERE "
+	    "substring(s.key FROM 1 FOR octet_length(p.x)) = p.x) "
+	    "ORDER BY seq LIMIT $4::int8) r "
+	    "UNION ALL SELECT 1, NULL::bytea, max(seq), count(*), false, "
+	    "(SELECT value FROM verstore_meta WHERE name = 'seq'), NULL, "
+	    "NULL, NULL, NULL, 0, 0, false, 0, 0 FROM s ORDER BY 1, 3" },
+#define P_COLS "key, session, principal, state, since_us, expires_us, " \
+	"lock, left_why, seq"
+	/* $1 key, $2 session, $3 now, $4 rows: the session's row first */
+	[Q_P_KEY] = { "vs_p_key",
+	    "SELECT " P_COLS " FROM verstore_presence WHERE key = $1::bytea "
+	    "AND (session = $2::bytea OR (left_why = 0 AND "
+	    "expires_us > $3::int8)) ORDER BY session = $2 DESC, session "
+	    "LIMIT $4::int8" },
+	/* $1 principal, $2 now, $3 counted at most */
+	[Q_P_COUNT] = { "vs_p_count",
+	    "SELECT count(*) FROM (SELECT 1 FROM verstore_presence "
+	    "WHERE principal = $1::bytea AND left_why = 0 AND "
+	    "expires_us > $2::int8 LIMIT $3::int8) t" },
+	[Q_P_PUT] = { "vs_p_put",
+	    "INSERT INTO verstore_presence (" P_COLS ", drop_us) VALUES "
+	    "($1::bytea, $2::bytea, $3::bytea, $4::bytea, $5::int8, "
+	    "$6::int8, $7::bool, 0, $8::int8, 0) ON CONFLICT (key, session) "
+	    "DO UPDATE SET principal = excluded.principal, "
+	    "state = excluded.state, since_us = excluded.since_us, "
+	    "expires_us = excluded.expires_us, lock = excluded.lock, "
+	    "left_why = 0, seq = excluded.seq, drop_us = 0" },
+	/* $1 key, $2 session, $3 why, $4 seq, $5 when to drop it */
+	[Q_P_LEAVE] = { "vs_p_leave",
+	    "UPDATE verstore_presence SET left_why = $3::int8, "
+	    "seq = $4::int8, drop_us = $5::int8 WHERE key = $1::bytea AND "
+	    "session = $2::bytea AND left_why = 0" },
+	/* $1 the key or prefix, $2 exact, $3 now, $4 rows, $5 below */
+	[Q_P_LIST] = { "vs_p_list",
+	    "SELECT " P_COLS " FROM verstore_presence WHERE key >= $1::bytea "
+	    "AND (NOT $2::bool OR key = $1) AND left_why = 0 AND "
+	    "expires_us > $3::int8 ORDER BY key, session LIMIT $4::int8" },
+	[Q_P_LIST_TO] = { "vs_p_list_to",
+	    "SELECT " P_COLS " FROM verstore_presence WHERE key >= $1::bytea "
+	    "AND (NOT $2::bool OR key = $1) AND key < $5::bytea AND "
+	    "left_why = 0 AND expires_us > $3::int8 ORDER BY key, session "
+	    "LIMIT $4::int8" },
+	/* $1 now */
+	[Q_P_DUE] = { "vs_p_due",
+	    "SELECT EXISTS (SELECT 1 FROM verstore_presence WHERE "
+	    "left_why = 0 AND expires_us <= $1::int8) OR EXISTS (SELECT 1 "
+	    "FROM verstore_presence WHERE left_why <> 0 AND "
+	    "drop_us <= $1)" },
+	/* $1 now, $2 rows, $3 the seq before, $4 when to drop them */
+	[Q_P_EXPIRE] = { "vs_p_expire",
+	    "WITH d AS (SELECT key, session, row_number() OVER () AS n FROM "
+	    "(SELECT key, session FROM verstore_presence WHERE left_why = 0 "
+	    "AND expires_us <= $1::int8 ORDER BY expires_us, key, session "
+	    "LIMIT $2::int8) t) UPDATE verstore_presence p SET left_why = 2, "
+	    "seq = $3::int8 + d.n, drop_us = $4::int8 FROM d "
+	    "WHERE p.key = d.key AND p.session = d.session RETURNING p.seq" },
+	/* $1 now, $2 rows */
+	[Q_P_DROP] = { "vs_p_drop",
+	    "DELETE FROM verstore_presence WHERE (key, session) IN (SELECT "
+	    "key, session FROM verstore_presence WHERE left_why <> 0 AND "
+	    "drop_us <= $1::int8 LIMIT $2::int8)" },
+	/* $1 key, $2 principal, $3 now */
+	[Q_P_HOLDER] = { "vs_p_holder",
+	    "SELECT " P_COLS " FROM verstore_presence WHERE key = $1::bytea "
+	    "AND lock AND left_why = 0 AND expires_us > $3::int8 AND "
+	    "principal <> $2::bytea ORDER BY session LIMIT 1" },
+#undef P_COLS
 };
 
 void
@@ -707,6 +793,7 @@ const struct store_backend store_backend_pg = {
 	pgw_io_put, pgr_read, pgw_apply, pgw_write, pgw_write_all,
 	pg_backup, pg_stats, pgr_changes, pgr_seq, pgr_history,
 	pgr_get_version, pgr_io_get_version, pg_usage, pg_quota_usage,
+	pgr_changes_ex, pgp_join, pgp_leave, pgp_list, pgp_sweep,
 };
 
 enum store_err

@@ -13,6 +13,10 @@
  *                                each key's latest change
  *   verstore_history             the versions kept, the current one too
  *   verstore_idem                the answers of idempotent requests
+ *   verstore_presence            sessions on keys (API.md 13), a row
+ *                                per key and session; one that left
+ *                                stays (left_why) until drop_us, so
+ *                                that its seq is the feed's leave
  *
  * Keys, values and principals are bytea, so keys sort in byte order and
  * values come back byte for byte. Every write transaction first locks the
@@ -46,7 +50,8 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-#define PG_SCHEMA	1	/* meta "schema": the tables' layout */
+#define PG_SCHEMA	2	/* meta "schema": the tables' layout */
+#define PG_SCHEMA_TEXT	"2"	/* ... in SQL */
 #define PG_RETRIES	10	/* runs of a transaction that the database
 				   refused for a concurrent one */
 #define PG_POOL_IDLE	64	/* idle connections kept */
@@ -85,6 +90,17 @@ enum pg_stmt {
 	Q_QUOTA_DROP,	/* the usage of quotas not named, dropped */
 	Q_QUOTA_KEPT,	/* how many of the named quotas have a usage */
 	Q_QUOTA_ALL,	/* the usage of the named quotas */
+	Q_CHANGES_P,	/* the feed with the presence events */
+	Q_P_KEY,	/* a session and the others live on its key */
+	Q_P_COUNT,	/* a principal's sessions present */
+	Q_P_PUT,	/* a session's row, written */
+	Q_P_LEAVE,	/* a session's row, left */
+	Q_P_LIST,	/* the sessions live on a key or under a prefix */
+	Q_P_LIST_TO,	/* ... below a bound */
+	Q_P_DUE,	/* something for the sweep? */
+	Q_P_EXPIRE,	/* the sessions past their expiry, left */
+	Q_P_DROP,	/* leaves past the time kept, dropped */
+	Q_P_HOLDER,	/* a lock on a key of another principal's */
 	Q_NSTMT
 };
 
@@ -289,6 +305,29 @@ void		 pg_post(store *, uint64_t seq);
 enum store_err	 pg_listen_start(store *);
 void		 pg_listen_stop(store *);	/* when started; waits */
 
+/* presence.c: presence (API.md 13), store.h's calls. */
+enum store_err	 pgp_join(store *, const struct store_join *,
+		    struct store_presence *out);
+enum store_err	 pgp_leave(store *, const char *key, size_t klen,
+		    const char *session, size_t slen, const char *principal,
+		    enum store_left why, struct store_presence *out);
+enum store_err	 pgp_list(store *, const char *key, size_t klen, int exact,
+		    size_t max, struct store_presence **out, size_t *n,
+		    int *more);
+enum store_err	 pgp_sweep(store *, size_t max, size_t *expired);
+/*
+ * STORE_LOCKED (holder filled) when a session of a principal other than
+ * principal (NULL: none) holds a live lock on key, read in tx at now;
+ * else STORE_OK, or the failure of the statement (tx failed then).
+ */
+enum store_err	 pgp_lock_check(store *, struct pgtx *tx, const char *key,
+		    size_t klen, const char *principal, int64_t now,
+		    struct store_presence *holder);
+/* A presence row from column col on (key, session, principal, state,
+   since_us, expires_us, lock, left_why, seq); -1: not one. */
+int		 pgp_row(const PGresult *, int row, int col,
+		    struct store_presence *p);
+
 /* schema.c: creates or migrates the schema; STORE_OK or logged. */
 enum store_err	 schema_ensure(store *, struct pgconn *pc);
 /*
@@ -305,6 +344,8 @@ char		*schema_quota_names(const store *, size_t *len);
 enum store_err	 schema_quotas(store *, struct pgconn *pc);
 
 /* write.c */
+/* Begins a write transaction on tx->pc (taken when NULL), seq locked. */
+enum store_err	 pgw_begin(store *, struct pgtx *tx);
 void		 pgw_init(store *, const struct store_opts *);
 enum store_err	 pgw_apply(store *, struct store_op *ops, size_t n);
 enum store_err	 pgw_write(store *, struct store_op *op);
@@ -314,6 +355,15 @@ enum store_err	 pgw_io_put(store_io *, const char *key, size_t klen,
 		    const char *value, size_t vlen, struct store_meta *meta);
 
 /* read.c */
+/*
+ * The least byte string above every key that starts with p[0..n), in
+ * out; its length, 0 when there is none (p empty or all 0xff).
+ */
+size_t		 pg_prefix_end(const char *p, size_t n, unsigned char *out);
+enum store_err	 pgr_changes_ex(store *, uint64_t since,
+		     const struct store_prefix *pfx, size_t npfx,
+		     size_t limit, size_t scan_max, int with_presence,
+		     struct store_changes *out);
 /* Forgets what store_io_get handed out. */
 void		 pgio_clear(store_io *);
 enum store_err	 pgr_get(store *, const char *key, size_t klen,

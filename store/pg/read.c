@@ -68,12 +68,8 @@ out:
 	return err;
 }
 
-/*
- * The least byte string above every key that starts with p[0..n), in
- * out; its length, 0 when there is none (p empty or all 0xff).
- */
-static size_t
-prefix_end(const char *p, size_t n, unsigned char *out)
+size_t
+pg_prefix_end(const char *p, size_t n, unsigned char *out)
 {
 	memcpy(out, p, n);
 	while (n > 0 && out[n - 1] == 0xff)
@@ -100,7 +96,7 @@ pgr_list(store *st, const char *prefix, size_t plen, const char *after,
 		return STORE_INVALID;
 	if (limit > ROWS_MAX)
 		limit = ROWS_MAX;
-	tlen = prefix_end(prefix, plen, to);
+	tlen = pg_prefix_end(prefix, plen, to);
 	pgq_init(&q);
 	pgq_bytes(&q, prefix, plen);
 	pgq_bytes(&q, after, alen);
@@ -285,9 +281,18 @@ enum store_err
 pgr_changes(store *st, uint64_t since, const struct store_prefix *pfx,
     size_t npfx, size_t limit, size_t scan_max, struct store_changes *out)
 {
+	return pgr_changes_ex(st, since, pfx, npfx, limit, scan_max, 0, out);
+}
+
+enum store_err
+pgr_changes_ex(store *st, uint64_t since, const struct store_prefix *pfx,
+    size_t npfx, size_t limit, size_t scan_max, int with_presence,
+    struct store_changes *out)
+{
 	struct pgconn	*pc = NULL;
 	PGresult	*res = NULL;
 	struct store_change *c;
+	struct store_presence *p;
 	struct pgq	 q;
 	unsigned char	*arr;
 	size_t		 rows, i, looked, alen;
@@ -312,7 +317,8 @@ pgr_changes(store *st, uint64_t since, const struct store_prefix *pfx,
 	pgq_int(&q, (int64_t)limit);
 	err = STORE_UNAVAILABLE;
 	if ((pc = pg_take(st)) == NULL ||
-	    (res = pg_run(st, pc, Q_CHANGES, &q, &err)) == NULL)
+	    (res = pg_run(st, pc, with_presence ? Q_CHANGES_P : Q_CHANGES, &q,
+	    &err)) == NULL)
 		goto out;
 	err = STORE_CORRUPT;
 	if ((rows = (size_t)PQntuples(res)) == 0 ||
@@ -326,12 +332,22 @@ pgr_changes(store *st, uint64_t since, const struct store_prefix *pfx,
 		if ((c->key = field_dup(res, (int)i, 1, &c->klen)) == NULL)
 			goto out;
 		c->seq = (uint64_t)pg_int(res, (int)i, 2);
-		c->version = (uint64_t)pg_int(res, (int)i, 3);
-		c->deleted = pg_bool(res, (int)i, 4);
-		c->updated_us = pg_int(res, (int)i, 5);
 		out->n++;
+		/* Q_CHANGES_P's column 13: -1 for a key's change */
+		if (!with_presence || pg_int(res, (int)i, 13) < 0) {
+			c->version = (uint64_t)pg_int(res, (int)i, 3);
+			c->deleted = pg_bool(res, (int)i, 4);
+			c->updated_us = pg_int(res, (int)i, 5);
+			continue;
+		}
+		if ((p = malloc(sizeof(*p))) == NULL)
+			goto out;
+		c->presence = p;
+		if (pgp_row(res, (int)i, 6, p) == -1) {
+			err = STORE_CORRUPT;
+			goto out;
+		}
 	}
-	/* fewer looked at than allowed: the feed's end, the store's seq */
 	looked = (size_t)pg_int(res, (int)i, 3);
 	seq = looked == scan_max ? (uint64_t)pg_int(res, (int)i, 2) :
 	    (uint64_t)pg_int(res, (int)i, 5);

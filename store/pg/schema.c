@@ -47,6 +47,30 @@ static const char *const schema1[] = {
 	"(expires_us)",
 };
 
+/* Schema 2: presence (API.md 13). */
+static const char *const schema2[] = {
+	"CREATE TABLE IF NOT EXISTS verstore_presence ("
+	" key bytea NOT NULL,"
+	" session bytea NOT NULL,"
+	" principal bytea NOT NULL,"
+	" state bytea,"			/* NULL: null */
+	" since_us bigint NOT NULL,"
+	" expires_us bigint NOT NULL,"
+	" lock boolean NOT NULL,"
+	" left_why bigint NOT NULL,"	/* 0: present; enum store_left */
+	" seq bigint NOT NULL,"
+	" drop_us bigint NOT NULL,"	/* left: when its row goes */
+	" PRIMARY KEY (key, session))",
+	"CREATE INDEX IF NOT EXISTS verstore_presence_seq ON "
+	"verstore_presence (seq)",
+	"CREATE INDEX IF NOT EXISTS verstore_presence_exp ON "
+	"verstore_presence (expires_us) WHERE left_why = 0",
+	"CREATE INDEX IF NOT EXISTS verstore_presence_drop ON "
+	"verstore_presence (drop_us) WHERE left_why <> 0",
+	"CREATE INDEX IF NOT EXISTS verstore_presence_by ON "
+	"verstore_presence (principal) WHERE left_why = 0",
+};
+
 /* The schema's version, its row locked in the transaction begun. */
 static enum store_err
 lock_version(store *st, struct pgconn *pc, long long *version)
@@ -124,8 +148,13 @@ migrate(store *st, struct pgconn *pc)
 				return err;
 	}
 	/* later schemas migrate here, one step each, from v up */
+	if (v < 2)
+		for (i = 0; i < sizeof(schema2) / sizeof(schema2[0]); i++)
+			if ((err = pg_sql(st, pc, schema2[i])) != STORE_OK)
+				return err;
 	if (v != PG_SCHEMA && (err = pg_sql(st, pc, "UPDATE verstore_meta "
-	    "SET value = 1 WHERE name = 'schema'")) != STORE_OK)
+	    "SET value = " PG_SCHEMA_TEXT " WHERE name = 'schema'")) !=
+	    STORE_OK)
 		return err;
 	return pg_sql(st, pc, "COMMIT");
 }

@@ -855,6 +855,10 @@ apply_one(store *st, struct pgtx *tx, struct store_op *op)
 			goto fail;
 		goto out;
 	}
+	if (op->holder != NULL && (err = pgp_lock_check(st, tx, key, klen,
+	    op->principal, st->clock(st->clock_arg), op->holder)) !=
+	    STORE_OK)
+		goto out;
 	if (op->kind == STORE_OP_MULTI) {
 		if ((err = store_cond_check(op->cond, m, 0)) != STORE_OK)
 			goto fail;
@@ -1144,6 +1148,12 @@ tx_begin(store *st, struct pgtx *tx)
 		err = STORE_UNAVAILABLE;
 	}
 	return err;
+}
+
+enum store_err
+pgw_begin(store *st, struct pgtx *tx)
+{
+	return tx_begin(st, tx);
 }
 
 /*

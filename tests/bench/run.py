@@ -7,7 +7,8 @@ Starts its own nginx + verstored (and etcd 3.4 on loopback when
 installed, and a private PostgreSQL cluster when PostgreSQL is), loads
 the keys each load needs, and drives them with wrk (and pgbench).
 BENCH_SECONDS sets each run's length (default 8); PG_BIN where
-PostgreSQL's programs are (default /usr/lib/postgresql/15/bin)."""
+PostgreSQL's programs are (default /usr/lib/postgresql/15/bin);
+BENCH_ONLY=presence runs the presence rows alone."""
 import os
 import platform
 import re
@@ -70,6 +71,19 @@ def load(srv, keys, value, headers=None):
             r = srv.put(k, value, headers=headers)
             assert r.status in (200, 201), r
     harness.run_threads(16, one)
+
+
+def cas_keys(s):
+    """The keys cas.lua writes with argument s (two wrk threads)."""
+    return [f"bench/{s}/t{t}-{i}" for t in (1, 2) for i in range(1, 1001)]
+
+
+def load_bench_keys(srv):
+    """The 1 KiB values get.lua reads and cas.lua writes (cas, cas32)."""
+    kib = "x" * (1024 - 14)
+    load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib)
+    for s in ("cas", "cas32"):
+        load(srv, cas_keys(s), kib)
 
 
 def load_set(srv, name, n):
@@ -353,6 +367,57 @@ def filtered_watcher_rows(rows):
         srv.stop()
         shutil.rmtree(d, ignore_errors=True)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+N_PRESENT = 10000       # presence sessions beside the ordinary load
+
+
+def presence_rows(rows):
+    """GET and conditional PUT with 10,000 sessions present on the keys
+    they read and write (25 on each hot key, 3 or 4 on each key written),
+    beside none, under enforce_locks bench/ so that every write looks for
+    a lock in its transaction (API.md 13.5)."""
+    srv = harness.Server(workers=os.cpu_count(), threads=16,
+                         conf="enforce_locks bench/\npresence_per_key 100\n"
+                         f"presence_per_principal {N_PRESENT}\n"
+                         "metrics_public on\n")
+    try:
+        srv.start()
+        base = f"http://127.0.0.1:{srv.port}"
+        load_bench_keys(srv)
+        keys = cas_keys("cas32")
+        for name, script, conns in (("GET 1 KiB, 100 hot keys", "get.lua",
+                                     32),
+                                    ("PUT If-Match, own keys, c64",
+                                     "cas.lua", 64)):
+            print(f"  {name}, no sessions present ...", flush=True)
+            rows[f"{name}, no sessions present"] = wrk(base, conns, script)
+        on = [f"bench/hot/{i}" for i in range(1, 101)] * 25 + keys * 4
+        on = on[:N_PRESENT]
+        print(f"  joining {len(on)} sessions ...", flush=True)
+        chunks = [list(enumerate(on))[i::16] for i in range(16)]
+
+        def join(c):
+            for n, key in chunks[c]:
+                r = srv.request("PUT", "/api/presence/" + key,
+                                '{"session": "s%d", "ttl": 300, '
+                                '"state": {"field": "title"}}' % n)
+                assert r.status == 200, r
+        harness.run_threads(16, join)
+        r = srv.get("/api/presence/bench/")
+        assert r.status == 200 and len(r.json["present"]) == 1000, r
+        for name, script, conns, args in (
+                ("GET 1 KiB, 100 hot keys", "get.lua", 32, ()),
+                ("PUT If-Match, own keys, c64", "cas.lua", 64, ["cas32"])):
+            row = f"{name}, {N_PRESENT} sessions present"
+            print(f"  {row} ...", flush=True)
+            rows[row] = wrk(base, conns, script, args=args)
+        m = srv.get("/api/metrics").body.decode()
+        rows[f"PUT If-Match, own keys, c64, {N_PRESENT} sessions present"][
+            "note"] = (f"{harness.metric(m, 'verstore_locked_writes_total'):.0f}"
+                       " writes locked")
+    finally:
+        srv.stop()
 
 
 def auth_rows(rows):
@@ -653,6 +718,12 @@ def per_request_server(port, sock):
 
 def main():
     ncpu = os.cpu_count()
+    harness.BUILD = BUILD
+    if os.environ.get("BENCH_ONLY") == "presence":
+        rows = {}
+        presence_rows(rows)
+        report(rows, ncpu)
+        return
     ret_port = harness.free_port()
     extra = (f"\n    server {{\n        listen 127.0.0.1:{ret_port};\n"
              f"        location / {{ default_type application/json; "
@@ -668,11 +739,7 @@ def main():
     try:
         srv.start()
         base = f"http://127.0.0.1:{srv.port}"
-        kib = "x" * (1024 - 14)
-        load(srv, [f"bench/hot/{i}" for i in range(1, 101)], kib)
-        for s in ("cas", "cas32"):
-            load(srv, [f"bench/{s}/t{t}-{i}" for t in (1, 2)
-                       for i in range(1, 1001)], kib)
+        load_bench_keys(srv)
         srv.put("bench/one", {"by": 0})
         srv.put("bench/merged", {})
         print(f"verstore bench: {SECS} s per run, wrk -t2, "
@@ -710,6 +777,7 @@ def main():
         auth_rows(rows)
         watcher_rows(rows)
         filtered_watcher_rows(rows)
+        presence_rows(rows)
         print("  LMDB 1 put per synced commit ...", flush=True)
         rows["LMDB 1 put/commit"] = lmdb_commit_rate()
         if shutil.which("etcd"):
@@ -766,20 +834,25 @@ def report(rows, ncpu, pg_notes=()):
         print(f"| {name} | {v['rps']:,.0f} | {v['p50']:.2f} | {v['p99']:.2f} "
               f"| {'; '.join(notes)} |")
 
-    health = r("GET /api/health")
-    get = r("GET 1 KiB, 100 hot keys")
-    cas_ok = ok_rate("PUT If-Match, own keys, c64")
-    lmdb = r("LMDB 1 put/commit")
-    targets = [
-        ("GET 1 KiB / health", get / health, 0.8),
-        ("GET 1 KiB / minimal FastCGI responder, both kept connections",
-         get / r("minimal FastCGI responder, kept connections"), 1.0),
-        ("GET 1 KiB / minimal FastCGI responder, both a connection per "
-         "request", r("GET 1 KiB, 100 hot keys, a connection per request") /
-         r("minimal FastCGI responder, a connection per request"), None),
-        ("conditional PUT c64 (2xx/s) / LMDB 1-put commits/s",
-         cas_ok / lmdb, 3.0),
-    ]
+    targets = []
+    if "GET /api/health" in rows:
+        health = r("GET /api/health")
+        get = r("GET 1 KiB, 100 hot keys")
+        cas_ok = ok_rate("PUT If-Match, own keys, c64")
+        lmdb = r("LMDB 1 put/commit")
+        targets += [
+            ("GET 1 KiB / health", get / health, 0.8),
+            ("GET 1 KiB / minimal FastCGI responder, both kept "
+             "connections",
+             get / r("minimal FastCGI responder, kept connections"), 1.0),
+            ("GET 1 KiB / minimal FastCGI responder, both a connection "
+             "per request",
+             r("GET 1 KiB, 100 hot keys, a connection per request") /
+             r("minimal FastCGI responder, a connection per request"),
+             None),
+            ("conditional PUT c64 (2xx/s) / LMDB 1-put commits/s",
+             cas_ok / lmdb, 3.0),
+        ]
     if "etcd txn CAS, c64" in rows:
         # every etcd txn is a full compare-and-swap round trip, whether it
         # won or not (its first pass over each key loses by construction)
@@ -792,6 +865,17 @@ def report(rows, ncpu, pg_notes=()):
             targets.append((f"{name}: {N_WATCH} watchers open / none",
                             r(f"{name}, {N_WATCH} watchers open") /
                             r(f"{name}, no watchers"), 0.8))
+    name = "GET 1 KiB, 100 hot keys"
+    if f"{name}, {N_PRESENT} sessions present" in rows:
+        targets.append((f"{name}: {N_PRESENT} sessions present / none",
+                        r(f"{name}, {N_PRESENT} sessions present") /
+                        r(f"{name}, no sessions present"), 0.9))
+    name = "PUT If-Match, own keys, c64"
+    if f"{name}, {N_PRESENT} sessions present" in rows:
+        targets.append((f"{name} (2xx/s), enforce_locks: {N_PRESENT} "
+                        "sessions present / none",
+                        ok_rate(f"{name}, {N_PRESENT} sessions present") /
+                        ok_rate(f"{name}, no sessions present"), 0.9))
     name = "PUT If-Match, own keys, c64, auth token"
     if f"{name}, {N_WATCH} watchers of other keys" in rows:
         targets.append((f"{name}: {N_WATCH} watchers of other keys / none",
@@ -830,9 +914,10 @@ def report(rows, ncpu, pg_notes=()):
             continue
         print(f"| {name} | {val:.2f}x | >= {goal}x {'met' if val >= goal else 'MISSED'} |")
     p99 = r("PUT If-Match, own keys, c32", "p99")
-    print(f"| p99 of conditional PUT at c32 | {p99:.2f} ms | < 10 ms "
-          f"{'met' if p99 < 10 else 'MISSED'} |")
-    if "etcd txn CAS, c64" not in rows:
+    if p99 is not None:
+        print(f"| p99 of conditional PUT at c32 | {p99:.2f} ms | < 10 ms "
+              f"{'met' if p99 < 10 else 'MISSED'} |")
+    if "etcd txn CAS, c64" not in rows and "GET /api/health" in rows:
         print("\n(etcd not installed: apt-get install etcd-server for the peer rows)")
     for line in pg_notes:
         print("\n" + line)

@@ -6,6 +6,7 @@ The store is LMDB in the server's own directory, or, when VERSTORE_BACKEND
 is "postgres" (tests/run.py's second pass) or a Server is asked to, a
 database of its own on the PostgreSQL cluster that VERSTORE_PG names (a
 libpq conninfo of key=value words, tests/pg.sh start prints one)."""
+import hashlib
 import http.client
 import itertools
 import json
@@ -18,6 +19,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import weakref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
@@ -501,6 +503,52 @@ class Server:
             return recv_all(s)
         finally:
             s.close()
+
+
+_sse_pending = weakref.WeakKeyDictionary()   # socket -> bytes of an event cut short
+
+
+def sse_events(s, want, timeout=10):
+    """Reads an event stream until want events came; returns them as dicts
+    (id, event, data). What a chunk left of an unfinished event waits for
+    the next call."""
+    buf, events = _sse_pending.pop(s, b""), []
+    deadline = time.monotonic() + timeout
+    while len(events) < want and time.monotonic() < deadline:
+        s.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n\n" in buf:
+            block, buf = buf.split(b"\n\n", 1)
+            ev = {}
+            for line in block.decode().split("\n"):
+                if line.startswith("id: "):
+                    ev["id"] = int(line[4:])
+                elif line.startswith("event: "):
+                    ev["event"] = line[7:]
+                elif line.startswith("data: "):
+                    ev["data"] = json.loads(line[6:])
+            if "id" in ev:
+                events.append(ev)
+    _sse_pending[s] = buf
+    return events
+
+
+def write_tokens(path, secrets):
+    """A tokens file at path (API.md 9) of secrets: name -> (token, mode,
+    prefixes), put in place at once, readable by everyone."""
+    with open(path + ".tmp", "w") as f:
+        f.write("# name sha256 mode prefixes\n")
+        for name, (tok, mode, prefixes) in secrets.items():
+            digest = hashlib.sha256(tok.encode()).hexdigest()
+            f.write(" ".join([name, digest, mode, *prefixes]) + "\n")
+    os.chmod(path + ".tmp", 0o644)
+    os.rename(path + ".tmp", path)
 
 
 def recv_all(s, timeout=None):

@@ -2,14 +2,13 @@
 tokens with modes and prefixes, on every route; the principal as
 updated_by and as the "by" of stamped appends; the metrics for a token
 of every key or a metrics token alone, which reads no key."""
-import hashlib
 import json
 import os
 import signal
 import tempfile
 import time
 
-from harness import run_threads
+from harness import run_threads, write_tokens
 
 TOKENS_DIR = tempfile.mkdtemp(prefix="verstore-tokens-")
 TOKENS = os.path.join(TOKENS_DIR, "tokens")
@@ -25,16 +24,6 @@ SECRETS = {                     # name -> (token, mode, prefixes)
 for i in range(30):
     SECRETS[f"user{i}"] = (f"u{i:02d}-tok-0123456789abcdefghijklmnopqrstuv",
                            "rw", ["crm/"])
-
-
-def write_tokens(path, secrets):
-    with open(path + ".tmp", "w") as f:
-        f.write("# name sha256 mode prefixes\n")
-        for name, (tok, mode, prefixes) in secrets.items():
-            digest = hashlib.sha256(tok.encode()).hexdigest()
-            f.write(" ".join([name, digest, mode, *prefixes]) + "\n")
-    os.chmod(path + ".tmp", 0o644)
-    os.rename(path + ".tmp", path)
 
 
 write_tokens(TOKENS, SECRETS)

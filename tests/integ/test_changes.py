@@ -6,10 +6,9 @@ import os
 import socket
 import threading
 import time
-import weakref
 
 import harness
-from harness import run_threads
+from harness import run_threads, sse_events
 
 SERVER = {"workers": 2, "threads": 8}
 
@@ -101,37 +100,6 @@ def sse_open(srv, query, last_id=None):
         h += f"Last-Event-ID: {last_id}\r\n"
     s.sendall((h + "\r\n").encode())
     return s
-
-
-_sse_pending = weakref.WeakKeyDictionary()   # socket -> bytes of an event cut short
-
-
-def sse_events(s, want, timeout=10):
-    """Reads until want events came; returns them as dicts (id, data).
-    What a chunk left of an unfinished event waits for the next call."""
-    buf, events = _sse_pending.pop(s, b""), []
-    deadline = time.monotonic() + timeout
-    while len(events) < want and time.monotonic() < deadline:
-        s.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            break
-        if not chunk:
-            break
-        buf += chunk
-        while b"\n\n" in buf:
-            block, buf = buf.split(b"\n\n", 1)
-            ev = {}
-            for line in block.decode().split("\n"):
-                if line.startswith("id: "):
-                    ev["id"] = int(line[4:])
-                elif line.startswith("data: "):
-                    ev["data"] = json.loads(line[6:])
-            if "id" in ev:
-                events.append(ev)
-    _sse_pending[s] = buf
-    return events
 
 
 def test_stream_resumes_with_last_event_id(srv):

@@ -3,13 +3,12 @@ through nginx: nothing in an answer, nor when it comes, depends on a key
 the token may not read; a prefix outside the token's is 403; a watcher is
 woken only for changes it may receive; one principal cannot take every
 watcher slot."""
-import hashlib
 import os
 import socket
 import tempfile
 import time
 
-from harness import metric, recv_all, running
+from harness import metric, recv_all, running, write_tokens
 
 TOKENS_DIR = tempfile.mkdtemp(prefix="verstore-feedacl-")
 TOKENS = os.path.join(TOKENS_DIR, "tokens")
@@ -20,11 +19,7 @@ SECRETS = {                     # name -> (token, mode, prefixes)
               ["x/", "b/pub/"]),
     "greedy": ("fa-greedy-0123456789abcdefghijklmnopqrstuvwxy", "ro", ["*"]),
 }
-with open(TOKENS, "w") as f:
-    for name, (tok, mode, prefixes) in SECRETS.items():
-        digest = hashlib.sha256(tok.encode()).hexdigest()
-        f.write(f"{name} {digest} {mode} {' '.join(prefixes)}\n")
-os.chmod(TOKENS, 0o644)
+write_tokens(TOKENS, SECRETS)
 os.chmod(TOKENS_DIR, 0o755)
 AUTH = f"auth token\ntokens {TOKENS}\n"
 SERVER = {"workers": 2, "threads": 8, "conf": AUTH}

@@ -390,6 +390,55 @@ def test_feed_woken_by_other_host():
         assert latency < 3, latency
 
 
+def test_presence_across_hosts():
+    """Presence (API.md 13) is the database's: a session that joined on
+    a is listed by b, its lock refuses b's session, b's stream hears a's
+    join and the expiry that one of the hosts records, and a leave on b
+    frees the lock for b."""
+    with database() as db, hosts(db) as (a, b):
+        since = last_seq(b)
+        s = EventStream(b, f"since={since}&presence=1&prefix=doc%2F")
+        try:
+            wait_for(lambda: watchers(b) >= 1, 10, "the stream on b")
+            r = a.request("PUT", "/api/presence/doc/1", json.dumps(
+                {"session": "on-a", "ttl": 2, "lock": True,
+                 "state": {"field": "title"}}))
+            assert r.status == 200, r
+            acked = time.monotonic()
+            ev = s.event(10)
+            latency = time.monotonic() - acked
+            assert ev is not None and ev["event"] == "presence", ev
+            data = json.loads(ev["data"])
+            assert data["key"] == "doc/1" and \
+                data["presence"]["session"] == "on-a", data
+            assert latency < 3, latency
+            r = b.get("/api/presence/doc/1")
+            assert [p["session"] for p in r.json["present"]] == ["on-a"]
+            r = b.request("PUT", "/api/presence/doc/1", json.dumps(
+                {"session": "on-b", "ttl": 30, "lock": True}))
+            assert r.status == 423, r
+            assert r.json["holder"]["session"] == "on-a", r.json
+            # not renewed: it expires, recorded by one host, told on b
+            ev = s.event(10)
+            assert ev is not None, "no expiry on b"
+            data = json.loads(ev["data"])
+            assert data["presence"]["left"] == "expired", data
+            assert int(ev["id"]) == data["seq"], ev
+        finally:
+            s.close()
+        r = b.request("PUT", "/api/presence/doc/1", json.dumps(
+            {"session": "on-b", "ttl": 30, "lock": True}))
+        assert r.status == 200, r
+        r = a.request("PUT", "/api/presence/doc/1", json.dumps(
+            {"session": "on-a", "ttl": 30, "lock": True}))
+        assert r.status == 423 and r.json["holder"]["session"] == "on-b"
+        r = b.request("DELETE", "/api/presence/doc/1?session=on-b")
+        assert r.status == 200, r
+        r = a.request("PUT", "/api/presence/doc/1", json.dumps(
+            {"session": "on-a", "ttl": 30, "lock": True}))
+        assert r.status == 200, r
+
+
 def test_kill9_host_under_writes():
     """kill -9 of host a's verstored (master and workers) while 4 writers
     on each host write distinct keys: every acknowledged write is there,
