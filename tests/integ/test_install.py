@@ -50,10 +50,12 @@ def test_make_install_lays_out_a_working_tree():
         site = open(os.path.join(share, "apache.conf.example")).read()
         aliases = re.findall(r"^\s*Alias \S+ (\S+)$", site, re.M)
         assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/offline.js",
                                    f"/{CLIENT}/verstore.js"], aliases
         site = open(os.path.join(share, "lighttpd.conf.example")).read()
         aliases = re.findall(r'^\s*"/\w+\.js" => "(\S+)",$', site, re.M)
         assert sorted(aliases) == [f"/{CLIENT}/conflict.js",
+                                   f"/{CLIENT}/offline.js",
                                    f"/{CLIENT}/verstore.js"], aliases
         prefixes = re.findall(r'errorfile-prefix = "(\S+)"', site)
         assert prefixes, site
