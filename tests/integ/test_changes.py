@@ -84,7 +84,9 @@ def test_long_poll_woken_across_workers(srv):
     for at, r, took in answers:
         assert r.status == 200, r
         assert [c["key"] for c in r.json["results"]] == ["wake/k"]
-        assert at - done < 0.05, (at - done)
+        # woken by the commit, not found by the feed's 1 s poll of the
+        # seq (a bound that load and sanitizers leave room to)
+        assert at - done < 0.5, (at - done)
         assert took > 0.5
     # a poll with nothing to report answers at its time, empty
     t0 = time.monotonic()
